@@ -1,0 +1,32 @@
+# Shared settings for the local infrastructure scripts. Sourced, never run.
+# Every path and port comes from the environment with a default, so two checkouts can run side by side.
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+LOCAL_DIR="${PARLEY_LOCAL_DIR:-$REPO_ROOT/.local}"
+KAFKA_HOST="${PARLEY_KAFKA_HOST:-127.0.0.1}"
+KAFKA_PORT="${PARLEY_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${PARLEY_KAFKA_CONTROLLER_PORT:-9093}"
+MONGODB_HOST="${PARLEY_MONGODB_HOST:-127.0.0.1}"
+MONGODB_PORT="${PARLEY_MONGODB_PORT:-27017}"
+KAFKA_HEAP="${PARLEY_KAFKA_HEAP:--Xms256m -Xmx1g}"
+
+KAFKA_HOME="$LOCAL_DIR/kafka"
+KAFKA_DATA="$LOCAL_DIR/data/kafka"
+FERRETDB_BIN="$LOCAL_DIR/bin/ferretdb"
+FERRETDB_DATA="$LOCAL_DIR/data/ferretdb"
+RUN_DIR="$LOCAL_DIR/run"
+LOG_DIR="$LOCAL_DIR/logs"
+PYTHON="${PARLEY_PYTHON:-$REPO_ROOT/.venv/bin/python}"
+
+say() { printf '\033[1;34m[parley]\033[0m %s\n' "$*"; }
+fail() { printf '\033[1;31m[parley] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+require_tool() {
+  # $1 tool name, $2 what it is needed for
+  command -v "$1" >/dev/null 2>&1 || fail "'$1' is not installed or not on PATH; it is needed to $2."
+}
+
+pid_alive() {
+  [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
+}

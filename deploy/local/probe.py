@@ -1,0 +1,62 @@
+"""Readiness probe for the local infrastructure: a real client round trip, not a port check.
+
+Usage: probe.py kafka|mongodb [--timeout SECONDS]. Exits 0 once the server answers, 1 on timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+
+
+async def kafka_ready(bootstrap: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+    try:
+        await admin.start()
+        await admin.list_topics()
+    finally:
+        await admin.close()
+
+
+async def mongodb_ready(uri: str) -> None:
+    from pymongo import AsyncMongoClient
+
+    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, serverSelectionTimeoutMS=3000)
+    try:
+        await client.admin.command("ping")
+    finally:
+        await client.close()
+
+
+async def wait(kind: str, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    last_error = ""
+    while time.monotonic() < deadline:
+        try:
+            if kind == "kafka":
+                await kafka_ready(os.environ.get("PARLEY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+            else:
+                await mongodb_ready(os.environ.get("PARLEY_MONGODB_URI", "mongodb://127.0.0.1:27017"))
+            return True
+        except Exception as exc:  # any failure means "not ready yet"; the last one is reported on timeout
+            last_error = f"{type(exc).__name__}: {exc}"
+            await asyncio.sleep(0.5)
+    print(f"{kind} not ready after {timeout:.0f}s: {last_error}", file=sys.stderr)
+    return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kind", choices=["kafka", "mongodb"])
+    parser.add_argument("--timeout", type=float, default=90.0)
+    args = parser.parse_args()
+    sys.exit(0 if asyncio.run(wait(args.kind, args.timeout)) else 1)
+
+
+if __name__ == "__main__":
+    main()
