@@ -6,8 +6,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KAFKA_PID="$RUN_DIR/kafka.pid"
 FERRETDB_PID="$RUN_DIR/ferretdb.pid"
-export PARLEY_KAFKA_BOOTSTRAP="${PARLEY_KAFKA_BOOTSTRAP:-$KAFKA_HOST:$KAFKA_PORT}"
-export PARLEY_MONGODB_URI="${PARLEY_MONGODB_URI:-mongodb://$MONGODB_HOST:$MONGODB_PORT}"
 
 write_kafka_config() {
   mkdir -p "$KAFKA_DATA"

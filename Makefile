@@ -1,0 +1,60 @@
+# Parley: two commands matter on a fresh machine, `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON_BASE ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export PARLEY_GATEWAY_PORT ?= 8000
+
+.PHONY: help setup run test check lint typecheck unit integration e2e infra-up infra-down infra-status infra-reset constraints clean
+
+help:
+	@echo "make run          set up, start Kafka + FerretDB + every service, print the dashboard URL"
+	@echo "make test         set up, start the infrastructure, run ruff, mypy and the whole test suite"
+	@echo "make infra-up|infra-down|infra-status|infra-reset   the local Kafka broker and FerretDB"
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	@echo "[parley] Installing Python dependencies into $(VENV) ..."
+	@test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip
+	@$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed
+	@deploy/local/install.sh
+
+run: setup
+	@echo "[parley] Dashboard (gateway): http://127.0.0.1:$(PARLEY_GATEWAY_PORT)/  health: /healthz  readiness: /readyz"
+	@deploy/local/with-infra.sh honcho start -f Procfile
+
+test: setup
+	@deploy/local/with-infra.sh $(MAKE) --no-print-directory check
+
+check: lint typecheck
+	$(PY) -m pytest
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck:
+	$(VENV)/bin/mypy shared services tests
+
+unit: setup
+	$(PY) -m pytest tests/unit
+
+infra-up: setup
+	@deploy/local/infra.sh up
+infra-down:
+	@deploy/local/infra.sh down
+infra-status:
+	@deploy/local/infra.sh status
+infra-reset:
+	@deploy/local/infra.sh reset
+
+# Refresh the pinned versions after changing pyproject.toml.
+constraints:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,47 @@
+"""The gateway's FastAPI application and its composition root.
+
+`create_app` wires the Kafka producer and the MongoDB client into `app.state` during the lifespan;
+routes reach them only through `deps.py`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from services.gateway.config import GatewaySettings
+from services.gateway.routes import health
+from shared.kafka import create_producer, ensure_topics
+from shared.logging import get_logger
+from shared.mongo import create_mongo_client, get_database
+
+log = get_logger(__name__)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        created = await ensure_topics(settings)
+        if created:
+            log.info("topics created", topics=created)
+        producer = create_producer(settings)
+        await producer.start()
+        mongo = create_mongo_client(settings)
+        app.state.settings = settings
+        app.state.producer = producer
+        app.state.mongo = mongo
+        app.state.db = get_database(mongo, settings)
+        log.info("gateway ready", host=settings.host, port=settings.port)
+        try:
+            yield
+        finally:
+            await producer.stop()
+            await mongo.close()
+
+    app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,74 @@
+"""Kafka helpers: producer and consumer factories with Parley's defaults, and topic creation.
+
+The producer is idempotent with acks=all so a retried send never duplicates or reorders an event within
+a partition; it batches (linger + batch size) and compresses because chat traffic is many small events.
+Consumers never auto-commit: offsets are committed only after the view write they caused succeeded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from shared.settings import ParleySettings
+from shared.topics import CATALOGUE, TopicSpec
+
+
+def create_producer(settings: ParleySettings, *, client_id: str | None = None) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=client_id or f"{settings.kafka_client_id_prefix}-{settings.service_name}",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=settings.kafka_linger_ms,
+        max_batch_size=settings.kafka_max_batch_bytes,
+        compression_type=settings.kafka_compression_type,
+    )
+
+
+def create_consumer(
+    settings: ParleySettings,
+    *topics: str,
+    group_id: str | None,
+    auto_offset_reset: str = "earliest",
+    max_poll_records: int = 500,
+) -> AIOKafkaConsumer:
+    return AIOKafkaConsumer(
+        *topics,
+        bootstrap_servers=settings.kafka_bootstrap,
+        client_id=f"{settings.kafka_client_id_prefix}-{settings.service_name}",
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset=auto_offset_reset,
+        max_poll_records=max_poll_records,
+        isolation_level="read_committed",
+    )
+
+
+async def ensure_topics(settings: ParleySettings, specs: Iterable[TopicSpec] = CATALOGUE) -> list[str]:
+    """Create the catalogue's topics if missing. Safe to call from every service at every start."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                name=spec.name(settings.topic_prefix),
+                num_partitions=spec.partitions or settings.kafka_partitions,
+                replication_factor=settings.kafka_replication_factor,
+                topic_configs=spec.config(),
+            )
+            for spec in specs
+            if spec.name(settings.topic_prefix) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another service created them between list and create
+        return [topic.name for topic in wanted]
+    finally:
+        await admin.close()

@@ -1,0 +1,39 @@
+"""Typed settings shared by every Parley service.
+
+Each service subclasses `ParleySettings` with its own fields; all read environment variables prefixed
+`PARLEY_` (e.g. `PARLEY_KAFKA_BOOTSTRAP`), so one `.env` or deployment manifest configures the whole fleet.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ParleySettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
+
+    service_name: str = "parley"
+    environment: Literal["local", "test", "production"] = "local"
+    log_level: str = "INFO"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_client_id_prefix: str = "parley"
+    kafka_linger_ms: int = Field(default=5, ge=0)
+    kafka_max_batch_bytes: int = Field(default=128 * 1024, gt=0)
+    kafka_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
+    # Partitions and replication for topics Parley creates; production clusters raise replication to 3.
+    kafka_partitions: int = Field(default=6, gt=0)
+    kafka_replication_factor: int = Field(default=1, gt=0)
+    topic_prefix: str = "parley"
+
+    mongodb_uri: str = "mongodb://127.0.0.1:27017"
+    mongodb_database: str = "parley"
+    mongodb_timeout_ms: int = Field(default=5000, gt=0)
+
+    @property
+    def kafka_compression_type(self) -> str | None:
+        return None if self.kafka_compression == "none" else self.kafka_compression

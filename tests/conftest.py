@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.mongo import Document, create_mongo_client, get_database
+from shared.settings import ParleySettings
+from tests.infrastructure import Infrastructure, provide_infrastructure
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    with provide_infrastructure() as infra:
+        yield infra
+
+
+@pytest.fixture
+def settings(infrastructure: Infrastructure) -> ParleySettings:
+    """Settings isolated per test: own topic prefix and database, on the shared real servers."""
+    run = uuid.uuid4().hex[:10]
+    return ParleySettings(
+        environment="test",
+        kafka_bootstrap=infrastructure.kafka_bootstrap,
+        mongodb_uri=infrastructure.mongodb_uri,
+        mongodb_database=f"parley_test_{run}",
+        topic_prefix=f"test-{run}",
+        kafka_partitions=3,
+    )
+
+
+@pytest.fixture
+async def mongo_client(settings: ParleySettings) -> AsyncIterator[AsyncMongoClient[Document]]:
+    client = create_mongo_client(settings)
+    yield client
+    await client.drop_database(settings.mongodb_database)
+    await client.close()
+
+
+@pytest.fixture
+def database(mongo_client: AsyncMongoClient[Document], settings: ParleySettings) -> AsyncDatabase[Document]:
+    return get_database(mongo_client, settings)
