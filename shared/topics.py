@@ -27,20 +27,30 @@ class TopicSpec:
         return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
 
 
-CONVERSATION_EVENTS = TopicSpec(
+CONVERSATION_EVENTS_TOPIC = TopicSpec(
     suffix="conversation-events",
     key="conversation id",
     description="Everything that happens in a conversation, in order per conversation.",
 )
-AGENT_EVENTS = TopicSpec(
+AGENT_EVENTS_TOPIC = TopicSpec(
     suffix="agent-events",
     key="agent id",
-    description="Agent accounts, profiles, availability and canned responses.",
+    description="Agent accounts, profiles and availability.",
 )
-ROUTING_COMMANDS = TopicSpec(
-    suffix="routing-requests",
+AGENT_CREDENTIALS = TopicSpec(
+    suffix="agent-credentials",
+    key="agent id",
+    description="Password hashes only; restrict it to the gateway and the conversation service with ACLs.",
+)
+CANNED_RESPONSES = TopicSpec(
+    suffix="canned-responses",
+    key="canned response id",
+    description="The team's canned responses (created, updated, deleted).",
+)
+ROUTING_FACTS = TopicSpec(
+    suffix="routing-facts",
     key="tenant",
-    description="Assignment-affecting facts re-keyed by tenant so one router decides per tenant at a time.",
+    description="Copies of the events that affect assignment, re-keyed by tenant so one router decides per tenant.",
 )
 DEAD_LETTERS = TopicSpec(
     suffix="dead-letters",
@@ -49,4 +59,11 @@ DEAD_LETTERS = TopicSpec(
     retention_ms=4 * WEEK_MS,
 )
 
-CATALOGUE: tuple[TopicSpec, ...] = (CONVERSATION_EVENTS, AGENT_EVENTS, ROUTING_COMMANDS, DEAD_LETTERS)
+CATALOGUE: tuple[TopicSpec, ...] = (
+    CONVERSATION_EVENTS_TOPIC,
+    AGENT_EVENTS_TOPIC,
+    AGENT_CREDENTIALS,
+    CANNED_RESPONSES,
+    ROUTING_FACTS,
+    DEAD_LETTERS,
+)

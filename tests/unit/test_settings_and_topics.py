@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from services.gateway.config import GatewaySettings
 from shared.logging import bind_event_context, configure_logging
 from shared.settings import ParleySettings
-from shared.topics import CATALOGUE, CONVERSATION_EVENTS
+from shared.topics import CATALOGUE, CONVERSATION_EVENTS_TOPIC
 
 
 def test_settings_read_parley_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,8 +38,8 @@ def test_bad_settings_are_refused_with_the_field_named(monkeypatch: pytest.Monke
 
 
 def test_event_topics_are_kept_forever_so_views_can_be_replayed() -> None:
-    assert CONVERSATION_EVENTS.config()["retention.ms"] == "-1"
-    assert CONVERSATION_EVENTS.config()["cleanup.policy"] == "delete"
+    assert CONVERSATION_EVENTS_TOPIC.config()["retention.ms"] == "-1"
+    assert CONVERSATION_EVENTS_TOPIC.config()["cleanup.policy"] == "delete"
     names = [spec.name("parley") for spec in CATALOGUE]
     assert len(names) == len(set(names))
     assert "parley.conversation-events" in names

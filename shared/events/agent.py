@@ -1,0 +1,86 @@
+"""Events of agents (agent-events topic, keyed by agent id), their credentials (agent-credentials topic,
+restricted) and canned responses (canned-responses topic, keyed by response id)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, HttpUrl
+
+from shared.events.envelope import EventBase, Strict
+
+AgentStatus = Literal["available", "away", "offline"]
+AgentRole = Literal["agent", "supervisor"]
+
+
+class AgentRegisteredPayload(Strict):
+    email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    name: str = Field(min_length=1, max_length=200)
+    role: AgentRole = "agent"
+    max_concurrent_chats: int = Field(default=5, ge=1, le=100)
+
+
+class AgentRegistered(EventBase):
+    type: Literal["agent.registered"] = "agent.registered"
+    payload: AgentRegisteredPayload
+
+
+class AgentProfileUpdatedPayload(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    avatar_url: HttpUrl | None = None
+    max_concurrent_chats: int | None = Field(default=None, ge=1, le=100)
+
+
+class AgentProfileUpdated(EventBase):
+    type: Literal["agent.profile_updated"] = "agent.profile_updated"
+    payload: AgentProfileUpdatedPayload
+
+
+class AgentStatusChangedPayload(Strict):
+    status: AgentStatus
+
+
+class AgentStatusChanged(EventBase):
+    type: Literal["agent.status_changed"] = "agent.status_changed"
+    payload: AgentStatusChangedPayload
+
+
+class AgentPasswordSetPayload(Strict):
+    email: str = Field(max_length=320)
+    password_hash: str = Field(description="argon2id hash; the clear password never leaves the gateway.")
+
+
+class AgentPasswordSet(EventBase):
+    """On the restricted agent-credentials topic only, so analytics consumers never see hashes."""
+
+    type: Literal["agent.password_set"] = "agent.password_set"
+    payload: AgentPasswordSetPayload
+
+
+class CannedResponsePayload(Strict):
+    shortcut: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Typed after '/' in the composer.")
+    text: str = Field(min_length=1, max_length=5000, description="May use {visitor.name} and {agent.name}.")
+
+
+class CannedResponseCreated(EventBase):
+    type: Literal["canned_response.created"] = "canned_response.created"
+    payload: CannedResponsePayload
+
+
+class CannedResponseUpdated(EventBase):
+    type: Literal["canned_response.updated"] = "canned_response.updated"
+    payload: CannedResponsePayload
+
+
+class CannedResponseDeletedPayload(Strict):
+    pass
+
+
+class CannedResponseDeleted(EventBase):
+    type: Literal["canned_response.deleted"] = "canned_response.deleted"
+    payload: CannedResponseDeletedPayload
+
+
+AGENT_EVENTS = (AgentRegistered, AgentProfileUpdated, AgentStatusChanged)
+CREDENTIAL_EVENTS = (AgentPasswordSet,)
+CANNED_RESPONSE_EVENTS = (CannedResponseCreated, CannedResponseUpdated, CannedResponseDeleted)
