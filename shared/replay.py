@@ -1,0 +1,80 @@
+"""Rebuild views by replaying topics from the earliest offset into fresh collections.
+
+Reads up to the end offsets seen at start (so the rebuild finishes while live traffic goes on), feeds the
+same batch handler the live projection uses, and reports progress on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+
+from aiokafka.structs import TopicPartition
+
+from shared.consumer import BatchHandler
+from shared.events import InvalidEvent, RecordedEvent, parse_event
+from shared.kafka import create_consumer
+from shared.settings import ParleySettings
+from shared.topics import TopicSpec
+
+
+async def replay_topics(
+    *,
+    settings: ParleySettings,
+    topics: Sequence[TopicSpec],
+    handle_batch: BatchHandler,
+    label: str,
+    show_progress: bool = True,
+) -> int:
+    """Returns the number of events applied. Invalid events are skipped here: the live consumer
+    already dead-lettered them, and the rebuilt view must equal the live one."""
+    names = [t.name(settings.topic_prefix) for t in topics]
+    consumer = create_consumer(settings, group_id=None, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(name, p) for name in names for p in sorted(consumer.partitions_for_topic(name) or [])
+        ]
+        consumer.assign(partitions)
+        end = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        remaining = {tp for tp in partitions if end[tp] > 0}
+        total = sum(end.values())
+        done = applied = 0
+        started = time.monotonic()
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=500, max_records=2000)
+            events: list[RecordedEvent] = []
+            for tp, records in batches.items():
+                for record in records:
+                    if record.offset >= end[tp]:
+                        remaining.discard(tp)
+                        break
+                    done += 1
+                    try:
+                        event = parse_event(record.value or b"")
+                    except InvalidEvent:
+                        continue
+                    events.append(RecordedEvent(event, record.topic, record.partition, record.offset))
+                if records and records[-1].offset >= end[tp] - 1:
+                    remaining.discard(tp)
+            if events:
+                await handle_batch(events)
+                applied += len(events)
+            if show_progress:
+                _progress(label, done, total, started)
+        if show_progress:
+            _progress(label, done, total, started, final=True)
+        return applied
+    finally:
+        await consumer.stop()
+
+
+def _progress(label: str, done: int, total: int, started: float, *, final: bool = False) -> None:
+    width = 30
+    share = done / total if total else 1.0
+    bar = "#" * int(share * width)
+    rate = done / max(time.monotonic() - started, 1e-6)
+    end = "\n" if final else "\r"
+    print(f"{label:<14} [{bar:<{width}}] {done}/{total} events, {rate:,.0f}/s", end=end, file=sys.stderr, flush=True)

@@ -1,0 +1,122 @@
+"""Composition root shared by the projection services: Kafka consumer + producer + MongoDB, an operations
+HTTP endpoint (/healthz, /readyz, /metrics), and a clean stop on SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.consumer import BatchHandler, ProjectionConsumer
+from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.logging import get_logger
+from shared.mongo import Document, create_mongo_client, get_database
+from shared.settings import ParleySettings
+from shared.topics import TopicSpec
+
+log = get_logger(__name__)
+
+HandlerFactory = Callable[[AsyncDatabase[Document]], Awaitable[BatchHandler]]
+
+
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside a service that owns its signals: the service decides when the server stops."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def operations_app(projection: ProjectionConsumer, db: AsyncDatabase[Document]) -> FastAPI:
+    app = FastAPI(title=f"Parley {projection.settings.service_name} operations")
+
+    @app.get("/healthz")
+    async def liveness() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readiness() -> JSONResponse:
+        try:
+            await db.command("ping")
+        except Exception as exc:  # reported, not raised: readiness answers even when MongoDB is down
+            return JSONResponse({"status": "degraded", "mongodb": repr(exc)}, status_code=503)
+        return JSONResponse({"status": "ready", "assigned_partitions": len(projection.consumer.assignment())})
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    async def metrics() -> str:
+        return render_metrics(projection)
+
+    return app
+
+
+def render_metrics(projection: ProjectionConsumer) -> str:
+    service = projection.settings.service_name
+    stats = projection.stats
+    lines = [
+        f'parley_events_applied_total{{service="{service}"}} {stats.events_applied}',
+        f'parley_dead_letters_total{{service="{service}"}} {stats.dead_letters}',
+        f'parley_batches_total{{service="{service}"}} {stats.batches}',
+        f'parley_view_write_retries_total{{service="{service}"}} {stats.retries}',
+    ]
+    for tp in projection.consumer.assignment():
+        highwater = projection.consumer.highwater(tp)
+        position = stats.last_offsets.get(f"{tp.topic}/{tp.partition}", -1) + 1
+        if highwater is not None:
+            lines.append(
+                f'parley_consumer_lag{{service="{service}",topic="{tp.topic}",partition="{tp.partition}"}} '
+                f"{max(highwater - position, 0)}"
+            )
+    return "\n".join(lines) + "\n"
+
+
+async def run_projection_service(
+    *,
+    settings: ParleySettings,
+    group: str,
+    topics: Sequence[TopicSpec],
+    build_handler: HandlerFactory,
+    ops_port: int,
+    ops_host: str = "127.0.0.1",
+) -> None:
+    await ensure_topics(settings)
+    mongo = create_mongo_client(settings)
+    db = get_database(mongo, settings)
+    handler = await build_handler(db)
+    producer = create_producer(settings)
+    consumer = create_consumer(settings, *(t.name(settings.topic_prefix) for t in topics), group_id=group)
+    await producer.start()
+    await consumer.start()
+    projection = ProjectionConsumer(settings, consumer, producer, group, handler)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = EmbeddedServer(
+        uvicorn.Config(operations_app(projection, db), host=ops_host, port=ops_port, log_config=None)
+    )
+    log.info("projection started", group=group, topics=[t.suffix for t in topics], ops_port=ops_port)
+    tasks: list[asyncio.Task[Any]] = [
+        asyncio.create_task(projection.run(stop), name="consume"),
+        asyncio.create_task(server.serve(), name="operations-http"),
+    ]
+    try:
+        done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task in tasks and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+    finally:
+        stop.set()
+        server.should_exit = True
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await consumer.stop()
+        await producer.stop()
+        await mongo.close()
+        log.info("projection stopped", group=group)
