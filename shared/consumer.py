@@ -109,7 +109,11 @@ class ProjectionConsumer:
                 except TRANSIENT_ERRORS:
                     raise
                 except Exception as exc:
-                    log.error("event cannot be applied; dead-lettering it", error=repr(exc), type=recorded.event.type)
+                    log.error(
+                        "event cannot be applied; dead-lettering it",
+                        error=repr(exc),
+                        type=recorded.event.type,
+                    )
                     await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
 
     async def _with_retries(self, events: Sequence[RecordedEvent]) -> None:

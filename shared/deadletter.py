@@ -13,7 +13,9 @@ from shared.settings import ParleySettings
 from shared.topics import DEAD_LETTERS
 
 
-def dead_letter_value(record: ConsumerRecord[bytes, bytes], *, reason: str, service: str, group: str) -> bytes:
+def dead_letter_value(
+    record: ConsumerRecord[bytes, bytes], *, reason: str, service: str, group: str
+) -> bytes:
     raw = record.value or b""
     try:
         value: str = raw.decode()

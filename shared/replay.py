@@ -34,7 +34,9 @@ async def replay_topics(
     await consumer.start()
     try:
         partitions = [
-            TopicPartition(name, p) for name in names for p in sorted(consumer.partitions_for_topic(name) or [])
+            TopicPartition(name, p)
+            for name in names
+            for p in sorted(consumer.partitions_for_topic(name) or [])
         ]
         consumer.assign(partitions)
         end = await consumer.end_offsets(partitions)
@@ -77,4 +79,9 @@ def _progress(label: str, done: int, total: int, started: float, *, final: bool 
     bar = "#" * int(share * width)
     rate = done / max(time.monotonic() - started, 1e-6)
     end = "\n" if final else "\r"
-    print(f"{label:<14} [{bar:<{width}}] {done}/{total} events, {rate:,.0f}/s", end=end, file=sys.stderr, flush=True)
+    print(
+        f"{label:<14} [{bar:<{width}}] {done}/{total} events, {rate:,.0f}/s",
+        end=end,
+        file=sys.stderr,
+        flush=True,
+    )

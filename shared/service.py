@@ -108,7 +108,9 @@ async def run_projection_service(
         asyncio.create_task(server.serve(), name="operations-http"),
     ]
     try:
-        done, _ = await asyncio.wait([*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
+        )
         for task in done:
             if task in tasks and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]

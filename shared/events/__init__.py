@@ -15,9 +15,24 @@ from pydantic import ValidationError
 from shared.events.agent import AGENT_EVENTS, CANNED_RESPONSE_EVENTS, CREDENTIAL_EVENTS
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.events.envelope import Actor, EventBase
-from shared.topics import AGENT_CREDENTIALS, AGENT_EVENTS_TOPIC, CANNED_RESPONSES, CONVERSATION_EVENTS_TOPIC, TopicSpec
+from shared.topics import (
+    AGENT_CREDENTIALS,
+    AGENT_EVENTS_TOPIC,
+    CANNED_RESPONSES,
+    CONVERSATION_EVENTS_TOPIC,
+    TopicSpec,
+)
 
-__all__ = ["EVENT_TYPES", "Actor", "EventBase", "InvalidEvent", "RecordedEvent", "parse_event", "serialize", "topic_of"]
+__all__ = [
+    "EVENT_TYPES",
+    "Actor",
+    "EventBase",
+    "InvalidEvent",
+    "RecordedEvent",
+    "parse_event",
+    "serialize",
+    "topic_of",
+]
 
 _TOPIC_OF_GROUP: tuple[tuple[tuple[type[EventBase], ...], TopicSpec], ...] = (
     (CONVERSATION_EVENTS, CONVERSATION_EVENTS_TOPIC),

@@ -58,7 +58,9 @@ class AgentPasswordSet(EventBase):
 
 
 class CannedResponsePayload(Strict):
-    shortcut: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Typed after '/' in the composer.")
+    shortcut: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Typed after '/' in the composer."
+    )
     text: str = Field(min_length=1, max_length=5000, description="May use {visitor.name} and {agent.name}.")
 
 

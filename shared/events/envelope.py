@@ -44,7 +44,9 @@ class EventBase(Strict):
     event_id: str = Field(default_factory=new_id)
     occurred_at: datetime = Field(default_factory=utc_now)
     tenant: str = Field(min_length=1, max_length=100)
-    aggregate_id: str = Field(min_length=1, max_length=100, description="Conversation or agent id; the Kafka key.")
+    aggregate_id: str = Field(
+        min_length=1, max_length=100, description="Conversation or agent id; the Kafka key."
+    )
     actor: Actor
     correlation_id: str | None = Field(default=None, description="The request or flow this event belongs to.")
     causation_id: str | None = Field(default=None, description="The event that caused this one, if any.")
