@@ -11,8 +11,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.gateway.attachments import GridFSAttachmentStore
 from services.gateway.config import GatewaySettings
-from services.gateway.routes import health
+from services.gateway.errors import install_error_handlers
+from services.gateway.publisher import EventPublisher
+from services.gateway.routes import attachments, conversations, health, history, team, visitor
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.mongo import create_mongo_client, get_database
@@ -35,6 +38,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.producer = producer
         app.state.mongo = mongo
         app.state.db = get_database(mongo, settings)
+        app.state.publisher = EventPublisher(producer, settings)
+        app.state.attachments = GridFSAttachmentStore(app.state.db)
         log.info("gateway ready", host=settings.host, port=settings.port)
         try:
             yield
@@ -43,5 +48,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await mongo.close()
 
     app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
-    app.include_router(health.router)
+    install_error_handlers(app)
+    for module in (health, visitor, conversations, team, history, attachments):
+        app.include_router(module.router)
     return app

@@ -5,10 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.gateway.attachments import AttachmentStore
+from services.gateway.auth import AgentPrincipal, InvalidToken, VisitorPrincipal, decode_token
 from services.gateway.config import GatewaySettings
+from services.gateway.errors import Unauthorized
+from services.gateway.publisher import EventPublisher
+
+Collection = AsyncCollection[dict[str, Any]]
+_bearer = HTTPBearer(auto_error=False)
 
 
 def _settings(request: Request) -> GatewaySettings:
@@ -26,6 +35,104 @@ def _db(request: Request) -> AsyncDatabase[dict[str, Any]]:
     return db
 
 
+def _publisher(request: Request) -> EventPublisher:
+    publisher: EventPublisher = request.app.state.publisher
+    return publisher
+
+
+def _attachments(request: Request) -> AttachmentStore:
+    store: AttachmentStore = request.app.state.attachments
+    return store
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
 ProducerDep = Annotated[AIOKafkaProducer, Depends(_producer)]
 DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_db)]
+PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
+AttachmentsDep = Annotated[AttachmentStore, Depends(_attachments)]
+
+
+class Views:
+    """The view collections the gateway reads; it never writes them."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self.conversations: Collection = db["conversations"]
+        self.agents: Collection = db["agents"]
+        self.credentials: Collection = db["agent_credentials"]
+        self.canned: Collection = db["canned_responses"]
+        self.messages: Collection = db["history_messages"]
+        self.history: Collection = db["history_conversations"]
+
+
+def _views(db: DatabaseDep) -> Views:
+    return Views(db)
+
+
+ViewsDep = Annotated[Views, Depends(_views)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None, query_token: str | None) -> str:
+    if credentials is not None and credentials.scheme.lower() == "bearer":
+        return credentials.credentials
+    if query_token:
+        return query_token
+    raise Unauthorized("missing bearer token")
+
+
+def _current_agent(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> AgentPrincipal:
+    try:
+        claims = decode_token(settings, _token(credentials, access_token), "agent")
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc)) from exc
+    return AgentPrincipal(agent_id=claims["sub"], tenant=claims["tenant"], role=claims["role"])  # type: ignore[arg-type]
+
+
+def _current_visitor(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> VisitorPrincipal:
+    try:
+        claims = decode_token(settings, _token(credentials, access_token), "visitor")
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc)) from exc
+    return VisitorPrincipal(
+        conversation_id=claims["conversation_id"], visitor_id=claims["sub"], tenant=claims["tenant"]
+    )
+
+
+def _correlation_id(x_request_id: Annotated[str | None, Header(max_length=100)] = None) -> str | None:
+    return x_request_id
+
+
+AgentDep = Annotated[AgentPrincipal, Depends(_current_agent)]
+VisitorDep = Annotated[VisitorPrincipal, Depends(_current_visitor)]
+CorrelationDep = Annotated[str | None, Depends(_correlation_id)]
+
+
+def _agent_or_visitor(
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> AgentPrincipal | VisitorPrincipal:
+    """For resources both sides may read (attachments): whichever token it is, scoped as that side."""
+    token = _token(credentials, access_token)
+    try:
+        claims = decode_token(settings, token, "agent")
+        return AgentPrincipal(agent_id=claims["sub"], tenant=claims["tenant"], role=claims["role"])  # type: ignore[arg-type]
+    except InvalidToken:
+        pass
+    try:
+        claims = decode_token(settings, token, "visitor")
+    except InvalidToken as exc:
+        raise Unauthorized(str(exc)) from exc
+    return VisitorPrincipal(
+        conversation_id=claims["conversation_id"], visitor_id=claims["sub"], tenant=claims["tenant"]
+    )
+
+
+AnyPrincipalDep = Annotated[AgentPrincipal | VisitorPrincipal, Depends(_agent_or_visitor)]

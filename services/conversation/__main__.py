@@ -1,0 +1,68 @@
+"""`python -m services.conversation` runs the projection; `... replay [--prefix P]` rebuilds its views."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.conversation.config import ConversationSettings
+from services.conversation.views import TOPICS, ConversationViews
+from shared.consumer import BatchHandler
+from shared.logging import configure_logging
+from shared.mongo import Document, create_mongo_client, get_database
+from shared.replay import replay_topics
+from shared.service import run_projection_service
+
+
+async def serve(settings: ConversationSettings) -> None:
+    async def build_handler(db: AsyncDatabase[Document]) -> BatchHandler:
+        views = ConversationViews(db, settings)
+        await views.ensure_indexes()
+        return views.handle_batch
+
+    await run_projection_service(
+        settings=settings,
+        group=f"{settings.topic_prefix}-conversation",
+        topics=TOPICS,
+        build_handler=build_handler,
+        ops_host=settings.host,
+        ops_port=settings.port,
+    )
+
+
+async def replay(settings: ConversationSettings, prefix: str) -> None:
+    if not prefix:
+        raise SystemExit("replay needs a non-empty --prefix: it drops and rebuilds the prefixed collections")
+    mongo = create_mongo_client(settings)
+    try:
+        views = ConversationViews(get_database(mongo, settings), settings, prefix=prefix)
+        for name in views.collection_names():
+            await views.db.drop_collection(name)
+        await views.ensure_indexes()
+        await replay_topics(
+            settings=settings, topics=TOPICS, handle_batch=views.handle_batch, label="conversation"
+        )
+    finally:
+        await mongo.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.conversation")
+    sub = parser.add_subparsers(dest="command")
+    replay_parser = sub.add_parser("replay", help="rebuild the views from the topics into fresh collections")
+    replay_parser.add_argument(
+        "--prefix", default="rebuild_", help="collection name prefix for the rebuilt views"
+    )
+    args = parser.parse_args()
+    settings = ConversationSettings()
+    configure_logging(service=settings.service_name, level=settings.log_level, log_format=settings.log_format)
+    if args.command == "replay":
+        asyncio.run(replay(settings, args.prefix))
+    else:
+        asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

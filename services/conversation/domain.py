@@ -1,0 +1,246 @@
+"""Pure folds from events to the conversation service's views. No I/O, no wall clock.
+
+Each `apply_*` takes the current view document (or None) and one event with its position and returns the
+next document. The adapter skips events whose position is not newer than the stored one, so applying a
+duplicate is impossible and a replay reproduces the live views exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.events import EventBase
+from shared.events.agent import (
+    AgentPasswordSet,
+    AgentProfileUpdated,
+    AgentRegistered,
+    AgentStatusChanged,
+    CannedResponseCreated,
+    CannedResponseDeleted,
+    CannedResponseUpdated,
+)
+from shared.events.conversation import (
+    AssignmentDecided,
+    AttachmentUploaded,
+    ConversationClosed,
+    ConversationReopened,
+    ConversationStarted,
+    DirectConversationStarted,
+    MessagePosted,
+    NoteAdded,
+    ParticipantJoined,
+    ParticipantLeft,
+    RatingGiven,
+    ReassignmentRequested,
+    TagAdded,
+    TagRemoved,
+    TeammateInvited,
+)
+
+View = dict[str, Any]
+PREVIEW_LENGTH = 140
+
+
+class EventOutOfPlace(ValueError):
+    """An event that cannot apply to the view it targets, e.g. a message for a conversation never started."""
+
+
+def _base(event: EventBase, position: int) -> View:
+    return {
+        "_id": event.aggregate_id,
+        "tenant": event.tenant,
+        "position": position,
+        "updated_at": event.occurred_at,
+    }
+
+
+def apply_conversation(view: View | None, event: EventBase, position: int) -> View:
+    if isinstance(event, ConversationStarted):
+        if view is not None:
+            return {**view, "position": position}
+        started = event.payload
+        return _new_conversation(
+            event,
+            position,
+            kind="visitor",
+            visitor={"id": started.visitor_id, "name": started.visitor.name, "email": started.visitor.email},
+            page_url=str(started.page_url) if started.page_url else None,
+            user_agent=started.user_agent,
+            locale=started.locale,
+            channel=started.channel,
+            department=started.department,
+        )
+    if isinstance(event, DirectConversationStarted):
+        if view is not None:
+            return {**view, "position": position}
+        return _new_conversation(
+            event,
+            position,
+            kind="direct",
+            channel="internal",
+            participants=list(dict.fromkeys(event.payload.participant_ids)),
+            subject=event.payload.subject,
+        )
+    if view is None:
+        raise EventOutOfPlace(f"{event.type} for conversation {event.aggregate_id}, which was never started")
+
+    nxt: View = {**view, "position": position, "updated_at": event.occurred_at}
+    if isinstance(event, MessagePosted):
+        author_is_agent = event.actor.kind == "agent"
+        nxt["message_count"] = view["message_count"] + 1
+        nxt["attachment_count"] = view["attachment_count"] + len(event.payload.attachments)
+        nxt["last_activity_at"] = event.occurred_at
+        nxt["last_message"] = {
+            "text": event.payload.text[:PREVIEW_LENGTH],
+            "author_kind": event.actor.kind,
+            "author_id": event.actor.id,
+            "has_attachments": bool(event.payload.attachments),
+            "at": event.occurred_at,
+        }
+        if author_is_agent and view["kind"] == "visitor" and view["first_response_at"] is None:
+            nxt["first_response_at"] = event.occurred_at
+        if author_is_agent:
+            nxt["participants"] = _with(view["participants"], event.actor.id)
+    elif isinstance(event, NoteAdded):
+        nxt["note_count"] = view["note_count"] + 1
+    elif isinstance(event, AttachmentUploaded):
+        pass  # counted when a message carries it
+    elif isinstance(event, TagAdded):
+        nxt["tags"] = _with(view["tags"], event.payload.tag)
+    elif isinstance(event, TagRemoved):
+        nxt["tags"] = [tag for tag in view["tags"] if tag != event.payload.tag]
+    elif isinstance(event, ConversationClosed):
+        nxt.update(
+            status="closed",
+            closed_at=event.occurred_at,
+            closed_by={"kind": event.actor.kind, "id": event.actor.id},
+            close_reason=event.payload.reason,
+            queue_position=None,
+        )
+        if view["assignment"] == "queued":
+            nxt["assignment"] = "unassigned"
+    elif isinstance(event, ConversationReopened):
+        nxt.update(
+            status="open",
+            closed_at=None,
+            closed_by=None,
+            close_reason=None,
+            last_activity_at=event.occurred_at,
+        )
+    elif isinstance(event, ParticipantJoined | TeammateInvited):
+        nxt["participants"] = _with(view["participants"], event.payload.agent_id)
+    elif isinstance(event, ParticipantLeft):
+        nxt["participants"] = [a for a in view["participants"] if a != event.payload.agent_id]
+    elif isinstance(event, ReassignmentRequested):
+        pass  # only the router's decision changes the assignee
+    elif isinstance(event, AssignmentDecided):
+        decision = event.payload
+        assigned = decision.outcome == "assigned"
+        nxt.update(assignment=decision.outcome, assignee_id=decision.agent_id if assigned else None)
+        nxt["queue_position"] = decision.queue_position if decision.outcome == "queued" else None
+        if assigned and decision.agent_id:
+            nxt["participants"] = _with(view["participants"], decision.agent_id)
+    elif isinstance(event, RatingGiven):
+        nxt["rating"] = {"score": event.payload.score, "comment": event.payload.comment}
+    else:
+        raise EventOutOfPlace(f"{event.type} does not belong to a conversation view")
+    return nxt
+
+
+def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
+    return {
+        **_base(event, position),
+        "kind": "visitor",
+        "status": "open",
+        "assignment": "unassigned",
+        "assignee_id": None,
+        "queue_position": None,
+        "participants": [],
+        "visitor": None,
+        "page_url": None,
+        "user_agent": None,
+        "locale": None,
+        "channel": None,
+        "department": None,
+        "subject": None,
+        "tags": [],
+        "created_at": event.occurred_at,
+        "first_response_at": None,
+        "last_activity_at": event.occurred_at,
+        "last_message": None,
+        "message_count": 0,
+        "attachment_count": 0,
+        "note_count": 0,
+        "closed_at": None,
+        "closed_by": None,
+        "close_reason": None,
+        "rating": None,
+        **fields,
+    }
+
+
+def apply_agent(view: View | None, event: EventBase, position: int) -> View:
+    if isinstance(event, AgentRegistered):
+        p = event.payload
+        registered = {
+            **_base(event, position),
+            "email": p.email.lower(),
+            "name": p.name,
+            "role": p.role,
+            "max_concurrent_chats": p.max_concurrent_chats,
+            "avatar_url": None,
+            "status": "offline",
+            "status_since": event.occurred_at,
+            "registered_at": event.occurred_at,
+        }
+        # Registering again (e.g. the demo seed run twice) refreshes the account but keeps live state.
+        if view is not None:
+            registered.update(
+                status=view["status"], status_since=view["status_since"], avatar_url=view["avatar_url"]
+            )
+            registered["registered_at"] = view["registered_at"]
+        return registered
+    if view is None:
+        raise EventOutOfPlace(f"{event.type} for agent {event.aggregate_id}, who was never registered")
+    nxt: View = {**view, "position": position, "updated_at": event.occurred_at}
+    if isinstance(event, AgentProfileUpdated):
+        changes = event.payload.model_dump(exclude_none=True, mode="json")
+        nxt.update(changes)
+    elif isinstance(event, AgentStatusChanged):
+        if view["status"] != event.payload.status:
+            nxt.update(status=event.payload.status, status_since=event.occurred_at)
+    else:
+        raise EventOutOfPlace(f"{event.type} does not belong to an agent view")
+    return nxt
+
+
+def apply_credentials(view: View | None, event: EventBase, position: int) -> View:
+    if not isinstance(event, AgentPasswordSet):
+        raise EventOutOfPlace(f"{event.type} does not belong to the credentials view")
+    return {
+        **_base(event, position),
+        "email": event.payload.email.lower(),
+        "password_hash": event.payload.password_hash,
+    }
+
+
+def apply_canned_response(view: View | None, event: EventBase, position: int) -> View:
+    if isinstance(event, CannedResponseCreated | CannedResponseUpdated):
+        created_at = view["created_at"] if view else event.occurred_at
+        return {
+            **_base(event, position),
+            "shortcut": event.payload.shortcut,
+            "text": event.payload.text,
+            "created_by": event.actor.id,
+            "created_at": created_at,
+            "deleted": False,
+        }
+    if isinstance(event, CannedResponseDeleted):
+        if view is None:
+            raise EventOutOfPlace(f"canned response {event.aggregate_id} deleted before it was created")
+        return {**view, "position": position, "updated_at": event.occurred_at, "deleted": True}
+    raise EventOutOfPlace(f"{event.type} does not belong to a canned response view")
+
+
+def _with(items: list[str], item: str) -> list[str]:
+    return items if item in items else [*items, item]

@@ -1,0 +1,99 @@
+"""Read functions over the conversation service's views, used by the gateway (which never writes views)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any, Literal
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+
+View = dict[str, Any]
+MonitorFilter = Literal["unassigned", "assigned", "mine", "all"]
+
+
+async def get_conversation(
+    *, conversations: AsyncCollection[View], tenant: str, conversation_id: str
+) -> View | None:
+    doc = await conversations.find_one({"_id": conversation_id})
+    return doc if doc is not None and doc["tenant"] == tenant else None
+
+
+async def monitor(
+    *, conversations: AsyncCollection[View], tenant: str, agent_id: str, status_filter: MonitorFilter
+) -> dict[str, Any]:
+    """Open visitor conversations for the Monitor, with the count behind every filter tab."""
+    open_docs = await (
+        conversations.find({"tenant": tenant, "status": "open", "kind": "visitor"})
+        .sort([("created_at", ASCENDING)])
+        .to_list()
+    )
+    buckets: dict[str, list[View]] = {
+        "unassigned": [d for d in open_docs if d["assignment"] != "assigned"],
+        "assigned": [d for d in open_docs if d["assignment"] == "assigned"],
+        "mine": [d for d in open_docs if d.get("assignee_id") == agent_id or agent_id in d["participants"]],
+        "all": open_docs,
+    }
+    return {"items": buckets[status_filter], "counts": {name: len(docs) for name, docs in buckets.items()}}
+
+
+async def chats_of(*, conversations: AsyncCollection[View], tenant: str, agent_id: str) -> list[View]:
+    """The chat list in the left sidebar: open conversations the agent takes part in, newest activity first."""
+    return await (
+        conversations.find({"tenant": tenant, "status": "open", "participants": agent_id})
+        .sort([("last_activity_at", DESCENDING)])
+        .to_list()
+    )
+
+
+async def open_counts(*, conversations: AsyncCollection[View], tenant: str) -> Counter[str]:
+    docs = await conversations.find(
+        {"tenant": tenant, "status": "open", "assignment": "assigned"}, {"assignee_id": 1}
+    ).to_list()
+    return Counter(doc["assignee_id"] for doc in docs if doc.get("assignee_id"))
+
+
+async def get_agent(*, agents: AsyncCollection[View], tenant: str, agent_id: str) -> View | None:
+    doc = await agents.find_one({"_id": agent_id})
+    return doc if doc is not None and doc["tenant"] == tenant else None
+
+
+async def agents_by_id(
+    *, agents: AsyncCollection[View], tenant: str, agent_ids: list[str]
+) -> dict[str, View]:
+    docs = await agents.find({"_id": {"$in": agent_ids}}).to_list()
+    return {doc["_id"]: doc for doc in docs if doc["tenant"] == tenant}
+
+
+async def search_agents(
+    *, agents: AsyncCollection[View], conversations: AsyncCollection[View], tenant: str, text: str | None
+) -> list[View]:
+    query: dict[str, Any] = {"tenant": tenant}
+    if text:
+        pattern = {"$regex": re.escape(text), "$options": "i"}
+        query["$or"] = [{"name": pattern}, {"email": pattern}]
+    docs = await agents.find(query).sort([("name", ASCENDING)]).limit(100).to_list()
+    counts = await open_counts(conversations=conversations, tenant=tenant)
+    return [{**doc, "open_conversations": counts.get(doc["_id"], 0)} for doc in docs]
+
+
+async def credentials_by_email(*, credentials: AsyncCollection[View], email: str) -> View | None:
+    return await credentials.find_one({"email": email.strip().lower()})
+
+
+async def agent_by_email(*, agents: AsyncCollection[View], tenant: str, email: str) -> View | None:
+    return await agents.find_one({"tenant": tenant, "email": email.strip().lower()})
+
+
+async def canned_responses(*, canned: AsyncCollection[View], tenant: str, text: str | None) -> list[View]:
+    query: dict[str, Any] = {"tenant": tenant, "deleted": False}
+    if text:
+        pattern = {"$regex": re.escape(text), "$options": "i"}
+        query["$or"] = [{"shortcut": pattern}, {"text": pattern}]
+    return await canned.find(query).sort([("shortcut", ASCENDING)]).limit(200).to_list()
+
+
+async def get_canned_response(*, canned: AsyncCollection[View], tenant: str, response_id: str) -> View | None:
+    doc = await canned.find_one({"_id": response_id})
+    return doc if doc is not None and doc["tenant"] == tenant and not doc["deleted"] else None

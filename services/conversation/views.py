@@ -1,0 +1,62 @@
+"""The conversation service's MongoDB adapter: which fold feeds which collection."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.conversation.domain import (
+    apply_agent,
+    apply_canned_response,
+    apply_conversation,
+    apply_credentials,
+)
+from shared.events import RecordedEvent
+from shared.mongo import Document
+from shared.settings import ParleySettings
+from shared.topics import AGENT_CREDENTIALS, AGENT_EVENTS_TOPIC, CANNED_RESPONSES, CONVERSATION_EVENTS_TOPIC
+from shared.views import Fold, apply_fold
+
+TOPICS = (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, AGENT_CREDENTIALS, CANNED_RESPONSES)
+
+# view collection name -> (source topic, fold)
+VIEWS: dict[str, tuple[str, Fold]] = {
+    "conversations": (CONVERSATION_EVENTS_TOPIC.suffix, apply_conversation),
+    "agents": (AGENT_EVENTS_TOPIC.suffix, apply_agent),
+    "agent_credentials": (AGENT_CREDENTIALS.suffix, apply_credentials),
+    "canned_responses": (CANNED_RESPONSES.suffix, apply_canned_response),
+}
+
+
+class ConversationViews:
+    """All views of the conversation service; `prefix` lets a replay build them into fresh collections."""
+
+    def __init__(self, db: AsyncDatabase[Document], settings: ParleySettings, prefix: str = "") -> None:
+        self.db = db
+        self.prefix = prefix
+        self._topic_to_view = {
+            f"{settings.topic_prefix}.{suffix}": (db[f"{prefix}{name}"], fold)
+            for name, (suffix, fold) in VIEWS.items()
+        }
+
+    def collection_names(self) -> list[str]:
+        return [f"{self.prefix}{name}" for name in VIEWS]
+
+    async def ensure_indexes(self) -> None:
+        conversations = self.db[f"{self.prefix}conversations"]
+        await conversations.create_index(
+            [("tenant", ASCENDING), ("status", ASCENDING), ("created_at", DESCENDING)]
+        )
+        await self.db[f"{self.prefix}agents"].create_index([("tenant", ASCENDING), ("email", ASCENDING)])
+        await self.db[f"{self.prefix}agent_credentials"].create_index([("email", ASCENDING)])
+
+    async def handle_batch(self, events: Sequence[RecordedEvent]) -> None:
+        by_topic: dict[str, list[RecordedEvent]] = defaultdict(list)
+        for recorded in events:
+            by_topic[recorded.topic].append(recorded)
+        for topic, topic_events in by_topic.items():
+            collection, fold = self._topic_to_view[topic]
+            await apply_fold(collection, fold, topic_events)

@@ -1,0 +1,88 @@
+"""Passwords (argon2id) and signed tokens (HS256 JWT) for agents and visitors.
+
+A visitor token names one conversation and can reach nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from services.gateway.config import GatewaySettings
+
+_hasher = PasswordHasher()
+ALGORITHM = "HS256"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class AgentPrincipal:
+    agent_id: str
+    tenant: str
+    role: Literal["agent", "supervisor"]
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role == "supervisor"
+
+
+@dataclass(frozen=True)
+class VisitorPrincipal:
+    conversation_id: str
+    visitor_id: str
+    tenant: str
+
+
+def agent_token(settings: GatewaySettings, agent: AgentPrincipal) -> tuple[str, datetime]:
+    expires = datetime.now(UTC) + timedelta(minutes=settings.agent_token_minutes)
+    claims = {
+        "sub": agent.agent_id,
+        "tenant": agent.tenant,
+        "role": agent.role,
+        "kind": "agent",
+        "exp": expires,
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM), expires
+
+
+def visitor_token(settings: GatewaySettings, visitor: VisitorPrincipal) -> str:
+    expires = datetime.now(UTC) + timedelta(days=settings.visitor_token_days)
+    claims = {
+        "sub": visitor.visitor_id,
+        "conversation_id": visitor.conversation_id,
+        "tenant": visitor.tenant,
+        "kind": "visitor",
+        "exp": expires,
+    }
+    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+
+
+class InvalidToken(Exception):
+    pass
+
+
+def decode_token(settings: GatewaySettings, token: str, kind: Literal["agent", "visitor"]) -> dict[str, str]:
+    try:
+        claims = jwt.decode(token, settings.secret_key.get_secret_value(), algorithms=[ALGORITHM])
+    except jwt.ExpiredSignatureError as exc:
+        raise InvalidToken("token expired; sign in again") from exc
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("token invalid") from exc
+    if claims.get("kind") != kind:
+        raise InvalidToken(f"not a {kind} token")
+    return claims

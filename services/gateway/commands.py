@@ -1,0 +1,244 @@
+"""What each command means: pure functions from the current views and a request to the events to append.
+
+They raise the ApiError a client should see when a rule forbids the command. No I/O here: the routes
+load the views, call these, and append what they return.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from services.gateway.auth import AgentPrincipal, VisitorPrincipal
+from services.gateway.errors import Conflict, Forbidden, NotFound, UnsupportedMediaType
+from shared.events import Actor, EventBase
+from shared.events.conversation import (
+    AttachmentRef,
+    ConversationClosed,
+    ConversationReopened,
+    MessagePosted,
+    NoteAdded,
+    ParticipantJoined,
+    ParticipantLeft,
+    RatingGiven,
+    ReassignmentRequested,
+    TagAdded,
+    TagRemoved,
+    TeammateInvited,
+)
+from shared.events.envelope import new_id
+
+View = Mapping[str, Any]
+
+
+def agent_actor(agent: AgentPrincipal) -> Actor:
+    return Actor(kind="agent", id=agent.agent_id)
+
+
+def visitor_actor(visitor: VisitorPrincipal) -> Actor:
+    return Actor(kind="visitor", id=visitor.visitor_id)
+
+
+def _envelope(conversation: View, actor: Actor, correlation_id: str | None) -> dict[str, Any]:
+    return {
+        "tenant": conversation["tenant"],
+        "aggregate_id": conversation["_id"],
+        "actor": actor,
+        "correlation_id": correlation_id,
+    }
+
+
+def _require_open(conversation: View, action: str) -> None:
+    if conversation["status"] == "closed":
+        raise Conflict(f"conversation {conversation['_id']} is closed; it cannot be {action}")
+
+
+def _is_participant(conversation: View, agent: AgentPrincipal) -> bool:
+    return agent.agent_id in conversation["participants"] or conversation.get("assignee_id") == agent.agent_id
+
+
+def _require_participant(conversation: View, agent: AgentPrincipal) -> None:
+    if not _is_participant(conversation, agent):
+        raise Forbidden("join the conversation first")
+
+
+def _refuse_files_in_direct(conversation: View) -> None:
+    if conversation["kind"] == "direct":
+        raise UnsupportedMediaType("files cannot be shared in agent-to-agent conversations")
+
+
+def visitor_message(
+    *,
+    conversation: View | None,
+    visitor: VisitorPrincipal,
+    text: str,
+    attachments: list[AttachmentRef],
+    correlation_id: str | None,
+) -> list[EventBase]:
+    """A visitor writing to a closed conversation reopens it, as Chatwoot and Tiledesk do."""
+    if conversation is None:
+        raise NotFound("conversation not found yet; retry in a moment")
+    envelope = _envelope(conversation, visitor_actor(visitor), correlation_id)
+    events: list[EventBase] = []
+    if conversation["status"] == "closed":
+        events.append(ConversationReopened(**envelope, payload={"reason": "visitor_message"}))
+    events.append(
+        MessagePosted(**envelope, payload={"message_id": new_id(), "text": text, "attachments": attachments})
+    )
+    return events
+
+
+def agent_message(
+    *,
+    conversation: View,
+    agent: AgentPrincipal,
+    text: str,
+    attachments: list[AttachmentRef],
+    canned_response_id: str | None,
+    correlation_id: str | None,
+) -> MessagePosted:
+    _require_open(conversation, "answered")
+    _require_participant(conversation, agent)
+    if attachments:
+        _refuse_files_in_direct(conversation)
+    payload = {
+        "message_id": new_id(),
+        "text": text,
+        "attachments": attachments,
+        "canned_response_id": canned_response_id,
+    }
+    return MessagePosted(**_envelope(conversation, agent_actor(agent), correlation_id), payload=payload)
+
+
+def check_attachment_allowed(*, conversation: View) -> None:
+    _require_open(conversation, "given files")
+    _refuse_files_in_direct(conversation)
+
+
+def note(*, conversation: View, agent: AgentPrincipal, text: str, correlation_id: str | None) -> NoteAdded:
+    return NoteAdded(
+        **_envelope(conversation, agent_actor(agent), correlation_id),
+        payload={"note_id": new_id(), "text": text},
+    )
+
+
+def add_tag(
+    *, conversation: View, agent: AgentPrincipal, tag: str, correlation_id: str | None
+) -> TagAdded | None:
+    _require_open(conversation, "tagged")
+    if tag in conversation["tags"]:
+        return None
+    return TagAdded(**_envelope(conversation, agent_actor(agent), correlation_id), payload={"tag": tag})
+
+
+def remove_tag(
+    *, conversation: View, agent: AgentPrincipal, tag: str, correlation_id: str | None
+) -> TagRemoved:
+    _require_open(conversation, "tagged")
+    if tag not in conversation["tags"]:
+        raise NotFound(f"conversation has no tag {tag!r}")
+    return TagRemoved(**_envelope(conversation, agent_actor(agent), correlation_id), payload={"tag": tag})
+
+
+def join(
+    *, conversation: View, agent: AgentPrincipal, correlation_id: str | None
+) -> ParticipantJoined | None:
+    _require_open(conversation, "joined")
+    if agent.agent_id in conversation["participants"]:
+        return None
+    return ParticipantJoined(
+        **_envelope(conversation, agent_actor(agent), correlation_id), payload={"agent_id": agent.agent_id}
+    )
+
+
+def invite_teammate(
+    *, conversation: View, agent: AgentPrincipal, teammate: View, correlation_id: str | None
+) -> TeammateInvited | None:
+    _require_open(conversation, "given a teammate")
+    if conversation["kind"] == "visitor" and not (
+        _is_participant(conversation, agent) or agent.is_supervisor
+    ):
+        raise Forbidden("only participants or supervisors can add a teammate")
+    if conversation["kind"] == "direct":
+        _require_participant(conversation, agent)
+    if teammate["_id"] in conversation["participants"]:
+        return None
+    return TeammateInvited(
+        **_envelope(conversation, agent_actor(agent), correlation_id), payload={"agent_id": teammate["_id"]}
+    )
+
+
+def leave(*, conversation: View, agent: AgentPrincipal, correlation_id: str | None) -> ParticipantLeft:
+    _require_open(conversation, "left")
+    if not _is_participant(conversation, agent):
+        raise Conflict("you are not a participant of this conversation")
+    return ParticipantLeft(
+        **_envelope(conversation, agent_actor(agent), correlation_id), payload={"agent_id": agent.agent_id}
+    )
+
+
+def reassign(
+    *,
+    conversation: View,
+    agent: AgentPrincipal,
+    target: View,
+    target_at_capacity: bool,
+    correlation_id: str | None,
+) -> ReassignmentRequested:
+    _require_open(conversation, "assigned")
+    if conversation["kind"] == "direct":
+        raise Conflict("agent-to-agent conversations are not assigned")
+    mine = conversation.get("assignee_id") == agent.agent_id
+    unassigned = conversation["assignment"] != "assigned"
+    if not (agent.is_supervisor or mine or unassigned):
+        raise Forbidden("only a supervisor can reassign a conversation assigned to someone else")
+    if target_at_capacity and not agent.is_supervisor:
+        raise Conflict(f"{target['name']} is at their chat limit; only a supervisor can force it")
+    payload = {"agent_id": target["_id"], "forced": target_at_capacity}
+    return ReassignmentRequested(
+        **_envelope(conversation, agent_actor(agent), correlation_id), payload=payload
+    )
+
+
+def close(
+    *, conversation: View, actor: Actor, reason: str | None, correlation_id: str | None
+) -> ConversationClosed:
+    if conversation["status"] == "closed":
+        raise Conflict("conversation is already closed")
+    return ConversationClosed(**_envelope(conversation, actor, correlation_id), payload={"reason": reason})
+
+
+def rate(
+    *,
+    conversation: View,
+    visitor: VisitorPrincipal,
+    score: int,
+    comment: str | None,
+    correlation_id: str | None,
+) -> RatingGiven:
+    if conversation["status"] != "closed":
+        raise Conflict("a conversation can be rated once it is closed")
+    if conversation.get("rating") is not None:
+        raise Conflict("this conversation was already rated")
+    return RatingGiven(
+        **_envelope(conversation, visitor_actor(visitor), correlation_id),
+        payload={"score": score, "comment": comment},
+    )
+
+
+_VARIABLE = re.compile(r"\{(visitor|agent|conversation)\.(\w+)\}")
+
+
+def render_canned_response(text: str, *, conversation: View, agent: View) -> str:
+    """Fills {visitor.name}, {visitor.email}, {agent.name}, {conversation.id}; unknown values become empty,
+    never the raw placeholder, so a visitor never reads template syntax."""
+    visitor = conversation.get("visitor") or {}
+    values = {
+        ("visitor", "name"): visitor.get("name") or "there",
+        ("visitor", "email"): visitor.get("email") or "",
+        ("agent", "name"): agent.get("name") or "",
+        ("agent", "email"): agent.get("email") or "",
+        ("conversation", "id"): conversation["_id"],
+    }
+    return _VARIABLE.sub(lambda m: str(values.get((m.group(1), m.group(2)), "")), text)

@@ -1,0 +1,65 @@
+"""Closed-conversation history with search, and the supervisors' reports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from services.gateway.deps import AgentDep, ViewsDep
+from services.gateway.errors import ApiError, Forbidden
+from services.gateway.schemas import public
+from services.history import queries as history_queries
+
+router = APIRouter(prefix="/api/agent", tags=["agent: history and reports"])
+
+
+@router.get("/history", summary="Closed conversations, newest first, searchable")
+async def closed_history(
+    agent: AgentDep,
+    views: ViewsDep,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Visitor name/email, tag or message text")
+    ] = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    agent_id: Annotated[str | None, Query(max_length=100)] = None,
+    closed_from: datetime | None = None,
+    closed_to: datetime | None = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict[str, Any]:
+    if closed_from and closed_to and closed_from > closed_to:
+        raise ApiError("closed_from must be before closed_to")
+    result = await history_queries.search_closed(
+        conversations=views.history,
+        messages=views.messages,
+        tenant=agent.tenant,
+        text=q,
+        tag=tag,
+        agent_id=agent_id,
+        closed_from=closed_from,
+        closed_to=closed_to,
+        page=page,
+        page_size=page_size,
+    )
+    return {**result, "items": [public(item) for item in result["items"]]}
+
+
+@router.get("/reports", summary="Supervisors: handled conversations, response and resolution times, CSAT")
+async def reports(
+    agent: AgentDep,
+    views: ViewsDep,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, Any]:
+    if not agent.is_supervisor:
+        raise Forbidden("reports are for supervisors")
+    until = until or datetime.now(UTC)
+    since = since or until - timedelta(days=30)
+    if since > until:
+        raise ApiError("since must be before until")
+    figures: dict[str, Any] = await history_queries.report(
+        conversations=views.history, tenant=agent.tenant, since=since, until=until
+    )
+    return {"since": since, "until": until, **figures}

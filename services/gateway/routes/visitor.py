@@ -1,0 +1,181 @@
+"""The visitor's side: start a chat, write, upload, read their own conversation, rate it.
+
+Every route here is scoped by the visitor token to exactly one conversation.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Query, Request, UploadFile, status
+
+from services.conversation import queries as conversation_queries
+from services.gateway import commands
+from services.gateway.auth import VisitorPrincipal, visitor_token
+from services.gateway.deps import (
+    AttachmentsDep,
+    CorrelationDep,
+    PublisherDep,
+    SettingsDep,
+    ViewsDep,
+    VisitorDep,
+)
+from services.gateway.errors import Forbidden, NotFound
+from services.gateway.routes.uploads import resolve_attachments, store_upload
+from services.gateway.schemas import (
+    PostMessage,
+    Rate,
+    StartConversation,
+    visitor_conversation,
+    visitor_message,
+)
+from services.history import queries as history_queries
+from shared.events.conversation import ConversationStarted, MessagePosted
+from shared.events.envelope import Actor, new_id
+
+router = APIRouter(prefix="/api/visitor", tags=["visitor"])
+
+
+async def _own_conversation(views: ViewsDep, visitor: VisitorPrincipal) -> dict[str, Any]:
+    conversation = await conversation_queries.get_conversation(
+        conversations=views.conversations, tenant=visitor.tenant, conversation_id=visitor.conversation_id
+    )
+    if conversation is None:
+        raise NotFound("your conversation is being set up; retry in a moment")
+    return conversation
+
+
+@router.post("/conversations", status_code=status.HTTP_201_CREATED, summary="Start a chat (pre-chat form)")
+async def start_conversation(
+    body: StartConversation,
+    request: Request,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    conversation_id, visitor_id = new_id(), new_id()
+    actor = Actor(kind="visitor", id=visitor_id)
+    envelope: dict[str, Any] = {
+        "tenant": settings.default_tenant,
+        "aggregate_id": conversation_id,
+        "actor": actor,
+        "correlation_id": correlation_id,
+    }
+    started = ConversationStarted(
+        **envelope,
+        payload={
+            "visitor_id": visitor_id,
+            "visitor": {"name": body.name, "email": body.email},
+            "page_url": body.page_url,
+            "user_agent": (request.headers.get("user-agent") or "")[:500] or None,
+            "locale": body.locale,
+            "department": body.department,
+        },
+    )
+    events: list[Any] = [started]
+    if body.message:
+        events.append(MessagePosted(**envelope, payload={"message_id": new_id(), "text": body.message}))
+    appended = await publisher.append_all(*events)
+    token = visitor_token(
+        settings,
+        VisitorPrincipal(
+            conversation_id=conversation_id, visitor_id=visitor_id, tenant=settings.default_tenant
+        ),
+    )
+    return {
+        "conversation_id": conversation_id,
+        "visitor_token": token,
+        "events": [a.as_json() for a in appended],
+    }
+
+
+@router.get("/conversation", summary="My conversation: status, agent, queue position")
+async def my_conversation(visitor: VisitorDep, views: ViewsDep) -> dict[str, Any]:
+    conversation = await _own_conversation(views, visitor)
+    assignee = None
+    if conversation.get("assignee_id"):
+        assignee = await conversation_queries.get_agent(
+            agents=views.agents, tenant=visitor.tenant, agent_id=conversation["assignee_id"]
+        )
+    return visitor_conversation(conversation, assignee)
+
+
+@router.get("/conversation/messages", summary="My conversation's messages (never internal notes)")
+async def my_messages(
+    visitor: VisitorDep,
+    views: ViewsDep,
+    after: Annotated[int | None, Query(ge=-1, description="Only lines after this position")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> dict[str, Any]:
+    lines = await history_queries.list_messages(
+        messages=views.messages,
+        conversation_id=visitor.conversation_id,
+        include_internal=False,
+        after_position=after,
+        limit=limit,
+    )
+    items = [shaped for line in lines if (shaped := visitor_message(line)) is not None]
+    return {"items": items}
+
+
+@router.post("/conversation/messages", status_code=status.HTTP_201_CREATED, summary="Write to the agent")
+async def post_message(
+    body: PostMessage,
+    visitor: VisitorDep,
+    views: ViewsDep,
+    publisher: PublisherDep,
+    attachments: AttachmentsDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    if body.canned_response_id:
+        raise Forbidden("canned responses are for agents")
+    conversation = await _own_conversation(views, visitor)
+    refs = await resolve_attachments(attachments, conversation, body.attachment_ids, body.text)
+    events = commands.visitor_message(
+        conversation=conversation,
+        visitor=visitor,
+        text=body.text,
+        attachments=refs,
+        correlation_id=correlation_id,
+    )
+    appended = await publisher.append_all(*events)
+    return {"events": [a.as_json() for a in appended]}
+
+
+@router.post("/conversation/attachments", status_code=status.HTTP_201_CREATED, summary="Upload a file")
+async def upload(
+    visitor: VisitorDep,
+    views: ViewsDep,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    attachments: AttachmentsDep,
+    file: Annotated[UploadFile, File(description="Image or document; see the allow-list")],
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    conversation = await _own_conversation(views, visitor)
+    return await store_upload(
+        file=file,
+        conversation=conversation,
+        actor=commands.visitor_actor(visitor),
+        settings=settings,
+        store=attachments,
+        publisher=publisher,
+        correlation_id=correlation_id,
+    )
+
+
+@router.post(
+    "/conversation/rating", status_code=status.HTTP_201_CREATED, summary="Rate the conversation (CSAT 1-5)"
+)
+async def rate(
+    body: Rate, visitor: VisitorDep, views: ViewsDep, publisher: PublisherDep, correlation_id: CorrelationDep
+) -> dict[str, Any]:
+    conversation = await _own_conversation(views, visitor)
+    event = commands.rate(
+        conversation=conversation,
+        visitor=visitor,
+        score=body.score,
+        comment=body.comment,
+        correlation_id=correlation_id,
+    )
+    return (await publisher.append(event)).as_json()
