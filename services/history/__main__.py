@@ -1,0 +1,95 @@
+"""Run the history projection: `python -m services.history`.
+
+Rebuild its views from the topic into fresh collections: `python -m services.history replay --prefix rebuild_`.
+The live collections are left alone; once the rebuild has caught up, point the readers at it (or rename).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Sequence
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.history.config import HistorySettings
+from services.history.views import HistoryViews, apply_skipping_rejected
+from shared.consumer import BatchHandler
+from shared.events import RecordedEvent
+from shared.logging import configure_logging, get_logger
+from shared.mongo import Document, create_mongo_client, get_database
+from shared.replay import replay_topics
+from shared.service import run_projection_service
+from shared.topics import CONVERSATION_EVENTS_TOPIC
+
+log = get_logger(__name__)
+
+
+def group_id(settings: HistorySettings) -> str:
+    return f"{settings.topic_prefix}-history"
+
+
+async def serve(settings: HistorySettings) -> None:
+    async def build_handler(db: AsyncDatabase[Document]) -> BatchHandler:
+        views = HistoryViews(db)
+        await views.ensure_indexes()
+        return views.handle_batch
+
+    await run_projection_service(
+        settings=settings,
+        group=group_id(settings),
+        topics=[CONVERSATION_EVENTS_TOPIC],
+        build_handler=build_handler,
+        ops_port=settings.port,
+        ops_host=settings.host,
+    )
+
+
+async def replay(settings: HistorySettings, prefix: str, *, show_progress: bool = True) -> int:
+    mongo = create_mongo_client(settings)
+    try:
+        db = get_database(mongo, settings)
+        views = HistoryViews(db, prefix=prefix)
+        # Fresh means fresh: leftovers of an earlier, interrupted rebuild must not leak into this one.
+        await views.messages.drop()
+        await views.conversations.drop()
+        await views.ensure_indexes()
+        skipped = 0
+
+        async def handle(events: Sequence[RecordedEvent]) -> None:
+            nonlocal skipped
+            skipped += await apply_skipping_rejected(views, events)
+
+        applied = await replay_topics(
+            settings=settings,
+            topics=[CONVERSATION_EVENTS_TOPIC],
+            handle_batch=handle,
+            label="history",
+            show_progress=show_progress,
+        )
+        log.info("history views rebuilt", prefix=prefix, events=applied, skipped=skipped)
+        return applied
+    finally:
+        await mongo.close()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.history")
+    commands = parser.add_subparsers(dest="command")
+    rebuild = commands.add_parser("replay", help="rebuild the views from the topic into fresh collections")
+    rebuild.add_argument("--prefix", required=True, help="collection name prefix, e.g. rebuild_")
+    rebuild.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    args = parser.parse_args(argv)
+
+    settings = HistorySettings()
+    configure_logging(service=settings.service_name, level=settings.log_level, log_format=settings.log_format)
+    if args.command == "replay":
+        if not args.prefix:
+            parser.error("--prefix must not be empty: the replay drops its target collections first")
+        asyncio.run(replay(settings, args.prefix, show_progress=not args.no_progress))
+    else:
+        asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,266 @@
+"""Pure history logic: transcript lines, the conversation summary fold, and report figures.
+
+Nothing here reads a clock or does I/O, so a view rebuilt from the topic equals the live one. Times are
+cut to whole milliseconds because that is what MongoDB stores: a fold continuing from a loaded summary
+must compute the same durations as one that saw every event in a single batch.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+from collections.abc import Iterable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from shared.events import EventBase
+from shared.events.conversation import (
+    AssignmentDecided,
+    ConversationClosed,
+    ConversationReopened,
+    ConversationStarted,
+    DirectConversationStarted,
+    MessagePosted,
+    NoteAdded,
+    ParticipantJoined,
+    ParticipantLeft,
+    RatingGiven,
+    TagAdded,
+    TagRemoved,
+    TeammateInvited,
+)
+
+Doc = dict[str, Any]
+PREVIEW_CHARS = 140
+
+
+class UnknownConversation(ValueError):
+    """An event for a conversation whose start this view never saw: a bug upstream, so dead-letter it."""
+
+
+class ConversationAlreadyStarted(ValueError):
+    """A second start event at a newer position: the aggregate broke its own invariant upstream."""
+
+
+def to_ms(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def line_id(conversation_id: str, position: int) -> str:
+    # Zero-padded so the _id sorts like the position and a redelivered event maps to the same document.
+    return f"{conversation_id}:{position:012d}"
+
+
+# Which activity events are agents-only; everything else in a transcript is visible to the visitor.
+_ACTIVITY_INTERNAL: dict[type[EventBase], bool] = {
+    ParticipantJoined: False,
+    ParticipantLeft: False,
+    TeammateInvited: False,
+    ConversationClosed: False,
+    ConversationReopened: False,
+    RatingGiven: False,
+    AssignmentDecided: True,
+    TagAdded: True,
+    TagRemoved: True,
+}
+
+
+def message_line(event: EventBase, position: int) -> Doc | None:
+    """The transcript line an event shows as, or None for events that are not part of the transcript."""
+    line: Doc = {
+        "_id": line_id(event.aggregate_id, position),
+        "conversation_id": event.aggregate_id,
+        "tenant": event.tenant,
+        "position": position,
+        "author": {"kind": event.actor.kind, "id": event.actor.id},
+        "text": None,
+        "attachments": [],
+        "canned_response_id": None,
+        "data": None,
+        "event_type": event.type,
+        "created_at": to_ms(event.occurred_at),
+    }
+    if isinstance(event, MessagePosted):
+        return {
+            **line,
+            "kind": "message",
+            "internal": False,
+            "text": event.payload.text,
+            "attachments": [ref.model_dump(mode="json") for ref in event.payload.attachments],
+            "canned_response_id": event.payload.canned_response_id,
+        }
+    if isinstance(event, NoteAdded):
+        return {**line, "kind": "note", "internal": True, "text": event.payload.text}
+    internal = _ACTIVITY_INTERNAL.get(type(event))
+    if internal is None:
+        return None
+    # Structured data, not English: the clients render activity in the reader's language.
+    data = event.payload.model_dump(mode="json")
+    return {**line, "kind": "activity", "internal": internal, "data": data}
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return (end - start).total_seconds()
+
+
+def _add(values: list[str], value: str | None) -> None:
+    if value is not None and value not in values:
+        values.append(value)
+
+
+def _new_summary(event: EventBase, position: int) -> Doc:
+    summary: Doc = {
+        "_id": event.aggregate_id,
+        "tenant": event.tenant,
+        "kind": "visitor",
+        "status": "open",
+        "visitor": None,
+        "department": None,
+        "subject": None,
+        "tags": [],
+        "agent_ids": [],
+        "assignee_id": None,
+        "created_at": to_ms(event.occurred_at),
+        "first_response_at": None,
+        "first_responder_id": None,
+        "first_response_seconds": None,
+        "closed_at": None,
+        "closed_by": None,
+        "resolution_seconds": None,
+        "reopen_count": 0,
+        "message_count": 0,
+        "rating": None,
+        "last_message_preview": None,
+        "last_message_at": None,
+        "position": position,
+    }
+    if isinstance(event, ConversationStarted):
+        summary["visitor"] = {"name": event.payload.visitor.name, "email": event.payload.visitor.email}
+        summary["department"] = event.payload.department
+    elif isinstance(event, DirectConversationStarted):
+        summary["kind"] = "direct"
+        summary["subject"] = event.payload.subject
+        for agent_id in event.payload.participant_ids:
+            _add(summary["agent_ids"], agent_id)
+    return summary
+
+
+def _preview(message: MessagePosted) -> str:
+    if message.payload.text:
+        return message.payload.text[:PREVIEW_CHARS]
+    return ", ".join(ref.filename for ref in message.payload.attachments)[:PREVIEW_CHARS]
+
+
+def apply_summary(summary: Doc | None, event: EventBase, position: int) -> Doc:
+    """Fold one event into a conversation summary; returns a new dict, never mutates its input."""
+    starts = isinstance(event, ConversationStarted | DirectConversationStarted)
+    if summary is None:
+        if not starts:
+            raise UnknownConversation(f"{event.type} for conversation {event.aggregate_id} never started")
+        return _new_summary(event, position)
+    if position <= summary["position"]:
+        return summary  # already applied: redelivery after a restart or rebalance
+    if starts:
+        raise ConversationAlreadyStarted(f"conversation {event.aggregate_id} started twice")
+
+    new = copy.deepcopy(summary)
+    new["position"] = position
+    at = to_ms(event.occurred_at)
+    if isinstance(event, MessagePosted):
+        new["message_count"] += 1
+        new["last_message_preview"] = _preview(event)
+        new["last_message_at"] = at
+        if new["kind"] == "visitor" and event.actor.kind == "agent" and new["first_response_at"] is None:
+            new["first_response_at"] = at
+            new["first_responder_id"] = event.actor.id
+            new["first_response_seconds"] = _seconds(new["created_at"], at)
+    elif isinstance(event, TagAdded):
+        _add(new["tags"], event.payload.tag)
+    elif isinstance(event, TagRemoved):
+        new["tags"] = [tag for tag in new["tags"] if tag != event.payload.tag]
+    elif isinstance(event, ParticipantJoined | TeammateInvited):
+        _add(new["agent_ids"], event.payload.agent_id)
+    elif isinstance(event, AssignmentDecided):
+        assigned = event.payload.outcome == "assigned"
+        new["assignee_id"] = event.payload.agent_id if assigned else None
+        if assigned:
+            _add(new["agent_ids"], event.payload.agent_id)
+    elif isinstance(event, ConversationClosed):
+        new["status"] = "closed"
+        new["closed_at"] = at
+        new["closed_by"] = {"kind": event.actor.kind, "id": event.actor.id}
+        new["resolution_seconds"] = _seconds(new["created_at"], at)
+    elif isinstance(event, ConversationReopened):
+        new["status"] = "open"
+        new["closed_at"] = new["closed_by"] = new["resolution_seconds"] = None
+        new["reopen_count"] += 1
+    elif isinstance(event, RatingGiven):
+        new["rating"] = {"score": event.payload.score, "comment": event.payload.comment}
+    return new
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def figures(summaries: Iterable[Doc], *, first_responder: str | None = None) -> Doc:
+    """Report figures over closed summaries. With `first_responder`, first response times count only the
+    conversations that agent answered first, so a teammate who joined later is not blamed for the wait."""
+    rows = list(summaries)
+    first = [
+        s["first_response_seconds"]
+        for s in rows
+        if s.get("first_response_seconds") is not None
+        and (first_responder is None or s.get("first_responder_id") == first_responder)
+    ]
+    resolution = [s["resolution_seconds"] for s in rows if s.get("resolution_seconds") is not None]
+    scores = [s["rating"]["score"] for s in rows if s.get("rating")]
+    return {
+        "conversations": len(rows),
+        "median_first_response_seconds": _round(statistics.median(first)) if first else None,
+        "avg_first_response_seconds": _round(statistics.fmean(first)) if first else None,
+        "median_resolution_seconds": _round(statistics.median(resolution)) if resolution else None,
+        "avg_resolution_seconds": _round(statistics.fmean(resolution)) if resolution else None,
+        "csat_average": _round(statistics.fmean(scores)) if scores else None,
+        "csat_count": len(scores),
+    }
+
+
+def _days(since: datetime, until: datetime) -> list[date]:
+    first, last = since.astimezone(UTC).date(), (until.astimezone(UTC) - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def build_report(summaries: Iterable[Doc], *, since: datetime, until: datetime) -> Doc:
+    """Per UTC day, per agent and per tag figures for the conversations closed in [since, until)."""
+    closed = [
+        s
+        for s in summaries
+        if s.get("status") == "closed" and s.get("closed_at") and since <= s["closed_at"] < until
+    ]
+    by_day: dict[date, list[Doc]] = {day: [] for day in _days(since, until)}
+    by_agent: dict[str, list[Doc]] = {}
+    by_tag: dict[str, list[Doc]] = {}
+    for s in closed:
+        by_day.setdefault(s["closed_at"].astimezone(UTC).date(), []).append(s)
+        for agent_id in s.get("agent_ids", []):
+            by_agent.setdefault(agent_id, []).append(s)
+        for tag in s.get("tags", []):
+            by_tag.setdefault(tag, []).append(s)
+    return {
+        "since": since,
+        "until": until,
+        "totals": figures(closed),
+        "by_day": [{"day": day.isoformat(), **figures(rows)} for day, rows in sorted(by_day.items())],
+        "by_agent": [
+            {"agent_id": agent_id, **figures(rows, first_responder=agent_id)}
+            for agent_id, rows in sorted(by_agent.items())
+        ],
+        "by_tag": [{"tag": tag, **figures(rows)} for tag, rows in sorted(by_tag.items())],
+    }

@@ -1,0 +1,130 @@
+"""MongoDB adapter of the history views: transcript lines and conversation summaries.
+
+Both are keyed by natural ids (conversation id and Kafka offset), so applying an event twice is a no-op
+and a replay into fresh collections (a `prefix`) builds the same documents as the live projection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+from services.history.domain import Doc, apply_summary, message_line
+from shared.consumer import RETRYABLE_ERRORS, ConcurrentUpdate
+from shared.events import RecordedEvent
+from shared.events.conversation import CONVERSATION_EVENTS
+from shared.logging import get_logger
+from shared.mongo import Document
+
+log = get_logger(__name__)
+
+DUPLICATE_KEY = 11000
+
+
+class HistoryViews:
+    def __init__(self, db: AsyncDatabase[Document], *, prefix: str = "") -> None:
+        self.messages: AsyncCollection[Document] = db[f"{prefix}history_messages"]
+        self.conversations: AsyncCollection[Document] = db[f"{prefix}history_conversations"]
+
+    async def ensure_indexes(self) -> None:
+        # Used by MongoDB in production; FerretDB's SQLite backend only speeds up _id equality.
+        await self.messages.create_index([("conversation_id", ASCENDING), ("position", ASCENDING)])
+        await self.conversations.create_index(
+            [("tenant", ASCENDING), ("status", ASCENDING), ("closed_at", DESCENDING)]
+        )
+
+    async def handle_batch(self, events: Sequence[RecordedEvent]) -> None:
+        relevant = [r for r in events if isinstance(r.event, CONVERSATION_EVENTS)]
+        if not relevant:
+            return
+        by_conversation: dict[str, list[RecordedEvent]] = {}
+        for recorded in relevant:
+            by_conversation.setdefault(recorded.event.aggregate_id, []).append(recorded)
+
+        # One find_one per conversation: only _id equality is an index lookup on FerretDB, $in scans.
+        ids = list(by_conversation)
+        loaded_docs = await asyncio.gather(*(self.conversations.find_one({"_id": i}) for i in ids))
+        loaded: dict[str, Doc | None] = dict(zip(ids, loaded_docs, strict=True))
+
+        # Fold before writing anything, so an event that cannot be applied leaves no transcript line.
+        folded: dict[str, Doc] = {}
+        lines: list[Doc] = []
+        for conversation_id, recorded_events in by_conversation.items():
+            summary = loaded[conversation_id]
+            for recorded in sorted(recorded_events, key=lambda r: r.offset):
+                summary = apply_summary(summary, recorded.event, recorded.offset)
+                line = message_line(recorded.event, recorded.offset)
+                if line is not None:
+                    lines.append(line)
+            assert summary is not None  # apply_summary raises rather than return None
+            if summary is not loaded[conversation_id]:
+                folded[conversation_id] = summary
+
+        if lines:
+            await self.messages.bulk_write(
+                [
+                    # _id comes from the filter on insert; MongoDB rejects naming it in the update too.
+                    UpdateOne({"_id": line["_id"]}, {"$setOnInsert": _without_id(line)}, upsert=True)
+                    for line in lines
+                ]
+            )
+        await self._write_summaries(loaded, folded)
+
+    async def _write_summaries(self, loaded: dict[str, Doc | None], folded: dict[str, Doc]) -> None:
+        writes: list[InsertOne[Document] | ReplaceOne[Document]] = []
+        for conversation_id, summary in folded.items():
+            before = loaded[conversation_id]
+            if before is None:
+                writes.append(InsertOne(summary))
+            else:
+                writes.append(ReplaceOne({"_id": conversation_id, "position": before["position"]}, summary))
+        if not writes:
+            return
+        replaces = sum(isinstance(w, ReplaceOne) for w in writes)
+        try:
+            result = await self.conversations.bulk_write(writes)
+        except BulkWriteError as exc:
+            if any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
+                raise ConcurrentUpdate("a conversation summary was created concurrently") from exc
+            raise
+        # Writes that did land before the race are harmless on retry: their events are skipped by position.
+        if result.matched_count < replaces:
+            raise ConcurrentUpdate(f"{replaces - result.matched_count} conversation summaries moved on")
+
+
+def _without_id(doc: Doc) -> Doc:
+    return {key: value for key, value in doc.items() if key != "_id"}
+
+
+async def apply_skipping_rejected(views: HistoryViews, events: Sequence[RecordedEvent]) -> int:
+    """Replay counterpart of the live consumer's dead-lettering: an event the live projection rejected is
+    skipped here too (it is already on the dead-letter topic), so the rebuilt views equal the live ones.
+    Returns how many events were skipped."""
+    try:
+        await views.handle_batch(events)
+        return 0
+    except RETRYABLE_ERRORS:
+        raise
+    except Exception:
+        pass
+    skipped = 0
+    for recorded in events:
+        try:
+            await views.handle_batch([recorded])
+        except RETRYABLE_ERRORS:
+            raise
+        except Exception as exc:
+            skipped += 1
+            log.warning(
+                "replay skips an event the live projection dead-lettered",
+                error=repr(exc),
+                type=recorded.event.type,
+                partition=recorded.partition,
+                offset=recorded.offset,
+            )
+    return skipped

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.history.domain import (
+    ConversationAlreadyStarted,
+    UnknownConversation,
+    apply_summary,
+    build_report,
+    message_line,
+)
+from shared.events import Actor, EventBase
+from shared.events.conversation import (
+    AssignmentDecided,
+    AssignmentDecidedPayload,
+    AttachmentRef,
+    ConversationClosed,
+    ConversationClosedPayload,
+    ConversationReopened,
+    ConversationReopenedPayload,
+    ConversationStarted,
+    ConversationStartedPayload,
+    DirectConversationStarted,
+    DirectConversationStartedPayload,
+    MessagePosted,
+    MessagePostedPayload,
+    NoteAdded,
+    NoteAddedPayload,
+    ParticipantJoined,
+    ParticipantPayload,
+    RatingGiven,
+    RatingGivenPayload,
+    TagAdded,
+    TagPayload,
+    TagRemoved,
+    VisitorInfo,
+)
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+VISITOR = Actor(kind="visitor", id="v1")
+ANN = Actor(kind="agent", id="ann")
+BOB = Actor(kind="agent", id="bob")
+SYSTEM = Actor(kind="system", id="router")
+
+
+def env(seconds: float, actor: Actor = VISITOR, conversation: str = "c1") -> dict[str, Any]:
+    return {
+        "tenant": "acme",
+        "aggregate_id": conversation,
+        "actor": actor,
+        "occurred_at": T0 + timedelta(seconds=seconds),
+    }
+
+
+def started(conversation: str = "c1") -> ConversationStarted:
+    payload = ConversationStartedPayload(
+        visitor_id="v1", visitor=VisitorInfo(name="Vera", email="vera@example.com"), department="billing"
+    )
+    return ConversationStarted(payload=payload, **env(0, conversation=conversation))
+
+
+def message(seconds: float, actor: Actor, text: str = "hello") -> MessagePosted:
+    return MessagePosted(
+        payload=MessagePostedPayload(message_id=f"m{seconds}", text=text), **env(seconds, actor)
+    )
+
+
+def fold(events: list[EventBase]) -> dict[str, Any]:
+    summary: dict[str, Any] | None = None
+    for position, event in enumerate(events):
+        summary = apply_summary(summary, event, position)
+    assert summary is not None
+    return summary
+
+
+def test_started_summary_records_visitor_department_and_start() -> None:
+    summary = fold([started()])
+    assert summary["_id"] == "c1" and summary["kind"] == "visitor" and summary["status"] == "open"
+    assert summary["visitor"] == {"name": "Vera", "email": "vera@example.com"}
+    assert summary["department"] == "billing"
+    assert summary["created_at"] == T0 and summary["position"] == 0
+
+
+def test_tags_are_added_once_and_removed() -> None:
+    summary = fold(
+        [
+            started(),
+            TagAdded(payload=TagPayload(tag="refund"), **env(1, ANN)),
+            TagAdded(payload=TagPayload(tag="vip"), **env(2, ANN)),
+            TagAdded(payload=TagPayload(tag="refund"), **env(3, ANN)),
+            TagRemoved(payload=TagPayload(tag="vip"), **env(4, ANN)),
+        ]
+    )
+    assert summary["tags"] == ["refund"]
+
+
+def test_first_response_counts_only_agent_messages() -> None:
+    summary = fold(
+        [
+            started(),
+            message(5, VISITOR),
+            NoteAdded(payload=NoteAddedPayload(note_id="n1", text="checking"), **env(10, ANN)),
+            message(12, SYSTEM, "An agent will be with you shortly"),
+            message(30.5, ANN, "Hi Vera"),
+            message(40, BOB, "Hi too"),
+        ]
+    )
+    assert summary["first_response_at"] == T0 + timedelta(seconds=30.5)
+    assert summary["first_response_seconds"] == 30.5
+    assert summary["first_responder_id"] == "ann"
+    assert summary["message_count"] == 4
+    assert summary["last_message_preview"] == "Hi too"
+
+
+def test_direct_conversation_has_no_first_response_and_lists_participants() -> None:
+    direct = DirectConversationStarted(
+        payload=DirectConversationStartedPayload(participant_ids=["ann", "bob"], subject="shift"),
+        **env(0, ANN),
+    )
+    summary = fold([direct, message(3, BOB)])
+    assert summary["kind"] == "direct" and summary["visitor"] is None
+    assert summary["agent_ids"] == ["ann", "bob"] and summary["first_response_at"] is None
+
+
+def test_close_reopen_close_and_rating() -> None:
+    summary = fold(
+        [
+            started(),
+            AssignmentDecided(
+                payload=AssignmentDecidedPayload(outcome="assigned", agent_id="ann", reason="auto"),
+                **env(1, SYSTEM),
+            ),
+            ParticipantJoined(payload=ParticipantPayload(agent_id="bob"), **env(2, BOB)),
+            ConversationClosed(payload=ConversationClosedPayload(reason="solved"), **env(60, ANN)),
+        ]
+    )
+    assert summary["status"] == "closed" and summary["resolution_seconds"] == 60
+    assert summary["closed_by"] == {"kind": "agent", "id": "ann"}
+    assert summary["agent_ids"] == ["ann", "bob"] and summary["assignee_id"] == "ann"
+
+    reopened = apply_summary(
+        summary, ConversationReopened(payload=ConversationReopenedPayload(), **env(90)), 4
+    )
+    assert reopened["status"] == "open" and reopened["closed_at"] is None
+    assert reopened["resolution_seconds"] is None and reopened["reopen_count"] == 1
+    assert summary["status"] == "closed", "the fold must not mutate its input"
+
+    closed = apply_summary(reopened, ConversationClosed(payload=ConversationClosedPayload(), **env(120)), 5)
+    rated = apply_summary(
+        closed, RatingGiven(payload=RatingGivenPayload(score=4, comment="quick"), **env(130)), 6
+    )
+    assert rated["resolution_seconds"] == 120 and rated["closed_by"] == {"kind": "visitor", "id": "v1"}
+    assert rated["rating"] == {"score": 4, "comment": "quick"}
+
+
+def test_already_applied_positions_are_skipped() -> None:
+    summary = fold([started(), message(5, ANN)])
+    again = apply_summary(summary, message(5, ANN), 1)
+    assert again is summary and again["message_count"] == 1
+
+
+def test_events_for_unknown_conversations_and_second_starts_are_rejected() -> None:
+    with pytest.raises(UnknownConversation):
+        apply_summary(None, message(1, VISITOR), 3)
+    with pytest.raises(ConversationAlreadyStarted):
+        apply_summary(fold([started()]), started(), 7)
+
+
+def test_times_are_cut_to_milliseconds_like_mongodb_stores_them() -> None:
+    event = MessagePosted(
+        payload=MessagePostedPayload(message_id="m", text="x"),
+        **{**env(0, ANN), "occurred_at": T0 + timedelta(microseconds=1_234_567)},
+    )
+    summary = apply_summary(fold([started()]), event, 1)
+    assert summary["first_response_at"] == T0 + timedelta(microseconds=1_234_000)
+    assert summary["first_response_seconds"] == 1.234
+
+
+def test_message_lines_classify_visibility() -> None:
+    note = message_line(NoteAdded(payload=NoteAddedPayload(note_id="n", text="vip"), **env(1, ANN)), 7)
+    assert note is not None and note["kind"] == "note" and note["internal"] is True
+    assert note["_id"] == "c1:000000000007" and note["text"] == "vip"
+
+    attachment = AttachmentRef(
+        attachment_id="a1", filename="bill.pdf", content_type="application/pdf", size=3
+    )
+    posted = MessagePosted(
+        payload=MessagePostedPayload(
+            message_id="m", text="see", attachments=[attachment], canned_response_id="cr"
+        ),
+        **env(2, ANN),
+    )
+    line = message_line(posted, 8)
+    assert line is not None and line["kind"] == "message" and line["internal"] is False
+    assert line["author"] == {"kind": "agent", "id": "ann"} and line["canned_response_id"] == "cr"
+    assert line["attachments"][0]["filename"] == "bill.pdf"
+
+    visible = [
+        ParticipantJoined(payload=ParticipantPayload(agent_id="ann"), **env(3, ANN)),
+        ConversationClosed(payload=ConversationClosedPayload(reason="done"), **env(4, ANN)),
+        ConversationReopened(payload=ConversationReopenedPayload(), **env(5)),
+    ]
+    internal = [
+        TagAdded(payload=TagPayload(tag="refund"), **env(6, ANN)),
+        AssignmentDecided(
+            payload=AssignmentDecidedPayload(outcome="queued", reason="no_agent_available", queue_position=2),
+            **env(7, SYSTEM),
+        ),
+    ]
+    for event, expected in [(e, False) for e in visible] + [(e, True) for e in internal]:
+        activity = message_line(event, 9)
+        assert activity is not None and activity["kind"] == "activity" and activity["text"] is None
+        assert activity["internal"] is expected, event.type
+    joined = message_line(visible[0], 9)
+    assert joined is not None and joined["data"] == {"agent_id": "ann"}
+    assert message_line(started(), 0) is None
+
+
+def closed_summary(
+    conversation: str, *, day: int, agents: list[str], first: float | None, resolution: float, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "_id": conversation,
+        "status": "closed",
+        "kind": "visitor",
+        "closed_at": T0 + timedelta(days=day),
+        "agent_ids": agents,
+        "first_responder_id": agents[0] if first is not None else None,
+        "first_response_seconds": first,
+        "resolution_seconds": resolution,
+        "tags": extra.get("tags", []),
+        "rating": extra.get("rating"),
+    }
+
+
+def test_report_figures_per_day_agent_and_tag() -> None:
+    summaries = [
+        closed_summary(
+            "a", day=0, agents=["ann"], first=10, resolution=100, tags=["refund"], rating={"score": 5}
+        ),
+        closed_summary("b", day=0, agents=["ann", "bob"], first=30, resolution=300, rating={"score": 2}),
+        closed_summary("c", day=1, agents=["bob"], first=20, resolution=200, tags=["refund"]),
+        closed_summary("d", day=1, agents=["bob"], first=None, resolution=50),
+        closed_summary("late", day=5, agents=["ann"], first=1, resolution=1),
+    ]
+    report = build_report(summaries, since=T0.replace(hour=0), until=T0.replace(hour=0) + timedelta(days=3))
+    totals = report["totals"]
+    assert totals["conversations"] == 4
+    assert totals["median_first_response_seconds"] == 20 and totals["avg_first_response_seconds"] == 20
+    assert totals["median_resolution_seconds"] == 150 and totals["avg_resolution_seconds"] == 162.5
+    assert totals["csat_average"] == 3.5 and totals["csat_count"] == 2
+
+    assert [d["day"] for d in report["by_day"]] == ["2026-03-02", "2026-03-03", "2026-03-04"]
+    assert [d["conversations"] for d in report["by_day"]] == [2, 2, 0]
+    assert report["by_day"][2]["median_resolution_seconds"] is None
+
+    agents = {row["agent_id"]: row for row in report["by_agent"]}
+    assert agents["ann"]["conversations"] == 2 and agents["ann"]["avg_first_response_seconds"] == 20
+    # Bob joined "b" after Ann answered: its wait counts for Ann only.
+    assert agents["bob"]["conversations"] == 3 and agents["bob"]["median_first_response_seconds"] == 20
+    assert agents["bob"]["csat_average"] == 2 and agents["bob"]["csat_count"] == 1
+
+    tags = {row["tag"]: row for row in report["by_tag"]}
+    assert tags["refund"]["conversations"] == 2 and tags["refund"]["median_resolution_seconds"] == 150
