@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
 from shared.consumer import BatchHandler
@@ -33,11 +34,9 @@ async def replay_topics(
     consumer = create_consumer(settings, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [
-            TopicPartition(name, p)
-            for name in names
-            for p in sorted(consumer.partitions_for_topic(name) or [])
-        ]
+        partitions = await _partitions(settings, names)
+        if not partitions:
+            return 0  # nothing was ever published: an empty rebuild, not an error
         consumer.assign(partitions)
         end = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
@@ -71,6 +70,22 @@ async def replay_topics(
         return applied
     finally:
         await consumer.stop()
+
+
+async def _partitions(settings: ParleySettings, names: Sequence[str]) -> list[TopicPartition]:
+    # A consumer without subscriptions has no metadata for these topics (partitions_for_topic -> None).
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(names))
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(topic["topic"], p["partition"])
+        for topic in described
+        if topic["error_code"] == 0
+        for p in sorted(topic["partitions"], key=lambda p: p["partition"])
+    ]
 
 
 def _progress(label: str, done: int, total: int, started: float, *, final: bool = False) -> None:

@@ -23,12 +23,13 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    def __init__(self, module: str, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(self, module: str, env: Mapping[str, str], log_path: Path, *args: str) -> None:
         self.module = module
+        self.port = int(env["PARLEY_PORT"]) if "PARLEY_PORT" in env else None
         self.log_path = log_path
         self._log = log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", module, *args],
             cwd=REPO_ROOT,
             env={**os.environ, **env, "PARLEY_LOG_FORMAT": "json"},
             stdout=self._log,
@@ -59,4 +60,10 @@ class ServiceProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self._log.close()
+
+    def kill(self) -> None:
+        """SIGKILL: no clean shutdown, as in a crash."""
+        self.proc.kill()
+        self.proc.wait()
         self._log.close()

@@ -8,11 +8,10 @@ import asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.conversation.config import ConversationSettings
-from services.conversation.views import TOPICS, ConversationViews
+from services.conversation.views import TOPICS, ConversationViews, rebuild_views
 from shared.consumer import BatchHandler
 from shared.logging import configure_logging
-from shared.mongo import Document, create_mongo_client, get_database
-from shared.replay import replay_topics
+from shared.mongo import Document
 from shared.service import run_projection_service
 
 
@@ -32,22 +31,6 @@ async def serve(settings: ConversationSettings) -> None:
     )
 
 
-async def replay(settings: ConversationSettings, prefix: str) -> None:
-    if not prefix:
-        raise SystemExit("replay needs a non-empty --prefix: it drops and rebuilds the prefixed collections")
-    mongo = create_mongo_client(settings)
-    try:
-        views = ConversationViews(get_database(mongo, settings), settings, prefix=prefix)
-        for name in views.collection_names():
-            await views.db.drop_collection(name)
-        await views.ensure_indexes()
-        await replay_topics(
-            settings=settings, topics=TOPICS, handle_batch=views.handle_batch, label="conversation"
-        )
-    finally:
-        await mongo.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m services.conversation")
     sub = parser.add_subparsers(dest="command")
@@ -59,7 +42,7 @@ def main() -> None:
     settings = ConversationSettings()
     configure_logging(service=settings.service_name, level=settings.log_level, log_format=settings.log_format)
     if args.command == "replay":
-        asyncio.run(replay(settings, args.prefix))
+        asyncio.run(rebuild_views(settings, prefix=args.prefix))
     else:
         asyncio.run(serve(settings))
 

@@ -15,7 +15,8 @@ from services.conversation.domain import (
     apply_credentials,
 )
 from shared.events import RecordedEvent
-from shared.mongo import Document
+from shared.mongo import Document, create_mongo_client, get_database
+from shared.replay import replay_topics
 from shared.settings import ParleySettings
 from shared.topics import AGENT_CREDENTIALS, AGENT_EVENTS_TOPIC, CANNED_RESPONSES, CONVERSATION_EVENTS_TOPIC
 from shared.views import Fold, apply_fold
@@ -60,3 +61,24 @@ class ConversationViews:
         for topic, topic_events in by_topic.items():
             collection, fold = self._topic_to_view[topic]
             await apply_fold(collection, fold, topic_events)
+
+
+async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
+    """Replays the topics into freshly dropped `prefix`-ed collections; returns the events applied."""
+    if not prefix:
+        raise ValueError("a rebuild needs a non-empty prefix: it drops and rebuilds the prefixed collections")
+    mongo = create_mongo_client(settings)
+    try:
+        views = ConversationViews(get_database(mongo, settings), settings, prefix=prefix)
+        for name in views.collection_names():
+            await views.db.drop_collection(name)
+        await views.ensure_indexes()
+        return await replay_topics(
+            settings=settings,
+            topics=TOPICS,
+            handle_batch=views.handle_batch,
+            label="conversation",
+            show_progress=show_progress,
+        )
+    finally:
+        await mongo.close()

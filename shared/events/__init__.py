@@ -32,6 +32,7 @@ __all__ = [
     "parse_event",
     "serialize",
     "topic_of",
+    "topic_of_type",
 ]
 
 _TOPIC_OF_GROUP: tuple[tuple[tuple[type[EventBase], ...], TopicSpec], ...] = (
@@ -55,6 +56,10 @@ class InvalidEvent(ValueError):
 
 def topic_of(event: EventBase) -> TopicSpec:
     return _TOPICS[event.type]
+
+
+def topic_of_type(event_type: str) -> TopicSpec:
+    return _TOPICS[event_type]
 
 
 def parse_event(raw: bytes | str | dict[str, Any]) -> EventBase:

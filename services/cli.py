@@ -1,0 +1,151 @@
+"""`parley`: the operator's command line.
+
+  parley agents create --email E --name N --password P [--role supervisor] [--max-chats 5]
+  parley seed-demo          the demo team and canned responses `make run` starts with
+  parley topics             create the topic catalogue (idempotent)
+  parley replay [--prefix]  rebuild every view from the topics into fresh collections
+  parley schemas            regenerate docs/events (JSON Schemas + catalogue) from the event models
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import uuid
+
+from services.gateway.auth import hash_password
+from services.gateway.config import GatewaySettings
+from services.gateway.publisher import EventPublisher
+from shared.events.agent import AgentPasswordSet, AgentRegistered, CannedResponseCreated
+from shared.events.envelope import Actor
+from shared.kafka import create_producer, ensure_topics
+
+CLI = Actor(kind="system", id="parley-cli")
+DEMO_PASSWORD = "parley-demo"
+DEMO_TEAM = (
+    ("sam@parley.test", "Sam Supervisor", "supervisor", 8),
+    ("ann@parley.test", "Ann Agent", "agent", 3),
+    ("bob@parley.test", "Bob Agent", "agent", 3),
+)
+DEMO_CANNED = (
+    ("hello", "Hi {visitor.name}, I'm {agent.name}. How can I help you today?"),
+    ("thanks", "Thanks for reaching out, {visitor.name}! Is there anything else I can do for you?"),
+    ("refund", "Refunds reach your account within 5 business days of approval."),
+)
+
+
+def agent_id_for(tenant: str, email: str) -> str:
+    """Stable per (tenant, email): registering the same person twice targets the same agent."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"parley:{tenant}:agent:{email.strip().lower()}"))
+
+
+async def register_agent(
+    publisher: EventPublisher, *, tenant: str, email: str, name: str, password: str, role: str, max_chats: int
+) -> str:
+    agent_id = agent_id_for(tenant, email)
+    registered = AgentRegistered(
+        tenant=tenant,
+        aggregate_id=agent_id,
+        actor=CLI,
+        payload={"email": email.lower(), "name": name, "role": role, "max_concurrent_chats": max_chats},
+    )
+    password_set = AgentPasswordSet(
+        tenant=tenant,
+        aggregate_id=agent_id,
+        actor=CLI,
+        payload={"email": email.lower(), "password_hash": hash_password(password)},
+    )
+    await publisher.append_all(registered, password_set)
+    return agent_id
+
+
+async def create_agent(args: argparse.Namespace) -> None:
+    settings = GatewaySettings()
+    await ensure_topics(settings)
+    producer = create_producer(settings, client_id="parley-cli")
+    await producer.start()
+    try:
+        agent_id = await register_agent(
+            EventPublisher(producer, settings),
+            tenant=args.tenant or settings.default_tenant,
+            email=args.email,
+            name=args.name,
+            password=args.password,
+            role=args.role,
+            max_chats=args.max_chats,
+        )
+    finally:
+        await producer.stop()
+    print(f"agent {args.email} registered with id {agent_id}")
+
+
+async def seed_demo() -> None:
+    settings = GatewaySettings()
+    tenant = settings.default_tenant
+    await ensure_topics(settings)
+    producer = create_producer(settings, client_id="parley-cli")
+    await producer.start()
+    try:
+        publisher = EventPublisher(producer, settings)
+        supervisor = ""
+        for email, name, role, max_chats in DEMO_TEAM:
+            agent_id = await register_agent(
+                publisher, tenant=tenant, email=email, name=name, password=DEMO_PASSWORD, role=role, max_chats=max_chats
+            )
+            supervisor = supervisor or agent_id
+        for shortcut, text in DEMO_CANNED:
+            await publisher.append(
+                CannedResponseCreated(
+                    tenant=tenant,
+                    aggregate_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"parley:{tenant}:canned:{shortcut}")),
+                    actor=Actor(kind="agent", id=supervisor),
+                    payload={"shortcut": shortcut, "text": text},
+                )
+            )
+    finally:
+        await producer.stop()
+    emails = ", ".join(email for email, *_ in DEMO_TEAM)
+    print(f"demo team ready: {emails} (password: {DEMO_PASSWORD})")
+
+
+async def create_topics() -> None:
+    created = await ensure_topics(GatewaySettings())
+    print(f"created: {', '.join(created)}" if created else "all topics already exist")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="parley", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    agents = sub.add_parser("agents", help="manage agent accounts").add_subparsers(dest="action", required=True)
+    create = agents.add_parser("create", help="register an agent (or update one with the same email)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--role", choices=("agent", "supervisor"), default="agent")
+    create.add_argument("--max-chats", type=int, default=5)
+    create.add_argument("--tenant")
+    sub.add_parser("seed-demo", help="register the demo team and canned responses")
+    sub.add_parser("topics", help="create the topic catalogue")
+    replay = sub.add_parser("replay", help="rebuild every view from the topics into fresh collections")
+    replay.add_argument("--prefix", default="rebuild_")
+    sub.add_parser("schemas", help="regenerate docs/events from the event models")
+    args = parser.parse_args(argv)
+
+    if args.command == "agents":
+        if len(args.password) < 8:
+            sys.exit("the password needs at least 8 characters")
+        asyncio.run(create_agent(args))
+    elif args.command == "seed-demo":
+        asyncio.run(seed_demo())
+    elif args.command == "topics":
+        asyncio.run(create_topics())
+    elif args.command == "replay":
+        from services.replay import replay_all
+
+        asyncio.run(replay_all(prefix=args.prefix))
+    elif args.command == "schemas":
+        from shared.events.docs import write_docs
+
+        for path in write_docs():
+            print(f"wrote {path}")

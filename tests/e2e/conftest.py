@@ -1,0 +1,134 @@
+"""The whole Parley stack as separate processes on the real broker and database, isolated per session."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from services.cli import register_agent
+from services.gateway.config import GatewaySettings
+from services.gateway.publisher import EventPublisher
+from shared.kafka import create_producer, ensure_topics
+from tests.infrastructure import Infrastructure
+from tests.processes import ServiceProcess, free_port
+
+T = TypeVar("T")
+SERVICES = ("services.conversation", "services.history", "services.routing", "services.gateway")
+
+
+def eventually(check: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.2) -> T:
+    """Views are eventually consistent: retry an assertion until it holds or the time is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except (AssertionError, httpx.HTTPError, KeyError, IndexError, TypeError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(interval)
+
+
+@dataclass
+class Stack:
+    base_url: str
+    env: dict[str, str]
+    processes: dict[str, ServiceProcess]
+    settings: GatewaySettings
+    agents: dict[str, str] = field(default_factory=dict)  # email -> agent id
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=15)
+
+    def login(self, email: str, password: str) -> str:
+        def attempt() -> str:
+            response = httpx.post(
+                f"{self.base_url}/api/agent/auth/login", json={"email": email, "password": password}
+            )
+            assert response.status_code == 200, response.text
+            token: str = response.json()["access_token"]
+            return token
+
+        return eventually(attempt)
+
+    def register(self, email: str, name: str, *, role: str = "agent", max_chats: int = 3) -> str:
+        async def go() -> str:
+            producer = create_producer(self.settings)
+            await producer.start()
+            try:
+                return await register_agent(
+                    EventPublisher(producer, self.settings),
+                    tenant=self.settings.default_tenant,
+                    email=email,
+                    name=name,
+                    password="correct horse battery",
+                    role=role,
+                    max_chats=max_chats,
+                )
+            finally:
+                await producer.stop()
+
+        self.agents[email] = asyncio.run(go())
+        return self.agents[email]
+
+
+@pytest.fixture(scope="session")
+def stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    run = uuid.uuid4().hex[:10]
+    env = {
+        "PARLEY_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
+        "PARLEY_MONGODB_URI": infrastructure.mongodb_uri,
+        "PARLEY_MONGODB_DATABASE": f"parley_e2e_{run}",
+        "PARLEY_TOPIC_PREFIX": f"e2e-{run}",
+        "PARLEY_KAFKA_PARTITIONS": "3",
+        "PARLEY_KAFKA_LINGER_MS": "1",
+    }
+    settings = GatewaySettings(
+        kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
+        mongodb_uri=env["PARLEY_MONGODB_URI"],
+        mongodb_database=env["PARLEY_MONGODB_DATABASE"],
+        topic_prefix=env["PARLEY_TOPIC_PREFIX"],
+        kafka_partitions=3,
+    )
+    asyncio.run(ensure_topics(settings))
+    logs: Path = tmp_path_factory.mktemp("service-logs")
+    processes: dict[str, ServiceProcess] = {}
+    try:
+        for module in SERVICES:
+            port = free_port()
+            name = module.split(".")[-1]
+            process = ServiceProcess(module, {**env, "PARLEY_PORT": str(port)}, logs / f"{name}.log")
+            processes[name] = process
+        for process in processes.values():
+            process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=90)
+        yield Stack(
+            base_url=f"http://127.0.0.1:{processes['gateway'].port}",
+            env=env,
+            processes=processes,
+            settings=settings,
+        )
+    finally:
+        for process in processes.values():
+            process.stop()
+        _drop_database(infrastructure.mongodb_uri, env["PARLEY_MONGODB_DATABASE"])
+
+
+def _drop_database(uri: str, name: str) -> None:
+    from pymongo import MongoClient
+
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    with client:
+        client.drop_database(name)
+
+
+def json_of(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    return response.json()
