@@ -1,10 +1,10 @@
 """`parley`: the operator's command line.
 
-  parley agents create --email E --name N --password P [--role supervisor] [--max-chats 5]
-  parley seed-demo          the demo team and canned responses `make run` starts with
-  parley topics             create the topic catalogue (idempotent)
-  parley replay [--prefix]  rebuild every view from the topics into fresh collections
-  parley schemas            regenerate docs/events (JSON Schemas + catalogue) from the event models
+parley agents create --email E --name N --password P [--role supervisor] [--max-chats 5]
+parley seed-demo          the demo team and canned responses `make run` starts with
+parley topics             create the topic catalogue (idempotent)
+parley replay [--prefix]  rebuild every view from the topics into fresh collections
+parley schemas            regenerate docs/events (JSON Schemas + catalogue) from the event models
 """
 
 from __future__ import annotations
@@ -91,7 +91,13 @@ async def seed_demo() -> None:
         supervisor = ""
         for email, name, role, max_chats in DEMO_TEAM:
             agent_id = await register_agent(
-                publisher, tenant=tenant, email=email, name=name, password=DEMO_PASSWORD, role=role, max_chats=max_chats
+                publisher,
+                tenant=tenant,
+                email=email,
+                name=name,
+                password=DEMO_PASSWORD,
+                role=role,
+                max_chats=max_chats,
             )
             supervisor = supervisor or agent_id
         for shortcut, text in DEMO_CANNED:
@@ -115,9 +121,13 @@ async def create_topics() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="parley", description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="parley", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    agents = sub.add_parser("agents", help="manage agent accounts").add_subparsers(dest="action", required=True)
+    agents = sub.add_parser("agents", help="manage agent accounts").add_subparsers(
+        dest="action", required=True
+    )
     create = agents.add_parser("create", help="register an agent (or update one with the same email)")
     create.add_argument("--email", required=True)
     create.add_argument("--name", required=True)

@@ -18,7 +18,9 @@ def schema_files() -> dict[str, str]:
     files = {}
     for event_type, cls in sorted(EVENT_TYPES.items()):
         schema = cls.model_json_schema(mode="serialization")
-        schema["$id"] = f"https://parley.dev/schemas/events/{event_type}.v{cls.model_fields['schema_version'].default}.json"
+        schema["$id"] = (
+            f"https://parley.dev/schemas/events/{event_type}.v{cls.model_fields['schema_version'].default}.json"
+        )
         files[f"schemas/{event_type}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     files["README.md"] = catalogue_page()
     return files
@@ -44,7 +46,13 @@ def catalogue_page() -> str:
     for spec in CATALOGUE:
         retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} days"
         lines.append(f"| `parley.{spec.suffix}` | {spec.key} | {retention} | {spec.description} |")
-    lines += ["", "## Events", "", "| type | version | topic | description | schema |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "## Events",
+        "",
+        "| type | version | topic | description | schema |",
+        "|---|---|---|---|---|",
+    ]
     for event_type, cls in sorted(EVENT_TYPES.items()):
         description = " ".join((cls.__doc__ or "").split())
         version = cls.model_fields["schema_version"].default
