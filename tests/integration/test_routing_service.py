@@ -1,0 +1,228 @@
+"""The router as its own process on the real broker: facts in, assignment decisions out."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from shared.events import Actor, EventBase, parse_event, serialize, topic_of
+from shared.events.agent import (
+    AgentRegistered,
+    AgentRegisteredPayload,
+    AgentStatusChanged,
+    AgentStatusChangedPayload,
+)
+from shared.events.conversation import (
+    AssignmentDecided,
+    ConversationClosed,
+    ConversationClosedPayload,
+    ConversationStarted,
+    ConversationStartedPayload,
+    VisitorInfo,
+)
+from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.settings import ParleySettings
+from shared.topics import CONVERSATION_EVENTS_TOPIC, DEAD_LETTERS
+from tests.processes import ServiceProcess, free_port
+
+pytestmark = pytest.mark.integration
+
+TENANT = "acme"
+AGENT = Actor(kind="agent", id="alice")
+VISITOR = Actor(kind="visitor", id="v-1")
+WAIT = 60.0
+
+
+class Router:
+    """The routing process, restartable on the same topics and consumer group."""
+
+    def __init__(self, settings: ParleySettings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self.starts = 0
+        self.process: ServiceProcess | None = None
+        self.base = ""
+
+    def start(self) -> None:
+        port = free_port()
+        env = {
+            "PARLEY_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "PARLEY_TOPIC_PREFIX": self.settings.topic_prefix,
+            "PARLEY_PORT": str(port),
+            "PARLEY_KAFKA_PARTITIONS": str(self.settings.kafka_partitions),
+        }
+        self.starts += 1
+        self.process = ServiceProcess("services.routing", env, self.log_dir / f"routing-{self.starts}.log")
+        self.base = f"http://127.0.0.1:{port}"
+        self.process.wait_http_ready(f"{self.base}/healthz")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+@pytest.fixture
+def router(settings: ParleySettings, tmp_path: Path) -> Iterator[Router]:
+    process = Router(settings, tmp_path)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+async def producer(settings: ParleySettings) -> AsyncIterator[AIOKafkaProducer]:
+    await ensure_topics(settings)
+    kafka = create_producer(settings, client_id="routing-test")
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+@pytest.fixture
+async def decisions(settings: ParleySettings) -> AsyncIterator[AIOKafkaConsumer]:
+    await ensure_topics(settings)
+    consumer = create_consumer(settings, CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix), group_id=None)
+    await consumer.start()
+    yield consumer
+    await consumer.stop()
+
+
+async def publish(producer: AIOKafkaProducer, settings: ParleySettings, event: EventBase) -> None:
+    topic = topic_of(event).name(settings.topic_prefix)
+    await producer.send_and_wait(topic, key=event.aggregate_id.encode(), value=serialize(event))
+
+
+async def read_until(
+    consumer: AIOKafkaConsumer, parse: Callable[[bytes], Any], done: Callable[[list[Any]], bool]
+) -> list[Any]:
+    """Read records (parsed, None dropped) until `done` holds or the bound runs out."""
+    seen: list[Any] = []
+    deadline = asyncio.get_running_loop().time() + WAIT
+    while not done(seen) and asyncio.get_running_loop().time() < deadline:
+        for records in (await consumer.getmany(timeout_ms=500)).values():
+            seen.extend(item for item in (parse(r.value) for r in records) if item is not None)
+    return seen
+
+
+def decision_of(raw: bytes) -> AssignmentDecided | None:
+    try:
+        event = parse_event(raw)
+    except ValueError:
+        return None  # the garbage test's own message
+    return event if isinstance(event, AssignmentDecided) else None
+
+
+async def wait_for_facts(base: str, count: int) -> None:
+    """The router has applied `count` facts: the agent is known before any visitor arrives."""
+    deadline = asyncio.get_running_loop().time() + WAIT
+    async with httpx.AsyncClient() as client:
+        while asyncio.get_running_loop().time() < deadline:
+            text = (await client.get(f"{base}/metrics")).text
+            match = re.search(r"^parley_routing_facts_processed_total (\d+)$", text, re.MULTILINE)
+            if match and int(match.group(1)) >= count:
+                return
+            await asyncio.sleep(0.3)
+    raise TimeoutError(f"router did not apply {count} facts within {WAIT}s")
+
+
+async def agent_available(producer: AIOKafkaProducer, settings: ParleySettings, base: str) -> None:
+    payload = AgentRegisteredPayload(email="alice@example.com", name="Alice", max_concurrent_chats=1)
+    await publish(
+        producer, settings, AgentRegistered(tenant=TENANT, aggregate_id="alice", actor=AGENT, payload=payload)
+    )
+    status = AgentStatusChangedPayload(status="available")
+    await publish(
+        producer,
+        settings,
+        AgentStatusChanged(tenant=TENANT, aggregate_id="alice", actor=AGENT, payload=status),
+    )
+    await wait_for_facts(base, 2)
+
+
+def started(conversation_id: str) -> ConversationStarted:
+    payload = ConversationStartedPayload(visitor_id="v-1", visitor=VisitorInfo(name="Vera"))
+    return ConversationStarted(tenant=TENANT, aggregate_id=conversation_id, actor=VISITOR, payload=payload)
+
+
+async def test_a_full_agent_queues_the_next_visitor_until_a_chat_closes(
+    router: Router, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+) -> None:
+    await agent_available(producer, settings, router.base)
+    await publish(producer, settings, started("conv-1"))
+    await publish(producer, settings, started("conv-2"))
+
+    first = await read_until(decisions, decision_of, lambda seen: len(seen) >= 2)
+    by_outcome = {d.payload.outcome: d for d in first}
+    assert sorted(by_outcome) == ["assigned", "queued"], first
+    assigned, queued = by_outcome["assigned"], by_outcome["queued"]
+    assert assigned.payload.agent_id == "alice"
+    assert queued.payload.queue_position == 1
+    assert queued.payload.reason == "no_agent_available"
+    assert assigned.actor == Actor(kind="system", id="router")
+
+    close = ConversationClosed(
+        tenant=TENANT, aggregate_id=assigned.aggregate_id, actor=AGENT, payload=ConversationClosedPayload()
+    )
+    await publish(producer, settings, close)
+    then = await read_until(decisions, decision_of, lambda seen: len(seen) >= 1)
+    assert [(d.aggregate_id, d.payload.outcome, d.payload.agent_id) for d in then] == [
+        (queued.aggregate_id, "assigned", "alice")
+    ]
+    assert then[0].causation_id == close.event_id
+
+
+async def test_garbage_is_dead_lettered_with_its_reason_and_routing_goes_on(
+    router: Router, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+) -> None:
+    source = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
+    await producer.send_and_wait(source, key=b"conv-x", value=b"\x00not an event{")
+    await agent_available(producer, settings, router.base)
+    await publish(producer, settings, started("conv-after-garbage"))
+
+    after = await read_until(decisions, decision_of, lambda seen: len(seen) >= 1)
+    assert [(d.aggregate_id, d.payload.outcome) for d in after] == [("conv-after-garbage", "assigned")]
+
+    dead = create_consumer(settings, DEAD_LETTERS.name(settings.topic_prefix), group_id=None)
+    await dead.start()
+    try:
+        letters = await read_until(dead, json.loads, lambda seen: len(seen) >= 1)
+    finally:
+        await dead.stop()
+    assert len(letters) == 1
+    assert letters[0]["source_topic"] == source
+    assert letters[0]["key"] == "conv-x"
+    assert letters[0]["service"] == "routing"
+    assert "not JSON" in letters[0]["reason"]
+
+
+async def test_a_restarted_router_remembers_its_queue_and_does_not_decide_twice(
+    router: Router, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+) -> None:
+    await agent_available(producer, settings, router.base)
+    await publish(producer, settings, started("conv-1"))
+    await publish(producer, settings, started("conv-2"))
+    first = await read_until(decisions, decision_of, lambda seen: len(seen) >= 2)
+    assigned = next(d for d in first if d.payload.outcome == "assigned")
+
+    # The queue and the agent's load exist only in the table, so they must come back from its changelog.
+    router.stop()
+    router.start()
+    close = ConversationClosed(
+        tenant=TENANT, aggregate_id=assigned.aggregate_id, actor=AGENT, payload=ConversationClosedPayload()
+    )
+    await publish(producer, settings, close)
+    then = await read_until(
+        decisions, decision_of, lambda seen: any(d.causation_id == close.event_id for d in seen)
+    )
+    assert [(d.payload.outcome, d.causation_id) for d in then] == [("assigned", close.event_id)]
