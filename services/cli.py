@@ -159,3 +159,7 @@ def main(argv: list[str] | None = None) -> None:
 
         for path in write_docs():
             print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

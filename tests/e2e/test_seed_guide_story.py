@@ -8,12 +8,17 @@ in the history; two agents chat without a visitor, with notes but no files.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from tests.e2e.conftest import Stack, eventually, json_of
+from tests.processes import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -251,3 +256,44 @@ def _with_note(agent: httpx.Client, conversation_id: str) -> list[dict[str, Any]
 
 def _assert(condition: bool) -> None:
     assert condition
+
+
+REBUILT_VIEWS = (
+    "conversations",
+    "agents",
+    "agent_credentials",
+    "canned_responses",
+    "history_messages",
+    "history_conversations",
+)
+
+
+def test_replaying_the_topics_after_the_story_rebuilds_views_equal_to_the_live_ones(stack: Stack) -> None:
+    """Runs last in this module, so the views hold everything the story above produced."""
+    client: MongoClient[dict[str, Any]] = MongoClient(stack.env["PARLEY_MONGODB_URI"], tz_aware=True)
+    db = client[stack.env["PARLEY_MONGODB_DATABASE"]]
+
+    def documents(name: str) -> list[dict[str, Any]]:
+        return sorted(db[name].find({}), key=lambda doc: str(doc["_id"]))
+
+    def rebuilt_equals_live() -> None:
+        completed = subprocess.run(
+            [sys.executable, "-m", "services.cli", "replay", "--prefix", "rebuild_"],
+            cwd=REPO_ROOT,
+            env={**os.environ, **stack.env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        assert "events" in completed.stderr  # the progress bar
+        for name in REBUILT_VIEWS:
+            live, rebuilt = documents(name), documents(f"rebuild_{name}")
+            assert live, f"{name} is empty: the story should have filled it"
+            assert rebuilt == live, f"{name}: the rebuilt view differs from the live one"
+
+    try:
+        # The live projections may still be applying the story's last events.
+        eventually(rebuilt_equals_live, timeout=60, interval=2)
+    finally:
+        client.close()
