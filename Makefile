@@ -4,7 +4,6 @@ PYTHON_BASE ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
-export PARLEY_GATEWAY_PORT ?= 8000
 
 .PHONY: help setup run test check lint typecheck unit integration e2e infra-up infra-down infra-status infra-reset constraints clean
 
@@ -24,8 +23,7 @@ setup: $(VENV)/.installed
 	@deploy/local/install.sh
 
 run: setup
-	@echo "[parley] Dashboard (gateway): http://127.0.0.1:$(PARLEY_GATEWAY_PORT)/  health: /healthz  readiness: /readyz"
-	@deploy/local/with-infra.sh honcho start -f Procfile
+	@deploy/local/with-infra.sh deploy/local/run-services.sh
 
 test: setup
 	@deploy/local/with-infra.sh $(MAKE) --no-print-directory check

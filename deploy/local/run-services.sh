@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Starts every Parley service from the Procfile (infrastructure must be up: `make run` does both).
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+export PATH="$REPO_ROOT/.venv/bin:$PATH"
+cd "$REPO_ROOT"
+
+say "Creating topics and the demo team ..."
+parley seed-demo
+gateway_port="${PARLEY_GATEWAY_PORT:-8000}"
+cat <<TXT
+
+  Parley is starting:
+    Agent API + docs   http://127.0.0.1:$gateway_port/docs   (gateway; health /healthz, readiness /readyz)
+    Routing ops        http://127.0.0.1:${PARLEY_ROUTING_PORT:-6066}/healthz   /metrics
+    Conversation ops   http://127.0.0.1:${PARLEY_CONVERSATION_PORT:-8001}/healthz   /metrics
+    History ops        http://127.0.0.1:${PARLEY_HISTORY_PORT:-8002}/healthz   /metrics
+    Kafka              $PARLEY_KAFKA_BOOTSTRAP
+    MongoDB-wire       $PARLEY_MONGODB_URI
+  Demo sign-in: sam@parley.test (supervisor), ann@parley.test, bob@parley.test; password parley-demo
+  Ctrl-C stops everything.
+
+TXT
+exec honcho start -f Procfile
