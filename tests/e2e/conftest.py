@@ -1,4 +1,4 @@
-"""The whole Parley stack as separate processes on the real broker and database, isolated per session."""
+"""The whole Parley stack as separate processes on the real broker and database, isolated per test module."""
 
 from __future__ import annotations
 
@@ -80,7 +80,7 @@ class Stack:
         return self.agents[email]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run = uuid.uuid4().hex[:10]
     env = {
