@@ -30,12 +30,14 @@ ROUTER = Actor(kind="system", id="router")
 
 
 def _event(cls: type[EventBase], minutes: int, actor: Actor = VISITOR, **payload: Any) -> EventBase:
-    return cls(
-        tenant="acme",
-        aggregate_id="c1",
-        actor=actor,
-        occurred_at=T0 + timedelta(minutes=minutes),
-        payload=payload,
+    return cls.model_validate(
+        {
+            "tenant": "acme",
+            "aggregate_id": "c1",
+            "actor": actor,
+            "occurred_at": T0 + timedelta(minutes=minutes),
+            "payload": payload,
+        }
     )
 
 
