@@ -79,6 +79,16 @@ def _token(credentials: HTTPAuthorizationCredentials | None, query_token: str | 
     raise Unauthorized("missing bearer token")
 
 
+def _agent(claims: dict[str, str]) -> AgentPrincipal:
+    return AgentPrincipal(agent_id=claims["sub"], tenant=claims["tenant"], role=claims["role"])  # type: ignore[arg-type]
+
+
+def _visitor(claims: dict[str, str]) -> VisitorPrincipal:
+    return VisitorPrincipal(
+        conversation_id=claims["conversation_id"], visitor_id=claims["sub"], tenant=claims["tenant"]
+    )
+
+
 def _current_agent(
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -88,7 +98,7 @@ def _current_agent(
         claims = decode_token(settings, _token(credentials, access_token), "agent")
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from exc
-    return AgentPrincipal(agent_id=claims["sub"], tenant=claims["tenant"], role=claims["role"])  # type: ignore[arg-type]
+    return _agent(claims)
 
 
 def _current_visitor(
@@ -122,8 +132,7 @@ def _agent_or_visitor(
     """For resources both sides may read (attachments): whichever token it is, scoped as that side."""
     token = _token(credentials, access_token)
     try:
-        claims = decode_token(settings, token, "agent")
-        return AgentPrincipal(agent_id=claims["sub"], tenant=claims["tenant"], role=claims["role"])  # type: ignore[arg-type]
+        return _agent(decode_token(settings, token, "agent"))
     except InvalidToken:
         pass
     try:

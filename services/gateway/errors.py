@@ -97,6 +97,14 @@ def install_error_handlers(app: FastAPI) -> None:
             headers={"Retry-After": "2"},
         )
 
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the client's fault: say so in the same JSON shape and log the whole story.
+        log.exception("unhandled error", error=repr(exc))
+        return JSONResponse(
+            _body("internal_error", "Something went wrong on our side; nothing was lost."), status_code=500
+        )
+
     @app.exception_handler(PyMongoError)
     async def mongo_down(_: Request, exc: PyMongoError) -> JSONResponse:
         log.error("mongodb unavailable", error=repr(exc))

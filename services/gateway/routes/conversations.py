@@ -32,6 +32,7 @@ from services.gateway.schemas import (
     waiting_seconds,
 )
 from services.history import queries as history_queries
+from shared.events import EventBase
 from shared.events.conversation import TAG_PATTERN, DirectConversationStarted
 from shared.events.envelope import new_id
 
@@ -116,8 +117,11 @@ async def conversation_messages(
     return {"items": [public(line) | {"position": line["position"]} for line in lines]}
 
 
-def _no_op(reason: str) -> dict[str, Any]:
-    return {"events": [], "unchanged": reason}
+async def _append(publisher: PublisherDep, event: EventBase | None, *, unchanged: str = "") -> dict[str, Any]:
+    """The response of every chat action: the events appended, or why nothing needed to change."""
+    if event is None:
+        return {"events": [], "unchanged": unchanged}
+    return {"events": [(await publisher.append(event)).as_json()]}
 
 
 @router.post("/conversations/{conversation_id}/join", summary="Join to chat")
@@ -130,9 +134,7 @@ async def join(
 ) -> dict[str, Any]:
     conversation = await _conversation(views, agent.tenant, conversation_id)
     event = commands.join(conversation=conversation, agent=agent, correlation_id=correlation_id)
-    return (
-        {"events": [(await publisher.append(event)).as_json()]} if event else _no_op("already a participant")
-    )
+    return await _append(publisher, event, unchanged="already a participant")
 
 
 @router.post(
@@ -184,7 +186,7 @@ async def add_note(
     event = commands.note(
         conversation=conversation, agent=agent, text=body.text, correlation_id=correlation_id
     )
-    return {"events": [(await publisher.append(event)).as_json()]}
+    return await _append(publisher, event)
 
 
 @router.post(
@@ -225,7 +227,7 @@ async def add_tag(
     event = commands.add_tag(
         conversation=conversation, agent=agent, tag=body.tag, correlation_id=correlation_id
     )
-    return {"events": [(await publisher.append(event)).as_json()]} if event else _no_op("tag already present")
+    return await _append(publisher, event, unchanged="tag already present")
 
 
 @router.delete("/conversations/{conversation_id}/tags/{tag}", summary="Remove a tag")
@@ -241,7 +243,7 @@ async def remove_tag(
     event = commands.remove_tag(
         conversation=conversation, agent=agent, tag=tag, correlation_id=correlation_id
     )
-    return {"events": [(await publisher.append(event)).as_json()]}
+    return await _append(publisher, event)
 
 
 @router.post("/conversations/{conversation_id}/close", summary="Close the conversation (the X)")
@@ -260,7 +262,7 @@ async def close(
         reason=body.reason if body else None,
         correlation_id=correlation_id,
     )
-    return {"events": [(await publisher.append(event)).as_json()]}
+    return await _append(publisher, event)
 
 
 @router.post("/conversations/{conversation_id}/reassign", summary="Reassign to a chosen agent")
@@ -275,7 +277,7 @@ async def reassign(
     conversation = await _conversation(views, agent.tenant, conversation_id)
     target = await _agent(views, agent.tenant, body.agent_id)
     if conversation.get("assignee_id") == target["_id"]:
-        return _no_op(f"already assigned to {target['name']}")
+        return await _append(publisher, None, unchanged=f"already assigned to {target['name']}")
     load = await conversation_queries.open_counts(conversations=views.conversations, tenant=agent.tenant)
     event = commands.reassign(
         conversation=conversation,
@@ -284,7 +286,7 @@ async def reassign(
         target_at_capacity=load.get(target["_id"], 0) >= target["max_concurrent_chats"],
         correlation_id=correlation_id,
     )
-    return {"events": [(await publisher.append(event)).as_json()]}
+    return await _append(publisher, event)
 
 
 @router.post("/conversations/{conversation_id}/teammates", summary="Add a teammate")
@@ -301,9 +303,7 @@ async def add_teammate(
     event = commands.invite_teammate(
         conversation=conversation, agent=agent, teammate=teammate, correlation_id=correlation_id
     )
-    return (
-        {"events": [(await publisher.append(event)).as_json()]} if event else _no_op("already a participant")
-    )
+    return await _append(publisher, event, unchanged="already a participant")
 
 
 @router.post("/conversations/{conversation_id}/leave", summary="Leave so a teammate takes over")
@@ -316,7 +316,7 @@ async def leave(
 ) -> dict[str, Any]:
     conversation = await _conversation(views, agent.tenant, conversation_id)
     event = commands.leave(conversation=conversation, agent=agent, correlation_id=correlation_id)
-    return {"events": [(await publisher.append(event)).as_json()]}
+    return await _append(publisher, event)
 
 
 @router.post(

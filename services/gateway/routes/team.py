@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, status
 
@@ -11,6 +11,7 @@ from services.gateway.auth import AgentPrincipal, agent_token, verify_password
 from services.gateway.deps import AgentDep, CorrelationDep, PublisherDep, SettingsDep, ViewsDep
 from services.gateway.errors import Conflict, Forbidden, NotFound, Unauthorized
 from services.gateway.schemas import CannedResponseBody, Login, SetStatus, UpdateProfile, agent_card, public
+from shared.events import EventBase
 from shared.events.agent import (
     AgentProfileUpdated,
     AgentStatusChanged,
@@ -21,6 +22,21 @@ from shared.events.agent import (
 from shared.events.envelope import Actor, new_id
 
 router = APIRouter(prefix="/api/agent", tags=["agent: team"])
+E = TypeVar("E", bound=EventBase)
+
+
+def _agent_event(
+    cls: type[E], agent: AgentPrincipal, aggregate_id: str, correlation_id: str | None, payload: Any
+) -> E:
+    return cls.model_validate(
+        {
+            "tenant": agent.tenant,
+            "aggregate_id": aggregate_id,
+            "actor": Actor(kind="agent", id=agent.agent_id),
+            "correlation_id": correlation_id,
+            "payload": payload,
+        }
+    )
 
 
 @router.post("/auth/login", summary="Sign in with email and password")
@@ -73,13 +89,7 @@ async def update_profile(
     changes = body.model_dump(exclude_none=True)
     if not changes:
         raise Conflict("nothing to change: send name, avatar_url or max_concurrent_chats")
-    event = AgentProfileUpdated(
-        tenant=agent.tenant,
-        aggregate_id=agent.agent_id,
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
-        payload=changes,
-    )
+    event = _agent_event(AgentProfileUpdated, agent, agent.agent_id, correlation_id, changes)
     return {"events": [(await publisher.append(event)).as_json()]}
 
 
@@ -88,13 +98,7 @@ async def set_status(
     body: SetStatus, agent: AgentDep, views: ViewsDep, publisher: PublisherDep, correlation_id: CorrelationDep
 ) -> dict[str, Any]:
     await _me(views, agent)
-    event = AgentStatusChanged(
-        tenant=agent.tenant,
-        aggregate_id=agent.agent_id,
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
-        payload={"status": body.status},
-    )
+    event = _agent_event(AgentStatusChanged, agent, agent.agent_id, correlation_id, {"status": body.status})
     return {"status": body.status, "events": [(await publisher.append(event)).as_json()]}
 
 
@@ -131,13 +135,7 @@ async def create_canned(
 ) -> dict[str, Any]:
     if await _shortcut_taken(views, agent.tenant, body.shortcut):
         raise Conflict(f"the shortcut /{body.shortcut} is already used")
-    event = CannedResponseCreated(
-        tenant=agent.tenant,
-        aggregate_id=new_id(),
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
-        payload=body.model_dump(),
-    )
+    event = _agent_event(CannedResponseCreated, agent, new_id(), correlation_id, body.model_dump())
     return {"id": event.aggregate_id, "events": [(await publisher.append(event)).as_json()]}
 
 
@@ -167,13 +165,7 @@ async def update_canned(
     await _canned(views, agent, response_id)
     if await _shortcut_taken(views, agent.tenant, body.shortcut, except_id=response_id):
         raise Conflict(f"the shortcut /{body.shortcut} is already used")
-    event = CannedResponseUpdated(
-        tenant=agent.tenant,
-        aggregate_id=response_id,
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
-        payload=body.model_dump(),
-    )
+    event = _agent_event(CannedResponseUpdated, agent, response_id, correlation_id, body.model_dump())
     return {"events": [(await publisher.append(event)).as_json()]}
 
 
@@ -186,11 +178,5 @@ async def delete_canned(
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     await _canned(views, agent, response_id)
-    event = CannedResponseDeleted(
-        tenant=agent.tenant,
-        aggregate_id=response_id,
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
-        payload={},
-    )
+    event = _agent_event(CannedResponseDeleted, agent, response_id, correlation_id, {})
     return {"events": [(await publisher.append(event)).as_json()]}
