@@ -52,6 +52,18 @@ ROUTING_FACTS = TopicSpec(
     key="tenant",
     description="Copies of the events that affect assignment, re-keyed by tenant so one router decides per tenant.",
 )
+PRESENCE = TopicSpec(
+    suffix="presence",
+    key="agent id",
+    description="Agent heartbeats from open dashboards (not state: the router derives availability timeouts from them).",
+    retention_ms=24 * 3600 * 1000,
+)
+SIGNALS = TopicSpec(
+    suffix="signals",
+    key="conversation id",
+    description="Ephemeral signals relayed between gateway instances (typing indicators); never projected.",
+    retention_ms=3600 * 1000,
+)
 DEAD_LETTERS = TopicSpec(
     suffix="dead-letters",
     key="source topic",
@@ -65,5 +77,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     AGENT_CREDENTIALS,
     CANNED_RESPONSES,
     ROUTING_FACTS,
+    PRESENCE,
+    SIGNALS,
     DEAD_LETTERS,
 )

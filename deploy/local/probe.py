@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -34,6 +35,8 @@ async def mongodb_ready(uri: str) -> None:
 
 
 async def wait(kind: str, timeout: float) -> bool:
+    # The client libraries log every refused connection while the server boots; the timeout message says enough.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:

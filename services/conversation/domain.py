@@ -23,6 +23,7 @@ from shared.events.conversation import (
     AssignmentDecided,
     AttachmentUploaded,
     ConversationClosed,
+    ConversationRead,
     ConversationReopened,
     ConversationStarted,
     DirectConversationStarted,
@@ -101,6 +102,12 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
             nxt["first_response_at"] = event.occurred_at
         if author_is_agent:
             nxt["participants"] = _with(view["participants"], event.actor.id)
+        # Everyone taking part except the author has one more line to read.
+        unread = dict(view.get("unread") or {})
+        for agent_id in nxt["participants"]:
+            if agent_id != event.actor.id:
+                unread[agent_id] = unread.get(agent_id, 0) + 1
+        nxt["unread"] = unread
     elif isinstance(event, NoteAdded):
         nxt["note_count"] = view["note_count"] + 1
     elif isinstance(event, AttachmentUploaded):
@@ -140,6 +147,8 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
         nxt["queue_position"] = decision.queue_position if decision.outcome == "queued" else None
         if assigned and decision.agent_id:
             nxt["participants"] = _with(view["participants"], decision.agent_id)
+    elif isinstance(event, ConversationRead):
+        nxt["unread"] = {**(view.get("unread") or {}), event.payload.agent_id: 0}
     elif isinstance(event, RatingGiven):
         nxt["rating"] = {"score": event.payload.score, "comment": event.payload.comment}
     else:
@@ -175,6 +184,7 @@ def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
         "closed_by": None,
         "close_reason": None,
         "rating": None,
+        "unread": {},
         **fields,
     }
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.events.agent import AGENT_EVENTS, CANNED_RESPONSE_EVENTS, CREDENTIAL_EVENTS
+from shared.events.agent import AGENT_EVENTS, CANNED_RESPONSE_EVENTS, CREDENTIAL_EVENTS, PRESENCE_EVENTS
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.events.envelope import Actor, EventBase
 from shared.topics import (
@@ -20,6 +20,7 @@ from shared.topics import (
     AGENT_EVENTS_TOPIC,
     CANNED_RESPONSES,
     CONVERSATION_EVENTS_TOPIC,
+    PRESENCE,
     TopicSpec,
 )
 
@@ -40,6 +41,7 @@ _TOPIC_OF_GROUP: tuple[tuple[tuple[type[EventBase], ...], TopicSpec], ...] = (
     (AGENT_EVENTS, AGENT_EVENTS_TOPIC),
     (CREDENTIAL_EVENTS, AGENT_CREDENTIALS),
     (CANNED_RESPONSE_EVENTS, CANNED_RESPONSES),
+    (PRESENCE_EVENTS, PRESENCE),
 )
 
 EVENT_TYPES: dict[str, type[EventBase]] = {

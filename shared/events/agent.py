@@ -45,6 +45,17 @@ class AgentStatusChanged(EventBase):
     payload: AgentStatusChangedPayload
 
 
+class AgentHeartbeatPayload(Strict):
+    status: AgentStatus = Field(description="The status the dashboard shows when it beats.")
+
+
+class AgentHeartbeat(EventBase):
+    """An open dashboard is alive (on the presence topic, every ~20 s); silence means the tab is gone."""
+
+    type: Literal["agent.heartbeat"] = "agent.heartbeat"
+    payload: AgentHeartbeatPayload
+
+
 class AgentPasswordSetPayload(Strict):
     email: str = Field(max_length=320)
     password_hash: str = Field(description="argon2id hash; the clear password never leaves the gateway.")
@@ -85,4 +96,5 @@ class CannedResponseDeleted(EventBase):
 
 AGENT_EVENTS = (AgentRegistered, AgentProfileUpdated, AgentStatusChanged)
 CREDENTIAL_EVENTS = (AgentPasswordSet,)
+PRESENCE_EVENTS = (AgentHeartbeat,)
 CANNED_RESPONSE_EVENTS = (CannedResponseCreated, CannedResponseUpdated, CannedResponseDeleted)

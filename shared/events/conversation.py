@@ -177,6 +177,18 @@ class AssignmentDecided(EventBase):
     payload: AssignmentDecidedPayload
 
 
+class ConversationReadPayload(Strict):
+    agent_id: str
+    up_to_position: int = Field(ge=0, description="The agent has seen every line up to this position.")
+
+
+class ConversationRead(EventBase):
+    """Read receipt: an agent opened the conversation; unread counts restart from here."""
+
+    type: Literal["conversation.read"] = "conversation.read"
+    payload: ConversationReadPayload
+
+
 class RatingGivenPayload(Strict):
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
@@ -204,5 +216,6 @@ CONVERSATION_EVENTS = (
     TeammateInvited,
     ReassignmentRequested,
     AssignmentDecided,
+    ConversationRead,
     RatingGiven,
 )
