@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from services.gateway.attachments import GridFSAttachmentStore
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
+from services.gateway.live import LiveHub
 from services.gateway.publisher import EventPublisher
-from services.gateway.routes import attachments, conversations, health, history, team, visitor
+from services.gateway.routes import attachments, conversations, health, history, live, team, visitor
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.mongo import create_mongo_client, get_database
@@ -40,15 +41,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.db = get_database(mongo, settings)
         app.state.publisher = EventPublisher(producer, settings)
         app.state.attachments = GridFSAttachmentStore(app.state.db)
+        app.state.hub = LiveHub(settings)
+        await app.state.hub.start()
         log.info("gateway ready", host=settings.host, port=settings.port)
         try:
             yield
         finally:
+            await app.state.hub.stop()
             await producer.stop()
             await mongo.close()
 
     app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    for module in (health, visitor, conversations, team, history, attachments):
+    for module in (health, visitor, conversations, team, history, attachments, live):
         app.include_router(module.router)
     return app

@@ -16,6 +16,7 @@ from shared.events import Actor, EventBase
 from shared.events.conversation import (
     AttachmentRef,
     ConversationClosed,
+    ConversationRead,
     ConversationReopened,
     MessagePosted,
     NoteAdded,
@@ -139,6 +140,15 @@ def remove_tag(
     if tag not in conversation["tags"]:
         raise NotFound(f"conversation has no tag {tag!r}")
     return TagRemoved(**_envelope(conversation, agent_actor(agent), correlation_id), payload={"tag": tag})
+
+
+def mark_read(
+    *, conversation: View, agent: AgentPrincipal, up_to_position: int, correlation_id: str | None
+) -> ConversationRead | None:
+    if not (conversation.get("unread") or {}).get(agent.agent_id):
+        return None
+    payload = {"agent_id": agent.agent_id, "up_to_position": up_to_position}
+    return ConversationRead(**_envelope(conversation, agent_actor(agent), correlation_id), payload=payload)
 
 
 def join(

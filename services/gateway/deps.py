@@ -5,47 +5,55 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from starlette.requests import HTTPConnection
 
 from services.gateway.attachments import AttachmentStore
 from services.gateway.auth import AgentPrincipal, InvalidToken, VisitorPrincipal, decode_token
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import Unauthorized
+from services.gateway.live import LiveHub
 from services.gateway.publisher import EventPublisher
 
 Collection = AsyncCollection[dict[str, Any]]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def _settings(request: Request) -> GatewaySettings:
+def _settings(request: HTTPConnection) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.settings
     return settings
 
 
-def _producer(request: Request) -> AIOKafkaProducer:
+def _producer(request: HTTPConnection) -> AIOKafkaProducer:
     producer: AIOKafkaProducer = request.app.state.producer
     return producer
 
 
-def _db(request: Request) -> AsyncDatabase[dict[str, Any]]:
+def _db(request: HTTPConnection) -> AsyncDatabase[dict[str, Any]]:
     db: AsyncDatabase[dict[str, Any]] = request.app.state.db
     return db
 
 
-def _publisher(request: Request) -> EventPublisher:
+def _publisher(request: HTTPConnection) -> EventPublisher:
     publisher: EventPublisher = request.app.state.publisher
     return publisher
 
 
-def _attachments(request: Request) -> AttachmentStore:
+def _attachments(request: HTTPConnection) -> AttachmentStore:
     store: AttachmentStore = request.app.state.attachments
     return store
 
 
+def _hub(request: HTTPConnection) -> LiveHub:
+    hub: LiveHub = request.app.state.hub
+    return hub
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
+HubDep = Annotated[LiveHub, Depends(_hub)]
 ProducerDep = Annotated[AIOKafkaProducer, Depends(_producer)]
 DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_db)]
 PublisherDep = Annotated[EventPublisher, Depends(_publisher)]

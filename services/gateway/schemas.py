@@ -54,6 +54,10 @@ class ChooseAgent(Body):
     agent_id: str = Field(min_length=1, max_length=100)
 
 
+class MarkRead(Body):
+    up_to_position: int = Field(ge=0)
+
+
 class Rate(Body):
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)

@@ -23,6 +23,7 @@ from services.gateway.schemas import (
     AddTag,
     ChooseAgent,
     CloseConversation,
+    MarkRead,
     Page,
     PostMessage,
     PostNote,
@@ -122,6 +123,25 @@ async def _append(publisher: PublisherDep, event: EventBase | None, *, unchanged
     if event is None:
         return {"events": [], "unchanged": unchanged}
     return {"events": [(await publisher.append(event)).as_json()]}
+
+
+@router.post("/conversations/{conversation_id}/read", summary="Read receipt: clears my unread count")
+async def mark_read(
+    conversation_id: ConversationId,
+    body: MarkRead,
+    agent: AgentDep,
+    views: ViewsDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    conversation = await _conversation(views, agent.tenant, conversation_id)
+    event = commands.mark_read(
+        conversation=conversation,
+        agent=agent,
+        up_to_position=body.up_to_position,
+        correlation_id=correlation_id,
+    )
+    return await _append(publisher, event, unchanged="nothing unread")
 
 
 @router.post("/conversations/{conversation_id}/join", summary="Join to chat")

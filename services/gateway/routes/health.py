@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
-from services.gateway.deps import DatabaseDep, ProducerDep
+from services.gateway.deps import DatabaseDep, HubDep, ProducerDep
 
 router = APIRouter(tags=["operations"])
 
@@ -33,4 +33,13 @@ async def readiness(db: DatabaseDep, producer: ProducerDep) -> JSONResponse:
     ready = all(value == "ok" for value in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "degraded", "checks": checks}, status_code=200 if ready else 503
+    )
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+async def metrics(hub: HubDep) -> str:
+    return (
+        f"parley_gateway_live_connections {hub.connections}\n"
+        f"parley_gateway_live_events_seen_total {hub.events_seen}\n"
+        f"parley_gateway_live_messages_pushed_total {hub.pushed}\n"
     )

@@ -1,0 +1,185 @@
+"""Live updates: every gateway instance follows the topics and pushes to the sockets it holds.
+
+No consumer group: each instance reads every event from the moment it starts, so any number of gateway
+instances can run side by side. Every pushed event carries its position; a client that reconnects asks the
+REST API for lines after the last position it saw (no gap), and drops positions it already has (no duplicate).
+Visitors get an allow-list of event types about their own conversation only: never notes, tags or routing internals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from shared.events import EventBase, InvalidEvent, parse_event
+from shared.events.conversation import (
+    AssignmentDecided,
+    ConversationClosed,
+    ConversationReopened,
+    MessagePosted,
+    ParticipantJoined,
+    ParticipantLeft,
+)
+from shared.kafka import create_consumer
+from shared.logging import get_logger
+from shared.settings import ParleySettings
+from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, SIGNALS
+
+log = get_logger(__name__)
+SEND_QUEUE_LIMIT = 1000
+
+VISITOR_VISIBLE: tuple[type[EventBase], ...] = (
+    MessagePosted,
+    ConversationClosed,
+    ConversationReopened,
+    ParticipantJoined,
+    ParticipantLeft,
+    AssignmentDecided,
+)
+
+
+@dataclass(eq=False)
+class Connection:
+    """One open socket: messages wait in a bounded queue so a slow client never stalls the hub."""
+
+    tenant: str
+    agent_id: str | None = None
+    conversation_id: str | None = None
+    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE_LIMIT))
+    overflowed: bool = False
+
+    def push(self, message: dict[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # The client is too far behind: it will reconnect and catch up over REST.
+            self.overflowed = True
+
+
+def for_agents(event: EventBase, topic: str, partition: int, offset: int) -> dict[str, Any]:
+    return {
+        "kind": "event",
+        "topic": topic,
+        "partition": partition,
+        "position": offset,
+        "event": event.model_dump(mode="json", exclude={"correlation_id", "causation_id"}),
+    }
+
+
+def for_visitor(event: EventBase, offset: int) -> dict[str, Any] | None:
+    """Field by field from an allow-list: a visitor never sees agent ids, notes or routing reasons."""
+    if not isinstance(event, VISITOR_VISIBLE):
+        return None
+    shown: dict[str, Any] = {}
+    if isinstance(event, MessagePosted):
+        shown = {
+            "text": event.payload.text,
+            "attachments": [ref.model_dump(mode="json") for ref in event.payload.attachments],
+        }
+    elif isinstance(event, AssignmentDecided):
+        shown = {"outcome": event.payload.outcome, "queue_position": event.payload.queue_position}
+    return {
+        "kind": "event",
+        "position": offset,
+        "event": {
+            "type": event.type,
+            "occurred_at": event.occurred_at.isoformat(),
+            "author": {"kind": event.actor.kind},
+            "payload": shown,
+        },
+    }
+
+
+class LiveHub:
+    def __init__(self, settings: ParleySettings) -> None:
+        self._settings = settings
+        self._agents: dict[str, set[Connection]] = defaultdict(set)
+        self._visitors: dict[str, set[Connection]] = defaultdict(set)
+        self._task: asyncio.Task[None] | None = None
+        self._consumer: AIOKafkaConsumer | None = None
+        self.events_seen = 0
+        self.pushed = 0
+
+    @property
+    def connections(self) -> int:
+        return sum(len(c) for c in self._agents.values()) + sum(len(c) for c in self._visitors.values())
+
+    def add(self, connection: Connection) -> None:
+        if connection.agent_id is not None:
+            self._agents[connection.tenant].add(connection)
+        elif connection.conversation_id is not None:
+            self._visitors[connection.conversation_id].add(connection)
+
+    def remove(self, connection: Connection) -> None:
+        if connection.agent_id is not None:
+            self._agents[connection.tenant].discard(connection)
+        elif connection.conversation_id is not None:
+            self._visitors[connection.conversation_id].discard(connection)
+
+    async def start(self) -> None:
+        prefix = self._settings.topic_prefix
+        topics = [t.name(prefix) for t in (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, SIGNALS)]
+        self._consumer = create_consumer(self._settings, *topics, group_id=None, auto_offset_reset="latest")
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._follow(self._consumer), name="live-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _follow(self, consumer: AIOKafkaConsumer) -> None:
+        signals = SIGNALS.name(self._settings.topic_prefix)
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
+            for records in batches.values():
+                for record in records:
+                    if record.topic == signals:
+                        self._relay_signal(record)
+                    else:
+                        self._dispatch(record)
+
+    def _dispatch(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = parse_event(record.value or b"")
+        except InvalidEvent:
+            return  # the projections dead-letter it; there is nothing to show
+        self.events_seen += 1
+        topic = "conversation" if record.topic.endswith(CONVERSATION_EVENTS_TOPIC.suffix) else "agent"
+        self._send(
+            self._agents.get(event.tenant, ()), for_agents(event, topic, record.partition, record.offset)
+        )
+        if topic == "conversation" and event.aggregate_id in self._visitors:
+            shown = for_visitor(event, record.offset)
+            if shown is not None:
+                self._send(self._visitors[event.aggregate_id], shown)
+
+    def _relay_signal(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            signal = json.loads(record.value or b"{}")
+            tenant, conversation_id = signal["tenant"], signal["conversation_id"]
+            sender = signal["sender"]
+        except (ValueError, KeyError, TypeError):
+            return
+        message = {"kind": "typing", "conversation_id": conversation_id, "typing": bool(signal.get("typing"))}
+        agents = [c for c in self._agents.get(tenant, ()) if c.agent_id != sender.get("id")]
+        self._send(agents, {**message, "sender": sender})
+        # Visitors see an agent typing a message, never one typing a note.
+        if sender.get("kind") == "agent" and signal.get("mode") == "message":
+            self._send(self._visitors.get(conversation_id, ()), {**message, "sender": {"kind": "agent"}})
+
+    def _send(self, connections: Iterable[Connection], message: dict[str, Any]) -> None:
+        for connection in list(connections):
+            connection.push(message)
+            self.pushed += 1
