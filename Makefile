@@ -21,6 +21,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 setup: $(VENV)/.installed
 	@deploy/local/install.sh
+	@deploy/local/install-browser.sh
 
 run: setup
 	@deploy/local/with-infra.sh deploy/local/run-services.sh
