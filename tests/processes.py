@@ -27,14 +27,21 @@ class ServiceProcess:
         self.module = module
         self.port = int(env["PARLEY_PORT"]) if "PARLEY_PORT" in env else None
         self.log_path = log_path
-        self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            cwd=REPO_ROOT,
-            env={**os.environ, **env, "PARLEY_LOG_FORMAT": "json"},
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        self._command = [sys.executable, "-m", module, *args]
+        self._env = {**os.environ, **env, "PARLEY_LOG_FORMAT": "json"}
+        self._log = log_path.open("ab")
+        self.proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self._command, cwd=REPO_ROOT, env=self._env, stdout=self._log, stderr=subprocess.STDOUT
         )
+
+    def crash_and_restart(self) -> None:
+        """SIGKILL (no clean shutdown, as in a crash), then start again with the same settings and port."""
+        self.proc.kill()
+        self.proc.wait()
+        self.proc = self._spawn()
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

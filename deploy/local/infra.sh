@@ -104,6 +104,17 @@ case "$cmd" in
     stop_pid "$KAFKA_PID" Kafka
     stop_pid "$FERRETDB_PID" FerretDB
     ;;
+  restart-kafka)
+    # For fault tests: the broker goes away and comes back with its data.
+    stop_pid "$KAFKA_PID" Kafka
+    start_kafka
+    wait_ready kafka "$LOG_DIR/kafka.log"
+    ;;
+  restart-ferretdb)
+    stop_pid "$FERRETDB_PID" FerretDB
+    start_ferretdb
+    wait_ready mongodb "$LOG_DIR/ferretdb.log"
+    ;;
   status)
     status_line "$KAFKA_PID" Kafka "$KAFKA_HOST:$KAFKA_PORT"
     status_line "$FERRETDB_PID" FerretDB "mongodb://$MONGODB_HOST:$MONGODB_PORT"
@@ -114,5 +125,5 @@ case "$cmd" in
     rm -rf "$LOCAL_DIR/data"
     ;;
   *)
-    echo "usage: $0 up|down|status|reset" >&2; exit 2 ;;
+    echo "usage: $0 up|down|status|reset|restart-kafka|restart-ferretdb" >&2; exit 2 ;;
 esac

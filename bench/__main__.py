@@ -1,0 +1,314 @@
+"""`make bench` / `make bench-quick`: the whole stack under a ladder of offered loads, plus the baseline.
+
+Starts every Parley service as its own process on isolated topics and database, registers agents over
+the public API, runs `bench/loadgen.py` as a separate process per load step, then measures replay speed
+and the bare-library baseline in the same run. Writes bench-results/<stamp>.json and a latency chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.baseline import kafka_baseline, mongo_baseline
+from bench.report import chart, percentiles, table
+from services.cli import register_agent
+from services.conversation.config import ConversationSettings
+from services.conversation.views import rebuild_views as rebuild_conversation
+from services.gateway.config import GatewaySettings
+from services.gateway.publisher import EventPublisher
+from services.history.__main__ import replay as rebuild_history
+from services.history.config import HistorySettings
+from shared.kafka import create_producer, ensure_topics
+from tests.processes import REPO_ROOT, ServiceProcess, free_port
+
+SERVICES = ("services.conversation", "services.history", "services.routing", "services.gateway")
+RESULTS = REPO_ROOT / "bench-results"
+PASSWORD = "bench-password-1"
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
+def infrastructure_pids() -> dict[str, int]:
+    run = Path(os.environ.get("PARLEY_LOCAL_DIR", REPO_ROOT / ".local")) / "run"
+    pids = {}
+    for name in ("kafka", "ferretdb"):
+        path = run / f"{name}.pid"
+        if path.exists():
+            pids[name] = int(path.read_text())
+    return pids
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        run = uuid.uuid4().hex[:8]
+        self.env = {
+            "PARLEY_KAFKA_BOOTSTRAP": os.environ.get("PARLEY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            "PARLEY_MONGODB_URI": os.environ.get("PARLEY_MONGODB_URI", "mongodb://127.0.0.1:27017"),
+            "PARLEY_MONGODB_DATABASE": f"parley_bench_{run}",
+            "PARLEY_TOPIC_PREFIX": f"bench-{run}",
+            "PARLEY_LOG_LEVEL": "WARNING",
+        }
+        # This process reads the same settings as the services it starts (replay, agent registration).
+        os.environ.update(self.env)
+        self.settings = GatewaySettings()
+        self.processes: dict[str, ServiceProcess] = {}
+        self.logs = RESULTS / f"logs-{run}"
+
+    def start_services(self) -> None:
+        asyncio.run(ensure_topics(self.settings))
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for module in SERVICES:
+            name = module.split(".")[-1]
+            env = {**self.env, "PARLEY_PORT": str(free_port())}
+            self.processes[name] = ServiceProcess(module, env, self.logs / f"{name}.log")
+        for name, process in self.processes.items():
+            process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=90)
+            say(f"{name} up (pid {process.proc.pid})")
+        self.base_url = f"http://127.0.0.1:{self.processes['gateway'].port}"
+
+    def stop_services(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+    def register_agents(self) -> list[dict[str, str]]:
+        async def go() -> list[str]:
+            producer = create_producer(self.settings)
+            await producer.start()
+            try:
+                publisher = EventPublisher(producer, self.settings)
+                return [
+                    await register_agent(
+                        publisher,
+                        tenant=self.settings.default_tenant,
+                        email=f"agent{n}@bench.test",
+                        name=f"Agent {n}",
+                        password=PASSWORD,
+                        role="agent",
+                        max_chats=100,
+                    )
+                    for n in range(self.args.agents)
+                ]
+            finally:
+                await producer.stop()
+
+        ids = asyncio.run(go())
+        agents = []
+        for n, agent_id in enumerate(ids):
+            token = ""
+            for _ in range(300):
+                response = httpx.post(
+                    f"{self.base_url}/api/agent/auth/login",
+                    json={"email": f"agent{n}@bench.test", "password": PASSWORD},
+                )
+                if response.status_code == 200:
+                    token = response.json()["access_token"]
+                    break
+                time.sleep(0.1)
+            httpx.put(
+                f"{self.base_url}/api/agent/me/status",
+                json={"status": "available"},
+                headers={"Authorization": f"Bearer {token}"},
+            ).raise_for_status()
+            agents.append({"id": agent_id, "token": token})
+        say(f"{len(agents)} agents signed in and available")
+        return agents
+
+    def step(self, rate: float, agents: list[dict[str, str]], seed: int) -> dict[str, Any]:
+        pids = {name: p.proc.pid for name, p in self.processes.items()} | infrastructure_pids()
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        began = time.monotonic()
+        command = [
+            sys.executable,
+            "-m",
+            "bench.loadgen",
+            "--base-url",
+            self.base_url,
+            "--agents-json",
+            json.dumps(agents),
+            "--rate",
+            str(rate),
+            "--duration",
+            str(self.args.step_seconds),
+            "--seed",
+            str(seed),
+        ]
+        loadgen = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        pids["loadgen"] = loadgen.pid
+        cpu_before["loadgen"] = 0.0
+        peak_rss: dict[str, float] = {}
+        loadgen_cpu = 0.0
+        while loadgen.poll() is None:
+            for name, pid in pids.items():
+                try:
+                    peak_rss[name] = max(peak_rss.get(name, 0.0), rss_mb(pid))
+                    if name == "loadgen":
+                        loadgen_cpu = cpu_seconds(pid)
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
+            elapsed = time.monotonic() - began
+            print(
+                f"\r[bench]   {rate:>6.0f} msg/s offered ... {elapsed:5.0f} s",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+            time.sleep(1)
+        print(file=sys.stderr)
+        wall = time.monotonic() - began
+        raw = json.loads(loadgen.stdout.read() if loadgen.stdout else "{}")
+        cpu = {
+            name: round(
+                ((loadgen_cpu if name == "loadgen" else cpu_seconds(pid)) - cpu_before[name]) / wall * 100, 1
+            )
+            for name, pid in pids.items()
+        }
+        elapsed = raw["elapsed_s"]
+        return {
+            "offered_rate": rate,
+            "duration_s": round(elapsed, 1),
+            "sent": raw["sent"],
+            "acknowledged": raw["acknowledged"],
+            "failed": raw["failed"],
+            "delivered": raw["delivered"],
+            "conversations_started": raw["conversations"],
+            "agent_replies": raw["replies"],
+            "acknowledged_per_s": round(raw["acknowledged"] / elapsed, 1),
+            "delivered_per_s": round(raw["delivered"] / elapsed, 1),
+            "latency_ms": percentiles(raw["latencies_ms"]),
+            "assignment_ms": percentiles(raw["assignment_ms"]),
+            "projection_lag_ms": percentiles(raw["projection_lag_ms"]),
+            "errors": raw["errors"],
+            "cpu_percent": cpu,
+            "peak_rss_mb": peak_rss,
+        }
+
+    async def replay_speed(self) -> dict[str, Any]:
+        began = time.perf_counter()
+        conversation = await rebuild_conversation(
+            ConversationSettings(), prefix="rebuild_", show_progress=True
+        )
+        conversation_s = time.perf_counter() - began
+        began = time.perf_counter()
+        history = await rebuild_history(HistorySettings(), "rebuild_", show_progress=True)
+        history_s = time.perf_counter() - began
+        return {
+            "conversation_events": conversation,
+            "conversation_events_per_s": round(conversation / conversation_s),
+            "history_events": history,
+            "history_events_per_s": round(history / history_s),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument(
+        "--quick", action="store_true", help="a short ladder that finishes in under three minutes"
+    )
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    args.ladder = [25, 50, 100] if args.quick else [50, 100, 200, 400, 800, 1600]
+    args.step_seconds = 15 if args.quick else 30
+    args.agents = 6 if args.quick else 12
+    args.baseline_events = 20_000 if args.quick else 100_000
+
+    bench = Bench(args)
+    RESULTS.mkdir(exist_ok=True)
+    started = datetime.now(UTC)
+    say(
+        f"starting the stack (topics {bench.env['PARLEY_TOPIC_PREFIX']}, database {bench.env['PARLEY_MONGODB_DATABASE']})"
+    )
+    bench.start_services()
+    steps: list[dict[str, Any]] = []
+    try:
+        agents = bench.register_agents()
+        for number, rate in enumerate(args.ladder):
+            say(f"step {number + 1}/{len(args.ladder)}: {rate} visitor messages/s for {args.step_seconds} s")
+            step = bench.step(rate, agents, args.seed + number)
+            steps.append(step)
+            say(
+                f"  acknowledged {step['acknowledged_per_s']}/s, delivered {step['delivered_per_s']}/s, p99 {step['latency_ms']['p99']} ms"
+            )
+            if step["delivered_per_s"] < 0.8 * rate or (step["latency_ms"]["p99"] or 0) > 5000:
+                say("  saturated: stopping the ladder")
+                break
+        say("measuring replay speed (rebuilding every view from the topics)")
+        replay = asyncio.run(bench.replay_speed())
+    finally:
+        bench.stop_services()
+    say("running the bare-library baseline (aiokafka, PyMongo bulk upserts)")
+    baseline = {
+        "aiokafka": asyncio.run(kafka_baseline(bench.env["PARLEY_KAFKA_BOOTSTRAP"], args.baseline_events)),
+        "pymongo": asyncio.run(mongo_baseline(bench.env["PARLEY_MONGODB_URI"], args.baseline_events // 5)),
+    }
+    best = max(steps, key=lambda s: s["delivered_per_s"])
+    report = {
+        "started_at": started.isoformat(),
+        "mode": "quick" if args.quick else "full",
+        "seed": args.seed,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "versions": {
+            name: version(name) for name in ("aiokafka", "faust-streaming", "pymongo", "fastapi", "uvicorn")
+        }
+        | {"kafka": "4.1.1", "ferretdb": "1.24.2 (SQLite)"},
+        "settings": {"agents": args.agents, "step_seconds": args.step_seconds, "ladder": args.ladder},
+        "steps": steps,
+        "replay": replay,
+        "baseline": baseline,
+        "sustained_messages_per_s": best["delivered_per_s"],
+        "ratio_to_bare_kafka_produce": round(
+            best["delivered_per_s"] / baseline["aiokafka"]["produce_per_s"], 4
+        ),
+        "ratio_to_bare_mongodb_upserts": round(
+            best["delivered_per_s"] / baseline["pymongo"]["upserts_per_s"], 4
+        ),
+    }
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    path = RESULTS / f"bench-{report['mode']}-{stamp}.json"
+    path.write_text(json.dumps(report, indent=2))
+    png = chart(steps, RESULTS / f"bench-{report['mode']}-{stamp}.png")
+    print(table(steps))
+    print(
+        f"\nreplay: conversation {replay['conversation_events_per_s']} events/s, history {replay['history_events_per_s']} events/s"
+        f"\nbaseline: aiokafka produce {baseline['aiokafka']['produce_per_s']}/s, consume {baseline['aiokafka']['consume_per_s']}/s,"
+        f" PyMongo bulk upserts {baseline['pymongo']['upserts_per_s']}/s"
+        f"\nParley sustained {report['sustained_messages_per_s']} msg/s end to end = {report['ratio_to_bare_kafka_produce']:.2%} of bare"
+        f" aiokafka produce, {report['ratio_to_bare_mongodb_upserts']:.2%} of bare bulk upserts"
+        f"\nreport: {path}" + (f"\nchart:  {png}" if png else "")
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The bare-library baseline: plain aiokafka and plain PyMongo bulk upserts, no Parley code, same event size."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from pymongo import AsyncMongoClient, UpdateOne
+
+
+def sample_event(n: int) -> bytes:
+    """The size and shape of a Parley message_posted event (~600 bytes)."""
+    return json.dumps(
+        {
+            "type": "conversation.message_posted",
+            "schema_version": 1,
+            "event_id": str(uuid.UUID(int=n)),
+            "occurred_at": "2026-11-25T10:00:00.000000Z",
+            "tenant": "default",
+            "aggregate_id": str(uuid.UUID(int=n % 500)),
+            "actor": {"kind": "visitor", "id": str(uuid.UUID(int=n % 500 + 1))},
+            "correlation_id": None,
+            "causation_id": None,
+            "payload": {
+                "message_id": str(uuid.UUID(int=n + 7)),
+                "text": f"m{n} " + "x" * 180,
+                "attachments": [],
+            },
+        }
+    ).encode()
+
+
+async def kafka_baseline(bootstrap: str, count: int) -> dict[str, Any]:
+    topic = f"bench-baseline-{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, 6, 1)])
+    await admin.close()
+    events = [sample_event(n) for n in range(count)]
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        compression_type="lz4",
+        max_batch_size=128 * 1024,
+    )
+    await producer.start()
+    began = time.perf_counter()
+    futures = [await producer.send(topic, key=str(n % 500).encode(), value=events[n]) for n in range(count)]
+    for future in futures:
+        await future
+    produce_s = time.perf_counter() - began
+    await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    received = 0
+    began = time.perf_counter()
+    while received < count:
+        for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
+            received += len(records)
+    consume_s = time.perf_counter() - began
+    await consumer.stop()
+    return {
+        "events": count,
+        "event_bytes": len(events[0]),
+        "produce_per_s": round(count / produce_s),
+        "consume_per_s": round(count / consume_s),
+    }
+
+
+async def mongo_baseline(uri: str, count: int, batch: int = 500) -> dict[str, Any]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    db = client[f"bench_baseline_{uuid.uuid4().hex[:8]}"]
+    docs = [json.loads(sample_event(n)) for n in range(count)]
+    began = time.perf_counter()
+    for start in range(0, count, batch):
+        ops = [
+            UpdateOne({"_id": f"{d['aggregate_id']}:{n:012d}"}, {"$setOnInsert": d}, upsert=True)
+            for n, d in enumerate(docs[start : start + batch], start=start)
+        ]
+        await db["lines"].bulk_write(ops)
+    elapsed = time.perf_counter() - began
+    await client.drop_database(db.name)
+    await client.close()
+    return {"documents": count, "batch": batch, "upserts_per_s": round(count / elapsed)}
