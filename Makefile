@@ -1,15 +1,17 @@
 # Parley: two commands matter on a fresh machine, `make run` and `make test`. See README.md.
 SHELL := /bin/bash
+.PHONY: help setup run test check lint typecheck unit infra-up infra-down infra-status infra-reset constraints clean bench bench-quick faults
 PYTHON_BASE ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help setup run test check lint typecheck unit integration e2e infra-up infra-down infra-status infra-reset constraints clean
 
 help:
 	@echo "make run          set up, start Kafka + FerretDB + every service, print the dashboard URL"
 	@echo "make test         set up, start the infrastructure, run ruff, mypy and the whole test suite"
+	@echo "make bench        the load ladder + bare-library baseline (bench-quick: under three minutes)"
+	@echo "make faults       crash every service, the broker and the database under load; check nothing is lost"
 	@echo "make infra-up|infra-down|infra-status|infra-reset   the local Kafka broker and FerretDB"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -37,10 +39,24 @@ lint:
 	$(VENV)/bin/ruff format --check .
 
 typecheck:
-	$(VENV)/bin/mypy shared services tests
+	$(VENV)/bin/mypy shared services tests bench
 
 unit: setup
 	$(PY) -m pytest tests/unit
+
+# The benchmark and the fault tests drive a stack of their own (isolated topics and database).
+$(VENV)/.bench-installed: $(VENV)/.installed
+	@$(PY) -m pip install -q -c constraints.txt -e '.[bench]'
+	@touch $@
+
+bench: setup $(VENV)/.bench-installed
+	@deploy/local/with-infra.sh $(PY) -m bench
+
+bench-quick: setup $(VENV)/.bench-installed
+	@deploy/local/with-infra.sh $(PY) -m bench --quick
+
+faults: setup
+	@deploy/local/with-infra.sh $(PY) -m bench.faults
 
 infra-up: setup
 	@deploy/local/infra.sh up

@@ -251,3 +251,48 @@ def verify(
         return report
     finally:
         client.close()
+
+
+def main() -> None:
+    """`make faults`: under a steady load, SIGKILL each service in turn, restart the broker and the database."""
+    import argparse
+
+    from bench.stack import REPO_ROOT as ROOT
+    from bench.stack import Stack, say
+
+    parser = argparse.ArgumentParser(prog="python -m bench.faults")
+    parser.add_argument("--visitors", type=int, default=16)
+    args = parser.parse_args()
+
+    stack = Stack(agents=6, max_chats=3)
+    say("starting the stack")
+    stack.start_services()
+    try:
+        stack.register_agents()
+        load = SteadyLoad(stack.base_url, visitors=args.visitors)
+        load.start()
+        say(f"steady load: {args.visitors} visitors writing")
+        for name in ("gateway", "routing", "conversation", "history"):
+            time.sleep(5)
+            say(f"SIGKILL {name}, then restart")
+            process = stack.processes[name]
+            process.crash_and_restart()
+            process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=120)
+        for component in ("kafka", "ferretdb"):
+            time.sleep(5)
+            say(f"restarting {component}")
+            subprocess.run([str(ROOT / "deploy/local/infra.sh"), f"restart-{component}"], check=True)
+        time.sleep(10)
+        load.stop()
+        say("load stopped; verifying")
+        report = verify(load, stack.env, stack.settings, settle=120)
+    finally:
+        stack.stop_services()
+    print(report.summary())
+    for problem in report.problems[:20]:
+        print(f"  problem: {problem}")
+    sys.exit(0 if report.ok else 1)
+
+
+if __name__ == "__main__":
+    main()

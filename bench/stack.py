@@ -1,0 +1,114 @@
+"""The whole Parley stack as separate processes on isolated topics and database, for bench and faults."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+from services.cli import register_agent
+from services.gateway.config import GatewaySettings
+from services.gateway.publisher import EventPublisher
+from shared.kafka import create_producer, ensure_topics
+from tests.processes import REPO_ROOT, ServiceProcess, free_port
+
+SERVICES = ("services.conversation", "services.history", "services.routing", "services.gateway")
+RESULTS = REPO_ROOT / "bench-results"
+PASSWORD = "bench-password-1"
+
+
+def say(text: str) -> None:
+    print(f"[bench] {text}", file=sys.stderr, flush=True)
+
+
+def infrastructure_pids() -> dict[str, int]:
+    run = Path(os.environ.get("PARLEY_LOCAL_DIR", REPO_ROOT / ".local")) / "run"
+    pids = {}
+    for name in ("kafka", "ferretdb"):
+        path = run / f"{name}.pid"
+        if path.exists():
+            pids[name] = int(path.read_text())
+    return pids
+
+
+class Stack:
+    def __init__(self, agents: int = 6, max_chats: int = 100) -> None:
+        self.agent_count = agents
+        self.max_chats = max_chats
+        run = uuid.uuid4().hex[:8]
+        self.env = {
+            "PARLEY_KAFKA_BOOTSTRAP": os.environ.get("PARLEY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+            "PARLEY_MONGODB_URI": os.environ.get("PARLEY_MONGODB_URI", "mongodb://127.0.0.1:27017"),
+            "PARLEY_MONGODB_DATABASE": f"parley_bench_{run}",
+            "PARLEY_TOPIC_PREFIX": f"bench-{run}",
+            "PARLEY_LOG_LEVEL": "WARNING",
+        }
+        # This process reads the same settings as the services it starts (replay, agent registration).
+        os.environ.update(self.env)
+        self.settings = GatewaySettings()
+        self.processes: dict[str, ServiceProcess] = {}
+        self.logs = RESULTS / f"logs-{run}"
+
+    def start_services(self) -> None:
+        asyncio.run(ensure_topics(self.settings))
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for module in SERVICES:
+            name = module.split(".")[-1]
+            env = {**self.env, "PARLEY_PORT": str(free_port())}
+            self.processes[name] = ServiceProcess(module, env, self.logs / f"{name}.log")
+        for name, process in self.processes.items():
+            process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=90)
+            say(f"{name} up (pid {process.proc.pid})")
+        self.base_url = f"http://127.0.0.1:{self.processes['gateway'].port}"
+
+    def stop_services(self) -> None:
+        for process in self.processes.values():
+            process.stop()
+
+    def register_agents(self) -> list[dict[str, str]]:
+        async def go() -> list[str]:
+            producer = create_producer(self.settings)
+            await producer.start()
+            try:
+                publisher = EventPublisher(producer, self.settings)
+                return [
+                    await register_agent(
+                        publisher,
+                        tenant=self.settings.default_tenant,
+                        email=f"agent{n}@bench.test",
+                        name=f"Agent {n}",
+                        password=PASSWORD,
+                        role="agent",
+                        max_chats=self.max_chats,
+                    )
+                    for n in range(self.agent_count)
+                ]
+            finally:
+                await producer.stop()
+
+        ids = asyncio.run(go())
+        agents = []
+        for n, agent_id in enumerate(ids):
+            token = ""
+            for _ in range(300):
+                response = httpx.post(
+                    f"{self.base_url}/api/agent/auth/login",
+                    json={"email": f"agent{n}@bench.test", "password": PASSWORD},
+                )
+                if response.status_code == 200:
+                    token = response.json()["access_token"]
+                    break
+                time.sleep(0.1)
+            httpx.put(
+                f"{self.base_url}/api/agent/me/status",
+                json={"status": "available"},
+                headers={"Authorization": f"Bearer {token}"},
+            ).raise_for_status()
+            agents.append({"id": agent_id, "token": token})
+        say(f"{len(agents)} agents signed in and available")
+        return agents
