@@ -257,7 +257,6 @@ def main() -> None:
     """`make faults`: under a steady load, SIGKILL each service in turn, restart the broker and the database."""
     import argparse
 
-    from bench.stack import REPO_ROOT as ROOT
     from bench.stack import Stack, say
 
     parser = argparse.ArgumentParser(prog="python -m bench.faults")
@@ -281,7 +280,7 @@ def main() -> None:
         for component in ("kafka", "ferretdb"):
             time.sleep(5)
             say(f"restarting {component}")
-            subprocess.run([str(ROOT / "deploy/local/infra.sh"), f"restart-{component}"], check=True)
+            subprocess.run([str(REPO_ROOT / "deploy/local/infra.sh"), f"restart-{component}"], check=True)
         time.sleep(10)
         load.stop()
         say("load stopped; verifying")
