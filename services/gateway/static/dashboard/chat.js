@@ -1,0 +1,326 @@
+// Chat: my chats on the left, the thread in the middle, the conversation's sidebar (tags, the X) on the right.
+import { clear, h } from '../shared/dom.js';
+import { api } from './api.js';
+import { chatList } from './chatlist.js';
+import { chats, chatTitle } from './chats.js';
+import { createComposer } from './composer.js';
+import { renderLine } from './lines.js';
+import { live } from './live.js';
+import { assignmentLabel, conversationInfo } from './sidebar.js';
+import { agentName, LINE_EVENTS, loadAgents, refresher, store } from './store.js';
+import { emptyState, menuButton, modal, showError, statusDot, toast } from './ui.js';
+
+export const TITLE = 'Chats';
+
+export function render(view, [conversationId]) {
+  const sidebar = chatList(conversationId);
+  const center = h('section', { class: 'thread-pane' });
+  const right = h('aside', { class: 'right-sidebar', 'aria-label': 'Conversation details' });
+  clear(view, h('div', { class: 'chat-layout' }, sidebar.el, center, conversationId ? right : null));
+  if (!conversationId) {
+    clear(center, emptyState('Pick a chat', 'Your open conversations are on the left. Join new ones from the Monitor, or search a teammate to start a team chat.',
+      h('a', { class: 'button', href: '#/monitor', text: 'Go to the Monitor' })));
+    return () => sidebar.destroy();
+  }
+  const thread = openThread(center, right, conversationId);
+  return () => { sidebar.destroy(); thread.destroy(); };
+}
+
+function openThread(center, right, id) {
+  const path = `/api/agent/conversations/${encodeURIComponent(id)}`;
+  const lines = new Map(); // position -> line: dedupes pushed and fetched lines
+  let last = -1;
+  let wanted = -1;
+  let readSent = -1;
+  let detail = null;
+  let composer = null;
+  let fetching = false;
+  let again = false;
+  let destroyed = false;
+  let typingTimer = null;
+
+  const header = h('header', { class: 'thread-header' });
+  const list = h('div', { class: 'thread', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' });
+  const typingEl = h('div', { class: 'typing', 'aria-live': 'polite' });
+  const banner = h('div', { class: 'banner', hidden: true });
+  const composerSlot = h('div', { class: 'composer-slot' });
+  clear(center, header, list, typingEl, banner, composerSlot);
+  clear(right, h('p', { class: 'muted pad', text: 'Loading…' }));
+
+  const ctx = () => ({ visitorName: detail?.visitor?.name });
+  const participant = () => detail?.participants.some((p) => p.id === store.me.id);
+
+  function paintHeader() {
+    const actions = detail.status === 'closed' ? null : menuButton('Actions', [
+      ...(detail.kind === 'visitor' ? [{ label: 'Reassign…', onSelect: reassign }] : []),
+      { label: 'Add Teammate…', onSelect: addTeammate },
+      { label: 'Leave', onSelect: leave, danger: true },
+    ], { title: 'Reassign, add a teammate, or leave' });
+    clear(header,
+      h('div', { class: 'thread-title' },
+        h('h2', { text: chatTitle(detail) }),
+        h('span', { class: 'muted small', text: detail.kind === 'direct' ? `Team chat · ${detail.participants.map((p) => p.name).join(', ')}` : assignmentLabel(detail) })),
+      actions);
+  }
+
+  function paintSidebar() {
+    const close = detail.status === 'closed' ? null : h('button', {
+      type: 'button', class: 'close-x', title: 'Close this conversation', 'aria-label': 'Close conversation', onclick: closeConversation,
+    }, '✕');
+    clear(right, h('div', { class: 'sidebar-top' }, h('span', { class: 'section-title', text: 'Conversation' }), close), conversationInfo(detail), tagsEditor());
+  }
+
+  function paintComposer() {
+    if (!composer) {
+      composer = createComposer({
+        getConversation: () => detail,
+        allowFiles: detail.kind === 'visitor',
+        onTyping: (typing, mode) => live.typing(id, typing, mode),
+      });
+      clear(composerSlot, composer.el);
+    }
+    banner.hidden = true;
+    if (detail.status === 'closed') {
+      composer.disable('This conversation is closed.');
+      banner.hidden = false;
+      clear(banner, 'This conversation is closed. It is in the ', h('a', { href: '#/history', text: 'history' }), '.');
+    } else if (!participant()) {
+      banner.hidden = false;
+      clear(banner, 'You are not in this conversation. ', h('button', {
+        type: 'button', class: 'button small', text: 'Join to chat',
+        onclick: () => api.post(`${path}/join`).catch(showError),
+      }));
+    }
+  }
+
+  function tagsEditor() {
+    const input = h('input', { type: 'text', class: 'tag-input', placeholder: 'Add a tag and press Enter', 'aria-label': 'Add tag', maxlength: '50' });
+    input.addEventListener('keydown', async (event) => {
+      if (event.key !== 'Enter') return;
+      event.preventDefault();
+      const tag = input.value.trim();
+      if (!tag) return;
+      try {
+        await api.post(`${path}/tags`, { tag });
+        input.value = '';
+        detail.tags = [...new Set([...detail.tags, tag])];
+        paintSidebar();
+        right.querySelector('.tag-input')?.focus();
+      } catch (error) {
+        showError(error);
+      }
+    });
+    return h('div', { class: 'info-section' },
+      h('div', { class: 'section-title', text: 'Tags' }),
+      h('div', { class: 'tags editable' }, detail.tags.map((tag) => h('span', { class: 'tag' }, tag,
+        detail.status === 'closed' ? null : h('button', {
+          type: 'button', class: 'tag-remove', 'aria-label': `Remove tag ${tag}`,
+          onclick: async () => {
+            try {
+              await api.del(`${path}/tags/${encodeURIComponent(tag)}`);
+              detail.tags = detail.tags.filter((t) => t !== tag);
+              paintSidebar();
+            } catch (error) { showError(error); }
+          },
+        }, '✕')))),
+      detail.status === 'closed' ? null : input);
+  }
+
+  async function loadDetail() {
+    for (let attempt = 0; attempt < 25 && !destroyed; attempt++) {
+      try {
+        detail = await api.get(path);
+        break;
+      } catch (error) {
+        // A conversation just created may take a moment to appear in the views.
+        if (error.status !== 404 || attempt === 24) {
+          clear(center, emptyState('Cannot open this conversation', error.message, h('a', { class: 'button', href: '#/chats', text: 'Back to chats' })));
+          clear(right);
+          return false;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    if (destroyed || !detail) return false;
+    for (const p of detail.participants) store.agents.set(p.id, { ...store.agents.get(p.id), ...p });
+    paintHeader();
+    paintSidebar();
+    paintComposer();
+    return true;
+  }
+
+  async function fetchLines() {
+    if (fetching) { again = true; return; }
+    fetching = true;
+    try {
+      let tries = 0;
+      do {
+        again = false;
+        let page;
+        do {
+          page = await api.get(`${path}/messages`, last >= 0 ? { after: last, limit: 200 } : { limit: 200 });
+          append(page.items);
+        } while (page.items.length === 200 && !destroyed);
+        // A pushed event may be ahead of the view by a few milliseconds: try again shortly.
+        if (last < wanted && tries++ < 30 && !destroyed) { await new Promise((r) => setTimeout(r, 150)); again = true; }
+      } while (again && !destroyed);
+    } catch (error) {
+      if (error.status !== 404) showError(error);
+    } finally {
+      fetching = false;
+    }
+    markRead();
+  }
+
+  function append(items) {
+    const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
+    let added = false;
+    for (const line of items) {
+      if (lines.has(line.position)) continue;
+      lines.set(line.position, line);
+      last = Math.max(last, line.position);
+      if (list.querySelector('.empty')) clear(list);
+      list.append(renderLine(line, ctx()));
+      added = true;
+    }
+    if (!lines.size) clear(list, emptyState('No messages yet', detail?.kind === 'direct' ? 'Say hello to your teammates.' : 'The visitor has not written yet.'));
+    if (added && (nearBottom || items.length > 5)) list.scrollTop = list.scrollHeight;
+  }
+
+  function markRead() {
+    if (destroyed || document.hidden || !participant() || last <= readSent) return;
+    readSent = last;
+    api.post(`${path}/read`, { up_to_position: last }).catch(() => { readSent = -1; });
+    chats.markRead(id);
+  }
+
+  // --- actions ----------------------------------------------------------------------------------
+  function pickAgent(title, { actionLabel, onPick, exclude = [] }) {
+    modal(title, (close) => {
+      const search = h('input', { type: 'search', class: 'search', placeholder: 'Search by name or email', 'aria-label': 'Search agents' });
+      const results = h('div', { class: 'agent-picker', role: 'list' });
+      const paint = async () => {
+        const found = (await loadAgents(search.value.trim()).catch((error) => { showError(error); return []; }))
+          .filter((a) => !exclude.includes(a.id));
+        clear(results, found.length ? found.map((a) => h('div', { class: 'agent-row', role: 'listitem' },
+          statusDot(a.status),
+          h('span', { class: 'agent-name' }, h('strong', { text: a.name }), h('span', { class: 'muted small', text: ` ${a.status} · ${a.open_conversations ?? 0}/${a.max_concurrent_chats} chats` })),
+          h('button', {
+            type: 'button', class: 'link-button', text: actionLabel,
+            onclick: async () => { if (await onPick(a)) close(); },
+          }))) : h('p', { class: 'muted pad', text: 'No agent matches.' }));
+      };
+      search.addEventListener('input', paint);
+      paint();
+      return h('div', { class: 'modal-body' }, search, results);
+    });
+  }
+
+  function reassign() {
+    pickAgent('Reassign conversation', {
+      actionLabel: 'Reassign',
+      exclude: detail.assignee ? [detail.assignee.id] : [],
+      onPick: async (agent) => {
+        try {
+          const result = await api.post(`${path}/reassign`, { agent_id: agent.id });
+          toast(result.unchanged || `Reassigned to ${agent.name}`);
+          return true;
+        } catch (error) { showError(error); return false; }
+      },
+    });
+  }
+
+  function addTeammate() {
+    pickAgent('Add Teammate', {
+      actionLabel: 'Assign to',
+      exclude: detail.participants.map((p) => p.id),
+      onPick: async (agent) => {
+        try {
+          const result = await api.post(`${path}/teammates`, { agent_id: agent.id });
+          toast(result.unchanged || `${agent.name} was added to the conversation`);
+          return true;
+        } catch (error) { showError(error); return false; }
+      },
+    });
+  }
+
+  async function leave() {
+    try {
+      await api.post(`${path}/leave`);
+      toast('You left the conversation');
+      window.location.hash = '#/chats';
+    } catch (error) { showError(error); }
+  }
+
+  function closeConversation() {
+    modal('Close this conversation?', (close) => {
+      const reason = h('input', { type: 'text', placeholder: 'Resolution (optional), e.g. “refund issued”', 'aria-label': 'Reason', maxlength: '500' });
+      const confirm = async () => {
+        try {
+          await api.post(`${path}/close`, reason.value.trim() ? { reason: reason.value.trim() } : {});
+          toast('Conversation closed');
+          close();
+        } catch (error) { showError(error); }
+      };
+      reason.addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); confirm(); } });
+      return h('div', { class: 'modal-body' },
+        h('p', { text: detail.kind === 'visitor' ? 'The visitor will be asked to rate the conversation. It moves to the history.' : 'The chat moves to the history.' }),
+        reason,
+        h('div', { class: 'modal-actions' },
+          h('button', { type: 'button', class: 'button', text: 'Cancel', onclick: close }),
+          h('button', { type: 'button', class: 'button danger', text: 'Close conversation', onclick: confirm })));
+    });
+  }
+
+  // --- live -------------------------------------------------------------------------------------
+  const refreshDetail = refresher(async () => {
+    try {
+      detail = await api.get(path);
+      paintHeader();
+      paintSidebar();
+      paintComposer();
+    } catch { /* keep what we show */ }
+  });
+  const onEvent = (event) => {
+    const { topic, position, event: e } = event.detail;
+    if (topic !== 'conversation' || e.aggregate_id !== id) return;
+    if (LINE_EVENTS.has(e.type)) {
+      wanted = Math.max(wanted, position);
+      fetchLines();
+    }
+    if (e.type !== 'conversation.read') refreshDetail();
+  };
+  const onTyping = (event) => {
+    const { conversation_id: cid, typing, sender } = event.detail;
+    if (cid !== id) return;
+    clearTimeout(typingTimer);
+    if (!typing) { typingEl.textContent = ''; return; }
+    const who = sender.kind === 'visitor' ? (detail?.visitor?.name || 'The visitor') : agentName(sender.id);
+    typingEl.textContent = `${who} is typing…`;
+    typingTimer = setTimeout(() => { typingEl.textContent = ''; }, 6000);
+  };
+  const onReady = (event) => { if (event.detail.reconnected) { fetchLines(); refreshDetail(); } };
+  const onVisible = () => markRead();
+  live.addEventListener('event', onEvent);
+  live.addEventListener('typing', onTyping);
+  live.addEventListener('ready', onReady);
+  document.addEventListener('visibilitychange', onVisible);
+
+  loadDetail().then((ok) => {
+    if (!ok) return;
+    fetchLines();
+    composer?.focus();
+  });
+
+  return {
+    destroy() {
+      destroyed = true;
+      composer?.stopTyping();
+      clearTimeout(typingTimer);
+      live.removeEventListener('event', onEvent);
+      live.removeEventListener('typing', onTyping);
+      live.removeEventListener('ready', onReady);
+      document.removeEventListener('visibilitychange', onVisible);
+    },
+  };
+}

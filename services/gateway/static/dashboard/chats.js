@@ -1,0 +1,61 @@
+// My open chats (visitor and agent-to-agent) with unread counts, kept live for the sidebar and the badge.
+import { api } from './api.js';
+import { live } from './live.js';
+import { refresher, store } from './store.js';
+
+class Chats extends EventTarget {
+  constructor() {
+    super();
+    this.items = [];
+    this.loaded = false;
+    this.refresh = refresher(() => this.load());
+  }
+
+  start() {
+    this.load();
+    live.addEventListener('event', (event) => {
+      if (event.detail.topic === 'conversation') this.refresh();
+    });
+    live.addEventListener('ready', (event) => { if (event.detail.reconnected) this.load(); });
+  }
+
+  async load() {
+    try {
+      this.items = (await api.get('/api/agent/chats')).items;
+      this.loaded = true;
+      this.dispatchEvent(new Event('change'));
+    } catch {
+      // The sidebar keeps what it has; the next event or reconnect tries again.
+    }
+  }
+
+  unreadOf(conversation) {
+    return (conversation.unread || {})[store.me?.id] || 0;
+  }
+
+  totalUnread() {
+    return this.items.reduce((sum, c) => sum + this.unreadOf(c), 0);
+  }
+
+  /** Forget the unread count of a conversation I just read (the read receipt catches up on the server). */
+  markRead(conversationId) {
+    const item = this.items.find((c) => c.id === conversationId);
+    if (item && this.unreadOf(item)) {
+      item.unread = { ...item.unread, [store.me.id]: 0 };
+      this.dispatchEvent(new Event('change'));
+    }
+  }
+}
+
+export const chats = new Chats();
+
+export function chatTitle(conversation) {
+  if (conversation.kind === 'direct') {
+    const others = (conversation.participants || [])
+      .map((p) => (typeof p === 'string' ? p : p.id))
+      .filter((id) => id !== store.me?.id)
+      .map((id) => store.agents.get(id)?.name || 'Teammate');
+    return conversation.subject || `Chat with ${others.join(', ') || 'teammates'}`;
+  }
+  return conversation.visitor?.name || 'Visitor';
+}

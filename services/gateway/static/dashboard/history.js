@@ -1,0 +1,95 @@
+// History: closed conversations, searchable; a transcript view with text and HTML downloads.
+import { clear, dateTime, debounce, duration, h } from '../shared/dom.js';
+import { api } from './api.js';
+import { renderLine } from './lines.js';
+import { agentName } from './store.js';
+import { asHtml, asText, download } from './transcript.js';
+import { emptyState, showError } from './ui.js';
+
+export const TITLE = 'History';
+const PAGE_SIZE = 20;
+
+export function render(view, [openId]) {
+  let q = sessionStorage.getItem('parley.history.q') || '';
+  let page = 1;
+  let items = [];
+  let total = 0;
+  let selected = openId || null;
+  const search = h('input', { type: 'search', class: 'search', placeholder: 'Search visitor, email, tag or message text…', 'aria-label': 'Search history', value: q });
+  const summary = h('div', { class: 'muted small pad-x' });
+  const list = h('div', { class: 'history-list', role: 'list' });
+  const more = h('button', { type: 'button', class: 'button wide', hidden: true, text: 'Load more', onclick: () => load(page + 1) });
+  const pane = h('section', { class: 'transcript-pane' });
+  clear(view, h('div', { class: 'history' },
+    h('section', { class: 'history-main' }, h('div', { class: 'search-box' }, search), summary, list, more),
+    pane));
+
+  async function load(nextPage = 1) {
+    try {
+      const result = await api.get('/api/agent/history', { q: q || undefined, page: nextPage, page_size: PAGE_SIZE });
+      page = nextPage;
+      total = result.total;
+      items = nextPage === 1 ? result.items : [...items, ...result.items];
+      paint();
+    } catch (error) {
+      clear(list, emptyState('Could not search the history', error.message));
+    }
+  }
+
+  function paint() {
+    summary.textContent = q ? `${total} closed conversation${total === 1 ? '' : 's'} match “${q}”` : `${total} closed conversation${total === 1 ? '' : 's'}`;
+    more.hidden = items.length >= total;
+    if (!items.length) {
+      clear(list, emptyState(q ? 'Nothing found' : 'No closed conversations yet', q ? 'Try a visitor’s name, their email, a tag or words from the chat.' : 'Conversations you close with the X show up here.'));
+      return;
+    }
+    clear(list, items.map((c) => h('button', {
+      type: 'button', role: 'listitem', class: `history-row${c.id === selected ? ' selected' : ''}`, dataset: { id: c.id },
+      onclick: () => open(c.id),
+    },
+    h('span', { class: 'row-top' },
+      h('strong', { class: 'row-name', text: c.kind === 'direct' ? (c.subject || 'Team chat') : (c.visitor?.name || 'Visitor') }),
+      h('span', { class: 'muted small', text: dateTime(c.closed_at) })),
+    h('span', { class: 'row-preview', text: c.last_message_preview || '' }),
+    h('span', { class: 'row-bottom muted small' },
+      (c.agent_ids || []).map(agentName).join(', ') || 'No agent',
+      c.rating ? ` · ${'★'.repeat(c.rating.score)}` : '',
+      c.tags?.length ? h('span', { class: 'tags inline' }, c.tags.map((t) => h('span', { class: 'tag', text: t }))) : null))));
+  }
+
+  async function open(id) {
+    selected = id;
+    for (const el of list.querySelectorAll('.history-row')) el.classList.toggle('selected', el.dataset.id === id);
+    history.replaceState(null, '', `#/history/${encodeURIComponent(id)}`);
+    clear(pane, h('p', { class: 'muted pad', text: 'Loading transcript…' }));
+    try {
+      const path = `/api/agent/conversations/${encodeURIComponent(id)}`;
+      const [conversation, messages] = await Promise.all([api.get(path), api.get(`${path}/messages`, { limit: 500 })]);
+      const lines = messages.items;
+      const ctx = { visitorName: conversation.visitor?.name };
+      const base = `transcript-${(conversation.visitor?.name || 'chat').replace(/[^\w-]+/g, '-').toLowerCase()}-${id.slice(0, 8)}`;
+      clear(pane,
+        h('header', { class: 'transcript-header' },
+          h('div', {},
+            h('h2', { text: conversation.kind === 'direct' ? (conversation.subject || 'Team chat') : `Chat with ${conversation.visitor?.name || 'visitor'}` }),
+            h('span', { class: 'muted small', text: `Closed ${dateTime(conversation.closed_at)} · first reply ${duration(conversation.waiting_seconds)}` })),
+          h('div', { class: 'button-row' },
+            h('button', { type: 'button', class: 'button', text: 'Download .txt', onclick: () => download(`${base}.txt`, asText(conversation, lines), 'text/plain;charset=utf-8') }),
+            h('button', { type: 'button', class: 'button', text: 'Download .html', onclick: () => download(`${base}.html`, asHtml(conversation, lines), 'text/html;charset=utf-8') }))),
+        h('div', { class: 'thread transcript' }, lines.length ? lines.map((line) => renderLine(line, ctx)) : emptyState('Empty transcript', 'Nobody wrote anything.')));
+    } catch (error) {
+      clear(pane, emptyState('Cannot open this transcript', error.message));
+      showError(error);
+    }
+  }
+
+  search.addEventListener('input', debounce(() => {
+    q = search.value.trim();
+    sessionStorage.setItem('parley.history.q', q);
+    load(1);
+  }, 250));
+  clear(pane, emptyState('Pick a conversation', 'Its transcript opens here; download it as text or HTML.'));
+  load(1);
+  if (selected) open(selected);
+  search.focus();
+}

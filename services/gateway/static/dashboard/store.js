@@ -1,0 +1,59 @@
+// Shared dashboard state: who I am, the team (for names), and helpers for eventually consistent views.
+import { api } from './api.js';
+
+export const store = {
+  me: null,
+  agents: new Map(), // id -> agent card
+  canned: null,
+};
+
+export async function loadMe() {
+  store.me = await api.get('/api/agent/me');
+  store.agents.set(store.me.id, store.me);
+  return store.me;
+}
+
+export async function loadAgents(q) {
+  const result = await api.get('/api/agent/agents', { q });
+  for (const agent of result.items) store.agents.set(agent.id, agent);
+  return result.items;
+}
+
+export function agentName(id) {
+  if (!id) return 'Someone';
+  if (id === store.me?.id) return 'You';
+  return store.agents.get(id)?.name || 'A teammate';
+}
+
+export async function loadCanned() {
+  store.canned = (await api.get('/api/agent/canned-responses')).items;
+  return store.canned;
+}
+
+/**
+ * Views catch up with an event within ~100 ms: run `fn` shortly after an event and once more a little
+ * later, coalescing bursts. Returns a trigger function.
+ */
+export function refresher(fn, delays = [120, 900]) {
+  let timers = [];
+  return () => {
+    timers.forEach(clearTimeout);
+    timers = delays.map((ms) => setTimeout(fn, ms));
+  };
+}
+
+/** Event types that add a line to a transcript (the others change only the conversation's state). */
+export const LINE_EVENTS = new Set([
+  'conversation.started',
+  'conversation.message_posted',
+  'conversation.note_added',
+  'conversation.participant_joined',
+  'conversation.participant_left',
+  'conversation.teammate_invited',
+  'conversation.assignment_decided',
+  'conversation.tag_added',
+  'conversation.tag_removed',
+  'conversation.closed',
+  'conversation.reopened',
+  'conversation.rating_given',
+]);

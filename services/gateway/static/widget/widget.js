@@ -1,0 +1,361 @@
+// The visitor widget: a chat bubble, the pre-chat form, the thread with emoji and files, the queue
+// position while waiting, the typing indicator, and a rating after close. Lives in a shadow root so the
+// host page's styles never leak in (or out).
+import { clear, clock, fileSize, h, richText } from '../shared/dom.js';
+import { emojiButton } from '../shared/emoji.js';
+import { client, connect, loadVisit, saveVisit } from './visitor-api.js';
+
+const LINE_EVENTS = new Set([
+  'conversation.message_posted', 'conversation.participant_joined', 'conversation.participant_left',
+  'conversation.teammate_invited', 'conversation.closed', 'conversation.reopened', 'conversation.rating_given',
+]);
+const ACTIVITY = {
+  'conversation.participant_joined': 'An agent joined the chat',
+  'conversation.participant_left': 'An agent left the chat',
+  'conversation.teammate_invited': 'Another agent joined to help',
+  'conversation.closed': 'The chat was closed',
+  'conversation.reopened': 'The chat was reopened',
+  'conversation.rating_given': 'Thanks for rating this chat',
+};
+
+export function mount({ origin, title, departments }) {
+  const host = document.createElement('div');
+  host.id = 'parley-widget';
+  const shadow = host.attachShadow({ mode: 'open' });
+  shadow.append(h('link', { rel: 'stylesheet', href: `${origin}/static/widget/widget.css` }));
+  document.body.append(host);
+
+  let visit = loadVisit(); // {token, conversation_id, name}
+  const api = client(origin, () => visit?.token);
+  let socket = null;
+  let conversation = null;
+  let lines = new Map();
+  let last = -1;
+  let wanted = -1;
+  let fetching = false;
+  let again = false;
+  let pending = [];
+  let typingSent = false;
+  let typingTimer = null;
+  let agentTypingTimer = null;
+
+  const bubbleIcon = h('span', { class: 'bubble-icon', 'aria-hidden': 'true', text: '💬' });
+  const unreadDot = h('span', { class: 'unread-dot', hidden: true });
+  const bubble = h('button', { type: 'button', class: 'launcher', 'aria-label': 'Open chat', 'aria-expanded': 'false', onclick: () => toggle() }, bubbleIcon, unreadDot);
+  const subtitle = h('div', { class: 'subtitle', text: 'We usually reply in a few minutes' });
+  const body = h('div', { class: 'body' });
+  const panel = h('section', { class: 'panel', role: 'dialog', 'aria-label': title, hidden: true },
+    h('header', { class: 'header' },
+      h('div', {}, h('div', { class: 'title', text: title }), subtitle),
+      h('button', { type: 'button', class: 'header-close', 'aria-label': 'Minimize chat', onclick: () => toggle(false) }, '–')),
+    body);
+  shadow.append(panel, bubble);
+  panel.addEventListener('keydown', (event) => { if (event.key === 'Escape') toggle(false); });
+
+  function toggle(force) {
+    const open = force ?? panel.hidden;
+    panel.hidden = !open;
+    bubble.setAttribute('aria-expanded', String(open));
+    bubble.setAttribute('aria-label', open ? 'Close chat' : 'Open chat');
+    bubbleIcon.textContent = open ? '✕' : '💬';
+    sessionStorage.setItem('parley.widget.open', open ? '1' : '');
+    if (open) {
+      unreadDot.hidden = true;
+      setTimeout(() => body.querySelector('textarea, input')?.focus(), 0);
+    }
+  }
+
+  // --- pre-chat form ----------------------------------------------------------------------------
+  function renderPrechat(notice) {
+    subtitle.textContent = 'We usually reply in a few minutes';
+    const name = h('input', { type: 'text', name: 'name', required: true, maxlength: '200', autocomplete: 'name' });
+    const email = h('input', { type: 'email', name: 'email', required: true, maxlength: '320', autocomplete: 'email' });
+    const department = departments.length
+      ? h('select', { name: 'department' }, h('option', { value: '', text: 'No preference' }), departments.map((d) => h('option', { value: d, text: d })))
+      : null;
+    const message = h('textarea', { name: 'message', rows: '3', required: true, maxlength: '5000', placeholder: 'How can we help?' });
+    const error = h('p', { class: 'error', role: 'alert', hidden: !notice, text: notice || '' });
+    const submit = h('button', { type: 'submit', class: 'primary', text: 'Start chat' });
+    const form = h('form', { class: 'prechat', novalidate: true },
+      h('p', { class: 'intro', text: 'Hi there 👋 Tell us who you are and we will get right back to you.' }),
+      h('label', {}, 'Your name', name),
+      h('label', {}, 'Email', email),
+      department ? h('label', {}, 'Department (optional)', department) : null,
+      h('label', {}, 'Message', message),
+      error, submit);
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const problems = [];
+      if (!name.value.trim()) problems.push('your name');
+      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.value.trim())) problems.push('a valid email');
+      if (!message.value.trim()) problems.push('a message');
+      if (problems.length) {
+        error.hidden = false;
+        error.textContent = `Please enter ${problems.join(', ')}.`;
+        return;
+      }
+      submit.disabled = true;
+      submit.textContent = 'Starting…';
+      try {
+        const page = /^https?:/.test(window.location.href) ? window.location.href.slice(0, 2000) : null;
+        const started = await api.start({
+          name: name.value.trim(), email: email.value.trim(), message: message.value.trim(),
+          page_url: page, department: department?.value || null, locale: navigator.language?.slice(0, 35) || null,
+        });
+        visit = { token: started.visitor_token, conversation_id: started.conversation_id, name: name.value.trim() };
+        saveVisit(visit);
+        openConversation();
+      } catch (err) {
+        error.hidden = false;
+        error.textContent = err.message;
+        submit.disabled = false;
+        submit.textContent = 'Start chat';
+      }
+    });
+    clear(body, form);
+  }
+
+  // --- conversation -----------------------------------------------------------------------------
+  const notice = h('div', { class: 'notice', hidden: true, role: 'status' });
+  const thread = h('div', { class: 'thread', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' });
+  const typingEl = h('div', { class: 'typing', 'aria-live': 'polite' });
+  const footer = h('div', { class: 'footer' });
+
+  function openConversation() {
+    lines = new Map();
+    last = -1;
+    wanted = -1;
+    clear(thread);
+    clear(body, notice, thread, typingEl, footer);
+    renderComposer();
+    socket?.close();
+    socket = connect(origin, visit.token, {
+      onEvent: ({ position, event }) => {
+        if (LINE_EVENTS.has(event.type)) {
+          wanted = Math.max(wanted, position);
+          fetchLines();
+        }
+        if (event.type === 'conversation.message_posted' && event.author.kind === 'agent') showAgentTyping(false);
+        refreshConversation();
+      },
+      onTyping: showAgentTyping,
+      onReady: (reconnected) => { if (reconnected) { fetchLines(); refreshConversation(); } },
+    });
+    refreshConversation();
+    fetchLines();
+  }
+
+  let refreshTimers = [];
+  function refreshConversation() {
+    refreshTimers.forEach(clearTimeout);
+    refreshTimers = [0, 150, 900].map((ms) => setTimeout(loadConversation, ms));
+  }
+
+  async function loadConversation() {
+    try {
+      conversation = await api.conversation();
+      paintStatus();
+    } catch (err) {
+      if (err.status === 401) return forget('Your previous chat has expired. Start a new one below.');
+      // 404 right after starting: the views catch up within a moment; the next refresh shows it.
+    }
+  }
+
+  function forget(message) {
+    socket?.close();
+    socket = null;
+    visit = null;
+    conversation = null;
+    saveVisit(null);
+    renderPrechat(message);
+  }
+
+  function paintStatus() {
+    if (!conversation) return;
+    const closed = conversation.status === 'closed';
+    if (closed) subtitle.textContent = 'This chat has ended';
+    else if (conversation.assignment === 'assigned' && conversation.agent) subtitle.textContent = `${conversation.agent.name} is here to help`;
+    else subtitle.textContent = 'Waiting for an agent…';
+    notice.hidden = closed || conversation.assignment === 'assigned';
+    if (!notice.hidden) {
+      notice.textContent = conversation.assignment === 'queued'
+        ? `No agent is available right now. You are #${conversation.queue_position || 1} in line: we will answer here as soon as someone is free. You can keep browsing; this chat stays open.`
+        : 'Connecting you with an agent…';
+    }
+    if (closed) renderRating();
+    else if (!footer.querySelector('.composer')) renderComposer();
+  }
+
+  async function fetchLines() {
+    if (fetching) { again = true; return; }
+    fetching = true;
+    let tries = 0;
+    try {
+      do {
+        again = false;
+        const page = await api.messages(last >= 0 ? last : undefined);
+        appendLines(page.items);
+        if (last < wanted && tries++ < 30) { await new Promise((r) => setTimeout(r, 150)); again = true; }
+      } while (again && visit);
+    } catch (err) {
+      if (err.status === 401) forget('Your previous chat has expired. Start a new one below.');
+    } finally {
+      fetching = false;
+    }
+  }
+
+  function appendLines(items) {
+    let agentWrote = false;
+    for (const line of items) {
+      if (lines.has(line.position)) continue;
+      lines.set(line.position, line);
+      last = Math.max(last, line.position);
+      thread.append(renderLine(line));
+      if (line.kind === 'message' && line.author.kind === 'agent') agentWrote = true;
+    }
+    if (items.length) thread.scrollTop = thread.scrollHeight;
+    if (agentWrote && panel.hidden) unreadDot.hidden = false;
+  }
+
+  function renderLine(line) {
+    if (line.kind !== 'message') {
+      return h('div', { class: 'activity', dataset: { position: line.position } }, ACTIVITY[line.event_type] || 'Update');
+    }
+    const mine = line.author.kind === 'visitor';
+    const who = mine ? 'You' : (conversation?.agent?.name || 'Support');
+    return h('div', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { position: line.position } },
+      h('div', { class: 'meta' }, h('span', { text: who }), ' · ', h('time', { text: clock(line.created_at) })),
+      h('div', { class: 'msg-bubble' },
+        line.text ? h('div', { class: 'text' }, richText(line.text)) : null,
+        line.attachments?.length ? h('div', { class: 'files' }, line.attachments.map((a) => {
+          const url = api.attachmentUrl(a.attachment_id);
+          return a.content_type.startsWith('image/')
+            ? h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', class: 'image' }, h('img', { src: url, alt: a.filename }))
+            : h('a', { href: url, target: '_blank', rel: 'noopener noreferrer', class: 'file', download: a.filename }, `📄 ${a.filename} (${fileSize(a.size)})`);
+        })) : null));
+  }
+
+  function showAgentTyping(typing) {
+    clearTimeout(agentTypingTimer);
+    typingEl.textContent = typing ? `${conversation?.agent?.name || 'An agent'} is typing…` : '';
+    if (typing) agentTypingTimer = setTimeout(() => { typingEl.textContent = ''; }, 6000);
+  }
+
+  function renderComposer() {
+    pending = [];
+    const field = h('textarea', { rows: '1', placeholder: 'Write a message…', 'aria-label': 'Message', maxlength: '5000' });
+    const previews = h('div', { class: 'previews', hidden: true });
+    const fileInput = h('input', { type: 'file', hidden: true, accept: 'image/*,.pdf,.txt,.csv,.zip,.docx,.xlsx' });
+    const error = h('p', { class: 'error', role: 'alert', hidden: true });
+    const sendButton = h('button', { type: 'button', class: 'send', 'aria-label': 'Send', title: 'Send (Enter)', onclick: () => send() }, '➤');
+    const paintPreviews = () => {
+      previews.hidden = !pending.length;
+      clear(previews, pending.map((p) => h('div', { class: 'preview' },
+        p.file.type.startsWith('image/') ? h('img', { src: p.url, alt: p.file.name }) : h('span', { text: '📄' }),
+        h('span', { class: 'preview-name', text: p.uploading ? `${p.file.name} · uploading…` : p.file.name }),
+        h('button', { type: 'button', class: 'remove', 'aria-label': `Remove ${p.file.name}`, onclick: () => { pending = pending.filter((x) => x !== p); paintPreviews(); } }, '✕'))));
+    };
+    fileInput.addEventListener('change', async () => {
+      const files = [...fileInput.files];
+      fileInput.value = '';
+      for (const file of files) {
+        const p = { file, url: URL.createObjectURL(file), uploading: true };
+        pending.push(p);
+        paintPreviews();
+        try {
+          p.attachment_id = (await api.upload(file)).attachment_id;
+          error.hidden = true;
+        } catch (err) {
+          pending = pending.filter((x) => x !== p);
+          error.hidden = false;
+          error.textContent = err.message;
+        }
+        p.uploading = false;
+        paintPreviews();
+      }
+    });
+    async function send() {
+      const text = field.value.trim();
+      if (pending.some((p) => p.uploading)) return;
+      const ids = pending.map((p) => p.attachment_id).filter(Boolean);
+      if (!text && !ids.length) return;
+      sendButton.disabled = true;
+      try {
+        await api.send(text, ids);
+        field.value = '';
+        field.style.height = 'auto';
+        pending = [];
+        paintPreviews();
+        error.hidden = true;
+        stopTyping();
+      } catch (err) {
+        error.hidden = false;
+        error.textContent = err.message;
+      } finally {
+        sendButton.disabled = false;
+        field.focus();
+      }
+    }
+    function stopTyping() {
+      clearTimeout(typingTimer);
+      if (typingSent) { typingSent = false; socket?.typing(false); }
+    }
+    field.addEventListener('input', () => {
+      field.style.height = 'auto';
+      field.style.height = `${Math.min(field.scrollHeight, 120)}px`;
+      if (!typingSent && field.value) { typingSent = true; socket?.typing(true); }
+      clearTimeout(typingTimer);
+      typingTimer = setTimeout(stopTyping, 4000);
+    });
+    field.addEventListener('keydown', (event) => {
+      if (event.key === 'Enter' && !event.shiftKey && !event.isComposing) { event.preventDefault(); send(); }
+    });
+    clear(footer, error, previews, h('div', { class: 'composer' },
+      field,
+      emojiButton(field),
+      h('button', { type: 'button', class: 'icon', 'aria-label': 'Attach a file', title: 'Attach an image or file', onclick: () => fileInput.click() }, '📎'),
+      fileInput, sendButton));
+  }
+
+  function renderRating() {
+    if (footer.querySelector('.rating')) return;
+    const rated = conversation.rating;
+    const restart = h('button', { type: 'button', class: 'secondary', text: 'Start a new chat', onclick: () => forget() });
+    if (rated) {
+      clear(footer, h('div', { class: 'rating done' }, h('p', { text: `Thanks for your feedback! You rated this chat ${'★'.repeat(rated.score)}.` }), restart));
+      return;
+    }
+    let score = 0;
+    const stars = h('div', { class: 'stars', role: 'radiogroup', 'aria-label': 'Rating' });
+    const paintStars = () => [...stars.children].forEach((star, i) => {
+      star.textContent = i < score ? '★' : '☆';
+      star.setAttribute('aria-checked', String(i + 1 === score));
+    });
+    for (let i = 1; i <= 5; i++) {
+      stars.append(h('button', { type: 'button', role: 'radio', class: 'star', 'aria-label': `${i} out of 5`, onclick: () => { score = i; paintStars(); } }, '☆'));
+    }
+    const comment = h('textarea', { rows: '2', maxlength: '2000', placeholder: 'Anything we could do better? (optional)', 'aria-label': 'Comment' });
+    const error = h('p', { class: 'error', role: 'alert', hidden: true });
+    const submit = h('button', {
+      type: 'button', class: 'primary', text: 'Send rating',
+      onclick: async () => {
+        if (!score) { error.hidden = false; error.textContent = 'Pick from 1 to 5 stars.'; return; }
+        submit.disabled = true;
+        try {
+          await api.rate(score, comment.value.trim());
+          conversation.rating = { score };
+          clear(footer, h('div', { class: 'rating done' }, h('p', { text: `Thanks for your feedback! You rated this chat ${'★'.repeat(score)}.` }), restart));
+        } catch (err) {
+          error.hidden = false;
+          error.textContent = err.message;
+          submit.disabled = false;
+        }
+      },
+    });
+    clear(footer, h('div', { class: 'rating' }, h('p', { class: 'rating-title', text: 'How was this chat?' }), stars, comment, error, h('div', { class: 'row' }, restart, submit)));
+  }
+
+  if (visit?.token) openConversation();
+  else renderPrechat();
+  if (sessionStorage.getItem('parley.widget.open')) toggle(true);
+}
