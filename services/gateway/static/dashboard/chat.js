@@ -67,7 +67,7 @@ function openThread(center, right, id) {
     const close = detail.status === 'closed' ? null : h('button', {
       type: 'button', class: 'close-x', title: 'Close this conversation', 'aria-label': 'Close conversation', onclick: closeConversation,
     }, '✕');
-    clear(right, h('div', { class: 'sidebar-top' }, h('span', { class: 'section-title', text: 'Conversation' }), close), conversationInfo(detail), tagsEditor());
+    clear(right, h('div', { class: 'sidebar-top' }, h('span', { class: 'section-title', text: 'Conversation' }), close), conversationInfo(detail, { showTags: false }), tagsEditor());
   }
 
   function paintComposer() {
@@ -76,6 +76,11 @@ function openThread(center, right, id) {
         getConversation: () => detail,
         allowFiles: detail.kind === 'visitor',
         onTyping: (typing, mode) => live.typing(id, typing, mode),
+        onSent: (events) => {
+          // Show my own line as soon as the view has it, even if the socket is reconnecting.
+          for (const e of events) if (LINE_EVENTS.has(e.type)) wanted = Math.max(wanted, e.position);
+          fetchLines();
+        },
       });
       clear(composerSlot, composer.el);
     }

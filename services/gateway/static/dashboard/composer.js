@@ -21,7 +21,7 @@ export function renderCanned(text, conversation) {
   return text.replace(VARIABLE, (_, scope, key) => values[`${scope}.${key}`] ?? '');
 }
 
-export function createComposer({ getConversation, allowFiles, onTyping }) {
+export function createComposer({ getConversation, allowFiles, onTyping, onSent }) {
   let mode = 'message';
   let pending = []; // {file, url, attachment_id?, uploading, error}
   let canned = null; // {id, text} picked from the `/` menu
@@ -118,21 +118,16 @@ export function createComposer({ getConversation, allowFiles, onTyping }) {
     paintPreviews();
   }
 
-  async function addFiles(files) {
+  function addFiles(files) {
     for (const file of files) {
       const p = { file, url: URL.createObjectURL(file), uploading: true };
       pending.push(p);
-      paintPreviews();
-      try {
-        const stored = await api.upload(`/api/agent/conversations/${encodeURIComponent(getConversation().id)}/attachments`, file);
-        p.attachment_id = stored.attachment_id;
-      } catch (error) {
-        p.error = ` ${error.message}`;
-        showError(error);
-      }
-      p.uploading = false;
-      paintPreviews();
+      p.done = api.upload(`/api/agent/conversations/${encodeURIComponent(getConversation().id)}/attachments`, file)
+        .then((stored) => { p.attachment_id = stored.attachment_id; })
+        .catch((error) => { p.error = ` ${error.message}`; showError(error); })
+        .finally(() => { p.uploading = false; paintPreviews(); });
     }
+    paintPreviews();
   }
   fileInput.addEventListener('change', () => { addFiles([...fileInput.files]); fileInput.value = ''; });
   if (allowFiles) {
@@ -145,19 +140,26 @@ export function createComposer({ getConversation, allowFiles, onTyping }) {
   // --- sending ----------------------------------------------------------------------------------
   async function submit() {
     const text = field.value.trim();
-    const ready = pending.filter((p) => p.attachment_id);
-    if (pending.some((p) => p.uploading)) { hint.textContent = 'Wait for the upload to finish…'; return; }
-    if (!text && !ready.length) { field.focus(); return; }
-    const id = encodeURIComponent(getConversation().id);
+    if (!text && !pending.length) { field.focus(); return; }
     send.disabled = true;
+    if (pending.some((p) => p.uploading)) {
+      hint.textContent = 'Sending when the upload finishes…';
+      await Promise.all(pending.map((p) => p.done));
+      hint.textContent = '';
+    }
+    const ready = pending.filter((p) => p.attachment_id);
+    if (!text && !ready.length) { send.disabled = false; return; }
+    const id = encodeURIComponent(getConversation().id);
     try {
+      let result;
       if (mode === 'note') {
-        await api.post(`/api/agent/conversations/${id}/notes`, { text });
+        result = await api.post(`/api/agent/conversations/${id}/notes`, { text });
       } else if (canned && canned.text === field.value && !ready.length) {
-        await api.post(`/api/agent/conversations/${id}/messages`, { canned_response_id: canned.id });
+        result = await api.post(`/api/agent/conversations/${id}/messages`, { canned_response_id: canned.id });
       } else {
-        await api.post(`/api/agent/conversations/${id}/messages`, { text, attachment_ids: ready.map((p) => p.attachment_id) });
+        result = await api.post(`/api/agent/conversations/${id}/messages`, { text, attachment_ids: ready.map((p) => p.attachment_id) });
       }
+      onSent(result.events || []);
       field.value = '';
       canned = null;
       pending.forEach((p) => URL.revokeObjectURL(p.url));

@@ -1,6 +1,8 @@
 // History: closed conversations, searchable; a transcript view with text and HTML downloads.
 import { clear, dateTime, debounce, duration, h } from '../shared/dom.js';
 import { api } from './api.js';
+import { live } from './live.js';
+import { refresher } from './store.js';
 import { renderLine } from './lines.js';
 import { agentName } from './store.js';
 import { asHtml, asText, download } from './transcript.js';
@@ -24,9 +26,13 @@ export function render(view, [openId]) {
     h('section', { class: 'history-main' }, h('div', { class: 'search-box' }, search), summary, list, more),
     pane));
 
+  let shown = '';
   async function load(nextPage = 1) {
     try {
       const result = await api.get('/api/agent/history', { q: q || undefined, page: nextPage, page_size: PAGE_SIZE });
+      const signature = JSON.stringify([q, result.total, result.items.map((c) => [c.id, c.rating, c.tags])]);
+      if (nextPage === 1 && signature === shown) return; // unchanged: keep the list (and the focus) as it is
+      shown = nextPage === 1 ? signature : '';
       page = nextPage;
       total = result.total;
       items = nextPage === 1 ? result.items : [...items, ...result.items];
@@ -88,8 +94,18 @@ export function render(view, [openId]) {
     sessionStorage.setItem('parley.history.q', q);
     load(1);
   }, 250));
+  // Closing a conversation reaches the history view a moment after the event: refresh then, and every
+  // 15 s for what was closed before this page opened (only the first page, only when something changed).
+  const refresh = refresher(() => { if (page === 1) load(1); }, [300, 1500, 4000]);
+  const onEvent = (event) => { if (event.detail.topic === 'conversation') refresh(); };
+  live.addEventListener('event', onEvent);
+  const ticker = setInterval(() => { if (page === 1) load(1); }, 15_000);
   clear(pane, emptyState('Pick a conversation', 'Its transcript opens here; download it as text or HTML.'));
   load(1);
   if (selected) open(selected);
   search.focus();
+  return () => {
+    live.removeEventListener('event', onEvent);
+    clearInterval(ticker);
+  };
 }

@@ -85,6 +85,7 @@ export function render(view) {
           paintSide();
         },
       }));
+      actions.append(h('a', { class: 'button wide', href: `#/chats/${encodeURIComponent(detail.id)}`, text: 'View without joining' }));
     }
     clear(side, actions, conversationInfo(detail));
   }

@@ -20,7 +20,7 @@ function row(label, value) {
   return [h('dt', { text: label }), h('dd', {}, value)];
 }
 
-export function conversationInfo(c) {
+export function conversationInfo(c, { showTags = true } = {}) {
   const people = c.participants || [];
   const page = c.page_url ? safeUrl(c.page_url) : null;
   const visitor = c.visitor || {};
@@ -42,7 +42,7 @@ export function conversationInfo(c) {
       row('Closed', c.closed_at ? dateTime(c.closed_at) : null),
       row('Messages', c.message_count ? String(c.message_count) : null),
       row('Rating', c.rating ? `${'★'.repeat(c.rating.score)}${'☆'.repeat(5 - c.rating.score)}${c.rating.comment ? ` “${c.rating.comment}”` : ''}` : null),
-      row('Tags', c.tags?.length ? h('span', { class: 'tags' }, c.tags.map((t) => h('span', { class: 'tag', text: t }))) : null)),
+      showTags && row('Tags', c.tags?.length ? h('span', { class: 'tags' }, c.tags.map((t) => h('span', { class: 'tag', text: t }))) : null)),
     h('div', { class: 'info-section' },
       h('div', { class: 'section-title', text: 'Agents' }),
       people.length

@@ -104,7 +104,7 @@ export function mount({ origin, title, departments }) {
         });
         visit = { token: started.visitor_token, conversation_id: started.conversation_id, name: name.value.trim() };
         saveVisit(visit);
-        openConversation();
+        openConversation(started.events);
       } catch (err) {
         error.hidden = false;
         error.textContent = err.message;
@@ -121,7 +121,15 @@ export function mount({ origin, title, departments }) {
   const typingEl = h('div', { class: 'typing', 'aria-live': 'polite' });
   const footer = h('div', { class: 'footer' });
 
-  function openConversation() {
+  /** Our own writes answer with their positions: wait for the view to show them (it lags by ~100 ms). */
+  function expect(events) {
+    for (const e of events || []) {
+      if (LINE_EVENTS.has(e.type)) wanted = Math.max(wanted, e.position);
+    }
+    fetchLines();
+  }
+
+  function openConversation(events) {
     lines = new Map();
     last = -1;
     wanted = -1;
@@ -139,10 +147,11 @@ export function mount({ origin, title, departments }) {
         refreshConversation();
       },
       onTyping: showAgentTyping,
-      onReady: (reconnected) => { if (reconnected) { fetchLines(); refreshConversation(); } },
+      // Whatever happened before the socket was ready (or while it was down) comes over REST.
+      onReady: () => { fetchLines(); refreshConversation(); },
     });
     refreshConversation();
-    fetchLines();
+    expect(events);
   }
 
   let refreshTimers = [];
@@ -222,7 +231,8 @@ export function mount({ origin, title, departments }) {
       return h('div', { class: 'activity', dataset: { position: line.position } }, ACTIVITY[line.event_type] || 'Update');
     }
     const mine = line.author.kind === 'visitor';
-    const who = mine ? 'You' : (conversation?.agent?.name || 'Support');
+    // The visitor API does not say which agent wrote a line (only the current one): name the team instead.
+    const who = mine ? 'You' : title;
     return h('div', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { position: line.position } },
       h('div', { class: 'meta' }, h('span', { text: who }), ' · ', h('time', { text: clock(line.created_at) })),
       h('div', { class: 'msg-bubble' },
@@ -261,27 +271,27 @@ export function mount({ origin, title, departments }) {
       for (const file of files) {
         const p = { file, url: URL.createObjectURL(file), uploading: true };
         pending.push(p);
-        paintPreviews();
-        try {
-          p.attachment_id = (await api.upload(file)).attachment_id;
-          error.hidden = true;
-        } catch (err) {
-          pending = pending.filter((x) => x !== p);
-          error.hidden = false;
-          error.textContent = err.message;
-        }
-        p.uploading = false;
-        paintPreviews();
+        p.done = api.upload(file)
+          .then((stored) => { p.attachment_id = stored.attachment_id; error.hidden = true; })
+          .catch((err) => {
+            pending = pending.filter((x) => x !== p);
+            error.hidden = false;
+            error.textContent = err.message;
+          })
+          .finally(() => { p.uploading = false; paintPreviews(); });
       }
+      paintPreviews();
     });
     async function send() {
       const text = field.value.trim();
-      if (pending.some((p) => p.uploading)) return;
-      const ids = pending.map((p) => p.attachment_id).filter(Boolean);
-      if (!text && !ids.length) return;
+      if (!text && !pending.length) return;
       sendButton.disabled = true;
+      await Promise.all(pending.map((p) => p.done)); // an upload still running: send when it is stored
+      const ids = pending.map((p) => p.attachment_id).filter(Boolean);
+      if (!text && !ids.length) { sendButton.disabled = false; return; }
       try {
-        await api.send(text, ids);
+        const sent = await api.send(text, ids);
+        expect(sent.events);
         field.value = '';
         field.style.height = 'auto';
         pending = [];
