@@ -10,6 +10,8 @@ gateway_port="${PARLEY_GATEWAY_PORT:-8000}"
 cat <<TXT
 
   Parley is starting:
+    Agent dashboard    http://127.0.0.1:$gateway_port/
+    Widget demo shop   http://127.0.0.1:$gateway_port/demo   (embed on any page: <script src="http://127.0.0.1:$gateway_port/widget.js" defer></script>)
     Agent API + docs   http://127.0.0.1:$gateway_port/docs   (gateway; health /healthz, readiness /readyz)
     Routing ops        http://127.0.0.1:${PARLEY_ROUTING_PORT:-6066}/healthz   /metrics
     Conversation ops   http://127.0.0.1:${PARLEY_CONVERSATION_PORT:-8001}/healthz   /metrics
