@@ -58,6 +58,11 @@ PRESENCE = TopicSpec(
     description="Agent heartbeats from open dashboards (not state: the router derives availability timeouts from them).",
     retention_ms=24 * 3600 * 1000,
 )
+DEPARTMENTS = TopicSpec(
+    suffix="departments",
+    key="department id",
+    description="Department (team) configuration: members, routing strategy, fallback department, default max chats.",
+)
 SIGNALS = TopicSpec(
     suffix="signals",
     key="conversation id",
@@ -78,6 +83,7 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     CANNED_RESPONSES,
     ROUTING_FACTS,
     PRESENCE,
+    DEPARTMENTS,
     SIGNALS,
     DEAD_LETTERS,
 )

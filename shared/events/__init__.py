@@ -12,7 +12,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.events.agent import AGENT_EVENTS, CANNED_RESPONSE_EVENTS, CREDENTIAL_EVENTS, PRESENCE_EVENTS
+from shared.events.agent import (
+    AGENT_EVENTS,
+    CANNED_RESPONSE_EVENTS,
+    CREDENTIAL_EVENTS,
+    DEPARTMENT_EVENTS,
+    PRESENCE_EVENTS,
+    ROUTING_EVENTS,
+)
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.events.envelope import Actor, EventBase
 from shared.topics import (
@@ -20,7 +27,9 @@ from shared.topics import (
     AGENT_EVENTS_TOPIC,
     CANNED_RESPONSES,
     CONVERSATION_EVENTS_TOPIC,
+    DEPARTMENTS,
     PRESENCE,
+    ROUTING_FACTS,
     TopicSpec,
 )
 
@@ -42,6 +51,8 @@ _TOPIC_OF_GROUP: tuple[tuple[tuple[type[EventBase], ...], TopicSpec], ...] = (
     (CREDENTIAL_EVENTS, AGENT_CREDENTIALS),
     (CANNED_RESPONSE_EVENTS, CANNED_RESPONSES),
     (PRESENCE_EVENTS, PRESENCE),
+    (DEPARTMENT_EVENTS, DEPARTMENTS),
+    (ROUTING_EVENTS, ROUTING_FACTS),
 )
 
 EVENT_TYPES: dict[str, type[EventBase]] = {

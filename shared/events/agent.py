@@ -94,7 +94,58 @@ class CannedResponseDeleted(EventBase):
     payload: CannedResponseDeletedPayload
 
 
+RoutingStrategy = Literal["least_busy", "round_robin", "pooled"]
+
+
+class DepartmentConfiguredPayload(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    members: list[str] = Field(
+        default_factory=list, max_length=1000, description="Agent ids, in round-robin order."
+    )
+    strategy: RoutingStrategy = Field(
+        default="least_busy",
+        description="least_busy: fewest open chats, then idle longest; round_robin: next member in turn; "
+        "pooled: nobody is auto-assigned, agents take from the queue.",
+    )
+    fallback: str | None = Field(
+        default=None, max_length=100, description="Department whose agents take chats nobody here can take."
+    )
+    default_max_chats: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Max concurrent chats for members with no setting of their own.",
+    )
+
+
+class DepartmentConfigured(EventBase):
+    """A department (team) was created or reconfigured; the aggregate id is the department id (departments topic)."""
+
+    type: Literal["department.configured"] = "department.configured"
+    payload: DepartmentConfiguredPayload
+
+
+class RoutingTickPayload(Strict):
+    offline_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long an offline agent keeps their chats before they are re-routed.",
+    )
+    heartbeat_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Presence silence after which an agent counts as offline."
+    )
+
+
+class RoutingTick(EventBase):
+    """The router's clock (routing-facts topic, keyed by tenant): time-based rules run on it, so replay repeats them."""
+
+    type: Literal["routing.tick"] = "routing.tick"
+    payload: RoutingTickPayload
+
+
 AGENT_EVENTS = (AgentRegistered, AgentProfileUpdated, AgentStatusChanged)
 CREDENTIAL_EVENTS = (AgentPasswordSet,)
 PRESENCE_EVENTS = (AgentHeartbeat,)
+DEPARTMENT_EVENTS = (DepartmentConfigured,)
+ROUTING_EVENTS = (RoutingTick,)
 CANNED_RESPONSE_EVENTS = (CannedResponseCreated, CannedResponseUpdated, CannedResponseDeleted)

@@ -20,6 +20,7 @@ AssignmentReason = Literal[
     "agent_left",  # the assignee left and nobody else participates
     "reopened",  # a closed conversation was reopened and routed again
     "no_agent_available",  # nobody could take it: queued
+    "transfer",  # moved to another department on request
 ]
 
 
@@ -168,6 +169,12 @@ class AssignmentDecidedPayload(Strict):
     previous_agent_id: str | None = None
     reason: AssignmentReason
     queue_position: int | None = Field(default=None, ge=1)
+    forced: bool = Field(
+        default=False, description="A supervisor forced this assignment, possibly past the agent's capacity."
+    )
+    department: str | None = Field(
+        default=None, description="The department whose queue the conversation is in."
+    )
 
 
 class AssignmentDecided(EventBase):
@@ -201,6 +208,33 @@ class RatingGiven(EventBase):
     payload: RatingGivenPayload
 
 
+class TransferRequestedPayload(Strict):
+    department: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TransferRequested(EventBase):
+    """An agent asked to move the conversation to another department; the router re-routes it there."""
+
+    type: Literal["conversation.transfer_requested"] = "conversation.transfer_requested"
+    payload: TransferRequestedPayload
+
+
+class QueuePositionChangedPayload(Strict):
+    department: str | None = Field(
+        default=None, description="The queue's department; None: the default queue."
+    )
+    position: int = Field(ge=1, description="1 is next in line.")
+    queue_length: int = Field(ge=1)
+
+
+class QueuePositionChanged(EventBase):
+    """Written only by the routing service: a queued conversation moved up its department's FIFO queue."""
+
+    type: Literal["conversation.queue_position_changed"] = "conversation.queue_position_changed"
+    payload: QueuePositionChangedPayload
+
+
 CONVERSATION_EVENTS = (
     ConversationStarted,
     DirectConversationStarted,
@@ -218,4 +252,6 @@ CONVERSATION_EVENTS = (
     AssignmentDecided,
     ConversationRead,
     RatingGiven,
+    TransferRequested,
+    QueuePositionChanged,
 )
