@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import faust
 
@@ -20,6 +21,7 @@ def main() -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level
     app = create_app(settings)
     worker = faust.Worker(
         app,

@@ -1,61 +1,167 @@
 """The routing service as a faust app: the only writer of assignment decisions.
 
-Two agents. The re-keyer copies the facts that affect assignment from the conversation and agent topics
-onto routing-facts keyed by tenant, so all of one tenant's facts meet on one partition in one order.
-The router applies them to the tenant's state (a faust table, recovered from its changelog) and
-publishes each decision as conversation.assignment_decided on the conversation's own partition.
+Three parts. The re-keyer copies the facts that affect assignment from the conversation, agent, presence
+and department topics onto routing-facts keyed by tenant, so all of one tenant's facts meet on one
+partition in one order; each copy carries its source partition and offset in a header, which makes
+re-deliveries recognisable. The router applies them to the tenant's state (a faust table, one entry per
+agent, conversation, department and queue, recovered from its changelog) and publishes each decision as
+conversation.assignment_decided, and each queue move as conversation.queue_position_changed, on the
+conversation's own partition. A timer publishes routing.tick facts for the tenants this worker routes:
+the router's clock, so time rules replay like any other fact.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import ConsumerRecord
 from faust import web
+from faust.types import TP
 
 from services.routing.config import RoutingSettings
-from services.routing.policy import ROUTING_FACT_TYPES, Decision, TenantState, decide
+from services.routing.policy import (
+    DEFAULT_DEPARTMENT,
+    ROUTING_FACT_TYPES,
+    Decision,
+    Output,
+    PositionChanged,
+    TenantState,
+    decide,
+)
 from shared.deadletter import dead_letter_value
 from shared.events import Actor, EventBase, InvalidEvent, parse_event, serialize
-from shared.events.conversation import AssignmentDecided, AssignmentDecidedPayload
+from shared.events.agent import RoutingTick, RoutingTickPayload
+from shared.events.conversation import (
+    AssignmentDecided,
+    AssignmentDecidedPayload,
+    QueuePositionChanged,
+    QueuePositionChangedPayload,
+)
 from shared.logging import bind_event_context, get_logger
-from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, DEAD_LETTERS, ROUTING_FACTS
+from shared.topics import (
+    AGENT_EVENTS_TOPIC,
+    CONVERSATION_EVENTS_TOPIC,
+    DEAD_LETTERS,
+    DEPARTMENTS,
+    PRESENCE,
+    ROUTING_FACTS,
+)
 
 log = get_logger(__name__)
 
 ROUTER = Actor(kind="system", id="router")
 # Decision ids derive from the fact that caused them, so a decision re-sent after a crash is recognisably
 # the same event to every consumer.
-_DECISION_IDS = uuid.UUID("6f1d5a3c-4b8e-4d2a-9c61-0b7e5f3a2d10")
+DECISION_IDS = uuid.UUID("6f1d5a3c-4b8e-4d2a-9c61-0b7e5f3a2d10")
+SOURCE_HEADER = "parley-source"
+# Table keys: tenant, separator, entry ("meta", "agent/<id>", "conv/<id>", "dept/<id>", "queue/<id>").
+SEP = "\x1f"
+PENDING = "pending"
+WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
 @dataclass
 class RoutingMetrics:
     facts_forwarded: int = 0
     facts_processed: int = 0
+    duplicates_skipped: int = 0
+    ticks_sent: int = 0
     dead_letters: int = 0
+    fact_types: Counter[str] = field(default_factory=Counter)
     decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
-    queue_length: dict[str, int] = field(default_factory=dict)
+    position_updates: int = 0
+    assignments: Counter[tuple[str, str]] = field(default_factory=Counter)  # (tenant, agent)
+    forced: int = 0
+    # (tenant, department) -> bucket counts, sum, count of seconds from waiting to assigned
+    wait_buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    wait_sum: dict[tuple[str, str], float] = field(default_factory=dict)
+    wait_count: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def render(self) -> str:
+    def observe(self, tenant: str, decision: Decision) -> None:
+        self.decisions[(decision.outcome, decision.reason)] += 1
+        if decision.outcome != "assigned" or decision.agent_id is None:
+            return
+        self.assignments[(tenant, decision.agent_id)] += 1
+        self.forced += decision.forced
+        if decision.waited_seconds is not None:
+            key = (tenant, decision.department)
+            buckets = self.wait_buckets.setdefault(key, [0] * len(WAIT_BUCKETS))
+            for index, bound in enumerate(WAIT_BUCKETS):
+                if decision.waited_seconds <= bound:
+                    buckets[index] += 1
+            self.wait_sum[key] = self.wait_sum.get(key, 0.0) + decision.waited_seconds
+            self.wait_count[key] += 1
+
+    def render(self, states: dict[str, TenantState]) -> str:
         lines = [
             "# TYPE parley_routing_facts_forwarded_total counter",
             f"parley_routing_facts_forwarded_total {self.facts_forwarded}",
             "# TYPE parley_routing_facts_processed_total counter",
             f"parley_routing_facts_processed_total {self.facts_processed}",
+            "# TYPE parley_routing_facts_total counter",
+            *(
+                f'parley_routing_facts_total{{type="{_label(kind)}"}} {count}'
+                for kind, count in sorted(self.fact_types.items())
+            ),
+            "# TYPE parley_routing_duplicates_skipped_total counter",
+            f"parley_routing_duplicates_skipped_total {self.duplicates_skipped}",
+            "# TYPE parley_routing_ticks_sent_total counter",
+            f"parley_routing_ticks_sent_total {self.ticks_sent}",
             "# TYPE parley_dead_letters_total counter",
             f'parley_dead_letters_total{{service="routing"}} {self.dead_letters}',
             "# TYPE parley_routing_decisions_total counter",
         ]
         for (outcome, reason), count in sorted(self.decisions.items()):
             lines.append(f'parley_routing_decisions_total{{outcome="{outcome}",reason="{reason}"}} {count}')
-        lines.append("# TYPE parley_routing_queue_length gauge")
-        for tenant, length in sorted(self.queue_length.items()):
-            lines.append(f'parley_routing_queue_length{{tenant="{_label(tenant)}"}} {length}')
+        lines += [
+            "# TYPE parley_routing_queue_position_updates_total counter",
+            f"parley_routing_queue_position_updates_total {self.position_updates}",
+            "# TYPE parley_routing_forced_assignments_total counter",
+            f"parley_routing_forced_assignments_total {self.forced}",
+            "# TYPE parley_routing_assignments_total counter",
+        ]
+        for (tenant, agent), count in sorted(self.assignments.items()):
+            lines.append(
+                f'parley_routing_assignments_total{{tenant="{_label(tenant)}",agent="{_label(agent)}"}} {count}'
+            )
+        lines.append("# TYPE parley_routing_time_to_assignment_seconds histogram")
+        for (tenant, dept), buckets in sorted(self.wait_buckets.items()):
+            labels = f'tenant="{_label(tenant)}",department="{_label(dept)}"'
+            for bound, count in zip(WAIT_BUCKETS, buckets, strict=True):
+                lines.append(
+                    f'parley_routing_time_to_assignment_seconds_bucket{{{labels},le="{bound}"}} {count}'
+                )
+            total = self.wait_count[(tenant, dept)]
+            lines.append(f'parley_routing_time_to_assignment_seconds_bucket{{{labels},le="+Inf"}} {total}')
+            lines.append(
+                f"parley_routing_time_to_assignment_seconds_sum{{{labels}}} {self.wait_sum[(tenant, dept)]}"
+            )
+            lines.append(f"parley_routing_time_to_assignment_seconds_count{{{labels}}} {total}")
+        lines += [
+            "# TYPE parley_routing_queue_length gauge",
+            "# TYPE parley_routing_oldest_wait_seconds gauge",
+        ]
+        now = datetime.now(UTC)  # display only: how long the head of each queue has waited so far
+        for tenant, state in sorted(states.items()):
+            departments = sorted({DEFAULT_DEPARTMENT, *state.departments, *state.queues})
+            for dept in departments:
+                queue = state.queues.get(dept, [])
+                labels = f'tenant="{_label(tenant)}",department="{_label(dept)}"'
+                lines.append(f"parley_routing_queue_length{{{labels}}} {len(queue)}")
+                oldest = 0.0
+                if queue:
+                    queued_at = state.conversations[queue[0]]["queued_at"]
+                    oldest = max(0.0, (now - datetime.fromisoformat(queued_at)).total_seconds())
+                lines.append(f"parley_routing_oldest_wait_seconds{{{labels}}} {oldest:.3f}")
         return "\n".join(lines) + "\n"
 
 
@@ -63,24 +169,44 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def decision_event(fact: EventBase, decision: Decision, index: int) -> AssignmentDecided:
-    return AssignmentDecided(
-        event_id=str(uuid.uuid5(_DECISION_IDS, f"{fact.event_id}/{index}")),
+def output_event(fact: EventBase, output: Output, index: int) -> AssignmentDecided | QueuePositionChanged:
+    envelope: dict[str, Any] = {
+        "event_id": str(uuid.uuid5(DECISION_IDS, f"{fact.event_id}/{index}")),
         # The fact's time, not the clock: replaying the same facts yields byte-identical decisions.
-        occurred_at=fact.occurred_at,
-        tenant=fact.tenant,
-        aggregate_id=decision.conversation_id,
-        actor=ROUTER,
-        correlation_id=fact.correlation_id or fact.event_id,
-        causation_id=fact.event_id,
+        "occurred_at": fact.occurred_at,
+        "tenant": fact.tenant,
+        "aggregate_id": output.conversation_id,
+        "actor": ROUTER,
+        "correlation_id": fact.correlation_id or fact.event_id,
+        "causation_id": fact.event_id,
+    }
+    if isinstance(output, PositionChanged):
+        return QueuePositionChanged(
+            **envelope,
+            payload=QueuePositionChangedPayload(
+                department=output.department or None,
+                position=output.position,
+                queue_length=output.queue_length,
+            ),
+        )
+    return AssignmentDecided(
+        **envelope,
         payload=AssignmentDecidedPayload(
-            outcome=decision.outcome,
-            agent_id=decision.agent_id,
-            previous_agent_id=decision.previous_agent_id,
-            reason=decision.reason,
-            queue_position=decision.queue_position,
+            outcome=output.outcome,
+            agent_id=output.agent_id,
+            previous_agent_id=output.previous_agent_id,
+            reason=output.reason,
+            queue_position=output.queue_position,
+            forced=output.forced,
+            department=output.department or None,
         ),
     )
+
+
+def decision_event(fact: EventBase, decision: Decision, index: int) -> AssignmentDecided:
+    event = output_event(fact, decision, index)
+    assert isinstance(event, AssignmentDecided)
+    return event
 
 
 def _record(message: Any) -> ConsumerRecord[bytes, bytes]:
@@ -102,6 +228,22 @@ def _record(message: Any) -> ConsumerRecord[bytes, bytes]:
     )
 
 
+def source_of(message: Any) -> tuple[str, int] | None:
+    """(source partition, offset) from the re-keyer's header, or None for the router's own ticks."""
+    headers = message.headers or ()
+    items = headers.items() if isinstance(headers, dict) else headers
+    for name, value in items:
+        if name == SOURCE_HEADER:
+            text = value.decode() if isinstance(value, bytes) else str(value)
+            where, _, offset = text.rpartition(":")
+            return where, int(offset)
+    return None
+
+
+def _text(key: Any) -> str:
+    return key.decode() if isinstance(key, bytes) else str(key)
+
+
 def create_app(settings: RoutingSettings) -> faust.App:
     prefix = settings.topic_prefix
     app_id = f"{prefix}-routing"
@@ -110,6 +252,7 @@ def create_app(settings: RoutingSettings) -> faust.App:
         broker=[f"kafka://{host.strip()}" for host in settings.kafka_bootstrap.split(",")],
         # State lives in the changelog topic; memory is rebuilt from it at start.
         store="memory://",
+        datadir=str(Path(settings.data_dir) / app_id),
         topic_partitions=settings.kafka_partitions,
         topic_replication_factor=settings.kafka_replication_factor,
         web_host=settings.host,
@@ -117,23 +260,63 @@ def create_app(settings: RoutingSettings) -> faust.App:
         web_port=settings.port,
         autodiscover=False,
         producer_acks=-1,
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=max(0.5, settings.kafka_session_timeout_seconds / 4),
     )
     metrics = RoutingMetrics()
     app.routing_metrics = metrics  # type: ignore[attr-defined]
+    facts_name = ROUTING_FACTS.name(prefix)
 
     sources = app.topic(
         CONVERSATION_EVENTS_TOPIC.name(prefix),
         AGENT_EVENTS_TOPIC.name(prefix),
+        PRESENCE.name(prefix),
+        DEPARTMENTS.name(prefix),
         key_type=str,
         value_serializer="raw",
     )
-    facts = app.topic(ROUTING_FACTS.name(prefix), key_type=str, value_serializer="raw")
+    facts = app.topic(facts_name, key_type=str, value_serializer="raw")
     decisions_out = app.topic(CONVERSATION_EVENTS_TOPIC.name(prefix), key_type=str, value_serializer="raw")
     dead_letters = app.topic(DEAD_LETTERS.name(prefix), key_type=str, value_serializer="raw")
     # No value_type: faust's model codec for dict values breaks changelog recovery.
-    states = app.Table(
-        "tenant-routing-state", default=dict, key_type=str, partitions=settings.kafka_partitions
-    )
+    entries = app.Table("routing-state", default=dict, key_type=str, partitions=settings.kafka_partitions)
+    # The tenants this worker routes, as last written; dropped on every rebalance and re-read from the table.
+    cache: dict[str, tuple[TenantState, dict[str, Any]]] = {}
+    partitioner = DefaultPartitioner()
+
+    async def forget(*_: Any, **__: Any) -> None:
+        cache.clear()
+
+    app.on_partitions_revoked.connect(forget)
+    app.on_partitions_assigned.connect(forget)
+
+    def load(tenant: str) -> tuple[TenantState, dict[str, Any]]:
+        if tenant not in cache:
+            mine = f"{tenant}{SEP}"
+            stored = {
+                _text(key)[len(mine) :]: value
+                for key, value in entries.items()
+                if _text(key).startswith(mine)
+            }
+            # The last fact's changes, written as one record before its entries: a crash can persist a
+            # prefix of the entry writes, never half of this record, so re-applying it completes them.
+            pending = stored.pop(PENDING, None) or {}
+            stored.update(pending.get("set", {}))
+            for key in pending.get("del", []):
+                stored.pop(key, None)
+            cache[tenant] = (TenantState.from_entries(stored), stored)
+        return cache[tenant]
+
+    def save(tenant: str, state: TenantState, before: dict[str, Any]) -> None:
+        after = state.to_entries()
+        changed = {key: value for key, value in after.items() if before.get(key) != value}
+        deleted = sorted(before.keys() - after.keys())
+        entries[f"{tenant}{SEP}{PENDING}"] = {"set": changed, "del": deleted}
+        for key, value in changed.items():
+            entries[f"{tenant}{SEP}{key}"] = value
+        for key in deleted:
+            del entries[f"{tenant}{SEP}{key}"]
+        cache[tenant] = (state, after)
 
     async def dead_letter(message: Any, reason: str, group: str) -> None:
         metrics.dead_letters += 1
@@ -144,47 +327,89 @@ def create_app(settings: RoutingSettings) -> faust.App:
     @app.agent(sources, concurrency=1)
     async def rekey(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            message = event.message
             try:
-                fact = parse_event(event.message.value)
+                fact = parse_event(message.value)
             except InvalidEvent as exc:
-                await dead_letter(event.message, str(exc), group=app_id)
+                await dead_letter(message, str(exc), group=app_id)
                 continue
             if fact.type in ROUTING_FACT_TYPES:
-                # Same bytes, new key: the router sees exactly what was published.
-                await facts.send(key=fact.tenant, value=event.message.value)
+                # Same bytes, new key: the router sees exactly what was published, and where it came from.
+                source = f"{message.topic}:{message.partition}:{message.offset}".encode()
+                await facts.send(key=fact.tenant, value=message.value, headers=[(SOURCE_HEADER, source)])
                 metrics.facts_forwarded += 1
 
     @app.agent(facts, concurrency=1)
     async def route(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
+            message = event.message
             try:
-                fact = parse_event(event.message.value)
-            except InvalidEvent as exc:  # a schema the re-keyer accepted but this build does not
-                await dead_letter(event.message, str(exc), group=app_id)
+                fact = parse_event(message.value)
+                source = source_of(message)
+                tenant = fact.tenant
+                state, stored = load(tenant)
+                new_state, outputs = decide(state, fact, source)
+            except Exception as exc:  # a schema or a fact this build cannot apply: never silently skipped
+                await dead_letter(message, f"{type(exc).__name__}: {exc}", group=app_id)
                 continue
-            tenant = fact.tenant
-            state = TenantState.from_dict(states[tenant])
-            new_state, decided = decide(state, fact)
-            # Decisions go out before the state is saved: after a crash in between, the fact is
-            # replayed and re-decided (same event ids), rather than saved as handled with nothing sent.
-            for index, decision in enumerate(decided):
-                with bind_event_context(tenant=tenant, conversation_id=decision.conversation_id):
-                    log.info(
-                        "assignment_decided",
-                        outcome=decision.outcome,
-                        agent_id=decision.agent_id,
-                        reason=decision.reason,
-                        queue_position=decision.queue_position,
-                        over_capacity=decision.over_capacity,
-                        fact=fact.type,
-                    )
-                out = decision_event(fact, decision, index)
-                await decisions_out.send(key=decision.conversation_id, value=serialize(out))
-                metrics.decisions[(decision.outcome, decision.reason)] += 1
-            if new_state is not state:
-                states[tenant] = new_state.to_dict()
+            if new_state is state:
+                metrics.duplicates_skipped += 1
+                continue
+            # Decisions are acknowledged by the broker before the state that records them is written: after
+            # a crash in between, the fact is re-decided from the old state with the same event ids.
+            pending = []
+            for index, output in enumerate(outputs):
+                if isinstance(output, Decision):
+                    with bind_event_context(tenant=tenant, conversation_id=output.conversation_id):
+                        log.info(
+                            "assignment_decided",
+                            outcome=output.outcome,
+                            agent_id=output.agent_id,
+                            reason=output.reason,
+                            queue_position=output.queue_position,
+                            department=output.department,
+                            forced=output.forced,
+                            over_capacity=output.over_capacity,
+                            fact=fact.type,
+                        )
+                    metrics.observe(tenant, output)
+                else:
+                    metrics.position_updates += 1
+                out = output_event(fact, output, index)
+                pending.append(await decisions_out.send(key=output.conversation_id, value=serialize(out)))
+            if pending:
+                await asyncio.gather(*pending)
+            save(tenant, new_state, stored)
             metrics.facts_processed += 1
-            metrics.queue_length[tenant] = len(new_state.queue)
+            metrics.fact_types[fact.type] += 1
+
+    @app.timer(interval=settings.tick_interval_seconds)  # type: ignore[untyped-decorator]
+    async def tick() -> None:
+        """Publish the router's clock to every tenant whose routing-facts partition this worker holds."""
+        assigned = app.consumer.assignment()
+        partitions = [p for p in range(settings.kafka_partitions)]
+        at = datetime.now(UTC)
+        for key in list(entries.keys()):
+            tenant, _, entry = _text(key).partition(SEP)
+            if entry != "meta":
+                continue
+            partition = partitioner(tenant.encode(), partitions, partitions)
+            if TP(facts_name, partition) not in assigned:
+                continue
+            fact = RoutingTick(
+                tenant=tenant,
+                aggregate_id=tenant,
+                actor=ROUTER,
+                occurred_at=at,
+                payload=RoutingTickPayload(
+                    offline_grace_seconds=settings.offline_grace_seconds,
+                    heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
+                ),
+            )
+            await facts.send(key=tenant, value=serialize(fact))
+            metrics.ticks_sent += 1
+
+    started_at = time.monotonic()
 
     async def announce() -> None:
         log.info("routing_started", app_id=app_id, web_port=settings.port)
@@ -193,10 +418,11 @@ def create_app(settings: RoutingSettings) -> faust.App:
 
     @app.page("/healthz")
     async def healthz(view: web.View, request: web.Request) -> web.Response:
-        return view.json({"status": "ok"})
+        return view.json({"status": "ok", "uptime_seconds": round(time.monotonic() - started_at, 1)})
 
     @app.page("/metrics")
     async def prometheus(view: web.View, request: web.Request) -> web.Response:
-        return view.text(metrics.render(), content_type="text/plain; version=0.0.4")
+        states = {tenant: state for tenant, (state, _) in cache.items()}
+        return view.text(metrics.render(states), content_type="text/plain; version=0.0.4")
 
     return app

@@ -1,0 +1,472 @@
+"""Routing under load on the real broker, with two worker processes and a crash.
+
+300 visitors arrive at once for 12 agents (max 3 chats each) in two departments; agents finish chats,
+go away, go offline (explicitly, or their dashboard's heartbeats stop), some visitors come back to closed
+chats, a supervisor forces a chat onto a full agent, some chats are transferred, and the worker that routes
+the tenant is killed with SIGKILL and restarted. Afterwards the event log alone must show: never two
+assignees at once, no agent past capacity unless forced, everyone who waited was assigned, queue positions
+that match the real order. Nothing here asserts on timing; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from services.routing.app import DECISION_IDS
+from shared.events import Actor, EventBase, parse_event, serialize, topic_of
+from shared.events.agent import (
+    AgentHeartbeat,
+    AgentHeartbeatPayload,
+    AgentRegistered,
+    AgentRegisteredPayload,
+    AgentStatus,
+    AgentStatusChanged,
+    AgentStatusChangedPayload,
+    DepartmentConfigured,
+    DepartmentConfiguredPayload,
+)
+from shared.events.conversation import (
+    AssignmentDecided,
+    ConversationClosed,
+    ConversationClosedPayload,
+    ConversationReopened,
+    ConversationReopenedPayload,
+    ConversationStarted,
+    ConversationStartedPayload,
+    QueuePositionChanged,
+    ReassignmentRequested,
+    ReassignmentRequestedPayload,
+    TransferRequested,
+    TransferRequestedPayload,
+    VisitorInfo,
+)
+from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.settings import ParleySettings
+from shared.topics import CONVERSATION_EVENTS_TOPIC, ROUTING_FACTS
+from tests.processes import ServiceProcess, free_port
+
+pytestmark = pytest.mark.integration
+
+TENANT = "loadco"
+CONVERSATIONS = 300
+CAPACITY = 3
+SALES = [f"s{i}" for i in range(6)]  # least busy, falls back to support
+SUPPORT = [f"t{i}" for i in range(6)]  # round robin
+AGENTS = SALES + SUPPORT
+HEARTBEATING = ["s0", "s1", "s2", "t0", "t1"]
+SILENCED = "s2"  # the dashboard closes: heartbeats stop
+GONE = "t3"  # goes offline explicitly and stays away
+AWAY_AND_BACK = "s4"
+BLIP = "t5"  # offline, then back within the grace period
+SUPERVISOR = Actor(kind="agent", id="sup")
+BOUND = 150.0  # seconds for the whole story; the test fails with what it saw if it runs out
+
+
+class Worker:
+    def __init__(self, name: str, settings: ParleySettings, log_dir: Path) -> None:
+        self.name = name
+        self.settings = settings
+        self.log_dir = log_dir
+        self.starts = 0
+        self.process: ServiceProcess | None = None
+        self.base = ""
+
+    def start(self) -> None:
+        port = free_port()
+        env = {
+            "PARLEY_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
+            "PARLEY_TOPIC_PREFIX": self.settings.topic_prefix,
+            "PARLEY_PORT": str(port),
+            "PARLEY_KAFKA_PARTITIONS": str(self.settings.kafka_partitions),
+            "PARLEY_TICK_INTERVAL_SECONDS": "0.5",
+            "PARLEY_OFFLINE_GRACE_SECONDS": "2",
+            "PARLEY_HEARTBEAT_TIMEOUT_SECONDS": "3",
+            "PARLEY_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
+            "PARLEY_DATA_DIR": str(self.log_dir / "faust"),
+            "PARLEY_LOG_LEVEL": "WARNING",
+        }
+        self.starts += 1
+        log = self.log_dir / f"{self.name}-{self.starts}.log"
+        self.process = ServiceProcess("services.routing", env, log)
+        self.base = f"http://127.0.0.1:{port}"
+        self.process.wait_http_ready(f"{self.base}/healthz")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.stop()
+            self.process = None
+
+
+@pytest.fixture
+def workers(settings: ParleySettings, tmp_path: Path) -> Iterator[list[Worker]]:
+    asyncio.run(ensure_topics(settings))
+    pair = [Worker("router-a", settings, tmp_path), Worker("router-b", settings, tmp_path)]
+    try:
+        for worker in pair:
+            worker.start()
+        yield pair
+    finally:
+        for worker in pair:
+            worker.stop()
+
+
+@pytest.fixture
+async def producer(settings: ParleySettings) -> AsyncIterator[AIOKafkaProducer]:
+    kafka = create_producer(settings, client_id="routing-load-test")
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
+
+
+async def metric(worker: Worker, name: str) -> float:
+    """A metric's value summed over its label sets; 0 when the worker is down or does not show it."""
+    if worker.process is None:
+        return 0.0
+    try:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(f"{worker.base}/metrics", timeout=5)).text
+    except httpx.HTTPError:
+        return 0.0
+    return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
+
+
+class Story:
+    """Plays the agents and visitors, reading the router's decisions as they come."""
+
+    def __init__(self, settings: ParleySettings, producer: AIOKafkaProducer) -> None:
+        self.settings = settings
+        self.producer = producer
+        self.rng = random.Random(4)  # the test's own choices; the router has no randomness
+        self.assignee: dict[str, str | None] = {}
+        self.closed: set[str] = set()
+        self.to_reopen = {f"c{i:03d}" for i in range(0, CONVERSATIONS, 10)}
+        self.reopened: set[str] = set()
+        self.working = set(AGENTS)
+        self.heartbeating = set(HEARTBEATING)
+        self.decisions = 0
+        self.seen: set[str] = set()
+        self.closes = 0
+        self.forced_done = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def env(self, aggregate_id: str, actor: Actor = SUPERVISOR) -> dict[str, Any]:
+        return {"tenant": TENANT, "aggregate_id": aggregate_id, "actor": actor}
+
+    async def publish(self, event: EventBase) -> None:
+        topic = topic_of(event).name(self.settings.topic_prefix)
+        await self.producer.send(topic, key=event.aggregate_id.encode(), value=serialize(event))
+
+    async def status(self, agent: str, status: AgentStatus) -> None:
+        await self.publish(
+            AgentStatusChanged(**self.env(agent), payload=AgentStatusChangedPayload(status=status))
+        )
+
+    def later(self, delay: float, action: Any) -> None:
+        async def run() -> None:
+            await asyncio.sleep(delay)
+            await action()
+
+        task = asyncio.create_task(run())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def heartbeats(self) -> None:
+        while True:
+            for agent in sorted(self.heartbeating):
+                payload = AgentHeartbeatPayload(status="available")
+                await self.publish(
+                    AgentHeartbeat(**self.env(agent, Actor(kind="agent", id=agent)), payload=payload)
+                )
+            await asyncio.sleep(0.5)
+
+    async def on_decision(self, decision: AssignmentDecided) -> None:
+        if decision.event_id in self.seen:
+            return  # re-sent after the crash: the same decision, already acted on
+        self.seen.add(decision.event_id)
+        cid = decision.aggregate_id
+        self.decisions += 1
+        agent = decision.payload.agent_id if decision.payload.outcome == "assigned" else None
+        self.assignee[cid] = agent
+        if agent is not None and agent in self.working:
+            self.later(0.05 + self.rng.random() * 0.3, lambda: self.close(cid, agent))
+
+    async def close(self, cid: str, agent: str) -> None:
+        if self.assignee.get(cid) != agent or cid in self.closed or agent not in self.working:
+            return  # moved on meanwhile, or its agent stopped working (the router must move it)
+        self.closed.add(cid)
+        self.closes += 1
+        actor = Actor(kind="agent", id=agent)
+        await self.publish(ConversationClosed(**self.env(cid, actor), payload=ConversationClosedPayload()))
+        if cid in self.to_reopen and cid not in self.reopened:
+            self.reopened.add(cid)
+            self.later(0.2, lambda: self.reopen(cid))
+
+    async def reopen(self, cid: str) -> None:
+        self.closed.discard(cid)
+        self.assignee[cid] = None
+        visitor = Actor(kind="visitor", id=f"v-{cid}")
+        await self.publish(
+            ConversationReopened(**self.env(cid, visitor), payload=ConversationReopenedPayload())
+        )
+
+    def done(self) -> bool:
+        return len(self.closed) == CONVERSATIONS and self.reopened == self.to_reopen
+
+    async def disturb(self) -> None:
+        """Mid-way: availability changes, a forced reassignment and transfers."""
+        self.working -= {SILENCED, GONE, AWAY_AND_BACK}
+        self.heartbeating.discard(SILENCED)
+        await self.status(GONE, "offline")
+        await self.status(AWAY_AND_BACK, "away")
+        await self.status(BLIP, "offline")
+        await self.status(BLIP, "available")
+
+        async def back() -> None:
+            self.working.add(AWAY_AND_BACK)
+            await self.status(AWAY_AND_BACK, "available")
+            # Chats it kept while away are finished now.
+            for cid, agent in list(self.assignee.items()):
+                if agent == AWAY_AND_BACK:
+                    self.later(0.1, lambda cid=cid: self.close(cid, AWAY_AND_BACK))
+
+        self.later(1.0, back)
+        open_assigned = sorted(c for c, a in self.assignee.items() if a and c not in self.closed)
+        waiting = sorted(c for c, a in self.assignee.items() if a is None and c not in self.closed)
+        if open_assigned:
+            # A supervisor pushes a chat onto an agent whatever their load.
+            await self.publish(
+                ReassignmentRequested(
+                    **self.env(open_assigned[0]),
+                    payload=ReassignmentRequestedPayload(agent_id="t0", forced=True),
+                )
+            )
+            self.forced_done = True
+        for cid in waiting[:3]:
+            await self.publish(
+                TransferRequested(**self.env(cid), payload=TransferRequestedPayload(department="sales"))
+            )
+
+
+async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_the_rules(
+    workers: list[Worker], settings: ParleySettings, producer: AIOKafkaProducer
+) -> None:
+    began = time.monotonic()
+    story = Story(settings, producer)
+    for dept, members, strategy, fallback in (
+        ("sales", SALES, "least_busy", "support"),
+        ("support", SUPPORT, "round_robin", None),
+    ):
+        payload = DepartmentConfiguredPayload(
+            name=dept, members=members, strategy=strategy, fallback=fallback
+        )
+        await story.publish(DepartmentConfigured(**story.env(dept), payload=payload))
+    for agent in AGENTS:
+        actor = Actor(kind="agent", id=agent)
+        profile = AgentRegisteredPayload(
+            email=f"{agent}@load.test", name=agent, max_concurrent_chats=CAPACITY
+        )
+        await story.publish(AgentRegistered(**story.env(agent, actor), payload=profile))
+        await story.status(agent, "available")
+    await producer.flush()
+    # The team is known before visitors arrive (not required for correctness, but it makes the story).
+    setup = 2 + 2 * len(AGENTS)
+    deadline = time.monotonic() + 60
+    while sum([await metric(w, "parley_routing_facts_total") for w in workers]) < setup:
+        assert time.monotonic() < deadline, "the routers did not apply the team's setup"
+        await asyncio.sleep(0.3)
+    heartbeats = asyncio.create_task(story.heartbeats())
+
+    consumer = create_consumer(settings, CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix), group_id=None)
+    await consumer.start()
+    try:
+        # All visitors at once.
+        for i in range(CONVERSATIONS):
+            visit = ConversationStartedPayload(
+                visitor_id=f"v-c{i:03d}",
+                visitor=VisitorInfo(name=f"V{i}"),
+                department=("sales", "support")[i % 2],
+            )
+            await story.publish(
+                ConversationStarted(
+                    **story.env(f"c{i:03d}", Actor(kind="visitor", id=f"v-c{i:03d}")), payload=visit
+                )
+            )
+        await producer.flush()
+
+        disturbed = killed = False
+        deadline = time.monotonic() + BOUND
+        while not story.done():
+            assert time.monotonic() < deadline, (
+                f"story unfinished: {len(story.closed)} closed, {story.decisions} decisions, "
+                f"waiting {sorted(c for c, a in story.assignee.items() if a is None and c not in story.closed)[:20]}"
+            )
+            batches = await consumer.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    event = parse_event(record.value)
+                    if isinstance(event, AssignmentDecided):
+                        await story.on_decision(event)
+            if not disturbed and story.closes >= 60:
+                disturbed = True
+                await story.disturb()
+            if not killed and story.closes >= 130:
+                killed = True
+                # The worker that routes the tenant now is the one that has applied facts most recently.
+                counts = [await metric(w, "parley_routing_facts_processed_total") for w in workers]
+                victim = workers[counts.index(max(counts))]
+                victim.kill()
+                await asyncio.to_thread(victim.start)
+        await asyncio.sleep(1.5)  # a few ticks: let the sweep and grace rules run on an idle desk
+    finally:
+        heartbeats.cancel()
+        for task in list(story.tasks):
+            task.cancel()
+        await consumer.stop()
+    story_seconds = time.monotonic() - began
+
+    facts, outputs = await read_log(settings)
+    report = check_log(facts, outputs)
+    queued_now = sum([await metric(w, "parley_routing_queue_length") for w in workers])
+    print(
+        f"\nrouting load: {CONVERSATIONS} conversations, {len(story.reopened)} reopened, "
+        f"{report['facts']} facts, {report['decisions']} decisions, {report['positions']} position updates, "
+        f"{report['forced']} forced, {report['offline_moves']} moved off offline agents, "
+        f"story {story_seconds:.1f}s"
+    )
+    assert story.forced_done and report["forced"] >= 1
+    assert report["offline_moves"] >= 1, "the offline agents' chats were never moved"
+    assert report["queued"] > 0 and report["positions"] > 0, "nobody ever waited: the test proves nothing"
+    assert queued_now == 0
+
+
+async def read_log(settings: ParleySettings) -> tuple[list[EventBase], dict[str, EventBase]]:
+    """The tenant's routing facts in order (first copy of each), and the router's outputs by event id."""
+    facts: list[EventBase] = []
+    seen: set[str] = set()
+    facts_consumer = create_consumer(settings, ROUTING_FACTS.name(settings.topic_prefix), group_id=None)
+    outputs: dict[str, EventBase] = {}
+    out_consumer = create_consumer(
+        settings, CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix), group_id=None
+    )
+    for consumer in (facts_consumer, out_consumer):
+        await consumer.start()
+    try:
+        for consumer in (facts_consumer, out_consumer):
+            ends = await consumer.end_offsets(list(consumer.assignment()))
+            while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        event = parse_event(record.value)
+                        if (
+                            consumer is facts_consumer
+                            and event.tenant == TENANT
+                            and event.event_id not in seen
+                        ):
+                            seen.add(event.event_id)
+                            facts.append(event)
+                        elif isinstance(event, AssignmentDecided | QueuePositionChanged):
+                            outputs[event.event_id] = event
+    finally:
+        for consumer in (facts_consumer, out_consumer):
+            await consumer.stop()
+    return facts, outputs
+
+
+def check_log(facts: list[EventBase], outputs: dict[str, EventBase]) -> dict[str, int]:
+    """Replay the router's outputs in the order it made them (fact order, then index within the fact)."""
+    assignee: dict[str, str | None] = {}
+    is_open: dict[str, bool] = {}
+    load: Counter[str] = Counter()
+    queues: dict[str | None, list[str]] = defaultdict(list)
+    waited_then_assigned: dict[str, bool] = {}
+    report = Counter(facts=len(facts))
+    used: set[str] = set()
+
+    def unqueue(cid: str) -> None:
+        for queue in queues.values():
+            if cid in queue:
+                queue.remove(cid)
+
+    for fact in facts:
+        report[f"fact:{fact.type}"] += 1
+        if isinstance(fact, ConversationStarted):
+            is_open.setdefault(fact.aggregate_id, True)
+        elif isinstance(fact, ConversationClosed) and is_open.get(fact.aggregate_id):
+            is_open[fact.aggregate_id] = False
+            previous = assignee.pop(fact.aggregate_id, None)
+            if previous is not None:
+                load[previous] -= 1
+            unqueue(fact.aggregate_id)
+        elif isinstance(fact, ConversationReopened):
+            is_open[fact.aggregate_id] = True
+        index = 0
+        while (event_id := str(uuid.uuid5(DECISION_IDS, f"{fact.event_id}/{index}"))) in outputs:
+            used.add(event_id)
+            out = outputs[event_id]
+            cid = out.aggregate_id
+            where = f"{out.type} #{index} for {cid} caused by {fact.type} {fact.event_id}"
+            current = assignee.get(cid)
+            if isinstance(out, AssignmentDecided):
+                payload = out.payload
+                assert is_open.get(cid), f"{where}: decided for a closed conversation"
+                if current is not None:
+                    # The router must know who holds it: otherwise the conversation had two assignees.
+                    assert payload.previous_agent_id == current, f"{where}: {current} still held it"
+                if current is not None:
+                    load[current] -= 1
+                unqueue(cid)
+                report["offline_moves"] += payload.reason == "agent_offline"
+                if payload.outcome == "assigned":
+                    assert payload.agent_id is not None
+                    assignee[cid] = payload.agent_id
+                    load[payload.agent_id] += 1
+                    assert load[payload.agent_id] <= CAPACITY or payload.forced, (
+                        f"{where}: {payload.agent_id} over capacity without force"
+                    )
+                    report["decisions"] += 1
+                    report[f"reason:{payload.reason}"] += 1
+                    report["forced"] += payload.forced
+                    if cid in waited_then_assigned:
+                        waited_then_assigned[cid] = True
+                else:
+                    assert payload.outcome == "queued"
+                    assignee[cid] = None
+                    queue = queues[payload.department]
+                    queue.append(cid)
+                    assert payload.queue_position == len(queue), f"{where}: position {payload.queue_position}"
+                    waited_then_assigned[cid] = False
+                    report[f"queued:{payload.reason}"] += 1
+                    report["decisions"] += 1
+                    report["queued"] += 1
+            else:
+                assert isinstance(out, QueuePositionChanged)
+                queue = queues[out.payload.department]
+                assert cid in queue, f"{where}: not queued in {out.payload.department}"
+                assert out.payload.position == queue.index(cid) + 1, (
+                    f"{where}: real position {queue.index(cid) + 1}"
+                )
+                assert out.payload.queue_length == len(queue)
+                report["positions"] += 1
+            index += 1
+    assert not set(outputs) - used, f"{len(set(outputs) - used)} router outputs caused by no fact in the log"
+    never = sorted(cid for cid, assigned in waited_then_assigned.items() if not assigned and is_open.get(cid))
+    assert not never, f"waited and never assigned: {never}"
+    assert not any(queues.values()), f"still queued: {dict(queues)}"
+    return dict(report)
