@@ -18,6 +18,7 @@ from shared.events.agent import (
     CannedResponseCreated,
     CannedResponseDeleted,
     CannedResponseUpdated,
+    DepartmentConfigured,
 )
 from shared.events.conversation import (
     AssignmentDecided,
@@ -31,11 +32,13 @@ from shared.events.conversation import (
     NoteAdded,
     ParticipantJoined,
     ParticipantLeft,
+    QueuePositionChanged,
     RatingGiven,
     ReassignmentRequested,
     TagAdded,
     TagRemoved,
     TeammateInvited,
+    TransferRequested,
 )
 
 View = dict[str, Any]
@@ -145,8 +148,16 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
         assigned = decision.outcome == "assigned"
         nxt.update(assignment=decision.outcome, assignee_id=decision.agent_id if assigned else None)
         nxt["queue_position"] = decision.queue_position if decision.outcome == "queued" else None
+        if decision.department is not None:
+            nxt["department"] = decision.department
         if assigned and decision.agent_id:
             nxt["participants"] = _with(view["participants"], decision.agent_id)
+    elif isinstance(event, QueuePositionChanged):
+        if view["assignment"] == "queued":
+            nxt["queue_position"] = event.payload.position
+            nxt["queue_length"] = event.payload.queue_length
+    elif isinstance(event, TransferRequested):
+        nxt["department"] = event.payload.department
     elif isinstance(event, ConversationRead):
         nxt["unread"] = {**(view.get("unread") or {}), event.payload.agent_id: 0}
     elif isinstance(event, RatingGiven):
@@ -250,6 +261,16 @@ def apply_canned_response(view: View | None, event: EventBase, position: int) ->
             raise EventOutOfPlace(f"canned response {event.aggregate_id} deleted before it was created")
         return {**view, "position": position, "updated_at": event.occurred_at, "deleted": True}
     raise EventOutOfPlace(f"{event.type} does not belong to a canned response view")
+
+
+def apply_department(view: View | None, event: EventBase, position: int) -> View:
+    if not isinstance(event, DepartmentConfigured):
+        raise EventOutOfPlace(f"{event.type} does not belong to a department view")
+    return {
+        **_base(event, position),
+        **event.payload.model_dump(mode="json"),
+        "created_at": view["created_at"] if view else event.occurred_at,
+    }
 
 
 def _with(items: list[str], item: str) -> list[str]:

@@ -97,3 +97,14 @@ async def canned_responses(*, canned: AsyncCollection[View], tenant: str, text: 
 async def get_canned_response(*, canned: AsyncCollection[View], tenant: str, response_id: str) -> View | None:
     doc = await canned.find_one({"_id": response_id})
     return doc if doc is not None and doc["tenant"] == tenant and not doc["deleted"] else None
+
+
+async def departments(*, departments: AsyncCollection[View], tenant: str) -> list[View]:
+    return await departments.find({"tenant": tenant}).sort([("name", ASCENDING)]).to_list()
+
+
+async def get_department(
+    *, departments: AsyncCollection[View], tenant: str, department_id: str
+) -> View | None:
+    doc = await departments.find_one({"_id": department_id})
+    return doc if doc is not None and doc["tenant"] == tenant else None

@@ -13,15 +13,22 @@ from services.conversation.domain import (
     apply_canned_response,
     apply_conversation,
     apply_credentials,
+    apply_department,
 )
 from shared.events import RecordedEvent
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.replay import replay_topics
 from shared.settings import ParleySettings
-from shared.topics import AGENT_CREDENTIALS, AGENT_EVENTS_TOPIC, CANNED_RESPONSES, CONVERSATION_EVENTS_TOPIC
+from shared.topics import (
+    AGENT_CREDENTIALS,
+    AGENT_EVENTS_TOPIC,
+    CANNED_RESPONSES,
+    CONVERSATION_EVENTS_TOPIC,
+    DEPARTMENTS,
+)
 from shared.views import Fold, apply_fold
 
-TOPICS = (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, AGENT_CREDENTIALS, CANNED_RESPONSES)
+TOPICS = (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, AGENT_CREDENTIALS, CANNED_RESPONSES, DEPARTMENTS)
 
 # view collection name -> (source topic, fold)
 VIEWS: dict[str, tuple[str, Fold]] = {
@@ -29,6 +36,7 @@ VIEWS: dict[str, tuple[str, Fold]] = {
     "agents": (AGENT_EVENTS_TOPIC.suffix, apply_agent),
     "agent_credentials": (AGENT_CREDENTIALS.suffix, apply_credentials),
     "canned_responses": (CANNED_RESPONSES.suffix, apply_canned_response),
+    "departments": (DEPARTMENTS.suffix, apply_department),
 }
 
 

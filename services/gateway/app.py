@@ -16,7 +16,17 @@ from services.gateway.config import GatewaySettings
 from services.gateway.errors import install_error_handlers
 from services.gateway.live import LiveHub
 from services.gateway.publisher import EventPublisher
-from services.gateway.routes import attachments, conversations, health, history, live, team, visitor, web
+from services.gateway.routes import (
+    attachments,
+    conversations,
+    departments,
+    health,
+    history,
+    live,
+    team,
+    visitor,
+    web,
+)
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.mongo import create_mongo_client, get_database
@@ -53,7 +63,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    for module in (health, visitor, conversations, team, history, attachments, live, web):
+    for module in (health, visitor, conversations, team, departments, history, attachments, live, web):
         app.include_router(module.router)
     app.add_middleware(web.WidgetCors)
     return app

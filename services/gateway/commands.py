@@ -27,6 +27,7 @@ from shared.events.conversation import (
     TagAdded,
     TagRemoved,
     TeammateInvited,
+    TransferRequested,
 )
 from shared.events.envelope import new_id
 
@@ -209,6 +210,29 @@ def reassign(
     return ReassignmentRequested(
         **_envelope(conversation, agent_actor(agent), correlation_id), payload=payload
     )
+
+
+def transfer(
+    *,
+    conversation: View,
+    agent: AgentPrincipal,
+    department: View,
+    reason: str | None,
+    correlation_id: str | None,
+) -> TransferRequested:
+    _require_open(conversation, "transferred")
+    if conversation["kind"] == "direct":
+        raise Conflict("agent-to-agent conversations are not routed")
+    if not (
+        agent.is_supervisor
+        or _is_participant(conversation, agent)
+        or conversation["assignment"] != "assigned"
+    ):
+        raise Forbidden("only participants or supervisors can transfer a conversation")
+    if conversation.get("department") == department["_id"]:
+        raise Conflict(f"the conversation is already in {department['name']}")
+    payload = {"department": department["_id"], "reason": reason}
+    return TransferRequested(**_envelope(conversation, agent_actor(agent), correlation_id), payload=payload)
 
 
 def close(

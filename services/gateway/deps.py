@@ -68,6 +68,7 @@ class Views:
         self.agents: Collection = db["agents"]
         self.credentials: Collection = db["agent_credentials"]
         self.canned: Collection = db["canned_responses"]
+        self.departments: Collection = db["departments"]
         self.messages: Collection = db["history_messages"]
         self.history: Collection = db["history_conversations"]
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-from shared.events.agent import AgentRole, AgentStatus
+from shared.events.agent import AgentRole, AgentStatus, RoutingStrategy
 from shared.events.conversation import TAG_PATTERN, TEXT_LIMIT
 
 
@@ -56,6 +56,19 @@ class ChooseAgent(Body):
 
 class MarkRead(Body):
     up_to_position: int = Field(ge=0)
+
+
+class Transfer(Body):
+    department: str = Field(min_length=1, max_length=100)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ConfigureDepartment(Body):
+    name: str = Field(min_length=1, max_length=200)
+    members: list[str] = Field(default_factory=list, max_length=1000)
+    strategy: RoutingStrategy = "least_busy"
+    fallback: str | None = Field(default=None, max_length=100)
+    default_max_chats: int | None = Field(default=None, ge=1, le=100)
 
 
 class Rate(Body):

@@ -128,3 +128,14 @@ def test_agent_status_changes_and_re_registration_keeps_live_state() -> None:
     assert view["status"] == "available" and view["status_since"] == T0 + timedelta(hours=1)
     view = apply_agent(view, registered, 2)
     assert view["status"] == "available"
+
+
+def test_the_router_moving_a_queue_updates_the_position_the_visitor_sees() -> None:
+    from shared.events.conversation import QueuePositionChanged
+
+    queued = fold(
+        STARTED,
+        _event(AssignmentDecided, 1, ROUTER, outcome="queued", reason="no_agent_available", queue_position=3),
+    )
+    moved = apply_conversation(queued, _event(QueuePositionChanged, 2, ROUTER, position=1, queue_length=4), 7)
+    assert (moved["queue_position"], moved["queue_length"]) == (1, 4)
