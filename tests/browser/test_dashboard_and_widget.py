@@ -279,6 +279,13 @@ def test_the_seed_guide_story_in_the_browser(stack: Stack, team: dict[str, str],
     assert refused.status_code == 415 and "agent-to-agent" in refused.text, refused.text
     assert conversation_id != direct_id
 
+    # Sam's reports count the closed chat and its rating; Ann, not a supervisor, has no Reports page.
+    sam.get_by_role("link", name=re.compile("Reports")).click()
+    expect(sam.locator(".stat", has_text="Customer satisfaction")).to_contain_text("5.00 / 5")
+    expect(sam.locator(".card", has_text="Per tag")).to_contain_text("shipping")
+    screenshot(sam, "reports")
+    expect(ann.get_by_role("link", name=re.compile("Reports"))).to_have_count(0)
+
 
 def test_pages_are_locked_down_and_errors_reach_the_user(
     stack: Stack, team: dict[str, str], pages: Pages

@@ -100,10 +100,11 @@ function statusSwitch() {
 function buildShell() {
   const me = store.me;
   const chatsBadge = h('span', { class: 'badge', hidden: true });
+  const waitingBadge = h('span', { class: 'badge badge-waiting', hidden: true });
   const link = (route, label, icon, extra) =>
     h('a', { href: `#/${route}`, class: 'rail-link', dataset: { route } }, h('span', { class: 'rail-icon', 'aria-hidden': 'true', text: icon }), h('span', { text: label }), extra);
   const links = [
-    link('monitor', 'Monitor', '◉'),
+    link('monitor', 'Monitor', '◉', waitingBadge),
     link('chats', 'Chats', '💬', chatsBadge),
     link('history', 'History', '🕘'),
     me.role === 'supervisor' ? link('reports', 'Reports', '📊') : null,
@@ -129,6 +130,18 @@ function buildShell() {
     document.title = `${unread ? `(${unread}) ` : ''}${title.textContent} · Parley`;
   });
   live.addEventListener('connection', (event) => { connection.hidden = event.detail.connected; });
+  // How many visitors wait for someone, wherever I am in the dashboard.
+  const countWaiting = async () => {
+    try {
+      const { counts } = await api.get('/api/agent/monitor', { filter: 'unassigned' });
+      waitingBadge.hidden = counts.unassigned === 0;
+      waitingBadge.textContent = String(counts.unassigned);
+      waitingBadge.setAttribute('aria-label', `${counts.unassigned} waiting`);
+    } catch { /* the next event tries again */ }
+  };
+  const refreshWaiting = refresher(countWaiting, [200, 1000]);
+  live.addEventListener('event', (event) => { if (event.detail.topic === 'conversation') refreshWaiting(); });
+  live.addEventListener('ready', countWaiting);
   return { view, title, links, switcher };
 }
 

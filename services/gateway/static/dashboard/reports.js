@@ -1,7 +1,8 @@
 // Reports for supervisors: handled conversations, first response and resolution times, CSAT.
 import { clear, duration, h } from '../shared/dom.js';
 import { api } from './api.js';
-import { agentName, store } from './store.js';
+import { live } from './live.js';
+import { agentName, refresher, store } from './store.js';
 import { emptyState } from './ui.js';
 
 export const TITLE = 'Reports';
@@ -63,5 +64,13 @@ export function render(view) {
       table('Per agent', report.by_agent.map((r) => ({ ...r, label: agentName(r.agent_id) === 'You' ? store.me.name : agentName(r.agent_id) })), 'Agent'),
       table('Per tag', report.by_tag.map((r) => ({ ...r, label: r.tag })), 'Tag'));
   }
+  // Figures change when a conversation closes or is rated: follow those events.
+  const refresh = refresher(load, [500, 2000]);
+  const onEvent = (event) => {
+    const type = event.detail.event.type;
+    if (type === 'conversation.closed' || type === 'conversation.rating_given' || type === 'conversation.reopened') refresh();
+  };
+  live.addEventListener('event', onEvent);
   load();
+  return () => live.removeEventListener('event', onEvent);
 }
