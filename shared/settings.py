@@ -33,6 +33,7 @@ class ParleySettings(BaseSettings):
     mongodb_uri: str = "mongodb://127.0.0.1:27017"
     mongodb_database: str = "parley"
     mongodb_timeout_ms: int = Field(default=5000, gt=0)
+    mongodb_socket_timeout_ms: int = Field(default=30_000, gt=0)
 
     @property
     def kafka_compression_type(self) -> str | None:

@@ -117,3 +117,19 @@ async def test_find_with_filter_sort_skip_limit_and_count(database: AsyncDatabas
     assert await history.count_documents({"tags": "x", "_id": {"$in": ["c01", "c02", "nope"]}}) == 2
     found = await history.find({"agent": {"$regex": "^an", "$options": "i"}}).to_list()
     assert len(found) == 10
+
+
+async def test_large_bulk_updates_complete_in_chunks(database: AsyncDatabase[Document]) -> None:
+    """FerretDB 1.24 hangs on one bulk write replacing ~100 existing documents; Parley chunks its bulks."""
+    from pymongo import ReplaceOne
+
+    from shared.mongo import bulk_write_chunked
+
+    views = database["bulk"]
+    await views.insert_many([{"_id": f"c{n}", "position": 1} for n in range(250)])
+    counts = await bulk_write_chunked(
+        views,
+        [ReplaceOne({"_id": f"c{n}", "position": 1}, {"_id": f"c{n}", "position": 2}) for n in range(250)],
+    )
+    assert counts.matched == 250
+    assert await views.count_documents({"position": 2}) == 250
