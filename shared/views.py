@@ -7,6 +7,7 @@ its position is still the one loaded; losing that race raises ConcurrentUpdate a
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.consumer import ConcurrentUpdate
 from shared.events import EventBase, RecordedEvent
+from shared.mongo import bulk_write_chunked
 
 View = dict[str, Any]
 Fold = Callable[[View | None, EventBase, int], View]
@@ -33,7 +35,10 @@ async def apply_fold(
     if not events:
         return 0
     ids = list(dict.fromkeys(key(recorded.event) for recorded in events))
-    loaded: dict[str, View] = {doc["_id"]: doc async for doc in collection.find({"_id": {"$in": ids}})}
+    # One `_id` lookup per document, concurrently: FerretDB answers `_id` equality from its primary key but
+    # scans the whole collection for `$in`, which would make every batch slower as the view grows.
+    found = await asyncio.gather(*(collection.find_one({"_id": doc_id}) for doc_id in ids))
+    loaded: dict[str, View] = {doc["_id"]: doc for doc in found if doc is not None}
     current: dict[str, View] = dict(loaded)
     for recorded in events:
         doc_id = key(recorded.event)
@@ -56,15 +61,13 @@ async def apply_fold(
     if not writes:
         return 0
     try:
-        result = await collection.bulk_write(writes, ordered=True)
+        result = await bulk_write_chunked(collection, writes)
     except (BulkWriteError, DuplicateKeyError) as exc:
         raise ConcurrentUpdate(f"{collection.name}: another writer inserted first") from exc
     except OperationFailure as exc:
         if exc.code == DUPLICATE_KEY:  # FerretDB reports a bulk duplicate this way
             raise ConcurrentUpdate(f"{collection.name}: another writer inserted first") from exc
         raise
-    if result.matched_count != replaces:
-        raise ConcurrentUpdate(
-            f"{collection.name}: {replaces - result.matched_count} documents changed meanwhile"
-        )
+    if result.matched != replaces:
+        raise ConcurrentUpdate(f"{collection.name}: {replaces - result.matched} documents changed meanwhile")
     return len(writes)
