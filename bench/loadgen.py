@@ -49,6 +49,7 @@ class Load:
             base_url=self.base, timeout=30, limits=httpx.Limits(max_connections=200)
         )
         self.stop = asyncio.Event()
+        self.begin = self.last_ack = self.last_delivery = time.monotonic()
         self.background: set[asyncio.Task[None]] = set()
 
     def _error(self, what: str) -> None:
@@ -71,6 +72,7 @@ class Load:
                     sent = self.sent_at.pop(marker, None)
                     if sent is not None:  # first agent socket to see it measures it
                         self.m.delivered += 1
+                        self.last_delivery = now
                         self.m.latencies_ms.append((now - sent) * 1000)
                         conversation_id = event["aggregate_id"]
                         if (
@@ -119,14 +121,17 @@ class Load:
                 headers={"Authorization": f"Bearer {token}"},
             )
         except httpx.HTTPError as exc:
+            self.sent_at.pop(marker, None)
             self.m.failed += 1
             self._error(type(exc).__name__)
             return
         if response.status_code != 201:
+            self.sent_at.pop(marker, None)
             self.m.failed += 1
             self._error(f"post {response.status_code}")
             return
         self.m.acknowledged += 1
+        self.last_ack = time.monotonic()
         if sample_lag:
             position = response.json()["events"][-1]["position"]
             await self.measure_projection_lag(token, position)
@@ -153,7 +158,7 @@ class Load:
         await asyncio.gather(*(self.start_conversation(n) for n in range(self.args.initial_conversations)))
         rate, duration = self.args.rate, self.args.duration
         tasks: list[asyncio.Task[None]] = []
-        begin = time.monotonic()
+        begin = self.begin = time.monotonic()
         n = 0
         while (elapsed := time.monotonic() - begin) < duration:
             due = int(elapsed * rate)
@@ -194,7 +199,9 @@ def main() -> None:
     args.agents = json.loads(args.agents_json)
     load = Load(args)
     m = asyncio.run(load.run())
-    print(json.dumps({**m.__dict__, "elapsed_s": load.elapsed, "offered_rate": args.rate}))
+    # Rates are over the time the load was actually flowing, not the settle wait after it.
+    windows = {"ack_window_s": load.last_ack - load.begin, "delivery_window_s": load.last_delivery - load.begin}
+    print(json.dumps({**m.__dict__, "elapsed_s": load.elapsed, "offered_rate": args.rate, **windows}))
     sys.stdout.flush()
 
 

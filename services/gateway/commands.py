@@ -70,17 +70,33 @@ def _refuse_files_in_direct(conversation: View) -> None:
         raise UnsupportedMediaType("files cannot be shared in agent-to-agent conversations")
 
 
+def pending_visitor_conversation(visitor: VisitorPrincipal) -> dict[str, Any]:
+    """What a visitor's conversation is known to be before its view exists: just started, open, waiting."""
+    return {
+        "_id": visitor.conversation_id,
+        "tenant": visitor.tenant,
+        "kind": "visitor",
+        "status": "open",
+        "assignment": "unassigned",
+        "assignee_id": None,
+        "queue_position": None,
+        "participants": [],
+        "tags": [],
+        "created_at": None,
+        "closed_at": None,
+        "rating": None,
+    }
+
+
 def visitor_message(
     *,
-    conversation: View | None,
+    conversation: View,
     visitor: VisitorPrincipal,
     text: str,
     attachments: list[AttachmentRef],
     correlation_id: str | None,
 ) -> list[EventBase]:
     """A visitor writing to a closed conversation reopens it, as Chatwoot and Tiledesk do."""
-    if conversation is None:
-        raise NotFound("conversation not found yet; retry in a moment")
     envelope = _envelope(conversation, visitor_actor(visitor), correlation_id)
     events: list[EventBase] = []
     if conversation["status"] == "closed":

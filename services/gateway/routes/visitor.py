@@ -20,7 +20,7 @@ from services.gateway.deps import (
     ViewsDep,
     VisitorDep,
 )
-from services.gateway.errors import Forbidden, NotFound
+from services.gateway.errors import Forbidden
 from services.gateway.routes.uploads import resolve_attachments, store_upload
 from services.gateway.schemas import (
     PostMessage,
@@ -40,9 +40,9 @@ async def _own_conversation(views: ViewsDep, visitor: VisitorPrincipal) -> dict[
     conversation = await conversation_queries.get_conversation(
         conversations=views.conversations, tenant=visitor.tenant, conversation_id=visitor.conversation_id
     )
-    if conversation is None:
-        raise NotFound("your conversation is being set up; retry in a moment")
-    return conversation
+    # The token was minted only after the broker acknowledged conversation.started, so the conversation
+    # exists even when the projection has not shown it yet: a visitor typing fast must not get a 404.
+    return conversation if conversation is not None else commands.pending_visitor_conversation(visitor)
 
 
 @router.post("/conversations", status_code=status.HTTP_201_CREATED, summary="Start a chat (pre-chat form)")
