@@ -85,6 +85,7 @@ function openThread(center, right, id) {
       clear(composerSlot, composer.el);
     }
     banner.hidden = true;
+    if (detail.status !== 'closed') composer.enable(); // a visitor writing again reopens it
     if (detail.status === 'closed') {
       composer.disable('This conversation is closed.');
       banner.hidden = false;

@@ -210,5 +210,12 @@ export function createComposer({ getConversation, allowFiles, onTyping, onSent }
       if (attach) attach.disabled = true;
       field.placeholder = reason;
     },
+    enable() {
+      if (!field.disabled) return;
+      field.disabled = false;
+      send.disabled = false;
+      if (attach) attach.disabled = false;
+      setMode(mode);
+    },
   };
 }
