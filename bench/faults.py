@@ -216,15 +216,24 @@ def check_replay(report: FaultReport, env: dict[str, str], db: Any) -> None:
     if completed.returncode != 0:
         report.problems.append(f"replay failed: {completed.stderr[-1000:]}")
         return
-    differing = [
-        name
-        for name in VIEWS
-        if sorted(db[name].find({}), key=lambda d: str(d["_id"]))
-        != sorted(db[f"faults_{name}"].find({}), key=lambda d: str(d["_id"]))
-    ]
+    differing = []
+    for name in VIEWS:
+        live = {str(d["_id"]): d for d in db[name].find({})}
+        rebuilt = {str(d["_id"]): d for d in db[f"faults_{name}"].find({})}
+        if live == rebuilt:
+            continue
+        differing.append(name)
+        only_live, only_rebuilt = sorted(live.keys() - rebuilt.keys()), sorted(rebuilt.keys() - live.keys())
+        changed = [key for key in live.keys() & rebuilt.keys() if live[key] != rebuilt[key]]
+        example = ""
+        if changed:
+            a, b = live[changed[0]], rebuilt[changed[0]]
+            example = str({k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)})
+        report.problems.append(
+            f"{name} differs from a replay: only live {only_live[:3]}, only rebuilt {only_rebuilt[:3]},"
+            f" {len(changed)} changed {example[:600]}"
+        )
     report.views_equal_replay = not differing
-    if differing:
-        report.problems.append(f"views differing from a replay: {differing}")
 
 
 def verify(
