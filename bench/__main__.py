@@ -20,6 +20,8 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.baseline import kafka_baseline, mongo_baseline
 from bench.report import chart, percentiles, table
 from bench.stack import RESULTS, Stack, infrastructure_pids, say
@@ -46,6 +48,18 @@ class Bench(Stack):
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(agents=args.agents)
         self.args = args
+
+    def consumer_backlog(self, service: str) -> int | None:
+        """Events the projection still has to apply, from its own /metrics (consumer lag summed)."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{self.processes[service].port}/metrics", timeout=5).text
+        except httpx.HTTPError:
+            return None
+        return sum(
+            int(float(line.rsplit(" ", 1)[1]))
+            for line in text.splitlines()
+            if line.startswith("parley_consumer_lag")
+        )
 
     def step(self, rate: float, agents: list[dict[str, str]], seed: int) -> dict[str, Any]:
         pids = {name: p.proc.pid for name, p in self.processes.items()} | infrastructure_pids()
@@ -89,6 +103,7 @@ class Bench(Stack):
             time.sleep(1)
         print(file=sys.stderr)
         wall = time.monotonic() - began
+        backlog = {name: self.consumer_backlog(name) for name in ("conversation", "history")}
         raw = json.loads(loadgen.stdout.read() if loadgen.stdout else "{}")
         cpu = {
             name: round(
@@ -112,6 +127,7 @@ class Bench(Stack):
             "assignment_ms": percentiles(raw["assignment_ms"]),
             "projection_lag_ms": percentiles(raw["projection_lag_ms"]),
             "errors": raw["errors"],
+            "projection_backlog_events_at_step_end": backlog,
             "cpu_percent": cpu,
             "peak_rss_mb": peak_rss,
         }

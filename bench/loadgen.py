@@ -137,19 +137,18 @@ class Load:
             await self.measure_projection_lag(token, position)
 
     async def measure_projection_lag(self, token: str, position: int) -> None:
-        """From the broker's acknowledgement to the line being readable from the history view."""
+        """From the broker's acknowledgement to the conversation view having applied the message. The probe
+        is an `_id` lookup, so measuring does not load the database it measures."""
         acknowledged = time.monotonic()
         deadline = acknowledged + 30
         while time.monotonic() < deadline:
             response = await self.http.get(
-                "/api/visitor/conversation/messages",
-                params={"after": position - 1, "limit": 1},
-                headers={"Authorization": f"Bearer {token}"},
+                "/api/visitor/conversation", headers={"Authorization": f"Bearer {token}"}
             )
-            if response.status_code == 200 and response.json()["items"]:
+            if response.status_code == 200 and (response.json().get("position") or -1) >= position:
                 self.m.projection_lag_ms.append((time.monotonic() - acknowledged) * 1000)
                 return
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(0.02)
         self._error("projection lag > 30 s")
 
     async def run(self) -> Measurements:
@@ -200,7 +199,10 @@ def main() -> None:
     load = Load(args)
     m = asyncio.run(load.run())
     # Rates are over the time the load was actually flowing, not the settle wait after it.
-    windows = {"ack_window_s": load.last_ack - load.begin, "delivery_window_s": load.last_delivery - load.begin}
+    windows = {
+        "ack_window_s": load.last_ack - load.begin,
+        "delivery_window_s": load.last_delivery - load.begin,
+    }
     print(json.dumps({**m.__dict__, "elapsed_s": load.elapsed, "offered_rate": args.rate, **windows}))
     sys.stdout.flush()
 
