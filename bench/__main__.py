@@ -155,7 +155,9 @@ def main() -> None:
         "--quick", action="store_true", help="a short ladder that finishes in under three minutes"
     )
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--ladder", type=float, nargs="+", help="offered loads in messages/s (overrides the mode's)")
+    parser.add_argument(
+        "--ladder", type=float, nargs="+", help="offered loads in messages/s (overrides the mode's)"
+    )
     parser.add_argument("--step-seconds", type=float, help="seconds per load step (overrides the mode's)")
     args = parser.parse_args()
     args.ladder = args.ladder or ([25, 50, 100] if args.quick else [50, 100, 200, 400, 800, 1600])
