@@ -27,8 +27,8 @@ from bench.report import chart, percentiles, table
 from bench.stack import RESULTS, Stack, infrastructure_pids, say
 from services.conversation.config import ConversationSettings
 from services.conversation.views import rebuild_views as rebuild_conversation
-from services.history.__main__ import replay as rebuild_history
 from services.history.config import HistorySettings
+from services.history.views import rebuild_views as rebuild_history
 from tests.processes import REPO_ROOT
 
 
@@ -139,7 +139,7 @@ class Bench(Stack):
         )
         conversation_s = time.perf_counter() - began
         began = time.perf_counter()
-        history = await rebuild_history(HistorySettings(), "rebuild_", show_progress=True)
+        history = await rebuild_history(HistorySettings(), prefix="rebuild_", show_progress=True)
         history_s = time.perf_counter() - began
         return {
             "conversation_events": conversation,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from services.conversation.config import ConversationSettings
 from services.conversation.views import rebuild_views as rebuild_conversation_views
-from services.history.__main__ import replay as rebuild_history_views
 from services.history.config import HistorySettings
+from services.history.views import rebuild_views as rebuild_history_views
 
 
 async def replay_all(*, prefix: str, show_progress: bool = True) -> dict[str, int]:
@@ -15,5 +15,5 @@ async def replay_all(*, prefix: str, show_progress: bool = True) -> dict[str, in
         "conversation": await rebuild_conversation_views(
             ConversationSettings(), prefix=prefix, show_progress=show_progress
         ),
-        "history": await rebuild_history_views(HistorySettings(), prefix, show_progress=show_progress),
+        "history": await rebuild_history_views(HistorySettings(), prefix=prefix, show_progress=show_progress),
     }

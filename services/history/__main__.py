@@ -13,12 +13,10 @@ from collections.abc import Sequence
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.history.config import HistorySettings
-from services.history.views import HistoryViews, apply_skipping_rejected
+from services.history.views import HistoryViews, rebuild_views
 from shared.consumer import BatchHandler
-from shared.events import RecordedEvent
 from shared.logging import configure_logging, get_logger
-from shared.mongo import Document, create_mongo_client, get_database
-from shared.replay import replay_topics
+from shared.mongo import Document
 from shared.service import run_projection_service
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 
@@ -45,34 +43,6 @@ async def serve(settings: HistorySettings) -> None:
     )
 
 
-async def replay(settings: HistorySettings, prefix: str, *, show_progress: bool = True) -> int:
-    mongo = create_mongo_client(settings)
-    try:
-        db = get_database(mongo, settings)
-        views = HistoryViews(db, prefix=prefix)
-        # Fresh means fresh: leftovers of an earlier, interrupted rebuild must not leak into this one.
-        await views.messages.drop()
-        await views.conversations.drop()
-        await views.ensure_indexes()
-        skipped = 0
-
-        async def handle(events: Sequence[RecordedEvent]) -> None:
-            nonlocal skipped
-            skipped += await apply_skipping_rejected(views, events)
-
-        applied = await replay_topics(
-            settings=settings,
-            topics=[CONVERSATION_EVENTS_TOPIC],
-            handle_batch=handle,
-            label="history",
-            show_progress=show_progress,
-        )
-        log.info("history views rebuilt", prefix=prefix, events=applied, skipped=skipped)
-        return applied
-    finally:
-        await mongo.close()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m services.history")
     commands = parser.add_subparsers(dest="command")
@@ -86,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "replay":
         if not args.prefix:
             parser.error("--prefix must not be empty: the replay drops its target collections first")
-        asyncio.run(replay(settings, args.prefix, show_progress=not args.no_progress))
+        asyncio.run(rebuild_views(settings, prefix=args.prefix, show_progress=not args.no_progress))
     else:
         asyncio.run(serve(settings))
 

@@ -20,7 +20,10 @@ from shared.consumer import RETRYABLE_ERRORS, ConcurrentUpdate
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.logging import get_logger
-from shared.mongo import Document, bulk_write_chunked
+from shared.mongo import Document, bulk_write_chunked, create_mongo_client, get_database
+from shared.replay import replay_topics
+from shared.settings import ParleySettings
+from shared.topics import CONVERSATION_EVENTS_TOPIC
 
 log = get_logger(__name__)
 
@@ -145,3 +148,34 @@ async def apply_skipping_rejected(views: HistoryViews, events: Sequence[Recorded
                 offset=recorded.offset,
             )
     return skipped
+
+
+async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
+    """Replays the conversation topic into freshly dropped `prefix`-ed collections; returns the events applied."""
+    if not prefix:
+        raise ValueError("a rebuild needs a non-empty prefix: it drops and rebuilds the prefixed collections")
+    mongo = create_mongo_client(settings)
+    try:
+        db = get_database(mongo, settings)
+        views = HistoryViews(db, prefix=prefix)
+        # Fresh means fresh: leftovers of an earlier, interrupted rebuild must not leak into this one.
+        await views.messages.drop()
+        await views.conversations.drop()
+        await views.ensure_indexes()
+        skipped = 0
+
+        async def handle(events: Sequence[RecordedEvent]) -> None:
+            nonlocal skipped
+            skipped += await apply_skipping_rejected(views, events)
+
+        applied = await replay_topics(
+            settings=settings,
+            topics=[CONVERSATION_EVENTS_TOPIC],
+            handle_batch=handle,
+            label="history",
+            show_progress=show_progress,
+        )
+        log.info("history views rebuilt", prefix=prefix, events=applied, skipped=skipped)
+        return applied
+    finally:
+        await mongo.close()

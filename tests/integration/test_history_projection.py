@@ -18,10 +18,9 @@ import httpx
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.history.__main__ import replay
 from services.history.config import HistorySettings
 from services.history.queries import list_messages, report, search_closed
-from services.history.views import HistoryViews
+from services.history.views import HistoryViews, rebuild_views
 from shared.consumer import ConsumerStats, ProjectionConsumer
 from shared.events import Actor, EventBase, RecordedEvent, serialize
 from shared.events.conversation import (
@@ -273,7 +272,7 @@ async def test_projection_queries_redelivery_and_replay(
     await project(settings, views, f"{settings.topic_prefix}-history-again", len(events))
     assert await snapshot(database) == before
 
-    applied = await replay(history_settings(settings), "rebuild_", show_progress=False)
+    applied = await rebuild_views(history_settings(settings), prefix="rebuild_", show_progress=False)
     assert applied == len(events)
     assert await snapshot(database, "rebuild_") == before
 
