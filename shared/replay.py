@@ -13,11 +13,14 @@ from collections.abc import Sequence
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from shared.consumer import BatchHandler
+from shared.consumer import RETRYABLE_ERRORS, BatchHandler
 from shared.events import InvalidEvent, RecordedEvent, parse_event
 from shared.kafka import create_consumer
+from shared.logging import get_logger
 from shared.settings import ParleySettings
 from shared.topics import TopicSpec
+
+log = get_logger(__name__)
 
 
 async def replay_topics(
@@ -28,8 +31,8 @@ async def replay_topics(
     label: str,
     show_progress: bool = True,
 ) -> int:
-    """Returns the number of events applied. Invalid events are skipped here: the live consumer
-    already dead-lettered them, and the rebuilt view must equal the live one."""
+    """Returns the number of events replayed. Events the live consumer dead-lettered (invalid bytes, or
+    events the views refuse) are skipped here, so the rebuilt views equal the live ones."""
     names = [t.name(settings.topic_prefix) for t in topics]
     consumer = create_consumer(settings, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
@@ -61,7 +64,7 @@ async def replay_topics(
                 if records and records[-1].offset >= end[tp] - 1:
                     remaining.discard(tp)
             if events:
-                await handle_batch(events)
+                await _apply_skipping_rejected(handle_batch, events)
                 applied += len(events)
             if show_progress:
                 _progress(label, done, total, started)
@@ -70,6 +73,31 @@ async def replay_topics(
         return applied
     finally:
         await consumer.stop()
+
+
+async def _apply_skipping_rejected(handle_batch: BatchHandler, events: list[RecordedEvent]) -> None:
+    """The replay counterpart of ProjectionConsumer's dead-lettering: a batch that fails is applied event
+    by event, and the events that still fail are skipped (they are on the dead-letter topic already)."""
+    try:
+        await handle_batch(events)
+        return
+    except RETRYABLE_ERRORS:
+        raise
+    except Exception as exc:
+        log.warning("replay batch failed; applying its events one by one", error=repr(exc))
+    for recorded in events:
+        try:
+            await handle_batch([recorded])
+        except RETRYABLE_ERRORS:
+            raise
+        except Exception as exc:
+            log.warning(
+                "replay skips an event the live projection dead-lettered",
+                error=repr(exc),
+                type=recorded.event.type,
+                partition=recorded.partition,
+                offset=recorded.offset,
+            )
 
 
 async def _partitions(settings: ParleySettings, names: Sequence[str]) -> list[TopicPartition]:

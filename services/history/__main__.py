@@ -15,12 +15,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.history.config import HistorySettings
 from services.history.views import HistoryViews, rebuild_views
 from shared.consumer import BatchHandler
-from shared.logging import configure_logging, get_logger
+from shared.logging import configure_logging
 from shared.mongo import Document
 from shared.service import run_projection_service
 from shared.topics import CONVERSATION_EVENTS_TOPIC
-
-log = get_logger(__name__)
 
 
 def group_id(settings: HistorySettings) -> str:

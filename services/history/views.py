@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.history.domain import Doc, apply_summary, message_line
-from shared.consumer import RETRYABLE_ERRORS, ConcurrentUpdate
+from shared.consumer import ConcurrentUpdate
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.logging import get_logger
@@ -121,35 +121,6 @@ def _all_duplicates(errors: list[dict[str, object]]) -> bool:
     return bool(errors) and all(error.get("code") == DUPLICATE_KEY for error in errors)
 
 
-async def apply_skipping_rejected(views: HistoryViews, events: Sequence[RecordedEvent]) -> int:
-    """Replay counterpart of the live consumer's dead-lettering: an event the live projection rejected is
-    skipped here too (it is already on the dead-letter topic), so the rebuilt views equal the live ones.
-    Returns how many events were skipped."""
-    try:
-        await views.handle_batch(events)
-        return 0
-    except RETRYABLE_ERRORS:
-        raise
-    except Exception:
-        pass
-    skipped = 0
-    for recorded in events:
-        try:
-            await views.handle_batch([recorded])
-        except RETRYABLE_ERRORS:
-            raise
-        except Exception as exc:
-            skipped += 1
-            log.warning(
-                "replay skips an event the live projection dead-lettered",
-                error=repr(exc),
-                type=recorded.event.type,
-                partition=recorded.partition,
-                offset=recorded.offset,
-            )
-    return skipped
-
-
 async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
     """Replays the conversation topic into freshly dropped `prefix`-ed collections; returns the events applied."""
     if not prefix:
@@ -162,20 +133,14 @@ async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress:
         await views.messages.drop()
         await views.conversations.drop()
         await views.ensure_indexes()
-        skipped = 0
-
-        async def handle(events: Sequence[RecordedEvent]) -> None:
-            nonlocal skipped
-            skipped += await apply_skipping_rejected(views, events)
-
         applied = await replay_topics(
             settings=settings,
             topics=[CONVERSATION_EVENTS_TOPIC],
-            handle_batch=handle,
+            handle_batch=views.handle_batch,
             label="history",
             show_progress=show_progress,
         )
-        log.info("history views rebuilt", prefix=prefix, events=applied, skipped=skipped)
+        log.info("history views rebuilt", prefix=prefix, events=applied)
         return applied
     finally:
         await mongo.close()

@@ -41,7 +41,7 @@ router = APIRouter(prefix="/api/agent", tags=["agent: conversations"])
 ConversationId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
-async def _conversation(views: ViewsDep, tenant: str, conversation_id: str) -> dict[str, Any]:
+async def load_conversation(views: ViewsDep, tenant: str, conversation_id: str) -> dict[str, Any]:
     conversation = await conversation_queries.get_conversation(
         conversations=views.conversations, tenant=tenant, conversation_id=conversation_id
     )
@@ -87,7 +87,7 @@ async def my_chats(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
 async def conversation_detail(
     conversation_id: ConversationId, agent: AgentDep, views: ViewsDep
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     people = [conversation.get("assignee_id"), *conversation["participants"]]
     agents = await conversation_queries.agents_by_id(
         agents=views.agents, tenant=agent.tenant, agent_ids=[a for a in dict.fromkeys(people) if a]
@@ -107,7 +107,7 @@ async def conversation_messages(
     after: Annotated[int | None, Query(ge=-1)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> dict[str, Any]:
-    await _conversation(views, agent.tenant, conversation_id)
+    await load_conversation(views, agent.tenant, conversation_id)
     lines = await history_queries.list_messages(
         messages=views.messages,
         conversation_id=conversation_id,
@@ -134,7 +134,7 @@ async def mark_read(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.mark_read(
         conversation=conversation,
         agent=agent,
@@ -152,7 +152,7 @@ async def join(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.join(conversation=conversation, agent=agent, correlation_id=correlation_id)
     return await _append(publisher, event, unchanged="already a participant")
 
@@ -169,7 +169,7 @@ async def post_message(
     attachments: AttachmentsDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     text = body.text
     if body.canned_response_id:
         canned = await conversation_queries.get_canned_response(
@@ -202,7 +202,7 @@ async def add_note(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.note(
         conversation=conversation, agent=agent, text=body.text, correlation_id=correlation_id
     )
@@ -222,7 +222,7 @@ async def upload(
     file: Annotated[UploadFile, File()],
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     return await store_upload(
         file=file,
         conversation=conversation,
@@ -243,7 +243,7 @@ async def add_tag(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.add_tag(
         conversation=conversation, agent=agent, tag=body.tag, correlation_id=correlation_id
     )
@@ -259,7 +259,7 @@ async def remove_tag(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.remove_tag(
         conversation=conversation, agent=agent, tag=tag, correlation_id=correlation_id
     )
@@ -275,7 +275,7 @@ async def close(
     correlation_id: CorrelationDep,
     body: CloseConversation | None = None,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.close(
         conversation=conversation,
         actor=commands.agent_actor(agent),
@@ -294,7 +294,7 @@ async def reassign(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     target = await _agent(views, agent.tenant, body.agent_id)
     if conversation.get("assignee_id") == target["_id"]:
         return await _append(publisher, None, unchanged=f"already assigned to {target['name']}")
@@ -318,7 +318,7 @@ async def add_teammate(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     teammate = await _agent(views, agent.tenant, body.agent_id)
     event = commands.invite_teammate(
         conversation=conversation, agent=agent, teammate=teammate, correlation_id=correlation_id
@@ -334,7 +334,7 @@ async def leave(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _conversation(views, agent.tenant, conversation_id)
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.leave(conversation=conversation, agent=agent, correlation_id=correlation_id)
     return await _append(publisher, event)
 

@@ -10,6 +10,7 @@ from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.deps import AgentDep, CorrelationDep, PublisherDep, ViewsDep
 from services.gateway.errors import ApiError, Forbidden, NotFound
+from services.gateway.routes.conversations import load_conversation
 from services.gateway.schemas import ConfigureDepartment, Transfer, public
 from shared.events.agent import DepartmentConfigured
 from shared.events.envelope import Actor
@@ -68,11 +69,7 @@ async def transfer(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await conversation_queries.get_conversation(
-        conversations=views.conversations, tenant=agent.tenant, conversation_id=conversation_id
-    )
-    if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
+    conversation = await load_conversation(views, agent.tenant, conversation_id)
     department = await conversation_queries.get_department(
         departments=views.departments, tenant=agent.tenant, department_id=body.department
     )
