@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 from shared.events.agent import AgentRole, AgentStatus, RoutingStrategy
-from shared.events.conversation import TAG_PATTERN, TEXT_LIMIT
+from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
 
 
 class Body(BaseModel):
@@ -55,7 +55,7 @@ class ChooseAgent(Body):
 
 
 class MarkRead(Body):
-    up_to_position: int = Field(ge=0)
+    up_to_position: int = Field(ge=0, le=MAX_POSITION)
 
 
 class Transfer(Body):

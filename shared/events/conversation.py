@@ -10,6 +10,8 @@ from shared.events.envelope import EventBase, Strict
 
 TEXT_LIMIT = 10_000
 TAG_PATTERN = r"^[\w][\w .:/+-]{0,49}$"
+# A position is a Kafka offset: a signed 64-bit integer, which is also the widest integer BSON stores.
+MAX_POSITION = 2**63 - 1
 
 AssignmentReason = Literal[
     "auto",  # the router picked the least busy available agent
@@ -186,7 +188,9 @@ class AssignmentDecided(EventBase):
 
 class ConversationReadPayload(Strict):
     agent_id: str
-    up_to_position: int = Field(ge=0, description="The agent has seen every line up to this position.")
+    up_to_position: int = Field(
+        ge=0, le=MAX_POSITION, description="The agent has seen every line up to this position."
+    )
 
 
 class ConversationRead(EventBase):

@@ -47,6 +47,21 @@ def test_malformed_requests_get_a_422_naming_the_field(stack: Stack) -> None:
     assert "surprise" in error["message"]
 
 
+def test_a_position_beyond_64_bits_is_a_422_not_a_database_error(stack: Stack, agent: httpx.Client) -> None:
+    conversation_id, visitor = _start(stack)
+    too_big = 2**63  # MongoDB cannot even compare it; found by the fuzz test as a 500
+    error = _error(visitor.get("/api/visitor/conversation/messages", params={"after": too_big}), 422)
+    assert "after" in error["message"]
+    assert _error(
+        agent.get(f"/api/agent/conversations/{conversation_id}/messages", params={"after": too_big}), 422
+    )
+    read = agent.post(f"/api/agent/conversations/{conversation_id}/read", json={"up_to_position": too_big})
+    assert "up_to_position" in _error(read, 422)["message"]
+    assert json_of(visitor.get("/api/visitor/conversation/messages", params={"after": 2**63 - 1}), 200) == {
+        "items": []
+    }
+
+
 def test_agent_endpoints_need_a_valid_agent_token(stack: Stack) -> None:
     _, visitor = _start(stack)
     assert _error(stack.client().get("/api/agent/monitor"), 401)["code"] == "unauthorized"

@@ -20,6 +20,7 @@ from services.gateway.deps import (
 from services.gateway.errors import ApiError, Conflict, NotFound
 from services.gateway.routes.uploads import resolve_attachments, store_upload
 from services.gateway.schemas import (
+    MAX_POSITION,
     AddTag,
     ChooseAgent,
     CloseConversation,
@@ -104,7 +105,7 @@ async def conversation_messages(
     conversation_id: ConversationId,
     agent: AgentDep,
     views: ViewsDep,
-    after: Annotated[int | None, Query(ge=-1)] = None,
+    after: Annotated[int | None, Query(ge=-1, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> dict[str, Any]:
     await load_conversation(views, agent.tenant, conversation_id)

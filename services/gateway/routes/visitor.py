@@ -23,6 +23,7 @@ from services.gateway.deps import (
 from services.gateway.errors import Forbidden
 from services.gateway.routes.uploads import resolve_attachments, store_upload
 from services.gateway.schemas import (
+    MAX_POSITION,
     PostMessage,
     Rate,
     StartConversation,
@@ -104,7 +105,9 @@ async def my_conversation(visitor: VisitorDep, views: ViewsDep) -> dict[str, Any
 async def my_messages(
     visitor: VisitorDep,
     views: ViewsDep,
-    after: Annotated[int | None, Query(ge=-1, description="Only lines after this position")] = None,
+    after: Annotated[
+        int | None, Query(ge=-1, le=MAX_POSITION, description="Only lines after this position")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> dict[str, Any]:
     lines = await history_queries.list_messages(
