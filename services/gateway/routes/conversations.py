@@ -20,7 +20,6 @@ from services.gateway.deps import (
 from services.gateway.errors import ApiError, Conflict, NotFound
 from services.gateway.routes.uploads import resolve_attachments, store_upload
 from services.gateway.schemas import (
-    MAX_POSITION,
     AddTag,
     ChooseAgent,
     CloseConversation,
@@ -35,7 +34,7 @@ from services.gateway.schemas import (
 )
 from services.history import queries as history_queries
 from shared.events import EventBase
-from shared.events.conversation import TAG_PATTERN, DirectConversationStarted
+from shared.events.conversation import MAX_POSITION, TAG_PATTERN, DirectConversationStarted
 from shared.events.envelope import new_id
 
 router = APIRouter(prefix="/api/agent", tags=["agent: conversations"])

@@ -23,7 +23,6 @@ from services.gateway.deps import (
 from services.gateway.errors import Forbidden
 from services.gateway.routes.uploads import resolve_attachments, store_upload
 from services.gateway.schemas import (
-    MAX_POSITION,
     PostMessage,
     Rate,
     StartConversation,
@@ -31,7 +30,7 @@ from services.gateway.schemas import (
     visitor_message,
 )
 from services.history import queries as history_queries
-from shared.events.conversation import ConversationStarted, MessagePosted
+from shared.events.conversation import MAX_POSITION, ConversationStarted, MessagePosted
 from shared.events.envelope import Actor, new_id
 
 router = APIRouter(prefix="/api/visitor", tags=["visitor"])
