@@ -21,7 +21,9 @@ EVENT_CONTEXT_KEYS = ("tenant", "conversation_id", "partition", "offset")
 _QUIET_LIBRARIES = ("aiokafka", "kafka", "pymongo", "faust", "mode", "uvicorn.access")
 
 
-def configure_logging(*, service: str, level: str = "INFO", log_format: str = "auto") -> None:
+def configure_logging(
+    *, service: str, level: str = "INFO", log_format: str = "auto", library_level: str = "WARNING"
+) -> None:
     render_json = log_format == "json" or (log_format == "auto" and not sys.stdout.isatty())
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -52,8 +54,9 @@ def configure_logging(*, service: str, level: str = "INFO", log_format: str = "a
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    quiet = max(logging.getLevelNamesMapping()[library_level.upper()], root.level)
     for name in _QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+        logging.getLogger(name).setLevel(quiet)
     # uvicorn installs its own handlers; hand its records to the root handler instead.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []

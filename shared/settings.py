@@ -18,6 +18,8 @@ class ParleySettings(BaseSettings):
     service_name: str = "parley"
     environment: Literal["local", "test", "production"] = "local"
     log_level: str = "INFO"
+    # Kafka, faust and MongoDB clients log every rebalance and connection at INFO: set INFO to see them.
+    library_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["auto", "json", "console"] = "auto"
 
     kafka_bootstrap: str = "127.0.0.1:9092"

@@ -40,7 +40,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = ConversationSettings()
-    configure_logging(service=settings.service_name, level=settings.log_level, log_format=settings.log_format)
+    configure_logging(
+        service=settings.service_name,
+        level=settings.log_level,
+        log_format=settings.log_format,
+        library_level=settings.library_log_level,
+    )
     if args.command == "replay":
         asyncio.run(rebuild_views(settings, prefix=args.prefix))
     else:

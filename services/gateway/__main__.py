@@ -11,7 +11,12 @@ from shared.logging import configure_logging
 
 def main() -> None:
     settings = GatewaySettings()
-    configure_logging(service=settings.service_name, level=settings.log_level, log_format=settings.log_format)
+    configure_logging(
+        service=settings.service_name,
+        level=settings.log_level,
+        log_format=settings.log_format,
+        library_level=settings.library_log_level,
+    )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 

@@ -58,6 +58,8 @@ class Router:
             "PARLEY_TOPIC_PREFIX": self.settings.topic_prefix,
             "PARLEY_PORT": str(port),
             "PARLEY_KAFKA_PARTITIONS": str(self.settings.kafka_partitions),
+            # faust's rebalance and recovery lines: what a failure here needs to be understood.
+            "PARLEY_LIBRARY_LOG_LEVEL": "INFO",
         }
         self.starts += 1
         self.process = ServiceProcess("services.routing", env, self.log_dir / f"routing-{self.starts}.log")
@@ -68,6 +70,15 @@ class Router:
         if self.process is not None:
             self.process.stop()
             self.process = None
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The end of each start's log, for an assertion message."""
+        parts = []
+        for start in range(1, self.starts + 1):
+            path = self.log_dir / f"routing-{start}.log"
+            text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
+            parts.append(f"--- routing start {start} ---\n" + "\n".join(line[:300] for line in text))
+        return "\n".join(parts)
 
 
 @pytest.fixture
@@ -225,4 +236,6 @@ async def test_a_restarted_router_remembers_its_queue_and_does_not_decide_twice(
     then = await read_until(
         decisions, decision_of, lambda seen: any(d.causation_id == close.event_id for d in seen)
     )
-    assert [(d.payload.outcome, d.causation_id) for d in then] == [("assigned", close.event_id)]
+    assert [(d.payload.outcome, d.causation_id) for d in then] == [("assigned", close.event_id)], (
+        router.log_tail()
+    )
