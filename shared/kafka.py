@@ -7,11 +7,13 @@ Consumers never auto-commit: offsets are committed only after the view write the
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.structs import ConsumerRecord
 
 from shared.settings import ParleySettings
 from shared.topics import CATALOGUE, TopicSpec
@@ -46,6 +48,35 @@ def create_consumer(
         max_poll_records=max_poll_records,
         isolation_level="read_committed",
     )
+
+
+async def read_range(
+    settings: ParleySettings,
+    partition: TopicPartition,
+    start: int,
+    end: int,
+    *,
+    timeout_seconds: float = 30.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """The records at offsets [start, end) of one partition, read directly (no group, nothing committed).
+
+    Offsets without a record (transaction markers, compacted or expired records) are simply absent.
+    """
+    if end <= start:
+        return []
+    reader = create_consumer(settings, group_id=None)
+    await reader.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        reader.assign([partition])
+        reader.seek(partition, start)
+        async with asyncio.timeout(timeout_seconds):
+            while await reader.position(partition) < end:
+                batch = await reader.getmany(partition, timeout_ms=500)
+                records.extend(r for r in batch.get(partition, []) if start <= r.offset < end)
+    finally:
+        await reader.stop()
+    return records
 
 
 async def ensure_topics(settings: ParleySettings, specs: Iterable[TopicSpec] = CATALOGUE) -> list[str]:

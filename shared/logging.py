@@ -54,9 +54,8 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    quiet = max(logging.getLevelNamesMapping()[library_level.upper()], root.level)
     for name in _QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(quiet)
+        logging.getLogger(name).setLevel(library_level.upper())
     # uvicorn installs its own handlers; hand its records to the root handler instead.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []

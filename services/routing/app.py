@@ -1,6 +1,6 @@
 """The routing service as a faust app: the only writer of assignment decisions.
 
-Three parts. The re-keyer copies the facts that affect assignment from the conversation, agent, presence
+Three parts. The re-keyer (`forwarder.py`, its own consumer group) copies the facts that affect assignment from the conversation, agent, presence
 and department topics onto routing-facts keyed by tenant, so all of one tenant's facts meet on one
 partition in one order; each copy carries its source partition and offset in a header, which makes
 re-deliveries recognisable. The router applies them to the tenant's state (a faust table, one entry per
@@ -23,14 +23,14 @@ from typing import Any
 
 import faust
 from aiokafka.partitioner import DefaultPartitioner
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from faust import web
 from faust.types import TP
 
 from services.routing.config import RoutingSettings
+from services.routing.forwarder import SOURCE_HEADER, FactForwarder
 from services.routing.policy import (
     DEFAULT_DEPARTMENT,
-    ROUTING_FACT_TYPES,
     Decision,
     Output,
     PositionChanged,
@@ -38,7 +38,7 @@ from services.routing.policy import (
     decide,
 )
 from shared.deadletter import dead_letter_value
-from shared.events import Actor, EventBase, InvalidEvent, parse_event, serialize
+from shared.events import Actor, EventBase, parse_event, serialize
 from shared.events.agent import RoutingTick, RoutingTickPayload
 from shared.events.conversation import (
     AssignmentDecided,
@@ -46,6 +46,7 @@ from shared.events.conversation import (
     QueuePositionChanged,
     QueuePositionChangedPayload,
 )
+from shared.kafka import create_consumer, create_producer, read_range
 from shared.logging import bind_event_context, get_logger
 from shared.topics import (
     AGENT_EVENTS_TOPIC,
@@ -62,10 +63,11 @@ ROUTER = Actor(kind="system", id="router")
 # Decision ids derive from the fact that caused them, so a decision re-sent after a crash is recognisably
 # the same event to every consumer.
 DECISION_IDS = uuid.UUID("6f1d5a3c-4b8e-4d2a-9c61-0b7e5f3a2d10")
-SOURCE_HEADER = "parley-source"
 # Table keys: tenant, separator, entry ("meta", "agent/<id>", "conv/<id>", "dept/<id>", "queue/<id>").
 SEP = "\x1f"
 PENDING = "pending"
+# Starts the key of each partition's last applied offset; a tenant key starts with the tenant's id instead.
+APPLIED = "\x1eapplied/"
 WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
 
@@ -79,6 +81,8 @@ class RoutingMetrics:
     fact_types: Counter[str] = field(default_factory=Counter)
     decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
     position_updates: int = 0
+    gaps_filled: int = 0
+    facts_refetched: int = 0
     assignments: Counter[tuple[str, str]] = field(default_factory=Counter)  # (tenant, agent)
     forced: int = 0
     # (tenant, department) -> bucket counts, sum, count of seconds from waiting to assigned
@@ -112,6 +116,10 @@ class RoutingMetrics:
                 f'parley_routing_facts_total{{type="{_label(kind)}"}} {count}'
                 for kind, count in sorted(self.fact_types.items())
             ),
+            "# TYPE parley_routing_fact_gaps_filled_total counter",
+            f"parley_routing_fact_gaps_filled_total {self.gaps_filled}",
+            "# TYPE parley_routing_facts_refetched_total counter",
+            f"parley_routing_facts_refetched_total {self.facts_refetched}",
             "# TYPE parley_routing_duplicates_skipped_total counter",
             f"parley_routing_duplicates_skipped_total {self.duplicates_skipped}",
             "# TYPE parley_routing_ticks_sent_total counter",
@@ -224,14 +232,18 @@ def _record(message: Any) -> ConsumerRecord[bytes, bytes]:
         checksum=None,
         serialized_key_size=message.serialized_key_size,
         serialized_value_size=message.serialized_value_size,
-        headers=tuple(message.headers or ()),
+        headers=tuple(headers.items() if isinstance(headers := message.headers or (), dict) else headers),
     )
 
 
-def source_of(message: Any) -> tuple[str, int] | None:
+def applied_key(partition: int) -> str:
+    """The table entry holding the last routing-facts offset applied on a partition (no tenant's prefix)."""
+    return f"{APPLIED}{partition}"
+
+
+def source_of(record: ConsumerRecord[bytes, bytes]) -> tuple[str, int] | None:
     """(source partition, offset) from the re-keyer's header, or None for the router's own ticks."""
-    headers = message.headers or ()
-    items = headers.items() if isinstance(headers, dict) else headers
+    items = record.headers or ()
     for name, value in items:
         if name == SOURCE_HEADER:
             text = value.decode() if isinstance(value, bytes) else str(value)
@@ -267,14 +279,9 @@ def create_app(settings: RoutingSettings) -> faust.App:
     app.routing_metrics = metrics  # type: ignore[attr-defined]
     facts_name = ROUTING_FACTS.name(prefix)
 
-    sources = app.topic(
-        CONVERSATION_EVENTS_TOPIC.name(prefix),
-        AGENT_EVENTS_TOPIC.name(prefix),
-        PRESENCE.name(prefix),
-        DEPARTMENTS.name(prefix),
-        key_type=str,
-        value_serializer="raw",
-    )
+    source_topics = [
+        topic.name(prefix) for topic in (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, PRESENCE, DEPARTMENTS)
+    ]
     facts = app.topic(facts_name, key_type=str, value_serializer="raw")
     decisions_out = app.topic(CONVERSATION_EVENTS_TOPIC.name(prefix), key_type=str, value_serializer="raw")
     dead_letters = app.topic(DEAD_LETTERS.name(prefix), key_type=str, value_serializer="raw")
@@ -318,70 +325,109 @@ def create_app(settings: RoutingSettings) -> faust.App:
             del entries[f"{tenant}{SEP}{key}"]
         cache[tenant] = (state, after)
 
-    async def dead_letter(message: Any, reason: str, group: str) -> None:
+    async def dead_letter(record: ConsumerRecord[bytes, bytes], reason: str, group: str) -> None:
         metrics.dead_letters += 1
-        log.warning("dead_letter", source_topic=message.topic, offset=message.offset, reason=reason[:300])
-        value = dead_letter_value(_record(message), reason=reason, service=settings.service_name, group=group)
-        await dead_letters.send(key=message.topic, value=value)
+        log.warning("dead_letter", source_topic=record.topic, offset=record.offset, reason=reason[:300])
+        value = dead_letter_value(record, reason=reason, service=settings.service_name, group=group)
+        await dead_letters.send(key=record.topic, value=value)
 
-    @app.agent(sources, concurrency=1)
-    async def rekey(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            message = event.message
-            try:
-                fact = parse_event(message.value)
-            except InvalidEvent as exc:
-                await dead_letter(message, str(exc), group=app_id)
-                continue
-            if fact.type in ROUTING_FACT_TYPES:
-                # Same bytes, new key: the router sees exactly what was published, and where it came from.
-                source = f"{message.topic}:{message.partition}:{message.offset}".encode()
-                await facts.send(key=fact.tenant, value=message.value, headers=[(SOURCE_HEADER, source)])
-                metrics.facts_forwarded += 1
+    async def forward_facts() -> None:
+        """Run the re-keyer beside the router, in its own consumer group, for as long as the app runs."""
+        group = f"{app_id}-rekey"
+        consumer = create_consumer(settings, *source_topics, group_id=group)
+        producer = create_producer(settings, client_id=f"{app_id}-rekey")
+
+        def count(copied: int, dead: int) -> None:
+            metrics.facts_forwarded += copied
+            metrics.dead_letters += dead
+
+        forwarder = FactForwarder(settings, consumer, producer, facts_name, group, on_batch=count)
+        await producer.start()
+        await consumer.start()
+        try:
+            await forwarder.run(asyncio.Event())
+        finally:
+            await consumer.stop()  # leaves the group at once: the other workers take its partitions now
+            await producer.stop()
+
+    app.task(forward_facts)
+
+    async def apply(record: ConsumerRecord[bytes, bytes]) -> None:
+        """Apply one routing fact, decide, publish the decisions, then record the state and the offset."""
+        try:
+            fact = parse_event(record.value or b"")
+            source = source_of(record)
+            tenant = fact.tenant
+            state, stored = load(tenant)
+            new_state, outputs = decide(state, fact, source)
+        except Exception as exc:  # a schema or a fact this build cannot apply: never silently skipped
+            await dead_letter(record, f"{type(exc).__name__}: {exc}", group=app_id)
+            entries[applied_key(record.partition)] = record.offset
+            return
+        if new_state is state:
+            metrics.duplicates_skipped += 1
+            entries[applied_key(record.partition)] = record.offset
+            return
+        # Decisions are acknowledged by the broker before the state that records them is written: after
+        # a crash in between, the fact is re-decided from the old state with the same event ids.
+        pending = []
+        for index, output in enumerate(outputs):
+            if isinstance(output, Decision):
+                with bind_event_context(tenant=tenant, conversation_id=output.conversation_id):
+                    log.info(
+                        "assignment_decided",
+                        outcome=output.outcome,
+                        agent_id=output.agent_id,
+                        reason=output.reason,
+                        queue_position=output.queue_position,
+                        department=output.department,
+                        forced=output.forced,
+                        over_capacity=output.over_capacity,
+                        fact=fact.type,
+                    )
+                metrics.observe(tenant, output)
+            else:
+                metrics.position_updates += 1
+            out = output_event(fact, output, index)
+            pending.append(await decisions_out.send(key=output.conversation_id, value=serialize(out)))
+        if pending:
+            await asyncio.gather(*pending)
+        save(tenant, new_state, stored)
+        # Last: a crash before this line re-delivers the fact, and decide() recognises it as applied.
+        entries[applied_key(record.partition)] = record.offset
+        metrics.facts_processed += 1
+        metrics.fact_types[fact.type] += 1
 
     @app.agent(facts, concurrency=1)
     async def route(stream: faust.StreamT[bytes]) -> None:
+        """Apply routing-facts in offset order, each once, none skipped.
+
+        faust can drop buffered messages during a rebalance and still commit past them, so the router keeps
+        the last offset it applied per partition (in the table, beside the state it produced): a repeat is
+        skipped, and a gap is filled by reading the missing records straight from the broker first.
+        """
         async for event in stream.events():
-            message = event.message
-            try:
-                fact = parse_event(message.value)
-                source = source_of(message)
-                tenant = fact.tenant
-                state, stored = load(tenant)
-                new_state, outputs = decide(state, fact, source)
-            except Exception as exc:  # a schema or a fact this build cannot apply: never silently skipped
-                await dead_letter(message, f"{type(exc).__name__}: {exc}", group=app_id)
-                continue
-            if new_state is state:
+            record = _record(event.message)
+            key = applied_key(record.partition)
+            applied: int | None = entries[key] if key in entries else None
+            if applied is not None and record.offset <= applied:
                 metrics.duplicates_skipped += 1
                 continue
-            # Decisions are acknowledged by the broker before the state that records them is written: after
-            # a crash in between, the fact is re-decided from the old state with the same event ids.
-            pending = []
-            for index, output in enumerate(outputs):
-                if isinstance(output, Decision):
-                    with bind_event_context(tenant=tenant, conversation_id=output.conversation_id):
-                        log.info(
-                            "assignment_decided",
-                            outcome=output.outcome,
-                            agent_id=output.agent_id,
-                            reason=output.reason,
-                            queue_position=output.queue_position,
-                            department=output.department,
-                            forced=output.forced,
-                            over_capacity=output.over_capacity,
-                            fact=fact.type,
-                        )
-                    metrics.observe(tenant, output)
-                else:
-                    metrics.position_updates += 1
-                out = output_event(fact, output, index)
-                pending.append(await decisions_out.send(key=output.conversation_id, value=serialize(out)))
-            if pending:
-                await asyncio.gather(*pending)
-            save(tenant, new_state, stored)
-            metrics.facts_processed += 1
-            metrics.fact_types[fact.type] += 1
+            if applied is not None and record.offset > applied + 1:
+                tp = TopicPartition(facts_name, record.partition)
+                missing = await read_range(settings, tp, applied + 1, record.offset)
+                metrics.gaps_filled += 1
+                metrics.facts_refetched += len(missing)
+                log.warning(
+                    "routing_facts_gap_filled",
+                    partition=record.partition,
+                    first_missing=applied + 1,
+                    offset=record.offset,
+                    records=len(missing),
+                )
+                for earlier in missing:
+                    await apply(earlier)
+            await apply(record)
 
     @app.timer(interval=settings.tick_interval_seconds)  # type: ignore[untyped-decorator]
     async def tick() -> None:

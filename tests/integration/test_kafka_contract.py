@@ -7,9 +7,9 @@ import json
 from collections import defaultdict
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.kafka import create_consumer, create_producer, ensure_topics, read_range
 from shared.settings import ParleySettings
 from shared.topics import CATALOGUE, TopicSpec
 
@@ -83,3 +83,20 @@ async def test_keyed_events_come_back_in_order_and_a_restarted_consumer_resumes_
     assert len(per_key) == 5
     for seqs in per_key.values():
         assert seqs == sorted(seqs), "events of one key must keep their order"
+
+
+async def test_a_range_of_one_partition_reads_back_exactly_those_records(settings: ParleySettings) -> None:
+    # The router fills a gap in its input this way, so the bounds must be exact.
+    await ensure_topics(settings, [SPEC])
+    topic = SPEC.name(settings.topic_prefix)
+    producer = create_producer(settings)
+    await producer.start()
+    try:
+        sends = [await producer.send(topic, value=str(n).encode(), partition=1) for n in range(10)]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+    middle = await read_range(settings, TopicPartition(topic, 1), 3, 7)
+    assert [(r.offset, r.value) for r in middle] == [(n, str(n).encode()) for n in range(3, 7)]
+    assert await read_range(settings, TopicPartition(topic, 1), 5, 5) == []

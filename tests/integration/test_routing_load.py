@@ -25,6 +25,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.routing.app import DECISION_IDS
+from services.routing.policy import ROUTING_FACT_TYPES
 from shared.events import Actor, EventBase, parse_event, serialize, topic_of
 from shared.events.agent import (
     AgentHeartbeat,
@@ -54,7 +55,7 @@ from shared.events.conversation import (
 )
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.settings import ParleySettings
-from shared.topics import CONVERSATION_EVENTS_TOPIC, ROUTING_FACTS
+from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, DEPARTMENTS, PRESENCE, ROUTING_FACTS
 from tests.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.integration
@@ -96,6 +97,8 @@ class Worker:
             "PARLEY_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
             "PARLEY_DATA_DIR": str(self.log_dir / "faust"),
             "PARLEY_LOG_LEVEL": "WARNING",
+            # faust's rebalance and recovery lines, for whoever reads a failure.
+            "PARLEY_LIBRARY_LOG_LEVEL": "INFO",
         }
         self.starts += 1
         log = self.log_dir / f"{self.name}-{self.starts}.log"
@@ -342,6 +345,11 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
     story_seconds = time.monotonic() - began
 
     facts, outputs = await read_log(settings)
+    copied = {fact.event_id for fact in facts}
+    published = await routing_facts_published(settings)
+    lost = [(e.type, e.aggregate_id) for e in published if e.event_id not in copied]
+    # A lost close keeps an agent's seat taken for good; a lost heartbeat sends an agent offline.
+    assert not lost, f"{len(lost)} facts never reached the router: {lost[:10]}"
     report = check_log(facts, outputs)
     queued_now = sum([await metric(w, "parley_routing_queue_length") for w in workers])
     print(
@@ -354,6 +362,28 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
     assert report["offline_moves"] >= 1, "the offline agents' chats were never moved"
     assert report["queued"] > 0 and report["positions"] > 0, "nobody ever waited: the test proves nothing"
     assert queued_now == 0
+
+
+async def read_topics(settings: ParleySettings, *topics: str) -> list[EventBase]:
+    """Every event on the topics, as far as their ends when called."""
+    consumer = create_consumer(settings, *topics, group_id=None)
+    await consumer.start()
+    events: list[EventBase] = []
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                events.extend(parse_event(record.value) for record in records)
+    finally:
+        await consumer.stop()
+    return events
+
+
+async def routing_facts_published(settings: ParleySettings) -> list[EventBase]:
+    """What the agents, visitors and supervisors published that routing must hear about."""
+    sources = (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, PRESENCE, DEPARTMENTS)
+    events = await read_topics(settings, *(topic.name(settings.topic_prefix) for topic in sources))
+    return [e for e in events if e.tenant == TENANT and e.type in ROUTING_FACT_TYPES]
 
 
 async def read_log(settings: ParleySettings) -> tuple[list[EventBase], dict[str, EventBase]]:

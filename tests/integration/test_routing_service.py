@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.events import Actor, EventBase, parse_event, serialize, topic_of
 from shared.events.agent import (
@@ -30,7 +30,7 @@ from shared.events.conversation import (
 )
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.settings import ParleySettings
-from shared.topics import CONVERSATION_EVENTS_TOPIC, DEAD_LETTERS
+from shared.topics import CONVERSATION_EVENTS_TOPIC, DEAD_LETTERS, ROUTING_FACTS
 from tests.processes import ServiceProcess, free_port
 
 pytestmark = pytest.mark.integration
@@ -239,3 +239,38 @@ async def test_a_restarted_router_remembers_its_queue_and_does_not_decide_twice(
     assert [(d.payload.outcome, d.causation_id) for d in then] == [("assigned", close.event_id)], (
         router.log_tail()
     )
+
+
+async def test_a_fact_the_router_was_told_to_skip_is_read_back_and_applied_in_order(
+    router: Router, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+) -> None:
+    """faust can commit past messages it dropped in a rebalance; the router notices the hole and fills it."""
+    await agent_available(producer, settings, router.base)
+    router.stop()
+    facts_topic = ROUTING_FACTS.name(settings.topic_prefix)
+    first = await producer.send_and_wait(facts_topic, key=TENANT.encode(), value=serialize(started("conv-1")))
+    second = await producer.send_and_wait(
+        facts_topic, key=TENANT.encode(), value=serialize(started("conv-2"))
+    )
+    assert (second.partition, second.offset) == (first.partition, first.offset + 1)
+    # What faust's bug leaves behind: the group's checkpoint already past conv-1, which was never applied.
+    group = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=f"{settings.topic_prefix}-routing",
+        enable_auto_commit=False,
+    )
+    await group.start()
+    try:
+        partition = TopicPartition(facts_topic, first.partition)
+        group.assign([partition])
+        await group.commit({partition: second.offset})
+    finally:
+        await group.stop()
+
+    router.start()
+    seen = await read_until(decisions, decision_of, lambda seen: len(seen) >= 2)
+    outcomes = [(d.aggregate_id, d.payload.outcome) for d in seen]
+    assert outcomes == [("conv-1", "assigned"), ("conv-2", "queued")], router.log_tail()
+    async with httpx.AsyncClient() as client:
+        metrics = (await client.get(f"{router.base}/metrics")).text
+    assert re.search(r"^parley_routing_fact_gaps_filled_total 1$", metrics, re.MULTILINE), metrics
