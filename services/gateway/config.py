@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from shared.settings import ParleySettings
 
@@ -18,14 +18,29 @@ DEFAULT_UPLOAD_TYPES = (
 )
 
 
+DEVELOPMENT_SECRET = "parley-development-secret-change-me-in-production"
+
+
 class GatewaySettings(ParleySettings):
     service_name: str = "gateway"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
     # Every gateway instance must share it; `make run` uses this development default, production sets its own.
-    secret_key: SecretStr = SecretStr("parley-development-secret-change-me-in-production")
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     agent_token_minutes: int = Field(default=60, gt=0)
     visitor_token_days: int = Field(default=30, gt=0)
     default_tenant: str = "default"
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     upload_allowed_types: tuple[str, ...] = DEFAULT_UPLOAD_TYPES
+
+    @model_validator(mode="after")
+    def _production_has_its_own_secret(self) -> GatewaySettings:
+        # Tokens signed with the published default could be forged by anyone who read the source.
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "PARLEY_SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        return self

@@ -37,6 +37,17 @@ def test_bad_settings_are_refused_with_the_field_named(monkeypatch: pytest.Monke
         ParleySettings()
 
 
+def test_production_refuses_the_published_development_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PARLEY_ENVIRONMENT", "production")
+    with pytest.raises(ValidationError, match="PARLEY_SECRET_KEY"):
+        GatewaySettings()
+    monkeypatch.setenv("PARLEY_SECRET_KEY", "short")
+    with pytest.raises(ValidationError, match="PARLEY_SECRET_KEY"):
+        GatewaySettings()
+    monkeypatch.setenv("PARLEY_SECRET_KEY", "x" * 40)
+    assert GatewaySettings().secret_key.get_secret_value() == "x" * 40
+
+
 def test_event_topics_are_kept_forever_so_views_can_be_replayed() -> None:
     assert CONVERSATION_EVENTS_TOPIC.config()["retention.ms"] == "-1"
     assert CONVERSATION_EVENTS_TOPIC.config()["cleanup.policy"] == "delete"
