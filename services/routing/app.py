@@ -82,6 +82,9 @@ class RoutingMetrics:
     decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
     position_updates: int = 0
     gaps_filled: int = 0
+    # monotonic time the current rebalance or table recovery began; None while routing normally
+    rebalancing_since: float | None = None
+    assigned_once: bool = False
     facts_refetched: int = 0
     assignments: Counter[tuple[str, str]] = field(default_factory=Counter)  # (tenant, agent)
     forced: int = 0
@@ -105,8 +108,13 @@ class RoutingMetrics:
             self.wait_sum[key] = self.wait_sum.get(key, 0.0) + decision.waited_seconds
             self.wait_count[key] += 1
 
+    def rebalancing_seconds(self) -> float:
+        return 0.0 if self.rebalancing_since is None else time.monotonic() - self.rebalancing_since
+
     def render(self, states: dict[str, TenantState]) -> str:
         lines = [
+            "# TYPE parley_routing_rebalancing_seconds gauge",
+            f"parley_routing_rebalancing_seconds {self.rebalancing_seconds():.1f}",
             "# TYPE parley_routing_facts_forwarded_total counter",
             f"parley_routing_facts_forwarded_total {self.facts_forwarded}",
             "# TYPE parley_routing_facts_processed_total counter",
@@ -294,8 +302,15 @@ def create_app(settings: RoutingSettings) -> faust.App:
     async def forget(*_: Any, **__: Any) -> None:
         cache.clear()
 
+    async def assigned(*_: Any, **__: Any) -> None:
+        metrics.assigned_once = True
+
     app.on_partitions_revoked.connect(forget)
     app.on_partitions_assigned.connect(forget)
+    app.on_partitions_assigned.connect(assigned)
+
+    def rebalancing() -> bool:
+        return bool(app.rebalancing or getattr(app, "in_recovery", False))
 
     def load(tenant: str) -> tuple[TenantState, dict[str, Any]]:
         if tenant not in cache:
@@ -462,9 +477,35 @@ def create_app(settings: RoutingSettings) -> faust.App:
 
     app.task(announce)
 
+    @app.timer(interval=1.0)  # type: ignore[untyped-decorator]
+    async def watch_rebalance() -> None:
+        """Note when the worker entered its current rebalance or table recovery, for the probes."""
+        if not rebalancing():
+            metrics.rebalancing_since = None
+        elif metrics.rebalancing_since is None:
+            metrics.rebalancing_since = time.monotonic()
+
     @app.page("/healthz")
     async def healthz(view: web.View, request: web.Request) -> web.Response:
-        return view.json({"status": "ok", "uptime_seconds": round(time.monotonic() - started_at, 1)})
+        """Alive unless a rebalance or recovery has gone on far too long: faust 0.15 can hang in one.
+
+        A supervisor that restarts the worker on a 503 here gets it routing again after a fresh recovery.
+        """
+        body: dict[str, Any] = {"status": "ok", "uptime_seconds": round(time.monotonic() - started_at, 1)}
+        rebalancing = metrics.rebalancing_seconds()
+        if rebalancing > settings.stuck_rebalance_seconds:
+            body.update(status="stuck", rebalancing_seconds=round(rebalancing, 1))
+            return view.json(body, status=503)
+        return view.json(body)
+
+    @app.page("/readyz")
+    async def readyz(view: web.View, request: web.Request) -> web.Response:
+        """Ready once the worker joined its group and while it is not rebalancing or recovering its table."""
+        if not metrics.assigned_once:
+            return view.json({"status": "joining"}, status=503)
+        if rebalancing():
+            return view.json({"status": "rebalancing"}, status=503)
+        return view.json({"status": "ready"})
 
     @app.page("/metrics")
     async def prometheus(view: web.View, request: web.Request) -> web.Response:

@@ -19,5 +19,7 @@ class RoutingSettings(ParleySettings):
     heartbeat_timeout_seconds: float = Field(default=60.0, gt=0)
     # How soon the group notices a worker that died without leaving (SIGKILL, lost host).
     kafka_session_timeout_seconds: float = Field(default=10.0, gt=0)
+    # A rebalance plus table recovery takes seconds; one this long is stuck, and /healthz answers 503.
+    stuck_rebalance_seconds: float = Field(default=120.0, gt=0)
     # faust's local directory (it keeps nothing there with the in-memory store; the changelog is the state).
     data_dir: str = ".local/faust"

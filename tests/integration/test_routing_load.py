@@ -104,7 +104,8 @@ class Worker:
         log = self.log_dir / f"{self.name}-{self.starts}.log"
         self.process = ServiceProcess("services.routing", env, log)
         self.base = f"http://127.0.0.1:{port}"
-        self.process.wait_http_ready(f"{self.base}/healthz")
+        # Ready: joined the group and recovered the table, so facts sent now meet a routing worker.
+        self.process.wait_http_ready(f"{self.base}/readyz")
 
     def kill(self) -> None:
         assert self.process is not None
