@@ -147,15 +147,17 @@ def visitor_conversation(doc: dict[str, Any], assignee: dict[str, Any] | None) -
     }
 
 
-def visitor_message(doc: dict[str, Any]) -> dict[str, Any] | None:
+def visitor_message(doc: dict[str, Any], agent_names: dict[str, str]) -> dict[str, Any] | None:
+    """A transcript line as its visitor may see it; an agent is named by display name only, never id or email."""
     if doc.get("internal", True):  # default to hidden: only lines marked visitor-visible pass
         return None
     author = doc.get("author") or {}
+    name = agent_names.get(author.get("id", "")) if author.get("kind") == "agent" else None
     return {
         "id": doc["_id"],
         "position": doc["position"],
         "kind": doc["kind"],
-        "author": {"kind": author.get("kind")},
+        "author": {"kind": author.get("kind"), "name": name},
         "text": doc.get("text", ""),
         "attachments": doc.get("attachments", []),
         "event_type": doc.get("event_type"),

@@ -201,6 +201,11 @@ def test_the_seed_guide_story_in_the_browser(stack: Stack, team: dict[str, str],
     composer(bob).press("Enter")
     expect(widget.get_by_text("Bob here, I am taking over.")).to_be_visible()
     expect(widget).not_to_contain_text("VIP")
+    # Each reply is signed by the agent who wrote it, as Intercom and Chatwoot do.
+    expect(widget.locator(".msg.theirs", has_text="Bob here").locator(".meta")).to_contain_text("Bob Agent")
+    expect(widget.locator(".msg.theirs", has_text="Let me check").locator(".meta")).to_contain_text(
+        "Ann Agent"
+    )
 
     # Sam, a supervisor, reassigns it to Ann from the actions menu.
     sam = pages.agent("sam@example.com")

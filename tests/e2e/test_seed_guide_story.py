@@ -146,6 +146,12 @@ def test_the_seed_guide_story(stack: Stack, team: dict[str, Any]) -> None:
     visitor_lines = eventually(visitor_sees_replies)
     assert all("VIP" not in str(line) for line in visitor_lines)
     assert all(line["kind"] != "note" for line in visitor_lines)
+    # Each reply is signed with the agent's display name, and nothing else about the agent.
+    replies = [
+        line for line in visitor_lines if line["kind"] == "message" and line["author"]["kind"] == "agent"
+    ]
+    assert replies and all(line["author"] == {"kind": "agent", "name": "Ann Agent"} for line in replies)
+    assert all("ann@example.com" not in str(line) for line in visitor_lines)
     image = visitor.get(f"/api/attachments/{upload['attachment_id']}")
     assert image.status_code == 200 and image.content == PNG and image.headers["content-type"] == "image/png"
 

@@ -116,7 +116,17 @@ async def my_messages(
         after_position=after,
         limit=limit,
     )
-    items = [shaped for line in lines if (shaped := visitor_message(line)) is not None]
+    # Who wrote each agent line, as the visitor sees it in Intercom or Chatwoot: the agent's display name.
+    agent_ids = sorted({a["id"] for line in lines if (a := line.get("author") or {}).get("kind") == "agent"})
+    agents = (
+        await conversation_queries.agents_by_id(
+            agents=views.agents, tenant=visitor.tenant, agent_ids=agent_ids
+        )
+        if agent_ids
+        else {}
+    )
+    names = {agent_id: agent["name"] for agent_id, agent in agents.items()}
+    items = [shaped for line in lines if (shaped := visitor_message(line, names)) is not None]
     return {"items": items}
 
 

@@ -231,8 +231,8 @@ export function mount({ origin, title, departments }) {
       return h('div', { class: 'activity', dataset: { position: line.position } }, ACTIVITY[line.event_type] || 'Update');
     }
     const mine = line.author.kind === 'visitor';
-    // The visitor API does not say which agent wrote a line (only the current one): name the team instead.
-    const who = mine ? 'You' : title;
+    // An agent line carries its author's display name; the team's name stands in if the agent was removed.
+    const who = mine ? 'You' : (line.author.name || title);
     return h('div', { class: `msg ${mine ? 'mine' : 'theirs'}`, dataset: { position: line.position } },
       h('div', { class: 'meta' }, h('span', { text: who }), ' · ', h('time', { text: clock(line.created_at) })),
       h('div', { class: 'msg-bubble' },
