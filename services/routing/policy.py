@@ -221,7 +221,7 @@ def decide(
     meta.setdefault("seq", 0)
     _apply(ctx, event)
     _drain(ctx)
-    _announce_positions(ctx)
+    _announce_positions(ctx, everyone=isinstance(event, RoutingTick))
     if source is not None:
         meta["sources"] = {**sources, source[0]: source[1]}
     else:
@@ -530,9 +530,17 @@ def _drain(ctx: _Ctx) -> None:
                 _assign(ctx, conversation_id, chosen, "auto")
 
 
-def _announce_positions(ctx: _Ctx) -> None:
+# Visitors this near the front hear of every move at once; those further back hear their latest position on
+# the router's next tick. One dequeue then costs a few events instead of one per waiting visitor: with
+# hundreds waiting, announcing every move to everyone grew the log with the square of the queue.
+PROMPT_POSITIONS = 3
+
+
+def _announce_positions(ctx: _Ctx, *, everyone: bool) -> None:
     for department, queue in ctx.s.queues.items():
         for index, conversation_id in enumerate(queue):
+            if index >= PROMPT_POSITIONS and not everyone:
+                break
             conv = ctx.s.conversations[conversation_id]
             if conv["position"] != index + 1:
                 conv["position"] = index + 1

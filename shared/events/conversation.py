@@ -233,7 +233,11 @@ class QueuePositionChangedPayload(Strict):
 
 
 class QueuePositionChanged(EventBase):
-    """Written only by the routing service: a queued conversation moved up its department's FIFO queue."""
+    """Written only by the routing service: a queued conversation moved up its department's FIFO queue.
+
+    The first three in line hear of each move as it happens; those further back get their latest position
+    on the router's next tick (every few seconds), so one move does not write an event per waiting visitor.
+    """
 
     type: Literal["conversation.queue_position_changed"] = "conversation.queue_position_changed"
     payload: QueuePositionChangedPayload

@@ -592,6 +592,23 @@ def test_queues_are_fifo_per_department_and_visitors_hear_when_they_move_up() ->
     assert (position.department, position.queue_length) == ("sales", 1)
 
 
+def test_the_front_of_a_long_queue_hears_each_move_at_once_the_rest_on_the_next_tick() -> None:
+    desk = Desk()
+    desk.agent("ann", max_chats=1)
+    desk.start("c0")
+    for n in range(1, 9):
+        assert desk.start(f"c{n}") == [(f"c{n}", "queued", f"#{n}", "no_agent_available")]
+    desk.close("c0")  # c1 gets ann; everyone behind moves up one
+    assert desk.moves() == [("c2", 1), ("c3", 2), ("c4", 3)]
+    desk.close("c1")  # again, before the router's clock ticks
+    assert desk.moves() == [("c3", 1), ("c4", 2), ("c5", 3)]
+    # The tick tells each visitor further back their latest position once, not every step on the way.
+    desk.tick()
+    assert desk.moves() == [("c6", 4), ("c7", 5), ("c8", 6)]
+    desk.tick()
+    assert desk.moves() == []
+
+
 def test_a_transfer_routes_the_chat_in_the_new_department_and_not_back_to_the_sender() -> None:
     desk = Desk()
     desk.agent("ann")
