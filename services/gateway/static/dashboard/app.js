@@ -3,16 +3,17 @@ import { clear, h } from '../shared/dom.js';
 import { api, getSession, login, logout, onSignedOut } from './api.js';
 import { chats } from './chats.js';
 import { live } from './live.js';
-import { loadAgents, loadMe, refresher, store } from './store.js';
+import { loadAgents, loadDepartments, loadMe, refresher, store } from './store.js';
 import { avatar, showError, toast } from './ui.js';
 import * as monitor from './monitor.js';
 import * as chat from './chat.js';
 import * as history from './history.js';
 import * as reports from './reports.js';
+import * as departments from './departments.js';
 import * as profile from './profile.js';
 
 const root = document.getElementById('app');
-const VIEWS = { monitor, chats: chat, history, reports, profile };
+const VIEWS = { monitor, chats: chat, history, reports, departments, profile };
 const STATUSES = [
   ['available', 'Available'],
   ['away', 'Away'],
@@ -108,6 +109,7 @@ function buildShell() {
     link('chats', 'Chats', '💬', chatsBadge),
     link('history', 'History', '🕘'),
     me.role === 'supervisor' ? link('reports', 'Reports', '📊') : null,
+    me.role === 'supervisor' ? link('departments', 'Departments', '🏢') : null,
     link('profile', 'Profile', '⚙'),
   ];
   const connection = h('span', { class: 'connection', hidden: true, role: 'status', text: 'Reconnecting…' });
@@ -160,7 +162,7 @@ function route() {
 async function start() {
   try {
     await loadMe();
-    await loadAgents().catch(() => []);
+    await Promise.all([loadAgents().catch(() => []), loadDepartments().catch(() => [])]);
   } catch (error) {
     if (getSession()) renderLogin(error.message);
     return;

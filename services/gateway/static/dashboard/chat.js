@@ -4,10 +4,11 @@ import { api } from './api.js';
 import { chatList } from './chatlist.js';
 import { chats, chatTitle } from './chats.js';
 import { createComposer } from './composer.js';
+import { strategyLabel } from './departments.js';
 import { renderLine } from './lines.js';
 import { live } from './live.js';
 import { assignmentLabel, conversationInfo } from './sidebar.js';
-import { agentName, LINE_EVENTS, loadAgents, refresher, store } from './store.js';
+import { agentName, LINE_EVENTS, loadAgents, loadDepartments, refresher, store } from './store.js';
 import { emptyState, menuButton, modal, showError, statusDot, toast } from './ui.js';
 
 export const TITLE = 'Chats';
@@ -52,10 +53,10 @@ function openThread(center, right, id) {
 
   function paintHeader() {
     const actions = detail.status === 'closed' ? null : menuButton('Actions', [
-      ...(detail.kind === 'visitor' ? [{ label: 'Reassign…', onSelect: reassign }] : []),
+      ...(detail.kind === 'visitor' ? [{ label: 'Reassign…', onSelect: reassign }, { label: 'Transfer to department…', onSelect: transfer }] : []),
       { label: 'Add Teammate…', onSelect: addTeammate },
       { label: 'Leave', onSelect: leave, danger: true },
-    ], { title: 'Reassign, add a teammate, or leave' });
+    ], { title: 'Reassign, transfer, add a teammate, or leave' });
     clear(header,
       h('div', { class: 'thread-title' },
         h('h2', { text: chatTitle(detail) }),
@@ -247,6 +248,31 @@ function openThread(center, right, id) {
           return true;
         } catch (error) { showError(error); return false; }
       },
+    });
+  }
+
+  function transfer() {
+    modal('Transfer to department', (close) => {
+      const reason = h('input', { type: 'text', placeholder: 'Reason (optional), e.g. “billing question”', 'aria-label': 'Reason', maxlength: '500' });
+      const results = h('div', { class: 'agent-picker', role: 'list' }, h('p', { class: 'muted pad', text: 'Loading…' }));
+      const move = async (department) => {
+        try {
+          const text = reason.value.trim();
+          await api.post(`${path}/transfer`, text ? { department: department.id, reason: text } : { department: department.id });
+          toast(`Transferred to ${department.name}`);
+          close();
+        } catch (error) { showError(error); }
+      };
+      loadDepartments().then((items) => clear(results, items.length ? items.map((d) => h('div', { class: 'agent-row', role: 'listitem' },
+        h('span', { class: 'agent-name' }, h('strong', { text: d.name }),
+          h('span', { class: 'muted small', text: ` ${d.members.length} member${d.members.length === 1 ? '' : 's'} · ${strategyLabel(d.strategy)}` })),
+        d.id === detail.department
+          ? h('span', { class: 'muted small', text: 'Current' })
+          : h('button', { type: 'button', class: 'link-button', text: 'Transfer', onclick: () => move(d) })))
+        : emptyState('No departments yet', 'A supervisor sets them up on the Departments page.')))
+        .catch((error) => clear(results, emptyState('Could not load the departments', error.message)));
+      return h('div', { class: 'modal-body' },
+        h('p', { text: 'The department’s routing picks who takes the conversation next.' }), reason, results);
     });
   }
 

@@ -3,7 +3,7 @@ import { clear, h, timeAgo } from '../shared/dom.js';
 import { api } from './api.js';
 import { live } from './live.js';
 import { assignmentBadge, conversationInfo } from './sidebar.js';
-import { refresher, store } from './store.js';
+import { departmentName, refresher, store } from './store.js';
 import { avatar, emptyState, showError } from './ui.js';
 
 export const TITLE = 'Monitor';
@@ -51,7 +51,7 @@ export function render(view) {
       },
       avatar(c.visitor?.name),
       h('span', { class: 'row-main' },
-        h('span', { class: 'row-top' }, h('strong', { class: 'row-name', text: c.visitor?.name || 'Visitor' }), c.department ? h('span', { class: 'chip', text: c.department }) : null, h('span', { class: 'muted small row-time', text: timeAgo(c.last_activity_at) })),
+        h('span', { class: 'row-top' }, h('strong', { class: 'row-name', text: c.visitor?.name || 'Visitor' }), c.department ? h('span', { class: 'chip', text: departmentName(c.department) }) : null, h('span', { class: 'muted small row-time', text: timeAgo(c.last_activity_at) })),
         h('span', { class: 'row-preview', text: last ? `${last.author_kind === 'agent' ? 'Agent: ' : ''}${last.text || (last.has_attachments ? '📎 Attachment' : '')}` : 'No messages yet' })),
       assignmentBadge(c));
       return rowEl;

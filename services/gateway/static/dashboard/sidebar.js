@@ -1,6 +1,6 @@
 // The right sidebar's essentials about a conversation, shared by Monitor and Chat.
 import { dateTime, duration, h, safeUrl } from '../shared/dom.js';
-import { agentName, store } from './store.js';
+import { agentName, departmentName, store } from './store.js';
 import { avatar, statusDot } from './ui.js';
 
 export function assignmentLabel(c) {
@@ -36,7 +36,7 @@ export function conversationInfo(c, { showTags = true } = {}) {
     h('dl', { class: 'facts' },
       row('Status', assignmentBadge(c)),
       row('Page', page ? h('a', { href: page, target: '_blank', rel: 'noopener noreferrer', class: 'break', text: c.page_url }) : null),
-      row('Department', c.department),
+      row('Department', c.department ? departmentName(c.department) : null),
       row('Started', dateTime(c.created_at)),
       c.kind === 'visitor' ? row(c.first_response_at ? 'First reply after' : 'Waiting', duration(c.waiting_seconds)) : null,
       row('Closed', c.closed_at ? dateTime(c.closed_at) : null),

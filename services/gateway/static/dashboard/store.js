@@ -1,10 +1,11 @@
-// Shared dashboard state: who I am, the team (for names), and helpers for eventually consistent views.
+// Shared dashboard state: who I am, the team and departments (for names), helpers for eventually consistent views.
 import { api } from './api.js';
 
 export const store = {
   me: null,
   agents: new Map(), // id -> agent card
   canned: null,
+  departments: [],
 };
 
 export async function loadMe() {
@@ -23,6 +24,16 @@ export function agentName(id) {
   if (!id) return 'Someone';
   if (id === store.me?.id) return 'You';
   return store.agents.get(id)?.name || 'A teammate';
+}
+
+export async function loadDepartments() {
+  store.departments = (await api.get('/api/agent/departments')).items;
+  return store.departments;
+}
+
+/** A department's name, or its id when it is not (yet) configured: a widget may name any department. */
+export function departmentName(id) {
+  return store.departments.find((d) => d.id === id)?.name || id;
 }
 
 export async function loadCanned() {
