@@ -43,6 +43,9 @@ class Load:
         self.m = Measurements()
         self.sent_at: dict[str, float] = {}
         self.started_at: dict[str, float] = {}
+        # Decisions that arrived over a socket before the start request's own response did: the router can
+        # assign faster than the HTTP response makes its way back, and those are the fastest samples.
+        self.assigned_before_response: dict[str, float] = {}
         self.assignee: dict[str, str] = {}
         self.visitors: list[tuple[str, str]] = []  # (conversation id, token)
         self.http = httpx.AsyncClient(
@@ -86,6 +89,8 @@ class Load:
                     started = self.started_at.pop(conversation_id, None)
                     if started is not None:
                         self.m.assignment_ms.append((now - started) * 1000)
+                    else:
+                        self.assigned_before_response.setdefault(conversation_id, now)
 
     async def reply(self, conversation_id: str, token: str) -> None:
         response = await self.http.post(
@@ -105,7 +110,11 @@ class Load:
             self._error(f"start {response.status_code}")
             return
         body = response.json()
-        self.started_at[body["conversation_id"]] = started
+        assigned = self.assigned_before_response.pop(body["conversation_id"], None)
+        if assigned is not None:
+            self.m.assignment_ms.append((assigned - started) * 1000)
+        else:
+            self.started_at[body["conversation_id"]] = started
         self.visitors.append((body["conversation_id"], body["visitor_token"]))
         self.m.conversations += 1
 

@@ -282,6 +282,10 @@ def create_app(settings: RoutingSettings) -> faust.App:
         producer_acks=-1,
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=max(0.5, settings.kafka_session_timeout_seconds / 4),
+        # On a broker still electing leaders the first assignment can see routing-facts as missing and hand
+        # this worker nothing; a metadata refresh that finds its partitions triggers the rejoin that fixes
+        # it. Kafka's default waits five minutes for that refresh.
+        consumer_metadata_max_age_ms=10_000,
     )
     metrics = RoutingMetrics()
     app.routing_metrics = metrics  # type: ignore[attr-defined]
@@ -505,7 +509,9 @@ def create_app(settings: RoutingSettings) -> faust.App:
             return view.json({"status": "joining"}, status=503)
         if rebalancing():
             return view.json({"status": "rebalancing"}, status=503)
-        return view.json({"status": "ready"})
+        # A worker may rightly route nothing (more workers than partitions), so this informs, not gates.
+        routed = sorted(tp.partition for tp in app.consumer.assignment() if tp.topic == facts_name)
+        return view.json({"status": "ready", "routing_facts_partitions": routed})
 
     @app.page("/metrics")
     async def prometheus(view: web.View, request: web.Request) -> web.Response:
