@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,8 +27,8 @@ from faust.types import TP
 
 from services.routing.config import RoutingSettings
 from services.routing.forwarder import SOURCE_HEADER, FactForwarder
+from services.routing.metrics import RoutingMetrics
 from services.routing.policy import (
-    DEFAULT_DEPARTMENT,
     Decision,
     Output,
     PositionChanged,
@@ -68,121 +66,6 @@ SEP = "\x1f"
 PENDING = "pending"
 # Starts the key of each partition's last applied offset; a tenant key starts with the tenant's id instead.
 APPLIED = "\x1eapplied/"
-WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
-
-
-@dataclass
-class RoutingMetrics:
-    facts_forwarded: int = 0
-    facts_processed: int = 0
-    duplicates_skipped: int = 0
-    ticks_sent: int = 0
-    dead_letters: int = 0
-    fact_types: Counter[str] = field(default_factory=Counter)
-    decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
-    position_updates: int = 0
-    gaps_filled: int = 0
-    # monotonic time the current rebalance or table recovery began; None while routing normally
-    rebalancing_since: float | None = None
-    assigned_once: bool = False
-    facts_refetched: int = 0
-    assignments: Counter[tuple[str, str]] = field(default_factory=Counter)  # (tenant, agent)
-    forced: int = 0
-    # (tenant, department) -> bucket counts, sum, count of seconds from waiting to assigned
-    wait_buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
-    wait_sum: dict[tuple[str, str], float] = field(default_factory=dict)
-    wait_count: Counter[tuple[str, str]] = field(default_factory=Counter)
-
-    def observe(self, tenant: str, decision: Decision) -> None:
-        self.decisions[(decision.outcome, decision.reason)] += 1
-        if decision.outcome != "assigned" or decision.agent_id is None:
-            return
-        self.assignments[(tenant, decision.agent_id)] += 1
-        self.forced += decision.forced
-        if decision.waited_seconds is not None:
-            key = (tenant, decision.department)
-            buckets = self.wait_buckets.setdefault(key, [0] * len(WAIT_BUCKETS))
-            for index, bound in enumerate(WAIT_BUCKETS):
-                if decision.waited_seconds <= bound:
-                    buckets[index] += 1
-            self.wait_sum[key] = self.wait_sum.get(key, 0.0) + decision.waited_seconds
-            self.wait_count[key] += 1
-
-    def rebalancing_seconds(self) -> float:
-        return 0.0 if self.rebalancing_since is None else time.monotonic() - self.rebalancing_since
-
-    def render(self, states: dict[str, TenantState]) -> str:
-        lines = [
-            "# TYPE parley_routing_rebalancing_seconds gauge",
-            f"parley_routing_rebalancing_seconds {self.rebalancing_seconds():.1f}",
-            "# TYPE parley_routing_facts_forwarded_total counter",
-            f"parley_routing_facts_forwarded_total {self.facts_forwarded}",
-            "# TYPE parley_routing_facts_processed_total counter",
-            f"parley_routing_facts_processed_total {self.facts_processed}",
-            "# TYPE parley_routing_facts_total counter",
-            *(
-                f'parley_routing_facts_total{{type="{_label(kind)}"}} {count}'
-                for kind, count in sorted(self.fact_types.items())
-            ),
-            "# TYPE parley_routing_fact_gaps_filled_total counter",
-            f"parley_routing_fact_gaps_filled_total {self.gaps_filled}",
-            "# TYPE parley_routing_facts_refetched_total counter",
-            f"parley_routing_facts_refetched_total {self.facts_refetched}",
-            "# TYPE parley_routing_duplicates_skipped_total counter",
-            f"parley_routing_duplicates_skipped_total {self.duplicates_skipped}",
-            "# TYPE parley_routing_ticks_sent_total counter",
-            f"parley_routing_ticks_sent_total {self.ticks_sent}",
-            "# TYPE parley_dead_letters_total counter",
-            f'parley_dead_letters_total{{service="routing"}} {self.dead_letters}',
-            "# TYPE parley_routing_decisions_total counter",
-        ]
-        for (outcome, reason), count in sorted(self.decisions.items()):
-            lines.append(f'parley_routing_decisions_total{{outcome="{outcome}",reason="{reason}"}} {count}')
-        lines += [
-            "# TYPE parley_routing_queue_position_updates_total counter",
-            f"parley_routing_queue_position_updates_total {self.position_updates}",
-            "# TYPE parley_routing_forced_assignments_total counter",
-            f"parley_routing_forced_assignments_total {self.forced}",
-            "# TYPE parley_routing_assignments_total counter",
-        ]
-        for (tenant, agent), count in sorted(self.assignments.items()):
-            lines.append(
-                f'parley_routing_assignments_total{{tenant="{_label(tenant)}",agent="{_label(agent)}"}} {count}'
-            )
-        lines.append("# TYPE parley_routing_time_to_assignment_seconds histogram")
-        for (tenant, dept), buckets in sorted(self.wait_buckets.items()):
-            labels = f'tenant="{_label(tenant)}",department="{_label(dept)}"'
-            for bound, count in zip(WAIT_BUCKETS, buckets, strict=True):
-                lines.append(
-                    f'parley_routing_time_to_assignment_seconds_bucket{{{labels},le="{bound}"}} {count}'
-                )
-            total = self.wait_count[(tenant, dept)]
-            lines.append(f'parley_routing_time_to_assignment_seconds_bucket{{{labels},le="+Inf"}} {total}')
-            lines.append(
-                f"parley_routing_time_to_assignment_seconds_sum{{{labels}}} {self.wait_sum[(tenant, dept)]}"
-            )
-            lines.append(f"parley_routing_time_to_assignment_seconds_count{{{labels}}} {total}")
-        lines += [
-            "# TYPE parley_routing_queue_length gauge",
-            "# TYPE parley_routing_oldest_wait_seconds gauge",
-        ]
-        now = datetime.now(UTC)  # display only: how long the head of each queue has waited so far
-        for tenant, state in sorted(states.items()):
-            departments = sorted({DEFAULT_DEPARTMENT, *state.departments, *state.queues})
-            for dept in departments:
-                queue = state.queues.get(dept, [])
-                labels = f'tenant="{_label(tenant)}",department="{_label(dept)}"'
-                lines.append(f"parley_routing_queue_length{{{labels}}} {len(queue)}")
-                oldest = 0.0
-                if queue:
-                    queued_at = state.conversations[queue[0]]["queued_at"]
-                    oldest = max(0.0, (now - datetime.fromisoformat(queued_at)).total_seconds())
-                lines.append(f"parley_routing_oldest_wait_seconds{{{labels}}} {oldest:.3f}")
-        return "\n".join(lines) + "\n"
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def output_event(fact: EventBase, output: Output, index: int) -> AssignmentDecided | QueuePositionChanged:
