@@ -96,6 +96,9 @@ async def conversation_detail(
     detail["assignee"] = agent_card(agents[a]) if (a := conversation.get("assignee_id")) in agents else None
     detail["participants"] = [agent_card(agents[a]) for a in conversation["participants"] if a in agents]
     detail["user_agent"] = conversation.get("user_agent")
+    # How far the view has caught up (the last event position applied): a client that was pushed a later
+    # event of this conversation knows the view is stale and asks again.
+    detail["position"] = conversation.get("position")
     return detail
 
 

@@ -305,13 +305,23 @@ function openThread(center, right, id) {
   }
 
   // --- live -------------------------------------------------------------------------------------
+  // The view usually catches up within ~100 ms, but under load it can take seconds: ask again until it has
+  // applied the latest event we were pushed, so a stale answer never sticks.
+  let detailWanted = -1;
+  let refreshRun = 0;
   const refreshDetail = refresher(async () => {
-    try {
-      detail = await api.get(path);
+    const run = ++refreshRun;
+    for (let attempt = 0; attempt < 40 && !destroyed && run === refreshRun; attempt++) {
+      try {
+        detail = await api.get(path);
+      } catch { return; /* keep what we show */ }
+      if (run !== refreshRun) return;
       paintHeader();
       paintSidebar();
       paintComposer();
-    } catch { /* keep what we show */ }
+      if ((detail.position ?? -1) >= detailWanted) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
   });
   const onEvent = (event) => {
     const { topic, position, event: e } = event.detail;
@@ -320,7 +330,10 @@ function openThread(center, right, id) {
       wanted = Math.max(wanted, position);
       fetchLines();
     }
-    if (e.type !== 'conversation.read') refreshDetail();
+    if (e.type !== 'conversation.read') {
+      detailWanted = Math.max(detailWanted, position);
+      refreshDetail();
+    }
   };
   const onTyping = (event) => {
     const { conversation_id: cid, typing, sender } = event.detail;

@@ -139,6 +139,7 @@ export function mount({ origin, title, departments }) {
     socket?.close();
     socket = connect(origin, visit.token, {
       onEvent: ({ position, event }) => {
+        statusWanted = Math.max(statusWanted, position);
         if (LINE_EVENTS.has(event.type)) {
           wanted = Math.max(wanted, position);
           fetchLines();
@@ -155,18 +156,26 @@ export function mount({ origin, title, departments }) {
   }
 
   let refreshTimers = [];
+  // The latest event position pushed for this conversation: a view behind it is stale, so ask again.
+  let statusWanted = -1;
+  let loadRun = 0;
   function refreshConversation() {
     refreshTimers.forEach(clearTimeout);
     refreshTimers = [0, 150, 900].map((ms) => setTimeout(loadConversation, ms));
   }
 
   async function loadConversation() {
-    try {
-      conversation = await api.conversation();
-      paintStatus();
-    } catch (err) {
-      if (err.status === 401) return forget('Your previous chat has expired. Start a new one below.');
-      // 404 right after starting: the views catch up within a moment; the next refresh shows it.
+    const run = ++loadRun;
+    for (let attempt = 0; attempt < 40 && run === loadRun; attempt++) {
+      try {
+        conversation = await api.conversation();
+        paintStatus();
+        if ((conversation.position ?? -1) >= statusWanted) return;
+      } catch (err) {
+        if (err.status === 401) return forget('Your previous chat has expired. Start a new one below.');
+        // 404 right after starting: the views catch up within a moment; the next attempt shows it.
+      }
+      await new Promise((r) => setTimeout(r, 250));
     }
   }
 
