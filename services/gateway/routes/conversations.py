@@ -58,7 +58,13 @@ async def _agent(views: ViewsDep, tenant: str, agent_id: str) -> dict[str, Any]:
 
 
 def _summary(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
-    return {**public(doc, drop=("user_agent",)), "waiting_seconds": waiting_seconds(doc, now)}
+    return {
+        **public(doc, drop=("user_agent",)),
+        "waiting_seconds": waiting_seconds(doc, now),
+        # How far the view has caught up (the last event position applied): a client that was pushed a
+        # later event of this conversation knows the answer is stale and asks again.
+        "position": doc.get("position"),
+    }
 
 
 @router.get("/monitor", summary="Monitor: open visitor conversations with the count of every filter")
@@ -96,9 +102,6 @@ async def conversation_detail(
     detail["assignee"] = agent_card(agents[a]) if (a := conversation.get("assignee_id")) in agents else None
     detail["participants"] = [agent_card(agents[a]) for a in conversation["participants"] if a in agents]
     detail["user_agent"] = conversation.get("user_agent")
-    # How far the view has caught up (the last event position applied): a client that was pushed a later
-    # event of this conversation knows the view is stale and asks again.
-    detail["position"] = conversation.get("position")
     return detail
 
 

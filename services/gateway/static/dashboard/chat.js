@@ -8,7 +8,7 @@ import { strategyLabel } from './departments.js';
 import { renderLine } from './lines.js';
 import { live } from './live.js';
 import { assignmentLabel, conversationInfo } from './sidebar.js';
-import { agentName, LINE_EVENTS, loadAgents, loadDepartments, refresher, store } from './store.js';
+import { agentName, catchUp, LINE_EVENTS, loadAgents, loadDepartments, pushed, store } from './store.js';
 import { emptyState, menuButton, modal, showError, statusDot, toast } from './ui.js';
 
 export const TITLE = 'Chats';
@@ -305,23 +305,12 @@ function openThread(center, right, id) {
   }
 
   // --- live -------------------------------------------------------------------------------------
-  // The view usually catches up within ~100 ms, but under load it can take seconds: ask again until it has
-  // applied the latest event we were pushed, so a stale answer never sticks.
-  let detailWanted = -1;
-  let refreshRun = 0;
-  const refreshDetail = refresher(async () => {
-    const run = ++refreshRun;
-    for (let attempt = 0; attempt < 40 && !destroyed && run === refreshRun; attempt++) {
-      try {
-        detail = await api.get(path);
-      } catch { return; /* keep what we show */ }
-      if (run !== refreshRun) return;
-      paintHeader();
-      paintSidebar();
-      paintComposer();
-      if ((detail.position ?? -1) >= detailWanted) return;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+  const refreshDetail = catchUp(async () => {
+    detail = await api.get(path);
+    paintHeader();
+    paintSidebar();
+    paintComposer();
+    return pushed.caughtUp([detail]);
   });
   const onEvent = (event) => {
     const { topic, position, event: e } = event.detail;
@@ -330,10 +319,7 @@ function openThread(center, right, id) {
       wanted = Math.max(wanted, position);
       fetchLines();
     }
-    if (e.type !== 'conversation.read') {
-      detailWanted = Math.max(detailWanted, position);
-      refreshDetail();
-    }
+    if (e.type !== 'conversation.read') refreshDetail();
   };
   const onTyping = (event) => {
     const { conversation_id: cid, typing, sender } = event.detail;

@@ -1,14 +1,14 @@
 // My open chats (visitor and agent-to-agent) with unread counts, kept live for the sidebar and the badge.
 import { api } from './api.js';
 import { live } from './live.js';
-import { refresher, store } from './store.js';
+import { catchUp, pushed, store } from './store.js';
 
 class Chats extends EventTarget {
   constructor() {
     super();
     this.items = [];
     this.loaded = false;
-    this.refresh = refresher(() => this.load());
+    this.refresh = catchUp(() => this.load());
   }
 
   start() {
@@ -19,13 +19,15 @@ class Chats extends EventTarget {
     live.addEventListener('ready', (event) => { if (event.detail.reconnected) this.load(); });
   }
 
+  /** Returns true when every chat listed is as new as the events pushed for it. */
   async load() {
     try {
       this.items = (await api.get('/api/agent/chats')).items;
       this.loaded = true;
       this.dispatchEvent(new Event('change'));
+      return pushed.caughtUp(this.items);
     } catch {
-      // The sidebar keeps what it has; the next event or reconnect tries again.
+      return false; // the sidebar keeps what it has and tries again
     }
   }
 

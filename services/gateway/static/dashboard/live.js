@@ -1,6 +1,7 @@
 // The agent WebSocket: tenant events, typing, and our heartbeat. Reconnects with backoff; after a
 // reconnect, listeners get `ready` with reconnected=true and re-fetch what they show (no gap).
 import { token } from './api.js';
+import { pushed } from './store.js';
 
 const HEARTBEAT_MS = 20_000;
 
@@ -47,6 +48,7 @@ export class Live extends EventTarget {
         this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
         this.dispatchEvent(new CustomEvent('ready', { detail: { reconnected } }));
       } else if (data.kind === 'event') {
+        if (data.topic === 'conversation') pushed.note(data.event.aggregate_id, data.position);
         this.dispatchEvent(new CustomEvent('event', { detail: data }));
       } else if (data.kind === 'typing') {
         this.dispatchEvent(new CustomEvent('typing', { detail: data }));

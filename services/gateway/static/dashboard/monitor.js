@@ -3,7 +3,7 @@ import { clear, h, timeAgo } from '../shared/dom.js';
 import { api } from './api.js';
 import { live } from './live.js';
 import { assignmentBadge, conversationInfo } from './sidebar.js';
-import { departmentName, refresher, store } from './store.js';
+import { catchUp, departmentName, pushed, store } from './store.js';
 import { avatar, emptyState, showError } from './ui.js';
 
 export const TITLE = 'Monitor';
@@ -97,8 +97,9 @@ export function render(view) {
     await loadDetail();
   }
 
+  /** Returns true when the sidebar shows a view as new as every event pushed for it. */
   async function loadDetail() {
-    if (!selected) return paintSide();
+    if (!selected) { paintSide(); return true; }
     try {
       detail = await api.get(`/api/agent/conversations/${encodeURIComponent(selected)}`);
       if (detail.participants.some((p) => p.id === store.me.id)) joining = false;
@@ -107,19 +108,26 @@ export function render(view) {
       if (error.status !== 404) showError(error);
     }
     paintSide();
+    return pushed.caughtUp([detail]);
   }
 
+  /** Returns true when every listed conversation is as new as the events pushed for it. */
   async function load() {
     try {
       const page = await api.get('/api/agent/monitor', { filter });
       paintTabs(page.counts);
       paintList(page.items);
+      return pushed.caughtUp(page.items);
     } catch (error) {
       clear(list, emptyState('Could not load the Monitor', error.message, h('button', { type: 'button', class: 'button', onclick: load, text: 'Try again' })));
+      return false;
     }
   }
 
-  const refresh = refresher(() => { load(); loadDetail(); });
+  const refresh = catchUp(async () => {
+    const [listed, shown] = await Promise.all([load(), loadDetail()]);
+    return listed && shown;
+  });
   const onEvent = (event) => { if (event.detail.topic === 'conversation') refresh(); };
   const onReady = (event) => { if (event.detail.reconnected) refresh(); };
   live.addEventListener('event', onEvent);
