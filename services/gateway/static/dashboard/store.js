@@ -1,6 +1,8 @@
 // Shared dashboard state: who I am, the team and departments (for names), helpers for eventually consistent views.
 import { api } from './api.js';
 
+export { catchUp } from '../shared/catchup.js';
+
 export const store = {
   me: null,
   agents: new Map(), // id -> agent card
@@ -43,33 +45,14 @@ export async function loadCanned() {
 
 /**
  * Views catch up with an event within ~100 ms: run `fn` shortly after an event and once more a little
- * later, coalescing bursts. Returns a trigger function. For conversation views use `catchUp`.
+ * later, coalescing bursts. Returns a trigger function. For conversation views use `catchUp`
+ * (../shared/catchup.js), which retries until the view has caught up.
  */
 export function refresher(fn, delays = [120, 900]) {
   let timers = [];
   return () => {
     timers.forEach(clearTimeout);
     timers = delays.map((ms) => setTimeout(fn, ms));
-  };
-}
-
-/**
- * Like `refresher`, for conversation views, which under load can lag by seconds. `fn` loads and paints,
- * and returns true when what it got is at least as new as every event pushed so far (`pushed.caughtUp`).
- * It runs shortly after a trigger, then every 250 ms while it returns false, for 10 s at most; a newer
- * trigger takes over from an older one, so bursts coalesce and a stale answer never sticks.
- */
-export function catchUp(fn, { first = 120, every = 250, attempts = 40 } = {}) {
-  let run = 0;
-  return () => {
-    const mine = ++run;
-    const attempt = async (n) => {
-      if (mine !== run) return;
-      let fresh = false;
-      try { fresh = await fn(); } catch { /* keep what we show; try again */ }
-      if (!fresh && n + 1 < attempts && mine === run) setTimeout(() => attempt(n + 1), every);
-    };
-    setTimeout(() => attempt(0), first);
   };
 }
 

@@ -2,6 +2,7 @@
 // position while waiting, the typing indicator, and a rating after close. Lives in a shadow root so the
 // host page's styles never leak in (or out).
 import { clear, clock, fileSize, h, richText } from '../shared/dom.js';
+import { catchUp } from '../shared/catchup.js';
 import { emojiButton } from '../shared/emoji.js';
 import { client, connect, loadVisit, saveVisit } from './visitor-api.js';
 
@@ -155,29 +156,18 @@ export function mount({ origin, title, departments }) {
     expect(events);
   }
 
-  let refreshTimers = [];
   // The latest event position pushed for this conversation: a view behind it is stale, so ask again.
   let statusWanted = -1;
-  let loadRun = 0;
-  function refreshConversation() {
-    refreshTimers.forEach(clearTimeout);
-    refreshTimers = [0, 150, 900].map((ms) => setTimeout(loadConversation, ms));
-  }
-
-  async function loadConversation() {
-    const run = ++loadRun;
-    for (let attempt = 0; attempt < 40 && run === loadRun; attempt++) {
-      try {
-        conversation = await api.conversation();
-        paintStatus();
-        if ((conversation.position ?? -1) >= statusWanted) return;
-      } catch (err) {
-        if (err.status === 401) return forget('Your previous chat has expired. Start a new one below.');
-        // 404 right after starting: the views catch up within a moment; the next attempt shows it.
-      }
-      await new Promise((r) => setTimeout(r, 250));
+  const refreshConversation = catchUp(async () => {
+    try {
+      conversation = await api.conversation();
+    } catch (err) {
+      if (err.status === 401) { forget('Your previous chat has expired. Start a new one below.'); return true; }
+      return false; // 404 right after starting: the views catch up within a moment
     }
-  }
+    paintStatus();
+    return (conversation.position ?? -1) >= statusWanted;
+  }, { first: 0 });
 
   function forget(message) {
     socket?.close();
