@@ -56,7 +56,7 @@ from shared.events.conversation import (
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.settings import ParleySettings
 from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, DEPARTMENTS, PRESENCE, ROUTING_FACTS
-from tests.processes import ServiceProcess, free_port
+from tests.integration.routing_worker import RoutingWorker
 
 pytestmark = pytest.mark.integration
 
@@ -75,54 +75,24 @@ SUPERVISOR = Actor(kind="agent", id="sup")
 BOUND = 150.0  # seconds for the whole story; the test fails with what it saw if it runs out
 
 
-class Worker:
-    def __init__(self, name: str, settings: ParleySettings, log_dir: Path) -> None:
-        self.name = name
-        self.settings = settings
-        self.log_dir = log_dir
-        self.starts = 0
-        self.process: ServiceProcess | None = None
-        self.base = ""
-
-    def start(self) -> None:
-        port = free_port()
-        env = {
-            "PARLEY_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
-            "PARLEY_TOPIC_PREFIX": self.settings.topic_prefix,
-            "PARLEY_PORT": str(port),
-            "PARLEY_KAFKA_PARTITIONS": str(self.settings.kafka_partitions),
-            "PARLEY_TICK_INTERVAL_SECONDS": "0.5",
-            "PARLEY_OFFLINE_GRACE_SECONDS": "2",
-            "PARLEY_HEARTBEAT_TIMEOUT_SECONDS": "3",
-            "PARLEY_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
-            "PARLEY_STUCK_REBALANCE_SECONDS": "20",
-            "PARLEY_DATA_DIR": str(self.log_dir / "faust"),
-            "PARLEY_LOG_LEVEL": "WARNING",
-            # faust's rebalance and recovery lines, for whoever reads a failure.
-            "PARLEY_LIBRARY_LOG_LEVEL": "INFO",
-        }
-        self.starts += 1
-        log = self.log_dir / f"{self.name}-{self.starts}.log"
-        self.process = ServiceProcess("services.routing", env, log)
-        self.base = f"http://127.0.0.1:{port}"
-        # Ready: joined the group and recovered the table, so facts sent now meet a routing worker.
-        self.process.wait_http_ready(f"{self.base}/readyz")
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process = None
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
+# Fast clocks so the time rules (presence timeout, offline grace) play out within the story.
+WORKER_ENV = {
+    "PARLEY_TICK_INTERVAL_SECONDS": "0.5",
+    "PARLEY_OFFLINE_GRACE_SECONDS": "2",
+    "PARLEY_HEARTBEAT_TIMEOUT_SECONDS": "3",
+    "PARLEY_KAFKA_SESSION_TIMEOUT_SECONDS": "6",
+    "PARLEY_STUCK_REBALANCE_SECONDS": "20",
+    "PARLEY_LOG_LEVEL": "WARNING",
+}
 
 
 @pytest.fixture
-def workers(settings: ParleySettings, tmp_path: Path) -> Iterator[list[Worker]]:
+def workers(settings: ParleySettings, tmp_path: Path) -> Iterator[list[RoutingWorker]]:
     asyncio.run(ensure_topics(settings))
-    pair = [Worker("router-a", settings, tmp_path), Worker("router-b", settings, tmp_path)]
+    pair = [
+        RoutingWorker(name, settings, tmp_path, {**WORKER_ENV, "PARLEY_DATA_DIR": str(tmp_path / "faust")})
+        for name in ("router-a", "router-b")
+    ]
     try:
         for worker in pair:
             worker.start()
@@ -140,7 +110,7 @@ async def producer(settings: ParleySettings) -> AsyncIterator[AIOKafkaProducer]:
     await kafka.stop()
 
 
-async def metric(worker: Worker, name: str) -> float:
+async def metric(worker: RoutingWorker, name: str) -> float:
     """A metric's value summed over its label sets; 0 when the worker is down or does not show it."""
     if worker.process is None:
         return 0.0
@@ -152,7 +122,7 @@ async def metric(worker: Worker, name: str) -> float:
     return sum(float(v) for v in re.findall(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
 
 
-async def supervise(workers: list[Worker], lock: asyncio.Lock, restarts: list[str]) -> None:
+async def supervise(workers: list[RoutingWorker], lock: asyncio.Lock, restarts: list[str]) -> None:
     """What the liveness probe does in production: restart a worker whose /healthz says it is stuck.
 
     faust 0.15 can hang in a table recovery after a rebalance (seen about once in twenty runs here); the
@@ -293,7 +263,7 @@ class Story:
 
 
 async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_the_rules(
-    workers: list[Worker], settings: ParleySettings, producer: AIOKafkaProducer
+    workers: list[RoutingWorker], settings: ParleySettings, producer: AIOKafkaProducer
 ) -> None:
     began = time.monotonic()
     story = Story(settings, producer)

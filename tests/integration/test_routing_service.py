@@ -31,7 +31,7 @@ from shared.events.conversation import (
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC, DEAD_LETTERS, ROUTING_FACTS
-from tests.processes import ServiceProcess, free_port
+from tests.integration.routing_worker import RoutingWorker
 
 pytestmark = pytest.mark.integration
 
@@ -41,50 +41,9 @@ VISITOR = Actor(kind="visitor", id="v-1")
 WAIT = 60.0
 
 
-class Router:
-    """The routing process, restartable on the same topics and consumer group."""
-
-    def __init__(self, settings: ParleySettings, log_dir: Path) -> None:
-        self.settings = settings
-        self.log_dir = log_dir
-        self.starts = 0
-        self.process: ServiceProcess | None = None
-        self.base = ""
-
-    def start(self) -> None:
-        port = free_port()
-        env = {
-            "PARLEY_KAFKA_BOOTSTRAP": self.settings.kafka_bootstrap,
-            "PARLEY_TOPIC_PREFIX": self.settings.topic_prefix,
-            "PARLEY_PORT": str(port),
-            "PARLEY_KAFKA_PARTITIONS": str(self.settings.kafka_partitions),
-            # faust's rebalance and recovery lines: what a failure here needs to be understood.
-            "PARLEY_LIBRARY_LOG_LEVEL": "INFO",
-        }
-        self.starts += 1
-        self.process = ServiceProcess("services.routing", env, self.log_dir / f"routing-{self.starts}.log")
-        self.base = f"http://127.0.0.1:{port}"
-        # Ready: joined the group and recovered the table, so facts sent now meet a routing worker.
-        self.process.wait_http_ready(f"{self.base}/readyz")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.stop()
-            self.process = None
-
-    def log_tail(self, lines: int = 40) -> str:
-        """The end of each start's log, for an assertion message."""
-        parts = []
-        for start in range(1, self.starts + 1):
-            path = self.log_dir / f"routing-{start}.log"
-            text = path.read_text(errors="replace").splitlines()[-lines:] if path.exists() else []
-            parts.append(f"--- routing start {start} ---\n" + "\n".join(line[:300] for line in text))
-        return "\n".join(parts)
-
-
 @pytest.fixture
-def router(settings: ParleySettings, tmp_path: Path) -> Iterator[Router]:
-    process = Router(settings, tmp_path)
+def router(settings: ParleySettings, tmp_path: Path) -> Iterator[RoutingWorker]:
+    process = RoutingWorker("routing", settings, tmp_path)
     try:
         process.start()
         yield process
@@ -168,7 +127,7 @@ def started(conversation_id: str) -> ConversationStarted:
 
 
 async def test_a_full_agent_queues_the_next_visitor_until_a_chat_closes(
-    router: Router, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+    router: RoutingWorker, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
 ) -> None:
     await agent_available(producer, settings, router.base)
     await publish(producer, settings, started("conv-1"))
@@ -195,7 +154,7 @@ async def test_a_full_agent_queues_the_next_visitor_until_a_chat_closes(
 
 
 async def test_garbage_is_dead_lettered_with_its_reason_and_routing_goes_on(
-    router: Router, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+    router: RoutingWorker, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
 ) -> None:
     source = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
     await producer.send_and_wait(source, key=b"conv-x", value=b"\x00not an event{")
@@ -219,7 +178,7 @@ async def test_garbage_is_dead_lettered_with_its_reason_and_routing_goes_on(
 
 
 async def test_a_restarted_router_remembers_its_queue_and_does_not_decide_twice(
-    router: Router, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+    router: RoutingWorker, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
 ) -> None:
     await agent_available(producer, settings, router.base)
     await publish(producer, settings, started("conv-1"))
@@ -243,7 +202,7 @@ async def test_a_restarted_router_remembers_its_queue_and_does_not_decide_twice(
 
 
 async def test_a_fact_the_router_was_told_to_skip_is_read_back_and_applied_in_order(
-    router: Router, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+    router: RoutingWorker, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
 ) -> None:
     """faust can commit past messages it dropped in a rebalance; the router notices the hole and fills it."""
     await agent_available(producer, settings, router.base)
