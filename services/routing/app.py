@@ -97,6 +97,7 @@ def output_event(fact: EventBase, output: Output, index: int) -> AssignmentDecid
             reason=output.reason,
             queue_position=output.queue_position,
             forced=output.forced,
+            over_capacity=output.over_capacity,
             department=output.department or None,
         ),
     )

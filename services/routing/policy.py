@@ -83,7 +83,8 @@ class Decision:
     previous_agent_id: str | None
     reason: AssignmentReason
     queue_position: int | None = None
-    # Past the agent's max chats: only a supervisor's forced reassignment or a deliberate join does that.
+    # Past the agent's max chats: only a forced handover (a supervisor's reassign, a teammate taking over
+    # on Leave) does that.
     over_capacity: bool = False
     forced: bool = False
     department: str = DEFAULT_DEPARTMENT
@@ -574,20 +575,29 @@ def _leave(ctx: _Ctx, conversation_id: str, agent_id: str) -> None:
         return
     _set_assignee(ctx, conversation_id, None)
     conv["waiting_since"] = ctx.at
-    others = [
-        a
-        for a in conv["participants"]
-        if a in s.agents
-        and effective_status(s.agents[a]) != "offline"
-        and _has_room(ctx, a, conv["department"])
-    ]
-    successor = (
-        min(others, key=lambda a: (ctx.loads[a], s.agents[a]["idle_since"] or "", a)) if others else None
-    )
+    successor = leave_successor(s, conversation_id, agent_id, ctx.loads)
     if successor is not None:
-        _assign(ctx, conversation_id, successor, "takeover", previous=agent_id)
+        # Leaving is a deliberate handover to a teammate already in the chat, like a supervisor's forced
+        # reassign: it may take them past their max chats, and it never waits behind the queue.
+        _assign(ctx, conversation_id, successor, "takeover", previous=agent_id, forced=True)
     else:
         _enqueue(ctx, conversation_id, "agent_left", previous=agent_id)
+
+
+def leave_successor(
+    s: TenantState, conversation_id: str, leaving: str, loads: Counter[str] | None = None
+) -> str | None:
+    """Who takes over when `leaving` leaves: the least busy remaining participant who is present
+    (available or away), whatever their load; None sends the conversation back to the queue."""
+    loads = s.loads() if loads is None else loads
+    present = [
+        a
+        for a in s.conversations[conversation_id]["participants"]
+        if a != leaving and a in s.agents and effective_status(s.agents[a]) != "offline"
+    ]
+    if not present:
+        return None
+    return min(present, key=lambda a: (loads[a], s.agents[a]["idle_since"] or "", a))
 
 
 def _reassign(ctx: _Ctx, conversation_id: str, agent_id: str, *, forced: bool) -> None:

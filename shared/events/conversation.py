@@ -172,7 +172,12 @@ class AssignmentDecidedPayload(Strict):
     reason: AssignmentReason
     queue_position: int | None = Field(default=None, ge=1)
     forced: bool = Field(
-        default=False, description="A supervisor forced this assignment, possibly past the agent's capacity."
+        default=False,
+        description="A deliberate handover, not auto-routing: a supervisor's forced reassign, or a teammate"
+        " taking over when the assignee left. It may exceed the agent's capacity.",
+    )
+    over_capacity: bool = Field(
+        default=False, description="The assignment took the agent past their max concurrent chats."
     )
     department: str | None = Field(
         default=None, description="The department whose queue the conversation is in."

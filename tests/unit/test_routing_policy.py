@@ -238,6 +238,67 @@ def test_when_the_assignee_leaves_another_present_participant_takes_over() -> No
     assert [(d.agent_id, d.previous_agent_id, d.reason) for d in decisions] == [("cat", "ann", "takeover")]
 
 
+def test_leave_hands_the_chat_to_a_busy_teammate_as_a_forced_handover_before_the_queue_moves() -> None:
+    desk = Desk()
+    desk.agent("ann", max_chats=2)
+    desk.agent("bob", max_chats=2)
+    for cid in ("a1", "b1", "a2", "b2"):
+        desk.start(cid)  # ann and bob at 2 of 2 each
+    desk.start("q1")  # waits in the queue
+    desk.invite("a1", "bob")
+    decisions = desk.decide_raw(
+        ParticipantLeft(**desk._env("a1"), payload=ParticipantPayload(agent_id="ann"))
+    )
+    # bob takes over though full, then ann's freed seat goes to the oldest queued visitor.
+    assert [brief(d) for d in decisions] == [
+        ("a1", "assigned", "bob", "takeover"),
+        ("q1", "assigned", "ann", "auto"),
+    ]
+    takeover = decisions[0]
+    assert takeover.previous_agent_id == "ann"
+    assert takeover.forced and takeover.over_capacity
+    assert not decisions[1].forced and not decisions[1].over_capacity
+    event = decision_event(desk.history[-1], takeover, 0)
+    assert event.payload.forced and event.payload.over_capacity
+
+
+def test_leave_hands_over_to_an_away_teammate_too() -> None:
+    desk = Desk()
+    desk.agent("ann")
+    desk.agent("bob", status="away")
+    desk.start("c1")
+    desk.invite("c1", "bob")
+    assert desk.leave("c1", "ann") == [("c1", "assigned", "bob", "takeover")]
+
+
+def test_leave_picks_the_least_busy_present_teammate_whatever_their_limits() -> None:
+    desk = Desk()
+    desk.agent("ann", max_chats=10)
+    desk.agent("bob", max_chats=1)
+    desk.agent("cat", max_chats=1)
+    desk.agent("dan", max_chats=10)
+    for cid in ("c1", "c2", "c3", "c4", "c5", "c6"):
+        desk.start(cid)
+    assignees = [desk.assignee(c) for c in ("c1", "c2", "c3", "c4", "c5", "c6")]
+    assert assignees == ["ann", "bob", "cat", "dan", "ann", "dan"]  # bob and cat full at 1, ann and dan at 2
+    for teammate in ("bob", "cat", "dan"):
+        desk.invite("c5", teammate)
+    desk.status("cat", "offline")
+    # bob (1 chat, full) is less busy than dan (2 chats, room to spare); cat is offline.
+    assert desk.leave("c5", "ann") == [("c5", "assigned", "bob", "takeover")]
+
+
+def test_leave_with_only_offline_teammates_sends_the_chat_back_to_the_queue() -> None:
+    desk = Desk()
+    desk.agent("ann")
+    desk.agent("bob")
+    desk.start("c1")
+    desk.invite("c1", "bob")
+    desk.status("bob", "offline")
+    assert desk.leave("c1", "ann") == [("c1", "queued", "#1", "agent_left")]
+    assert desk.state.queue == ["c1"]
+
+
 def test_when_the_assignee_leaves_alone_the_visitor_goes_back_to_the_queue_and_not_back_to_them() -> None:
     desk = Desk()
     desk.agent("ann")
