@@ -72,7 +72,7 @@ SIGNALS = TopicSpec(
 DEAD_LETTERS = TopicSpec(
     suffix="dead-letters",
     key="source topic",
-    description="Events a consumer could not handle, with the reason; kept a week for inspection and replay.",
+    description="Events a consumer could not handle, with the reason; kept for inspection and replay.",
     retention_ms=4 * WEEK_MS,
 )
 

@@ -12,6 +12,32 @@ from shared.events import EVENT_TYPES, topic_of_type
 from shared.topics import CATALOGUE
 
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs" / "events"
+HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
+# The consumer notes on the catalogue page are about lz4; tests/unit/test_event_docs.py fails if the
+# producers' default codec changes without them.
+DOCUMENTED_COMPRESSION = "lz4"
+CLIENT_LZ4_SUPPORT: tuple[tuple[str, str], ...] = (
+    ("Python aiokafka", "install `aiokafka[lz4]`"),
+    ("Python kafka-python", "install `lz4` (or `kafka-python[lz4]`)"),
+    ("confluent-kafka and other librdkafka clients", "built in"),
+    ("Java `kafka-clients`", "built in (it depends on lz4-java)"),
+    ("Go franz-go, segmentio/kafka-go, sarama", "built in"),
+    (
+        "Node.js kafkajs",
+        "install `kafkajs-lz4` and register it: "
+        "`CompressionCodecs[CompressionTypes.LZ4] = new LZ4Codec().codec`",
+    ),
+)
+
+
+def describe_retention(retention_ms: int) -> str:
+    """A topic's retention.ms in words: hours under a day, days otherwise, and Kafka's -1 as "forever"."""
+    if retention_ms < 0:
+        return "forever"
+    unit, unit_ms = ("hour", HOUR_MS) if retention_ms < DAY_MS else ("day", DAY_MS)
+    count = retention_ms / unit_ms
+    return f"{count:g} {unit}{'' if count == 1 else 's'}"
 
 
 def schema_files() -> dict[str, str]:
@@ -38,13 +64,23 @@ def catalogue_page() -> str:
         "Within one aggregate, the partition offset is the event's position: a total order.",
         "Topic names carry the deployment's prefix (`PARLEY_TOPIC_PREFIX`, default `parley`).",
         "",
+        "## Reading the topics",
+        "",
+        "Parley's producers compress record batches with lz4 (`PARLEY_KAFKA_COMPRESSION`, default `lz4`), so a",
+        "consumer needs lz4 support: without it, aiokafka and kafka-python fail with `UnsupportedCodecError` and",
+        "kafkajs with `LZ4 compression not implemented`.",
+        "",
+        "| client | lz4 support |",
+        "|---|---|",
+        *(f"| {client} | {support} |" for client, support in CLIENT_LZ4_SUPPORT),
+        "",
         "## Topics",
         "",
         "| topic | key | retention | contents |",
         "|---|---|---|---|",
     ]
     for spec in CATALOGUE:
-        retention = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} days"
+        retention = describe_retention(spec.retention_ms)
         lines.append(f"| `parley.{spec.suffix}` | {spec.key} | {retention} | {spec.description} |")
     lines += [
         "",
