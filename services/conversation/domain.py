@@ -212,12 +212,17 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
             "avatar_url": None,
             "status": "offline",
             "status_since": event.occurred_at,
+            # Until the agent picks a status, their first sign-in makes them available (Chatwoot's default).
+            "status_chosen": False,
             "registered_at": event.occurred_at,
         }
         # Registering again (e.g. the demo seed run twice) refreshes the account but keeps live state.
         if view is not None:
             registered.update(
-                status=view["status"], status_since=view["status_since"], avatar_url=view["avatar_url"]
+                status=view["status"],
+                status_since=view["status_since"],
+                status_chosen=view.get("status_chosen", True),
+                avatar_url=view["avatar_url"],
             )
             registered["registered_at"] = view["registered_at"]
         return registered
@@ -228,6 +233,7 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
         changes = event.payload.model_dump(exclude_none=True, mode="json")
         nxt.update(changes)
     elif isinstance(event, AgentStatusChanged):
+        nxt["status_chosen"] = True
         if view["status"] != event.payload.status:
             nxt.update(status=event.payload.status, status_since=event.occurred_at)
     else:

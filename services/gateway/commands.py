@@ -13,6 +13,7 @@ from typing import Any
 from services.gateway.auth import AgentPrincipal, VisitorPrincipal
 from services.gateway.errors import Conflict, Forbidden, NotFound, UnsupportedMediaType
 from shared.events import Actor, EventBase
+from shared.events.agent import AgentStatusChanged
 from shared.events.conversation import (
     AttachmentRef,
     ConversationClosed,
@@ -292,3 +293,17 @@ def render_canned_response(text: str, *, conversation: View, agent: View) -> str
         ("conversation", "id"): conversation["_id"],
     }
     return _VARIABLE.sub(lambda m: str(values.get((m.group(1), m.group(2)), "")), text)
+
+
+def status_on_sign_in(*, agent: View, correlation_id: str | None) -> AgentStatusChanged | None:
+    """An agent who never chose a status becomes available on signing in, so a new team sees chats routed
+    at once; a status the agent chose is remembered (an agent who went offline stays offline)."""
+    if agent.get("status_chosen", True):
+        return None
+    return AgentStatusChanged(
+        tenant=agent["tenant"],
+        aggregate_id=agent["_id"],
+        actor=Actor(kind="agent", id=agent["_id"]),
+        correlation_id=correlation_id,
+        payload={"status": "available"},
+    )

@@ -16,6 +16,8 @@ import pytest
 from services.cli import register_agent
 from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
+from shared.events import Actor
+from shared.events.agent import AgentStatus, AgentStatusChanged
 from shared.kafka import create_producer, ensure_topics
 from tests.infrastructure import Infrastructure
 from tests.processes import ServiceProcess, free_port
@@ -59,13 +61,25 @@ class Stack:
 
         return eventually(attempt)
 
-    def register(self, email: str, name: str, *, role: str = "agent", max_chats: int = 3) -> str:
+    def register(
+        self,
+        email: str,
+        name: str,
+        *,
+        role: str = "agent",
+        max_chats: int = 3,
+        chosen_status: AgentStatus | None = "offline",
+    ) -> str:
+        """An agent of the team. By default one who already chose a status (offline), as a returning agent
+        has: signing in then keeps it. `chosen_status=None` is a brand-new agent, whom sign-in makes available."""
+
         async def go() -> str:
             producer = create_producer(self.settings)
             await producer.start()
             try:
-                return await register_agent(
-                    EventPublisher(producer, self.settings),
+                publisher = EventPublisher(producer, self.settings)
+                agent_id = await register_agent(
+                    publisher,
                     tenant=self.settings.default_tenant,
                     email=email,
                     name=name,
@@ -73,6 +87,16 @@ class Stack:
                     role=role,
                     max_chats=max_chats,
                 )
+                if chosen_status is not None:
+                    await publisher.append(
+                        AgentStatusChanged(
+                            tenant=self.settings.default_tenant,
+                            aggregate_id=agent_id,
+                            actor=Actor(kind="agent", id=agent_id),
+                            payload={"status": chosen_status},
+                        )
+                    )
+                return agent_id
             finally:
                 await producer.stop()
 

@@ -117,6 +117,7 @@ def test_agent_status_changes_and_re_registration_keeps_live_state() -> None:
     )
     view = apply_agent(None, registered, 0)
     assert view["email"] == "ann@x.test" and view["status"] == "offline"
+    assert view["status_chosen"] is False  # the first sign-in will make her available
     available = AgentStatusChanged(
         tenant="acme",
         aggregate_id="ann",
@@ -126,8 +127,9 @@ def test_agent_status_changes_and_re_registration_keeps_live_state() -> None:
     )
     view = apply_agent(view, available, 1)
     assert view["status"] == "available" and view["status_since"] == T0 + timedelta(hours=1)
+    assert view["status_chosen"] is True
     view = apply_agent(view, registered, 2)
-    assert view["status"] == "available"
+    assert view["status"] == "available" and view["status_chosen"] is True
 
 
 def test_the_router_moving_a_queue_updates_the_position_the_visitor_sees() -> None:

@@ -125,3 +125,14 @@ def test_passwords_are_hashed_and_verified() -> None:
     hashed = hash_password("correct horse")
     assert "correct horse" not in hashed and hashed.startswith("$argon2")
     assert verify_password(hashed, "correct horse") and not verify_password(hashed, "wrong")
+
+
+def test_a_new_agent_signing_in_becomes_available_and_a_chosen_status_is_kept() -> None:
+    agent = {"_id": "ann", "tenant": "acme", "status": "offline", "status_chosen": False}
+    first = commands.status_on_sign_in(agent=agent, correlation_id="req-1")
+    assert first is not None
+    assert (first.aggregate_id, first.payload.status, first.actor.id) == ("ann", "available", "ann")
+    assert commands.status_on_sign_in(agent={**agent, "status_chosen": True}, correlation_id=None) is None
+    # Views written before the flag existed belong to agents who have been around: leave them be.
+    legacy = {k: v for k, v in agent.items() if k != "status_chosen"}
+    assert commands.status_on_sign_in(agent=legacy, correlation_id=None) is None

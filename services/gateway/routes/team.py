@@ -7,6 +7,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, Path, Query, status
 
 from services.conversation import queries as conversation_queries
+from services.gateway import commands
 from services.gateway.auth import AgentPrincipal, agent_token, verify_password
 from services.gateway.deps import AgentDep, CorrelationDep, PublisherDep, SettingsDep, ViewsDep
 from services.gateway.errors import Conflict, Forbidden, NotFound, Unauthorized
@@ -40,7 +41,13 @@ def _agent_event(
 
 
 @router.post("/auth/login", summary="Sign in with email and password")
-async def login(body: Login, settings: SettingsDep, views: ViewsDep) -> dict[str, Any]:
+async def login(
+    body: Login,
+    settings: SettingsDep,
+    views: ViewsDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
     credentials = await conversation_queries.credentials_by_email(
         credentials=views.credentials, email=body.email
     )
@@ -53,7 +60,11 @@ async def login(body: Login, settings: SettingsDep, views: ViewsDep) -> dict[str
         raise Unauthorized("this account is being set up; retry in a moment")
     principal = AgentPrincipal(agent_id=agent["_id"], tenant=agent["tenant"], role=agent["role"])
     token, expires = agent_token(settings, principal)
-    return {"access_token": token, "token_type": "bearer", "expires_at": expires, "agent": agent_card(agent)}
+    card = agent_card(agent)
+    if (first_status := commands.status_on_sign_in(agent=agent, correlation_id=correlation_id)) is not None:
+        await publisher.append(first_status)
+        card["status"] = first_status.payload.status
+    return {"access_token": token, "token_type": "bearer", "expires_at": expires, "agent": card}
 
 
 @router.post("/auth/refresh", summary="Exchange a valid token for a fresh one")

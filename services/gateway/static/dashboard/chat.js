@@ -276,12 +276,25 @@ function openThread(center, right, id) {
     });
   }
 
-  async function leave() {
-    try {
-      await api.post(`${path}/leave`);
-      toast('You left the conversation');
-      window.location.hash = '#/chats';
-    } catch (error) { showError(error); }
+  function leave() {
+    modal('Leave this conversation?', (close) => {
+      const outcome = h('p', { text: 'Checking who takes over…' });
+      // Statuses change without touching the conversation: ask afresh rather than trust the open view.
+      api.get(path).then((fresh) => { outcome.textContent = leaveOutcome(fresh, store.me.id); })
+        .catch(() => { outcome.textContent = 'A teammate in the chat takes over; without one it goes back to the queue.'; });
+      const confirm = async () => {
+        try {
+          await api.post(`${path}/leave`);
+          toast('You left the conversation');
+          close();
+          window.location.hash = '#/chats';
+        } catch (error) { showError(error); }
+      };
+      return h('div', { class: 'modal-body' }, outcome,
+        h('div', { class: 'modal-actions' },
+          h('button', { type: 'button', class: 'button', text: 'Cancel', onclick: close }),
+          h('button', { type: 'button', class: 'button danger', text: 'Leave', onclick: confirm })));
+    });
   }
 
   function closeConversation() {
@@ -354,4 +367,18 @@ function openThread(center, right, id) {
       document.removeEventListener('visibilitychange', onVisible);
     },
   };
+}
+
+/** What Leave will do, as the router decides it: a present teammate takes over, even a busy one; with
+ * only offline teammates (or none) the chat goes back to the queue. */
+export function leaveOutcome(detail, meId) {
+  const others = detail.participants.filter((p) => p.id !== meId);
+  const names = (people) => people.map((p) => p.name).join(', ');
+  if (detail.kind === 'direct') return 'You leave this team chat; the others keep it.';
+  if (detail.assignee?.id !== meId) return 'You stop following this conversation; its assignee keeps it.';
+  const present = others.filter((p) => p.status !== 'offline');
+  if (present.length === 1) return `${present[0].name} will take over the chat.`;
+  if (present.length > 1) return `${names(present)} are in the chat: the least busy of them will take over.`;
+  if (others.length) return `${names(others)} ${others.length === 1 ? 'is' : 'are'} offline: the chat will go back to the queue.`;
+  return 'Nobody else is in this chat: it will go back to the queue.';
 }
