@@ -1,17 +1,29 @@
-"""Generates docs/events: one JSON Schema per event type and a catalogue page for analytics consumers.
+"""Generates docs/events for analytics consumers: one JSON Schema per event type, a catalogue page and an
+AsyncAPI 3.0 document, all from the event models and the topic catalogue so none of them can drift.
 
-`parley schemas` writes them; tests/unit/test_event_docs.py fails when the committed files are stale.
+`parley schemas` writes them; tests/unit/test_event_docs.py and test_asyncapi.py fail when the committed
+files are stale.
 """
 
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
-from shared.events import EVENT_TYPES, topic_of_type
-from shared.topics import CATALOGUE
+from shared.events import EVENT_TYPES, EventBase, topic_of_type
+from shared.settings import ParleySettings
+from shared.topics import CATALOGUE, DEAD_LETTERS, TopicSpec
 
-DOCS_DIR = Path(__file__).resolve().parents[2] / "docs" / "events"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DOCS_DIR = REPO_ROOT / "docs" / "events"
+ASYNCAPI_FILE = "asyncapi.json"
+KAFKA_BINDING_VERSION = "0.5.0"
+DEAD_LETTER_RECORD = (
+    "The dead-letter topic holds JSON objects `{source_topic, partition, offset, key, value, value_encoding, "
+    "reason, service, consumer_group, failed_at}` for records a consumer could not handle."
+)
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 # The consumer notes on the catalogue page are about lz4; tests/unit/test_event_docs.py fails if the
@@ -40,16 +52,29 @@ def describe_retention(retention_ms: int) -> str:
     return f"{count:g} {unit}{'' if count == 1 else 's'}"
 
 
-def schema_files() -> dict[str, str]:
+def generated_files() -> dict[str, str]:
+    """Every file under docs/events, by path relative to it."""
     files = {}
     for event_type, cls in sorted(EVENT_TYPES.items()):
         schema = cls.model_json_schema(mode="serialization")
-        schema["$id"] = (
-            f"https://parley.dev/schemas/events/{event_type}.v{cls.model_fields['schema_version'].default}.json"
-        )
-        files[f"schemas/{event_type}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        schema["$id"] = f"https://parley.dev/schemas/events/{event_type}.v{_schema_version(cls)}.json"
+        files[_schema_path(event_type)] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
     files["README.md"] = catalogue_page()
+    files[ASYNCAPI_FILE] = json.dumps(asyncapi_document(), indent=2) + "\n"
     return files
+
+
+def _schema_path(event_type: str) -> str:
+    return f"schemas/{event_type}.json"
+
+
+def _schema_version(cls: type[EventBase]) -> int:
+    version: int = cls.model_fields["schema_version"].default
+    return version
+
+
+def _description(cls: type[EventBase]) -> str:
+    return " ".join((cls.__doc__ or "").split())
 
 
 def catalogue_page() -> str:
@@ -63,6 +88,7 @@ def catalogue_page() -> str:
         "`actor` (`{kind: visitor|agent|system, id}`), `correlation_id`, `causation_id` and `payload`.",
         "Within one aggregate, the partition offset is the event's position: a total order.",
         "Topic names carry the deployment's prefix (`PARLEY_TOPIC_PREFIX`, default `parley`).",
+        f"The same catalogue as an AsyncAPI 3.0 document: [{ASYNCAPI_FILE}]({ASYNCAPI_FILE}).",
         "",
         "## Reading the topics",
         "",
@@ -90,24 +116,128 @@ def catalogue_page() -> str:
         "|---|---|---|---|---|",
     ]
     for event_type, cls in sorted(EVENT_TYPES.items()):
-        description = " ".join((cls.__doc__ or "").split())
-        version = cls.model_fields["schema_version"].default
         topic = topic_of_type(event_type).suffix
         lines.append(
-            f"| `{event_type}` | {version} | `parley.{topic}` | {description} | [schema](schemas/{event_type}.json) |"
+            f"| `{event_type}` | {_schema_version(cls)} | `parley.{topic}` | {_description(cls)} "
+            f"| [schema]({_schema_path(event_type)}) |"
         )
-    lines += [
-        "",
-        "The dead-letter topic holds JSON objects `{source_topic, partition, offset, key, value, value_encoding,",
-        "reason, service, consumer_group, failed_at}` for records a consumer could not handle.",
-        "",
-    ]
+    lines += ["", DEAD_LETTER_RECORD, ""]
     return "\n".join(lines)
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """AsyncAPI 3.0: a channel per topic, a message per event type, and a receive operation per topic.
+
+    Payloads refer to the JSON Schema files beside the document instead of copying them: each schema
+    resolves its own `#/$defs/...` references, which would point at the wrong place once inlined.
+    """
+    event_types_of_topic: dict[str, list[str]] = {spec.suffix: [] for spec in CATALOGUE}
+    for event_type in sorted(EVENT_TYPES):
+        event_types_of_topic[topic_of_type(event_type).suffix].append(event_type)
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "Parley events",
+            "version": _project_version(),
+            "description": (
+                "Every change of state in Parley is an event on a Kafka topic. Each record value is one JSON "
+                "event with the same envelope (`type`, `schema_version`, `event_id`, `occurred_at`, `tenant`, "
+                "`aggregate_id`, `actor`, `correlation_id`, `causation_id`, `payload`); within one key, the "
+                "partition offset is the event's position. Record batches are lz4-compressed: consumers need "
+                "lz4 support (README.md beside this file names the client package for each language). "
+                "Partitions and replicas are deployment settings (`PARLEY_KAFKA_PARTITIONS`, "
+                "`PARLEY_KAFKA_REPLICATION_FACTOR`)."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "channels": {spec.suffix: _channel(spec, event_types_of_topic[spec.suffix]) for spec in CATALOGUE},
+        "operations": {
+            f"receive-{spec.suffix}": _receive_operation(spec, event_types_of_topic[spec.suffix])
+            for spec in CATALOGUE
+        },
+        "components": {
+            "parameters": {
+                "prefix": {
+                    "description": "The deployment's topic prefix (`PARLEY_TOPIC_PREFIX`).",
+                    "default": ParleySettings.model_fields["topic_prefix"].default,
+                }
+            },
+            "messages": {event_type: _message(event_type) for event_type in sorted(EVENT_TYPES)},
+        },
+    }
+
+
+def _project_version() -> str:
+    with (REPO_ROOT / "pyproject.toml").open("rb") as pyproject:
+        version: str = tomllib.load(pyproject)["project"]["version"]
+    return version
+
+
+def _channel(spec: TopicSpec, event_types: list[str]) -> dict[str, Any]:
+    # The same configuration `ensure_topics` gives the topic, so the bindings cannot disagree with Kafka.
+    config = spec.config()
+    kafka: dict[str, Any] = {
+        "topicConfiguration": {
+            "retention.ms": int(config["retention.ms"]),
+            "cleanup.policy": config["cleanup.policy"].split(","),
+        },
+        "bindingVersion": KAFKA_BINDING_VERSION,
+    }
+    if spec.partitions is not None:
+        kafka["partitions"] = spec.partitions
+    description = f"{spec.description} Key: {spec.key}. Retention: {describe_retention(spec.retention_ms)}."
+    if spec is DEAD_LETTERS:
+        description += f" {DEAD_LETTER_RECORD}"
+    channel: dict[str, Any] = {
+        "address": f"{{prefix}}.{spec.suffix}",
+        "description": description,
+        "parameters": {"prefix": {"$ref": "#/components/parameters/prefix"}},
+    }
+    if event_types:
+        channel["messages"] = {
+            event_type: {"$ref": f"#/components/messages/{event_type}"} for event_type in event_types
+        }
+    channel["bindings"] = {"kafka": kafka}
+    return channel
+
+
+def _receive_operation(spec: TopicSpec, event_types: list[str]) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{spec.suffix}"},
+        "summary": f"Read the {spec.suffix} topic.",
+    }
+    # Without a list the operation covers whatever the channel carries (signals and dead letters have no
+    # event schema).
+    if event_types:
+        operation["messages"] = [
+            {"$ref": f"#/channels/{spec.suffix}/messages/{event_type}"} for event_type in event_types
+        ]
+    return operation
+
+
+def _message(event_type: str) -> dict[str, Any]:
+    cls = EVENT_TYPES[event_type]
+    message: dict[str, Any] = {
+        "name": event_type,
+        "title": f"{event_type} v{_schema_version(cls)}",
+        "contentType": "application/json",
+        "payload": {"$ref": f"./{_schema_path(event_type)}"},
+        "bindings": {
+            "kafka": {
+                "key": {"type": "string", "description": topic_of_type(event_type).key},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        },
+    }
+    if description := _description(cls):
+        message["description"] = description
+    return message
 
 
 def write_docs(directory: Path = DOCS_DIR) -> list[Path]:
     written = []
-    for relative, content in schema_files().items():
+    for relative, content in generated_files().items():
         path = directory / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)

@@ -4,14 +4,14 @@ import re
 
 import pytest
 
-from shared.events.docs import DOCS_DIR, DOCUMENTED_COMPRESSION, describe_retention, schema_files
+from shared.events.docs import DOCS_DIR, DOCUMENTED_COMPRESSION, describe_retention, generated_files
 from shared.settings import ParleySettings
 from shared.topics import CATALOGUE, FOREVER
 
 
 def test_committed_event_schemas_match_the_models() -> None:
     """Analytics consumers read docs/events; run `parley schemas` after changing an event."""
-    expected = schema_files()
+    expected = generated_files()
     stale = [
         name
         for name, content in expected.items()
