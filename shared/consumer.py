@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, TopicPartition
@@ -26,6 +27,15 @@ from shared.settings import ParleySettings
 log = get_logger(__name__)
 
 BatchHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
+
+
+class Projection(Protocol):
+    """A projection's view writer: applies batches, and can drop what it cached of the views."""
+
+    async def handle_batch(self, events: Sequence[RecordedEvent]) -> None: ...
+
+    def forget_cached(self) -> None: ...
+
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     AutoReconnect,
@@ -60,14 +70,26 @@ class ProjectionConsumer:
     producer: AIOKafkaProducer
     group: str
     handle_batch: BatchHandler
+    # Called when this consumer's partitions change: cached view documents may have been written by the
+    # instance that held them meanwhile. (A partition lost and regained within one poll goes unnoticed here;
+    # the write guard catches that case.)
+    on_reassigned: Callable[[], None] = lambda: None
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     max_backoff_seconds: float = 10.0
+    _assignment: frozenset[TopicPartition] = frozenset()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             batches = await self.consumer.getmany(timeout_ms=500, max_records=1000)
+            self._notice_reassignment()
             if batches:
                 await self.process(batches)
+
+    def _notice_reassignment(self) -> None:
+        assignment = frozenset(self.consumer.assignment())
+        if assignment != self._assignment:
+            self._assignment = assignment
+            self.on_reassigned()
 
     async def process(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         events: list[tuple[ConsumerRecord[bytes, bytes], RecordedEvent]] = []

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.consumer import BatchHandler, ProjectionConsumer
+from shared.consumer import Projection, ProjectionConsumer
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.mongo import Document, create_mongo_client, get_database
@@ -23,7 +23,7 @@ from shared.topics import TopicSpec
 
 log = get_logger(__name__)
 
-HandlerFactory = Callable[[AsyncDatabase[Document]], Awaitable[BatchHandler]]
+ProjectionFactory = Callable[[AsyncDatabase[Document]], Awaitable[Projection]]
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -81,19 +81,21 @@ async def run_projection_service(
     settings: ParleySettings,
     group: str,
     topics: Sequence[TopicSpec],
-    build_handler: HandlerFactory,
+    build_projection: ProjectionFactory,
     ops_port: int,
     ops_host: str = "127.0.0.1",
 ) -> None:
     await ensure_topics(settings)
     mongo = create_mongo_client(settings)
     db = get_database(mongo, settings)
-    handler = await build_handler(db)
+    views = await build_projection(db)
     producer = create_producer(settings)
     consumer = create_consumer(settings, *(t.name(settings.topic_prefix) for t in topics), group_id=group)
     await producer.start()
     await consumer.start()
-    projection = ProjectionConsumer(settings, consumer, producer, group, handler)
+    projection = ProjectionConsumer(
+        settings, consumer, producer, group, views.handle_batch, on_reassigned=views.forget_cached
+    )
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,23 +9,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.conversation.config import ConversationSettings
 from services.conversation.views import TOPICS, ConversationViews, rebuild_views
-from shared.consumer import BatchHandler
+from shared.consumer import Projection
 from shared.logging import configure_logging
 from shared.mongo import Document
 from shared.service import run_projection_service
 
 
 async def serve(settings: ConversationSettings) -> None:
-    async def build_handler(db: AsyncDatabase[Document]) -> BatchHandler:
+    async def build_projection(db: AsyncDatabase[Document]) -> Projection:
         views = ConversationViews(db, settings)
         await views.ensure_indexes()
-        return views.handle_batch
+        return views
 
     await run_projection_service(
         settings=settings,
         group=f"{settings.topic_prefix}-conversation",
         topics=TOPICS,
-        build_handler=build_handler,
+        build_projection=build_projection,
         ops_host=settings.host,
         ops_port=settings.port,
     )

@@ -26,7 +26,7 @@ from shared.topics import (
     CONVERSATION_EVENTS_TOPIC,
     DEPARTMENTS,
 )
-from shared.views import Fold, apply_fold
+from shared.views import Fold, ViewStore, apply_fold
 
 TOPICS = (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, AGENT_CREDENTIALS, CANNED_RESPONSES, DEPARTMENTS)
 
@@ -47,9 +47,13 @@ class ConversationViews:
         self.db = db
         self.prefix = prefix
         self._topic_to_view = {
-            f"{settings.topic_prefix}.{suffix}": (db[f"{prefix}{name}"], fold)
+            f"{settings.topic_prefix}.{suffix}": (ViewStore(db[f"{prefix}{name}"]), fold)
             for name, (suffix, fold) in VIEWS.items()
         }
+
+    @property
+    def stores(self) -> list[ViewStore]:
+        return [store for store, _ in self._topic_to_view.values()]
 
     def collection_names(self) -> list[str]:
         return [f"{self.prefix}{name}" for name in VIEWS]
@@ -62,13 +66,17 @@ class ConversationViews:
         await self.db[f"{self.prefix}agents"].create_index([("tenant", ASCENDING), ("email", ASCENDING)])
         await self.db[f"{self.prefix}agent_credentials"].create_index([("email", ASCENDING)])
 
+    def forget_cached(self) -> None:
+        for store in self.stores:
+            store.forget()
+
     async def handle_batch(self, events: Sequence[RecordedEvent]) -> None:
         by_topic: dict[str, list[RecordedEvent]] = defaultdict(list)
         for recorded in events:
             by_topic[recorded.topic].append(recorded)
         for topic, topic_events in by_topic.items():
-            collection, fold = self._topic_to_view[topic]
-            await apply_fold(collection, fold, topic_events)
+            store, fold = self._topic_to_view[topic]
+            await apply_fold(store, fold, topic_events)
 
 
 async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:

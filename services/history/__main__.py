@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.history.config import HistorySettings
 from services.history.views import HistoryViews, rebuild_views
-from shared.consumer import BatchHandler
+from shared.consumer import Projection
 from shared.logging import configure_logging
 from shared.mongo import Document
 from shared.service import run_projection_service
@@ -26,16 +26,16 @@ def group_id(settings: HistorySettings) -> str:
 
 
 async def serve(settings: HistorySettings) -> None:
-    async def build_handler(db: AsyncDatabase[Document]) -> BatchHandler:
+    async def build_projection(db: AsyncDatabase[Document]) -> Projection:
         views = HistoryViews(db)
         await views.ensure_indexes()
-        return views.handle_batch
+        return views
 
     await run_projection_service(
         settings=settings,
         group=group_id(settings),
         topics=[CONVERSATION_EVENTS_TOPIC],
-        build_handler=build_handler,
+        build_projection=build_projection,
         ops_port=settings.port,
         ops_host=settings.host,
     )

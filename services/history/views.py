@@ -6,17 +6,15 @@ and a replay into fresh collections (a `prefix`) builds the same documents as th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from pymongo import ASCENDING, DESCENDING, InsertOne, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, InsertOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.history.domain import Doc, apply_summary, message_line
-from shared.consumer import ConcurrentUpdate
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.logging import get_logger
@@ -24,16 +22,16 @@ from shared.mongo import Document, bulk_write_chunked, create_mongo_client, get_
 from shared.replay import replay_topics
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
+from shared.views import DUPLICATE_KEY, ViewStore
 
 log = get_logger(__name__)
-
-DUPLICATE_KEY = 11000
 
 
 class HistoryViews:
     def __init__(self, db: AsyncDatabase[Document], *, prefix: str = "") -> None:
         self.messages: AsyncCollection[Document] = db[f"{prefix}history_messages"]
         self.conversations: AsyncCollection[Document] = db[f"{prefix}history_conversations"]
+        self.summaries = ViewStore(self.conversations)
 
     async def ensure_indexes(self) -> None:
         # Used by MongoDB in production; FerretDB's SQLite backend only speeds up _id equality.
@@ -42,6 +40,9 @@ class HistoryViews:
             [("tenant", ASCENDING), ("status", ASCENDING), ("closed_at", DESCENDING)]
         )
 
+    def forget_cached(self) -> None:
+        self.summaries.forget()
+
     async def handle_batch(self, events: Sequence[RecordedEvent]) -> None:
         relevant = [r for r in events if isinstance(r.event, CONVERSATION_EVENTS)]
         if not relevant:
@@ -49,29 +50,26 @@ class HistoryViews:
         by_conversation: dict[str, list[RecordedEvent]] = {}
         for recorded in relevant:
             by_conversation.setdefault(recorded.event.aggregate_id, []).append(recorded)
-
-        # One find_one per conversation: only _id equality is an index lookup on FerretDB, $in scans.
-        ids = list(by_conversation)
-        loaded_docs = await asyncio.gather(*(self.conversations.find_one({"_id": i}) for i in ids))
-        loaded: dict[str, Doc | None] = dict(zip(ids, loaded_docs, strict=True))
+        loaded = await self.summaries.load(list(by_conversation))
 
         # Fold before writing anything, so an event that cannot be applied leaves no transcript line.
         folded: dict[str, Doc] = {}
         lines: list[Doc] = []
         for conversation_id, recorded_events in by_conversation.items():
-            summary = loaded[conversation_id]
+            summary = loaded.get(conversation_id)
             for recorded in sorted(recorded_events, key=lambda r: r.offset):
                 summary = apply_summary(summary, recorded.event, recorded.offset)
                 line = message_line(recorded.event, recorded.offset)
                 if line is not None:
                     lines.append(line)
             assert summary is not None  # apply_summary raises rather than return None
-            if summary is not loaded[conversation_id]:
+            if summary is not loaded.get(conversation_id):
                 folded[conversation_id] = summary
 
         if lines:
             await self._write_lines(lines)
-        await self._write_summaries(loaded, folded)
+        # Writes that landed before a lost race are harmless on retry: their events are skipped by position.
+        await self.summaries.save(loaded, folded)
 
     async def _write_lines(self, lines: list[Doc]) -> None:
         """Plain inserts (on FerretDB some forty times faster than upserts). A redelivered batch hits a
@@ -90,31 +88,6 @@ class HistoryViews:
         for line in lines:
             with contextlib.suppress(DuplicateKeyError):
                 await self.messages.insert_one(line)
-
-    async def _write_summaries(self, loaded: dict[str, Doc | None], folded: dict[str, Doc]) -> None:
-        writes: list[InsertOne[Document] | ReplaceOne[Document]] = []
-        for conversation_id, summary in folded.items():
-            before = loaded[conversation_id]
-            if before is None:
-                writes.append(InsertOne(summary))
-            else:
-                writes.append(ReplaceOne({"_id": conversation_id, "position": before["position"]}, summary))
-        if not writes:
-            return
-        replaces = sum(isinstance(w, ReplaceOne) for w in writes)
-        try:
-            result = await bulk_write_chunked(self.conversations, writes)
-        except BulkWriteError as exc:
-            if any(error.get("code") == DUPLICATE_KEY for error in exc.details.get("writeErrors", [])):
-                raise ConcurrentUpdate("a conversation summary was created concurrently") from exc
-            raise
-        except OperationFailure as exc:
-            if exc.code == DUPLICATE_KEY:
-                raise ConcurrentUpdate("a conversation summary was created concurrently") from exc
-            raise
-        # Writes that did land before the race are harmless on retry: their events are skipped by position.
-        if result.matched < replaces:
-            raise ConcurrentUpdate(f"{replaces - result.matched} conversation summaries moved on")
 
 
 def _all_duplicates(errors: list[dict[str, object]]) -> bool:

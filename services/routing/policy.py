@@ -590,14 +590,14 @@ def leave_successor(
     """Who takes over when `leaving` leaves: the least busy remaining participant who is present
     (available or away), whatever their load; None sends the conversation back to the queue."""
     loads = s.loads() if loads is None else loads
-    present = [
+    present: list[str] = [
         a
         for a in s.conversations[conversation_id]["participants"]
         if a != leaving and a in s.agents and effective_status(s.agents[a]) != "offline"
     ]
     if not present:
         return None
-    return min(present, key=lambda a: (loads[a], s.agents[a]["idle_since"] or "", a))
+    return min(present, key=lambda a: (loads[a], str(s.agents[a]["idle_since"] or ""), a))
 
 
 def _reassign(ctx: _Ctx, conversation_id: str, agent_id: str, *, forced: bool) -> None:
