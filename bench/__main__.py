@@ -23,7 +23,8 @@ from typing import Any
 import httpx
 
 from bench.baseline import kafka_baseline, mongo_baseline
-from bench.report import chart, percentiles, table
+from bench.growth import growth_ratios, growth_table, seed_backlog, time_reads, wait_until_applied
+from bench.report import chart, cpu_table, percentiles, table
 from bench.stack import RESULTS, Stack, infrastructure_pids, say
 from services.conversation.config import ConversationSettings
 from services.conversation.views import rebuild_views as rebuild_conversation
@@ -61,6 +62,53 @@ class Bench(Stack):
             if line.startswith("parley_consumer_lag")
         )
 
+    def projection_metric(self, service: str, name: str) -> int:
+        text = httpx.get(f"http://127.0.0.1:{self.processes[service].port}/metrics", timeout=5).text
+        return sum(int(float(line.rsplit(" ", 1)[1])) for line in text.splitlines() if line.startswith(name))
+
+    def documents(self) -> dict[str, int]:
+        """View documents the projections read and wrote so far (their own counters)."""
+        return {
+            f"{service}_{kind}": self.projection_metric(service, f"parley_view_documents_{kind}_total")
+            for service in ("conversation", "history")
+            for kind in ("read", "written")
+        }
+
+    def backlog(self) -> int | None:
+        counts = [self.consumer_backlog(name) for name in ("conversation", "history")]
+        return None if None in counts else sum(c or 0 for c in counts)
+
+    def grow(self, agents: list[dict[str, str]], *, base: int, messages: int) -> list[dict[str, Any]]:
+        """The data-growth step: read latencies with `base` closed conversations, then with ten times as many."""
+        steps = []
+        seeded = 0
+        for scale in (1, 10):
+            target = base * scale
+            say(f"growing the history to {target} closed conversations ({target * messages} messages)")
+            began = time.monotonic()
+            events = asyncio.run(
+                seed_backlog(
+                    self.settings,
+                    first=seeded,
+                    count=target - seeded,
+                    messages=messages,
+                    agent_id=agents[0]["id"],
+                )
+            )
+            wait_until_applied(self.backlog, timeout=1800)
+            applied_s = time.monotonic() - began
+            seeded = target
+            steps.append(
+                {
+                    "scale": scale,
+                    "conversations": target,
+                    "messages": target * messages,
+                    "events_per_s_applied": round(events / applied_s),
+                    "reads_ms": time_reads(self.base_url, agents[0]["token"], samples=self.args.read_samples),
+                }
+            )
+        return steps
+
     def step(self, rate: float, agents: list[dict[str, str]], seed: int) -> dict[str, Any]:
         pids = {name: p.proc.pid for name, p in self.processes.items()} | infrastructure_pids()
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -81,6 +129,7 @@ class Bench(Stack):
             str(seed),
         ]
         loadgen = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
+        documents_before = self.documents()
         pids["loadgen"] = loadgen.pid
         cpu_before["loadgen"] = 0.0
         peak_rss: dict[str, float] = {}
@@ -112,7 +161,11 @@ class Bench(Stack):
             for name, pid in pids.items()
         }
         elapsed = raw["elapsed_s"]
+        documents = {k: v - documents_before[k] for k, v in self.documents().items()}
+        messages = max(raw["acknowledged"], 1)
         return {
+            "database_documents_per_message": {k: round(v / messages, 2) for k, v in documents.items()},
+            "database_documents_per_message_total": round(sum(documents.values()) / messages, 2),
             "offered_rate": rate,
             "duration_s": round(elapsed, 1),
             "sent": raw["sent"],
@@ -129,6 +182,9 @@ class Bench(Stack):
             "errors": raw["errors"],
             "projection_backlog_events_at_step_end": backlog,
             "cpu_percent": cpu,
+            "cpu_ms_per_message": {
+                name: round(share / 100 * wall * 1000 / messages, 2) for name, share in cpu.items()
+            },
             "peak_rss_mb": peak_rss,
         }
 
@@ -164,6 +220,10 @@ def main() -> None:
     args.step_seconds = args.step_seconds or (15 if args.quick else 30)
     args.agents = 6 if args.quick else 12
     args.baseline_events = 20_000 if args.quick else 100_000
+    # The data-growth step: closed conversations at 1x (then 10x), with this many messages each.
+    args.growth_conversations = 300 if args.quick else 2_000
+    args.growth_messages = 8 if args.quick else 10
+    args.read_samples = 30 if args.quick else 100
 
     bench = Bench(args)
     RESULTS.mkdir(exist_ok=True)
@@ -185,6 +245,8 @@ def main() -> None:
             if step["delivered_per_s"] < 0.8 * rate or (step["latency_ms"]["p99"] or 0) > 5000:
                 say("  saturated: stopping the ladder")
                 break
+        growth = bench.grow(agents, base=args.growth_conversations, messages=args.growth_messages)
+        growth_summary = growth_ratios(growth[0]["reads_ms"], growth[-1]["reads_ms"])
         say("measuring replay speed (rebuilding every view from the topics)")
         replay = asyncio.run(bench.replay_speed())
     finally:
@@ -210,6 +272,7 @@ def main() -> None:
         | {"kafka": "4.1.1", "ferretdb": "1.24.2 (SQLite)"},
         "settings": {"agents": args.agents, "step_seconds": args.step_seconds, "ladder": args.ladder},
         "steps": steps,
+        "data_growth": {"steps": growth, "latency_ratio_10x_over_1x": growth_summary},
         "replay": replay,
         "baseline": baseline,
         "sustained_messages_per_s": best["delivered_per_s"],
@@ -225,6 +288,10 @@ def main() -> None:
     path.write_text(json.dumps(report, indent=2))
     png = chart(steps, RESULTS / f"bench-{report['mode']}-{stamp}.png")
     print(table(steps))
+    print()
+    print(cpu_table(steps))
+    print()
+    print(growth_table(growth, growth_summary))
     print(
         f"\nreplay: conversation {replay['conversation_events_per_s']} events/s, history {replay['history_events_per_s']} events/s"
         f"\nbaseline: aiokafka produce {baseline['aiokafka']['produce_per_s']}/s, consume {baseline['aiokafka']['consume_per_s']}/s,"

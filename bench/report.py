@@ -39,6 +39,17 @@ def table(steps: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(steps: list[dict[str, Any]]) -> str:
+    """CPU milliseconds per acknowledged message for each process, and view documents touched per message."""
+    names = sorted({name for s in steps for name in s["cpu_ms_per_message"]})
+    header = f"{'offered/s':>9} " + " ".join(f"{name[:12]:>12}" for name in names) + f" {'db docs/msg':>11}"
+    lines = ["CPU ms per message, by process", header, "-" * len(header)]
+    for s in steps:
+        cells = " ".join(f"{s['cpu_ms_per_message'].get(name, 0):>12.2f}" for name in names)
+        lines.append(f"{s['offered_rate']:>9.0f} {cells} {s['database_documents_per_message_total']:>11.2f}")
+    return "\n".join(lines)
+
+
 def _f(value: float | None, width: int = 8) -> str:
     return f"{'-':>{width}}" if value is None else f"{value:>{width}.0f}"
 

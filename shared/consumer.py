@@ -36,6 +36,16 @@ class Projection(Protocol):
 
     def forget_cached(self) -> None: ...
 
+    def document_counts(self) -> DocumentCounts: ...
+
+
+@dataclass
+class DocumentCounts:
+    """View documents a projection read from and wrote to the database: its database cost per event."""
+
+    read: int = 0
+    written: int = 0
+
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     AutoReconnect,

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared.consumer import Projection, ProjectionConsumer
+from shared.consumer import DocumentCounts, Projection, ProjectionConsumer
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.mongo import Document, create_mongo_client, get_database
@@ -34,7 +34,7 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def operations_app(projection: ProjectionConsumer, db: AsyncDatabase[Document]) -> FastAPI:
+def operations_app(projection: ProjectionConsumer, views: Projection, db: AsyncDatabase[Document]) -> FastAPI:
     app = FastAPI(title=f"Parley {projection.settings.service_name} operations")
 
     @app.get("/healthz")
@@ -51,15 +51,17 @@ def operations_app(projection: ProjectionConsumer, db: AsyncDatabase[Document]) 
 
     @app.get("/metrics", response_class=PlainTextResponse)
     async def metrics() -> str:
-        return render_metrics(projection)
+        return render_metrics(projection, views.document_counts())
 
     return app
 
 
-def render_metrics(projection: ProjectionConsumer) -> str:
+def render_metrics(projection: ProjectionConsumer, documents: DocumentCounts) -> str:
     service = projection.settings.service_name
     stats = projection.stats
     lines = [
+        f'parley_view_documents_read_total{{service="{service}"}} {documents.read}',
+        f'parley_view_documents_written_total{{service="{service}"}} {documents.written}',
         f'parley_events_applied_total{{service="{service}"}} {stats.events_applied}',
         f'parley_dead_letters_total{{service="{service}"}} {stats.dead_letters}',
         f'parley_batches_total{{service="{service}"}} {stats.batches}',
@@ -102,7 +104,7 @@ async def run_projection_service(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server = EmbeddedServer(
-        uvicorn.Config(operations_app(projection, db), host=ops_host, port=ops_port, log_config=None)
+        uvicorn.Config(operations_app(projection, views, db), host=ops_host, port=ops_port, log_config=None)
     )
     log.info("projection started", group=group, topics=[t.suffix for t in topics], ops_port=ops_port)
     tasks: list[asyncio.Task[Any]] = [

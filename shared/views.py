@@ -24,7 +24,7 @@ from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from shared.consumer import ConcurrentUpdate
+from shared.consumer import ConcurrentUpdate, DocumentCounts
 from shared.events import EventBase, RecordedEvent
 from shared.mongo import bulk_write_chunked
 
@@ -49,8 +49,7 @@ class ViewStore:
         self.collection = collection
         self._cached = cached
         self._docs: OrderedDict[str, View] = OrderedDict()
-        self.reads = 0
-        self.writes = 0
+        self.counts = DocumentCounts()
 
     def forget(self, ids: Iterable[str] | None = None) -> None:
         """Drop cached documents (all of them when `ids` is None): the next load reads the database."""
@@ -65,7 +64,7 @@ class ViewStore:
         missing = [doc_id for doc_id in ids if doc_id not in self._docs]
         # Concurrent `_id` lookups rather than one `$in`: each is an index lookup on every backend.
         found = await asyncio.gather(*(self.collection.find_one({"_id": doc_id}) for doc_id in missing))
-        self.reads += len(missing)
+        self.counts.read += len(missing)
         for doc in found:
             if doc is not None:
                 self._remember(doc["_id"], doc)
@@ -100,7 +99,7 @@ class ViewStore:
             if _is_duplicate_key(exc):
                 raise ConcurrentUpdate(f"{self.collection.name}: another writer inserted first") from exc
             raise
-        self.writes += len(writes)
+        self.counts.written += len(writes)
         if result.matched < replaces:
             self.forget(changed)
             raise ConcurrentUpdate(

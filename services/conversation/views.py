@@ -15,6 +15,7 @@ from services.conversation.domain import (
     apply_credentials,
     apply_department,
 )
+from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.replay import replay_topics
@@ -65,6 +66,12 @@ class ConversationViews:
         )
         await self.db[f"{self.prefix}agents"].create_index([("tenant", ASCENDING), ("email", ASCENDING)])
         await self.db[f"{self.prefix}agent_credentials"].create_index([("email", ASCENDING)])
+
+    def document_counts(self) -> DocumentCounts:
+        return DocumentCounts(
+            read=sum(store.counts.read for store in self.stores),
+            written=sum(store.counts.written for store in self.stores),
+        )
 
     def forget_cached(self) -> None:
         for store in self.stores:

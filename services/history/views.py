@@ -15,6 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.history.domain import Doc, apply_summary, message_line
+from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.logging import get_logger
@@ -32,6 +33,7 @@ class HistoryViews:
         self.messages: AsyncCollection[Document] = db[f"{prefix}history_messages"]
         self.conversations: AsyncCollection[Document] = db[f"{prefix}history_conversations"]
         self.summaries = ViewStore(self.conversations)
+        self.lines_written = 0
 
     async def ensure_indexes(self) -> None:
         # Used by MongoDB in production; FerretDB's SQLite backend only speeds up _id equality.
@@ -39,6 +41,10 @@ class HistoryViews:
         await self.conversations.create_index(
             [("tenant", ASCENDING), ("status", ASCENDING), ("closed_at", DESCENDING)]
         )
+
+    def document_counts(self) -> DocumentCounts:
+        counts = self.summaries.counts
+        return DocumentCounts(read=counts.read, written=counts.written + self.lines_written)
 
     def forget_cached(self) -> None:
         self.summaries.forget()
@@ -76,6 +82,7 @@ class HistoryViews:
         duplicate key: lines are immutable under their natural ids, so it inserts one by one and keeps
         whatever is already there. (Upserting with $setOnInsert would be simpler, but FerretDB stores an
         empty array given that way as null, and the rebuilt view would then differ from the live one.)"""
+        self.lines_written += len(lines)
         try:
             await bulk_write_chunked(self.messages, [InsertOne(line) for line in lines])
             return

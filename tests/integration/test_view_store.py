@@ -36,10 +36,10 @@ async def test_a_projection_reads_a_document_once_then_only_writes_it(
 ) -> None:
     store = ViewStore(database["views"])
     await apply_fold(store, count_tags, [tagged("c1", "a", 0), tagged("c2", "a", 1)])
-    assert store.reads == 2  # both new: looked up once each
+    assert store.counts.read == 2  # both new: looked up once each
     for offset in range(2, 12):
         await apply_fold(store, count_tags, [tagged("c1", f"t{offset}", offset)])
-    assert store.reads == 2 and store.writes == 12
+    assert (store.counts.read, store.counts.written) == (2, 12)
     doc = await database["views"].find_one({"_id": "c1"})
     assert doc is not None and doc["position"] == 11 and len(doc["tags"]) == 11
     # A redelivered event is recognised from memory too: nothing is written.

@@ -1,0 +1,154 @@
+"""The data-growth step: does Parley stay fast as a support center's history grows?
+
+Seeds a backlog of closed conversations (each started, tagged, a few messages, closed) straight onto the
+conversation topic, so the live projections build the views as they would from real traffic. Then times
+every read endpoint an agent uses. Run once at 1x and again after growing to 10x, in the same stack: the
+two sets of latencies should match if every hot query is served by an index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bench.report import percentiles
+from services.gateway.config import GatewaySettings
+from shared.events import Actor, EventBase, serialize
+from shared.events.conversation import ConversationClosed, ConversationStarted, MessagePosted, TagAdded
+from shared.kafka import create_producer
+from shared.topics import CONVERSATION_EVENTS_TOPIC
+
+TAGS = ("billing", "shipping", "refund", "bug", "sales")
+SYSTEM = Actor(kind="system", id="bench")
+
+
+def backlog_events(number: int, messages: int, agent_id: str, tenant: str) -> list[EventBase]:
+    """One closed conversation's events; deterministic in `number`."""
+    conversation_id = f"grown-{number:07d}"
+    visitor = Actor(kind="visitor", id=f"grown-visitor-{number}")
+    agent = Actor(kind="agent", id=agent_id)
+    envelope = {"tenant": tenant, "aggregate_id": conversation_id}
+    events: list[EventBase] = [
+        ConversationStarted(
+            **envelope,
+            actor=visitor,
+            payload={"visitor_id": visitor.id, "visitor": {"name": f"Visitor {number}"}},
+        ),
+        TagAdded(**envelope, actor=agent, payload={"tag": TAGS[number % len(TAGS)]}),
+    ]
+    for line in range(messages):
+        author = visitor if line % 2 == 0 else agent
+        events.append(
+            MessagePosted(
+                **envelope,
+                actor=author,
+                payload={"message_id": f"{conversation_id}-{line}", "text": f"line {line} of chat {number}"},
+            )
+        )
+    events.append(ConversationClosed(**envelope, actor=agent, payload={}))
+    return events
+
+
+async def seed_backlog(
+    settings: GatewaySettings, *, first: int, count: int, messages: int, agent_id: str
+) -> int:
+    """Produces `count` closed conversations numbered from `first`; returns the events produced."""
+    topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
+    producer = create_producer(settings, client_id="parley-bench-growth")
+    await producer.start()
+    produced = 0
+    try:
+        pending = []
+        for number in range(first, first + count):
+            for event in backlog_events(number, messages, agent_id, settings.default_tenant):
+                pending.append(
+                    await producer.send(topic, key=event.aggregate_id.encode(), value=serialize(event))
+                )
+                produced += 1
+            if len(pending) >= 5_000:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return produced
+
+
+def wait_until_applied(backlog: Callable[[], int | None], *, timeout: float) -> float:
+    """Seconds until every projection has applied everything produced (their consumer lag is 0)."""
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if backlog() == 0:
+            return time.monotonic() - began
+        time.sleep(0.5)
+    raise TimeoutError(f"projections still behind after {timeout:.0f} s")
+
+
+def time_reads(base_url: str, token: str, *, samples: int) -> dict[str, dict[str, float | None]]:
+    """Latency of each read endpoint an agent's screens use, `samples` sequential requests each."""
+    now = datetime.now(UTC)
+    week_ago = (now - timedelta(days=7)).isoformat()
+    endpoints = {
+        "monitor": ("/api/agent/monitor", {"filter": "all"}),
+        "my chats": ("/api/agent/chats", {}),
+        "conversation": ("/api/agent/conversations/grown-0000001", {}),
+        "transcript": ("/api/agent/conversations/grown-0000001/messages", {}),
+        "history by tag": ("/api/agent/history", {"tag": "refund"}),
+        "teammates": ("/api/agent/agents", {"q": "agent"}),
+        "canned responses": ("/api/agent/canned-responses", {}),
+        "departments": ("/api/agent/departments", {}),
+        "report (7 days)": ("/api/agent/reports", {"since": week_ago, "until": now.isoformat()}),
+    }
+    results: dict[str, dict[str, float | None]] = {}
+    with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        for name, (path, params) in endpoints.items():
+            client.get(path, params=params).raise_for_status()  # warm: first-use costs are not growth
+            latencies = []
+            for _ in range(samples):
+                began = time.perf_counter()
+                client.get(path, params=params).raise_for_status()
+                latencies.append((time.perf_counter() - began) * 1000)
+            results[name] = percentiles(latencies)
+    return results
+
+
+def growth_ratios(small: dict[str, Any], large: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    """Latency at 10x over latency at 1x, per endpoint, for p50 and p99."""
+    ratios: dict[str, dict[str, float | None]] = {}
+    for name, before in small.items():
+        after = large[name]
+        ratios[name] = {
+            key: round(after[key] / before[key], 2) if before[key] and after[key] is not None else None
+            for key in ("p50", "p99")
+        }
+    return ratios
+
+
+def growth_table(steps: list[dict[str, Any]], ratios: dict[str, dict[str, float | None]]) -> str:
+    small, large = steps[0], steps[-1]
+    header = (
+        f"{'read endpoint':<18} {'p50 @' + str(small['scale']) + 'x':>10} {'p99':>7}"
+        f" {'p50 @' + str(large['scale']) + 'x':>10} {'p99':>7} {'ratio p50':>9} {'p99':>6}"
+    )
+    lines = [header, "-" * len(header)]
+    for name, ratio in ratios.items():
+        a, b = small["reads_ms"][name], large["reads_ms"][name]
+        lines.append(
+            f"{name:<18} {a['p50']:>10.1f} {a['p99']:>7.1f} {b['p50']:>10.1f} {b['p99']:>7.1f}"
+            f" {_ratio(ratio['p50']):>9} {_ratio(ratio['p99']):>6}"
+        )
+    for step in steps:
+        lines.append(
+            f"at {step['scale']}x: {step['conversations']} closed conversations, {step['messages']} messages;"
+            f" projections applied the growth at {step['events_per_s_applied']} events/s"
+        )
+    return "\n".join(lines)
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
