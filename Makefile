@@ -26,7 +26,7 @@ setup: $(VENV)/.installed
 	@deploy/local/install-browser.sh
 
 run: setup
-	@deploy/local/with-infra.sh deploy/local/run-services.sh
+	@deploy/local/with-infra.sh --stop-on-interrupt deploy/local/run-services.sh
 
 test: setup
 	@deploy/local/with-infra.sh $(MAKE) --no-print-directory check

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the scripts that source it use these variables
 # Shared settings for the local infrastructure scripts. Sourced, never run.
 # Every path and port comes from the environment with a default, so two checkouts can run side by side.
 set -euo pipefail
@@ -21,6 +22,10 @@ FERRETDB_DATA="$LOCAL_DIR/data/ferretdb"
 RUN_DIR="$LOCAL_DIR/run"
 LOG_DIR="$LOCAL_DIR/logs"
 PYTHON="${PARLEY_PYTHON:-$REPO_ROOT/.venv/bin/python}"
+
+# Prefix that runs a command in a session of its own under the same PID (start it with `&`, record `$!`): outside
+# the terminal's process group, Ctrl-C and a closing terminal do not reach it; only an explicit stop does.
+IN_OWN_SESSION=("$PYTHON" -c 'import os, sys; os.setsid(); os.execvp(sys.argv[1], sys.argv[1:])')
 
 say() { printf '\033[1;34m[parley]\033[0m %s\n' "$*"; }
 fail() { printf '\033[1;31m[parley] error:\033[0m %s\n' "$*" >&2; exit 1; }

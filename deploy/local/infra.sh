@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts, stops and inspects the local Kafka broker and FerretDB server.
-# Usage: infra.sh up|down|status|reset
+# Usage: infra.sh up|down [kafka|ferretdb]...|status|reset|restart-kafka|restart-ferretdb
 # Processes are tracked by the PID recorded at start and stopped by that PID only.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -32,6 +32,7 @@ PROPS
 }
 
 kafka_java() {
+  # shellcheck disable=SC2086 # KAFKA_HEAP holds several options
   java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" \
     -cp "$KAFKA_HOME/libs/*" "$@"
@@ -48,9 +49,10 @@ start_kafka() {
       > "$LOG_DIR/kafka-format.log" 2>&1 || { tail -20 "$LOG_DIR/kafka-format.log"; fail "Kafka storage format failed"; }
   fi
   say "Starting Kafka on $KAFKA_HOST:$KAFKA_PORT ..."
-  nohup bash -c "exec java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-      -Dlog4j2.configurationFile='$KAFKA_HOME/log4j2.properties' -cp '$KAFKA_HOME/libs/*' \
-      kafka.Kafka '$KAFKA_HOME/server.properties'" >> "$LOG_DIR/kafka.log" 2>&1 &
+  # shellcheck disable=SC2086 # KAFKA_HEAP holds several options
+  "${IN_OWN_SESSION[@]}" java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" -cp "$KAFKA_HOME/libs/*" \
+    kafka.Kafka "$KAFKA_HOME/server.properties" < /dev/null >> "$LOG_DIR/kafka.log" 2>&1 &
   echo $! > "$KAFKA_PID"
 }
 
@@ -58,9 +60,9 @@ start_ferretdb() {
   if pid_alive "$FERRETDB_PID"; then say "FerretDB already running (pid $(cat "$FERRETDB_PID"))"; return; fi
   mkdir -p "$FERRETDB_DATA/sqlite" "$FERRETDB_DATA/state"
   say "Starting FerretDB on $MONGODB_HOST:$MONGODB_PORT ..."
-  nohup "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$FERRETDB_DATA/sqlite/" \
+  "${IN_OWN_SESSION[@]}" "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$FERRETDB_DATA/sqlite/" \
     --listen-addr="$MONGODB_HOST:$MONGODB_PORT" --state-dir="$FERRETDB_DATA/state" \
-    --telemetry=disable --debug-addr=- --log-level=warn >> "$LOG_DIR/ferretdb.log" 2>&1 &
+    --telemetry=disable --debug-addr=- --log-level=warn < /dev/null >> "$LOG_DIR/ferretdb.log" 2>&1 &
   echo $! > "$FERRETDB_PID"
 }
 
@@ -101,8 +103,16 @@ case "$cmd" in
     say "Infrastructure ready: Kafka $PARLEY_KAFKA_BOOTSTRAP, MongoDB-wire $PARLEY_MONGODB_URI"
     ;;
   down)
-    stop_pid "$KAFKA_PID" Kafka
-    stop_pid "$FERRETDB_PID" FerretDB
+    # `down kafka` or `down ferretdb` stops only that one (with-infra.sh stops only what it started).
+    shift
+    [ $# -gt 0 ] || set -- kafka ferretdb
+    for what in "$@"; do
+      case "$what" in
+        kafka) stop_pid "$KAFKA_PID" Kafka ;;
+        ferretdb) stop_pid "$FERRETDB_PID" FerretDB ;;
+        *) fail "infra.sh down: unknown server '$what' (kafka or ferretdb)" ;;
+      esac
+    done
     ;;
   restart-kafka)
     # For fault tests: the broker goes away and comes back with its data.
@@ -125,5 +135,5 @@ case "$cmd" in
     rm -rf "$LOCAL_DIR/data"
     ;;
   *)
-    echo "usage: $0 up|down|status|reset|restart-kafka|restart-ferretdb" >&2; exit 2 ;;
+    echo "usage: $0 up|down [kafka|ferretdb]...|status|reset|restart-kafka|restart-ferretdb" >&2; exit 2 ;;
 esac

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 import time
 
@@ -58,7 +59,14 @@ def main() -> None:
     parser.add_argument("kind", choices=["kafka", "mongodb"])
     parser.add_argument("--timeout", type=float, default=90.0)
     args = parser.parse_args()
-    sys.exit(0 if asyncio.run(wait(args.kind, args.timeout)) else 1)
+    try:
+        ready = asyncio.run(wait(args.kind, args.timeout))
+    except KeyboardInterrupt:
+        # Ctrl-C while waiting: end by SIGINT like any command, without a traceback, so infra.sh stops too.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+        raise
+    sys.exit(0 if ready else 1)
 
 
 if __name__ == "__main__":
