@@ -11,15 +11,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import signal
 import sys
 import uuid
+
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from services.gateway.auth import hash_password
 from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
 from shared.events.agent import AgentPasswordSet, AgentRegistered, CannedResponseCreated
 from shared.events.envelope import Actor
-from shared.kafka import create_producer, ensure_topics
+from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.settings import ParleySettings
+from shared.topics import CATALOGUE
 
 CLI = Actor(kind="system", id="parley-cli")
 DEMO_PASSWORD = "parley-demo"
@@ -33,6 +40,42 @@ DEMO_CANNED = (
     ("thanks", "Thanks for reaching out, {visitor.name}! Is there anything else I can do for you?"),
     ("refund", "Refunds reach your account within 5 business days of approval."),
 )
+
+
+async def ensure_writable_topics(settings: ParleySettings, *, timeout: float = 60.0) -> list[str]:
+    """Create the catalogue's missing topics, then wait until the broker leads every partition of them.
+
+    Right after CreateTopics the metadata already names a leader, but a new partition's leader may not act as
+    one yet: the first records then come back NotLeaderForPartitionError and the producer warns on each retry.
+    Asking every partition's leader for its end offset retries quietly until each one answers.
+    """
+    created = await ensure_topics(settings)
+    names = [spec.name(settings.topic_prefix) for spec in CATALOGUE]
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                topics = await admin.describe_topics(names)
+                if all(
+                    not topic["error_code"]
+                    and topic["partitions"]
+                    and all(not p["error_code"] and p["leader"] >= 0 for p in topic["partitions"])
+                    for topic in topics
+                ):
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+    reader = create_consumer(settings, group_id=None)
+    await reader.start()
+    try:
+        partitions = [TopicPartition(t["topic"], p["partition"]) for t in topics for p in t["partitions"]]
+        async with asyncio.timeout(timeout):
+            await reader.end_offsets(partitions)
+    finally:
+        await reader.stop()
+    return created
 
 
 def agent_id_for(tenant: str, email: str) -> str:
@@ -62,7 +105,7 @@ async def register_agent(
 
 async def create_agent(args: argparse.Namespace) -> None:
     settings = GatewaySettings()
-    await ensure_topics(settings)
+    await ensure_writable_topics(settings)
     producer = create_producer(settings, client_id="parley-cli")
     await producer.start()
     try:
@@ -83,7 +126,7 @@ async def create_agent(args: argparse.Namespace) -> None:
 async def seed_demo() -> None:
     settings = GatewaySettings()
     tenant = settings.default_tenant
-    await ensure_topics(settings)
+    await ensure_writable_topics(settings)
     producer = create_producer(settings, client_id="parley-cli")
     await producer.start()
     try:
@@ -116,7 +159,7 @@ async def seed_demo() -> None:
 
 
 async def create_topics() -> None:
-    created = await ensure_topics(GatewaySettings())
+    created = await ensure_writable_topics(GatewaySettings())
     print(f"created: {', '.join(created)}" if created else "all topics already exist")
 
 
@@ -147,7 +190,13 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit("the password needs at least 8 characters")
         asyncio.run(create_agent(args))
     elif args.command == "seed-demo":
-        asyncio.run(seed_demo())
+        try:
+            asyncio.run(seed_demo())
+        except KeyboardInterrupt:
+            # Ctrl-C during `make run`'s start-up: end by SIGINT like any command, without a traceback.
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGINT)
+            raise
     elif args.command == "topics":
         asyncio.run(create_topics())
     elif args.command == "replay":

@@ -21,6 +21,13 @@ async def kafka_ready(bootstrap: str) -> None:
     try:
         await admin.start()
         await admin.list_topics()
+        # A new broker creates its group coordinator's topic only when a group first asks for it; until it is
+        # led, every consumer group logs GroupCoordinatorNotAvailableError (at error level) and retries.
+        await admin.find_coordinator("parley-probe")
+        (offsets_topic,) = await admin.describe_topics(["__consumer_offsets"])
+        partitions = offsets_topic["partitions"]
+        if offsets_topic["error_code"] or not partitions or any(p["leader"] < 0 for p in partitions):
+            raise RuntimeError("the group coordinator's partitions have no leader yet")
     finally:
         await admin.close()
 
