@@ -5,6 +5,10 @@ PYTHON_BASE ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# pip shows setuptools' notice on every editable install ("Editable installation ... be careful with folders
+# ... with the same name as your package") as a warning block. That one notice is filtered out; pip's other
+# warnings and its errors still show.
+PIP_EDITABLE := PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip install -q
 
 
 help:
@@ -18,7 +22,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	@echo "[parley] Installing Python dependencies into $(VENV) ..."
 	@test -x $(PY) || $(PYTHON_BASE) -m venv $(VENV) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	@$(PIP_EDITABLE) -c constraints.txt -e '.[dev]'
 	@touch $@
 
 setup: $(VENV)/.installed
@@ -46,7 +50,7 @@ unit: setup
 
 # The benchmark and the fault tests drive a stack of their own (isolated topics and database).
 $(VENV)/.bench-installed: $(VENV)/.installed
-	@$(PY) -m pip install -q -c constraints.txt -e '.[bench]'
+	@$(PIP_EDITABLE) -c constraints.txt -e '.[bench]'
 	@touch $@
 
 bench: setup $(VENV)/.bench-installed
