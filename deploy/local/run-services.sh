@@ -19,7 +19,14 @@ cat <<TXT
     Kafka              $PARLEY_KAFKA_BOOTSTRAP
     MongoDB-wire       $PARLEY_MONGODB_URI
   Demo sign-in: sam@parley.test (supervisor), ann@parley.test, bob@parley.test; password parley-demo
-  Ctrl-C stops everything.
+
+  See a chat routed to an agent:
+    1. Open http://127.0.0.1:$gateway_port/demo and write a message in the chat widget.
+    2. Sign in at http://127.0.0.1:$gateway_port/ as ann@parley.test, password parley-demo
+       (an agent becomes available on the first sign-in).
+    3. The chat appears in Ann's chats.
+
+  Ctrl-C stops the services, then the Kafka and FerretDB this run started.
 
 TXT
 exec honcho start -f Procfile
