@@ -8,11 +8,12 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # Started by make, this script shares make's process group, and make dies of the terminal's SIGINT (status 130)
-# however cleanly everything stops. So it restarts itself as a job of its own: the terminal's foreground job,
-# which alone gets Ctrl-C, as if an interactive shell had started it.
-if [ "$("$PYTHON" -c 'import os; print(os.getpgrp())')" != "$$" ]; then
+# however cleanly everything stops. So in a terminal it restarts itself as the terminal's foreground job, which
+# alone gets Ctrl-C, as if an interactive shell had started it (foreground.py; without a terminal it just runs).
+if [ -z "${PARLEY_FOREGROUND_JOB:-}" ]; then
   exec "$PYTHON" "$REPO_ROOT/deploy/local/foreground.py" bash "${BASH_SOURCE[0]}" "$@"
 fi
+unset PARLEY_FOREGROUND_JOB
 
 stop_on_interrupt=0
 if [ "${1:-}" = --stop-on-interrupt ]; then stop_on_interrupt=1; shift; fi
