@@ -1,8 +1,11 @@
-"""`make bench` / `make bench-quick`: the whole stack under a ladder of offered loads, plus the baseline.
+"""`make bench` / `make bench-quick`: Parley and the bare pipeline under the same ladder of offered loads.
 
 Starts every Parley service as its own process on isolated topics and database, registers agents over
-the public API, runs `bench/loadgen.py` as a separate process per load step, then measures replay speed
-and the bare-library baseline in the same run. Writes bench-results/<stamp>.json and a latency chart.
+the public API, runs `bench/loadgen.py` as a separate process per load step, then the data-growth step (full run) and
+replay speed. Then, in the same run, the bare pipeline (bench/bare.py: the same job with the same libraries
+and none of Parley's logic) under the same load generator and ladder, and the bare-library baseline.
+Reports Parley ÷ bare at each step and at saturation, and the CPU milliseconds per message of every
+process. Writes bench-results/<stamp>.json and a latency chart.
 """
 
 from __future__ import annotations
@@ -12,37 +15,24 @@ import asyncio
 import json
 import os
 import platform
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from bench.bare import BARE_PROCESSES, BARE_TOPIC
 from bench.baseline import kafka_baseline, mongo_baseline
 from bench.growth import growth_ratios, growth_table, seed_backlog, time_reads, wait_until_applied
-from bench.report import chart, cpu_table, percentiles, table
+from bench.report import chart, compare, comparison_table, cpu_table, table
 from bench.stack import RESULTS, Stack, infrastructure_pids, say
+from bench.steps import Target, run_step
 from services.conversation.config import ConversationSettings
 from services.conversation.views import rebuild_views as rebuild_conversation
 from services.history.config import HistorySettings
 from services.history.views import rebuild_views as rebuild_history
-from tests.processes import REPO_ROOT
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+from shared.kafka import ensure_topics
 
 
 class Bench(Stack):
@@ -78,6 +68,59 @@ class Bench(Stack):
         counts = [self.consumer_backlog(name) for name in ("conversation", "history")]
         return None if None in counts else sum(c or 0 for c in counts)
 
+    def pids(self) -> dict[str, int]:
+        return {name: process.proc.pid for name, process in self.processes.items()}
+
+    def parley(self, agents: list[dict[str, str]]) -> Target:
+        return Target(
+            name="parley",
+            base_url=self.base_url,
+            agents=agents,
+            processes=self.pids(),
+            infrastructure=infrastructure_pids(),
+            documents=self.documents,
+            backlog=lambda: {name: self.consumer_backlog(name) for name in ("conversation", "history")},
+        )
+
+    def start_bare(self) -> Target:
+        """The bare pipeline on its own topic and database, with as many (token-less) agents as Parley's."""
+        asyncio.run(ensure_topics(self.settings, [BARE_TOPIC]))
+        self.start_processes(BARE_PROCESSES)
+        agents = [{"id": f"bare-agent-{n}", "token": f"bare-agent-{n}"} for n in range(self.agent_count)]
+        return Target(
+            name="bare",
+            base_url=f"http://127.0.0.1:{self.processes['bare_gateway'].port}",
+            agents=agents,
+            processes=self.pids(),
+            infrastructure=infrastructure_pids(),
+        )
+
+    def climb(self, target: Target) -> tuple[list[dict[str, Any]], bool]:
+        """The ladder until it ends or the target saturates; the steps, and whether it saturated."""
+        ladder, steps = self.args.ladder, []
+        for number, rate in enumerate(ladder):
+            say(
+                f"{target.name} step {number + 1}/{len(ladder)}: {rate:g} visitor messages/s for {self.args.step_seconds:g} s"
+            )
+            # The same seed at the same step for both pipelines: the same visitors write the same lines.
+            step = run_step(
+                target,
+                rate,
+                self.args.seed + number,
+                seconds=self.args.step_seconds,
+                settle=self.args.settle_seconds,
+                logs=self.logs,
+            )
+            steps.append(step)
+            say(
+                f"  acknowledged {step['acknowledged_per_s']}/s, delivered {step['delivered_per_s']}/s,"
+                f" p99 {step['latency_ms']['p99']} ms, load generator {step['cpu_ms_per_message']['loadgen']} ms CPU/msg"
+            )
+            if step["delivered_per_s"] < 0.8 * rate or (step["latency_ms"]["p99"] or 0) > 5000:
+                say("  saturated: stopping the ladder")
+                return steps, True
+        return steps, False
+
     def grow(self, agents: list[dict[str, str]], *, base: int, messages: int) -> list[dict[str, Any]]:
         """The data-growth step: read latencies with `base` closed conversations, then with ten times as many."""
         steps = []
@@ -109,85 +152,6 @@ class Bench(Stack):
             )
         return steps
 
-    def step(self, rate: float, agents: list[dict[str, str]], seed: int) -> dict[str, Any]:
-        pids = {name: p.proc.pid for name, p in self.processes.items()} | infrastructure_pids()
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        began = time.monotonic()
-        command = [
-            sys.executable,
-            "-m",
-            "bench.loadgen",
-            "--base-url",
-            self.base_url,
-            "--agents-json",
-            json.dumps(agents),
-            "--rate",
-            str(rate),
-            "--duration",
-            str(self.args.step_seconds),
-            "--seed",
-            str(seed),
-        ]
-        loadgen = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True)
-        documents_before = self.documents()
-        pids["loadgen"] = loadgen.pid
-        cpu_before["loadgen"] = 0.0
-        peak_rss: dict[str, float] = {}
-        loadgen_cpu = 0.0
-        while loadgen.poll() is None:
-            for name, pid in pids.items():
-                try:
-                    peak_rss[name] = max(peak_rss.get(name, 0.0), rss_mb(pid))
-                    if name == "loadgen":
-                        loadgen_cpu = cpu_seconds(pid)
-                except (FileNotFoundError, ProcessLookupError):
-                    pass
-            elapsed = time.monotonic() - began
-            print(
-                f"\r[bench]   {rate:>6.0f} msg/s offered ... {elapsed:5.0f} s",
-                end="",
-                file=sys.stderr,
-                flush=True,
-            )
-            time.sleep(1)
-        print(file=sys.stderr)
-        wall = time.monotonic() - began
-        backlog = {name: self.consumer_backlog(name) for name in ("conversation", "history")}
-        raw = json.loads(loadgen.stdout.read() if loadgen.stdout else "{}")
-        cpu = {
-            name: round(
-                ((loadgen_cpu if name == "loadgen" else cpu_seconds(pid)) - cpu_before[name]) / wall * 100, 1
-            )
-            for name, pid in pids.items()
-        }
-        elapsed = raw["elapsed_s"]
-        documents = {k: v - documents_before[k] for k, v in self.documents().items()}
-        messages = max(raw["acknowledged"], 1)
-        return {
-            "database_documents_per_message": {k: round(v / messages, 2) for k, v in documents.items()},
-            "database_documents_per_message_total": round(sum(documents.values()) / messages, 2),
-            "offered_rate": rate,
-            "duration_s": round(elapsed, 1),
-            "sent": raw["sent"],
-            "acknowledged": raw["acknowledged"],
-            "failed": raw["failed"],
-            "delivered": raw["delivered"],
-            "conversations_started": raw["conversations"],
-            "agent_replies": raw["replies"],
-            "acknowledged_per_s": round(raw["acknowledged"] / max(raw["ack_window_s"], 1e-6), 1),
-            "delivered_per_s": round(raw["delivered"] / max(raw["delivery_window_s"], 1e-6), 1),
-            "latency_ms": percentiles(raw["latencies_ms"]),
-            "assignment_ms": percentiles(raw["assignment_ms"]),
-            "projection_lag_ms": percentiles(raw["projection_lag_ms"]),
-            "errors": raw["errors"],
-            "projection_backlog_events_at_step_end": backlog,
-            "cpu_percent": cpu,
-            "cpu_ms_per_message": {
-                name: round(share / 100 * wall * 1000 / messages, 2) for name, share in cpu.items()
-            },
-            "peak_rss_mb": peak_rss,
-        }
-
     async def replay_speed(self) -> dict[str, Any]:
         began = time.perf_counter()
         conversation = await rebuild_conversation(
@@ -205,7 +169,7 @@ class Bench(Stack):
         }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument(
         "--quick", action="store_true", help="a short ladder that finishes in under three minutes"
@@ -215,40 +179,51 @@ def main() -> None:
         "--ladder", type=float, nargs="+", help="offered loads in messages/s (overrides the mode's)"
     )
     parser.add_argument("--step-seconds", type=float, help="seconds per load step (overrides the mode's)")
+    parser.add_argument(
+        "--growth",
+        action=argparse.BooleanOptionalAction,
+        help="the data-growth step (default: in the full run only; on FerretDB's SQLite backend it takes minutes)",
+    )
     args = parser.parse_args()
-    args.ladder = args.ladder or ([25, 50, 100] if args.quick else [50, 100, 200, 400, 800, 1600])
-    args.step_seconds = args.step_seconds or (15 if args.quick else 30)
+    args.ladder = args.ladder or ([50, 100, 200, 400] if args.quick else [50, 100, 200, 400, 800, 1600])
+    args.step_seconds = args.step_seconds or (8 if args.quick else 30)
+    # The longest wait for messages still in flight after a step's last send.
+    args.settle_seconds = 5 if args.quick else 10
+    args.growth = not args.quick if args.growth is None else args.growth
     args.agents = 6 if args.quick else 12
     args.baseline_events = 20_000 if args.quick else 100_000
     # The data-growth step: closed conversations at 1x (then 10x), with this many messages each.
     args.growth_conversations = 300 if args.quick else 2_000
     args.growth_messages = 8 if args.quick else 10
     args.read_samples = 30 if args.quick else 100
+    return args
 
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
     bench = Bench(args)
     RESULTS.mkdir(exist_ok=True)
     started = datetime.now(UTC)
     say(
-        f"starting the stack (topics {bench.env['PARLEY_TOPIC_PREFIX']}, database {bench.env['PARLEY_MONGODB_DATABASE']})"
+        f"starting Parley (topics {bench.env['PARLEY_TOPIC_PREFIX']}, database {bench.env['PARLEY_MONGODB_DATABASE']})"
     )
     bench.start_services()
-    steps: list[dict[str, Any]] = []
     try:
         agents = bench.register_agents()
-        for number, rate in enumerate(args.ladder):
-            say(f"step {number + 1}/{len(args.ladder)}: {rate} visitor messages/s for {args.step_seconds} s")
-            step = bench.step(rate, agents, args.seed + number)
-            steps.append(step)
-            say(
-                f"  acknowledged {step['acknowledged_per_s']}/s, delivered {step['delivered_per_s']}/s, p99 {step['latency_ms']['p99']} ms"
-            )
-            if step["delivered_per_s"] < 0.8 * rate or (step["latency_ms"]["p99"] or 0) > 5000:
-                say("  saturated: stopping the ladder")
-                break
-        growth = bench.grow(agents, base=args.growth_conversations, messages=args.growth_messages)
-        growth_summary = growth_ratios(growth[0]["reads_ms"], growth[-1]["reads_ms"])
+        steps, parley_saturated = bench.climb(bench.parley(agents))
+        growth: dict[str, Any] | None = None
+        if args.growth:
+            grown = bench.grow(agents, base=args.growth_conversations, messages=args.growth_messages)
+            growth = {
+                "steps": grown,
+                "latency_ratio_10x_over_1x": growth_ratios(grown[0]["reads_ms"], grown[-1]["reads_ms"]),
+            }
         say("measuring replay speed (rebuilding every view from the topics)")
         replay = asyncio.run(bench.replay_speed())
+    finally:
+        bench.stop_services()
+    say("starting the bare pipeline (bench/bare.py)")
+    try:
+        bare_steps, bare_saturated = bench.climb(bench.start_bare())
     finally:
         bench.stop_services()
     say("running the bare-library baseline (aiokafka; PyMongo bulk inserts and upserts)")
@@ -256,8 +231,10 @@ def main() -> None:
         "aiokafka": asyncio.run(kafka_baseline(bench.env["PARLEY_KAFKA_BOOTSTRAP"], args.baseline_events)),
         "pymongo": asyncio.run(mongo_baseline(bench.env["PARLEY_MONGODB_URI"], args.baseline_events // 50)),
     }
-    best = max(steps, key=lambda s: s["delivered_per_s"])
-    report = {
+    comparison = compare(steps, bare_steps, parley_saturated=parley_saturated, bare_saturated=bare_saturated)
+    best = comparison["at_saturation"]["parley_messages_per_s"]
+    backend = "PostgreSQL" if "postgres" in infrastructure_pids() else "SQLite"
+    return {
         "started_at": started.isoformat(),
         "mode": "quick" if args.quick else "full",
         "seed": args.seed,
@@ -267,37 +244,58 @@ def main() -> None:
             "python": platform.python_version(),
         },
         "versions": {
-            name: version(name) for name in ("aiokafka", "faust-streaming", "pymongo", "fastapi", "uvicorn")
+            name: version(name)
+            for name in ("aiokafka", "aiohttp", "faust-streaming", "pymongo", "fastapi", "uvicorn")
         }
-        | {"kafka": "4.1.1", "ferretdb": "1.24.2 (SQLite)"},
+        | {"kafka": "4.1.1", "ferretdb": "1.24.2", "ferretdb_backend": backend},
         "settings": {"agents": args.agents, "step_seconds": args.step_seconds, "ladder": args.ladder},
         "steps": steps,
-        "data_growth": {"steps": growth, "latency_ratio_10x_over_1x": growth_summary},
+        "parley_saturated": parley_saturated,
+        "bare": {"steps": bare_steps, "saturated": bare_saturated},
+        "parley_over_bare": comparison,
+        "data_growth": growth,
         "replay": replay,
         "baseline": baseline,
-        "sustained_messages_per_s": best["delivered_per_s"],
-        "ratio_to_bare_kafka_produce": round(
-            best["delivered_per_s"] / baseline["aiokafka"]["produce_per_s"], 4
-        ),
-        "ratio_to_bare_mongodb_inserts": round(
-            best["delivered_per_s"] / baseline["pymongo"]["inserts_per_s"], 4
-        ),
+        "sustained_messages_per_s": best,
+        "ratio_to_bare_pipeline": comparison["at_saturation"]["ratio"],
+        "ratio_to_bare_kafka_produce": round(best / baseline["aiokafka"]["produce_per_s"], 4),
+        "ratio_to_bare_mongodb_inserts": round(best / baseline["pymongo"]["inserts_per_s"], 4),
     }
-    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+
+
+def main() -> None:
+    report = run(parse_args())
+    stamp = datetime.fromisoformat(report["started_at"]).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"bench-{report['mode']}-{stamp}.json"
     path.write_text(json.dumps(report, indent=2))
-    png = chart(steps, RESULTS / f"bench-{report['mode']}-{stamp}.png")
-    print(table(steps))
+    steps, bare, baseline, replay = (
+        report["steps"],
+        report["bare"]["steps"],
+        report["baseline"],
+        report["replay"],
+    )
+    png = chart(steps, bare, RESULTS / f"bench-{report['mode']}-{stamp}.png")
+    for title, pipeline in (("Parley", steps), ("bare pipeline", bare)):
+        print(f"{title}: visitor post -> agent WebSocket (ms), assignment, projection lag")
+        print(table(pipeline))
+        print()
+    print(comparison_table(steps, bare, report["parley_over_bare"]))
     print()
-    print(cpu_table(steps))
+    print(cpu_table(steps, "Parley"))
     print()
-    print(growth_table(growth, growth_summary))
+    print(cpu_table(bare, "bare pipeline"))
+    print()
+    growth = report["data_growth"]
+    if growth:
+        print(growth_table(growth["steps"], growth["latency_ratio_10x_over_1x"]))
+    else:
+        print("data growth: not run (python -m bench --growth, or make bench)")
     print(
         f"\nreplay: conversation {replay['conversation_events_per_s']} events/s, history {replay['history_events_per_s']} events/s"
         f"\nbaseline: aiokafka produce {baseline['aiokafka']['produce_per_s']}/s, consume {baseline['aiokafka']['consume_per_s']}/s,"
         f" PyMongo bulk inserts {baseline['pymongo']['inserts_per_s']}/s, bulk upserts {baseline['pymongo']['upserts_per_s']}/s"
-        f"\nParley sustained {report['sustained_messages_per_s']} msg/s end to end = {report['ratio_to_bare_kafka_produce']:.2%} of bare"
-        f" aiokafka produce, {report['ratio_to_bare_mongodb_inserts']:.2%} of bare bulk inserts"
+        f"\nParley sustained {report['sustained_messages_per_s']} msg/s end to end = {report['ratio_to_bare_pipeline']} of the"
+        f" bare pipeline ({report['parley_over_bare']['at_saturation']['note']})"
         f"\nreport: {path}" + (f"\nchart:  {png}" if png else "")
     )
 

@@ -1,4 +1,7 @@
-"""The whole Parley stack as separate processes on isolated topics and database, for bench and faults."""
+"""The whole Parley stack as separate processes on isolated topics and database, for bench and faults.
+
+The bench also runs the bare pipeline's processes (bench/bare.py) through the same `start_processes`.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import os
 import sys
 import time
 import uuid
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -17,22 +21,31 @@ from services.gateway.publisher import EventPublisher
 from shared.kafka import create_producer, ensure_topics
 from tests.processes import REPO_ROOT, ServiceProcess, free_port
 
-SERVICES = ("services.conversation", "services.history", "services.routing", "services.gateway")
+# Each process's name in the reports, and its command: a module run with `python -m`, then its arguments.
+SERVICES: dict[str, tuple[str, ...]] = {
+    name: (f"services.{name}",) for name in ("conversation", "history", "routing", "gateway")
+}
 RESULTS = REPO_ROOT / "bench-results"
 PASSWORD = "bench-password-1"
 
 
+STARTED = time.monotonic()
+
+
 def say(text: str) -> None:
-    print(f"[bench] {text}", file=sys.stderr, flush=True)
+    """A progress line, with the seconds since the run started (make bench-quick has three minutes)."""
+    print(f"[bench {time.monotonic() - STARTED:4.0f} s] {text}", file=sys.stderr, flush=True)
 
 
 def infrastructure_pids() -> dict[str, int]:
+    """Kafka's and the database's processes, as deploy/local/infra.sh recorded them. When FerretDB runs on
+    PostgreSQL, postgres.pid is the postmaster: measured with its whole tree, it counts every backend."""
     run = Path(os.environ.get("PARLEY_LOCAL_DIR", REPO_ROOT / ".local")) / "run"
     pids = {}
-    for name in ("kafka", "ferretdb"):
+    for name in ("kafka", "ferretdb", "postgres"):
         path = run / f"{name}.pid"
         if path.exists():
-            pids[name] = int(path.read_text())
+            pids[name] = int(path.read_text().split()[0])
     return pids
 
 
@@ -56,19 +69,30 @@ class Stack:
 
     def start_services(self) -> None:
         asyncio.run(ensure_topics(self.settings))
-        self.logs.mkdir(parents=True, exist_ok=True)
-        for module in SERVICES:
-            name = module.split(".")[-1]
-            env = {**self.env, "PARLEY_PORT": str(free_port())}
-            self.processes[name] = ServiceProcess(module, env, self.logs / f"{name}.log")
-        for name, process in self.processes.items():
-            process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=90)
-            say(f"{name} up (pid {process.proc.pid})")
+        self.start_processes(SERVICES)
         self.base_url = f"http://127.0.0.1:{self.processes['gateway'].port}"
+
+    def start_processes(self, commands: Mapping[str, Sequence[str]]) -> None:
+        """Starts each command on a port of its own and waits until every one answers /healthz."""
+        self.logs.mkdir(parents=True, exist_ok=True)
+        started = []
+        for name, (module, *args) in commands.items():
+            env = {**self.env, "PARLEY_PORT": str(free_port())}
+            self.processes[name] = ServiceProcess(module, env, self.logs / f"{name}.log", *args)
+            started.append(name)
+        try:
+            for name in started:
+                process = self.processes[name]
+                process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=90)
+                say(f"{name} up (pid {process.proc.pid})")
+        except BaseException:
+            self.stop_services()  # none left running when one does not come up
+            raise
 
     def stop_services(self) -> None:
         for process in self.processes.values():
             process.stop()
+        self.processes.clear()
 
     def register_agents(self) -> list[dict[str, str]]:
         async def go() -> list[str]:
@@ -83,7 +107,8 @@ class Stack:
                         email=f"agent{n}@bench.test",
                         name=f"Agent {n}",
                         password=PASSWORD,
-                        role="agent",
+                        # The first is a supervisor, so the growth step can time the reports too.
+                        role="supervisor" if n == 0 else "agent",
                         max_chats=self.max_chats,
                     )
                     for n in range(self.agent_count)
