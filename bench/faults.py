@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 from pymongo import MongoClient
 
+from shared.capacity import chat_limit
 from shared.events import RecordedEvent
 from shared.events.agent import AgentProfileUpdated, AgentRegistered
 from shared.events.conversation import AssignmentDecided, ConversationClosed
@@ -178,7 +179,8 @@ def check_assignments(report: FaultReport, log: list[RecordedEvent]) -> None:
     for recorded in sorted(log, key=lambda r: (r.event.occurred_at, r.topic, r.partition, r.offset)):
         event = recorded.event
         if isinstance(event, AgentRegistered):
-            capacity[event.aggregate_id] = event.payload.max_concurrent_chats
+            # The fault run configures no departments: an agent's own limit, else the team default.
+            capacity[event.aggregate_id] = chat_limit(event.payload.max_concurrent_chats).chats
         elif isinstance(event, AgentProfileUpdated) and event.payload.max_concurrent_chats:
             capacity[event.aggregate_id] = event.payload.max_concurrent_chats
         elif isinstance(event, ConversationClosed):

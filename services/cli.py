@@ -1,6 +1,6 @@
 """`parley`: the operator's command line.
 
-parley agents create --email E --name N --password P [--role supervisor] [--max-chats 5]
+parley agents create --email E --name N --password P [--role supervisor] [--max-chats N]
 parley seed-demo          the demo team and canned responses `make run` starts with
 parley topics             create the topic catalogue (idempotent)
 parley replay [--prefix]  rebuild every view from the topics into fresh collections
@@ -84,7 +84,14 @@ def agent_id_for(tenant: str, email: str) -> str:
 
 
 async def register_agent(
-    publisher: EventPublisher, *, tenant: str, email: str, name: str, password: str, role: str, max_chats: int
+    publisher: EventPublisher,
+    *,
+    tenant: str,
+    email: str,
+    name: str,
+    password: str,
+    role: str,
+    max_chats: int | None,
 ) -> str:
     agent_id = agent_id_for(tenant, email)
     registered = AgentRegistered(
@@ -176,7 +183,12 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--name", required=True)
     create.add_argument("--password", required=True)
     create.add_argument("--role", choices=("agent", "supervisor"), default="agent")
-    create.add_argument("--max-chats", type=int, default=5)
+    create.add_argument(
+        "--max-chats",
+        type=int,
+        default=None,
+        help="the agent's own chat limit (default: their department's, else the team's)",
+    )
     create.add_argument("--tenant")
     sub.add_parser("seed-demo", help="register the demo team and canned responses")
     sub.add_parser("topics", help="create the topic catalogue")

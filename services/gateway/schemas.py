@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from shared.capacity import ChatLimit
 from shared.events.agent import AgentRole, AgentStatus, RoutingStrategy
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
 
@@ -106,7 +107,7 @@ class CreateAgent(Body):
     name: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=8, max_length=1000)
     role: AgentRole = "agent"
-    max_concurrent_chats: int = Field(default=5, ge=1, le=100)
+    max_concurrent_chats: int | None = Field(default=None, ge=1, le=100)
 
 
 def public(doc: dict[str, Any], *, drop: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -116,7 +117,9 @@ def public(doc: dict[str, Any], *, drop: tuple[str, ...] = ()) -> dict[str, Any]
     return out
 
 
-def agent_card(doc: dict[str, Any], open_conversations: int | None = None) -> dict[str, Any]:
+def agent_card(
+    doc: dict[str, Any], open_conversations: int | None = None, limit: ChatLimit | None = None
+) -> dict[str, Any]:
     card = {
         "id": doc["_id"],
         "name": doc["name"],
@@ -129,6 +132,8 @@ def agent_card(doc: dict[str, Any], open_conversations: int | None = None) -> di
     }
     if open_conversations is not None:
         card["open_conversations"] = open_conversations
+    if limit is not None:
+        card["chat_limit"] = {"chats": limit.chats, "source": limit.source}
     return card
 
 

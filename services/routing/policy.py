@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from shared.capacity import chat_limit
 from shared.events import EventBase
 from shared.events.agent import (
     AgentHeartbeat,
@@ -69,7 +70,6 @@ ROUTING_FACT_TYPES: frozenset[str] = frozenset(
 
 RECENT_FACTS_KEPT = 256
 CLOSED_CONVERSATIONS_KEPT = 500
-DEFAULT_MAX_CHATS = 5
 # Conversations with no department, or one nobody configured yet, wait here; every agent serves it.
 DEFAULT_DEPARTMENT = ""
 FALLBACK_HOPS = 5
@@ -306,20 +306,12 @@ def effective_status(agent: dict[str, Any]) -> str:
 
 
 def _capacity(s: TenantState, agent_id: str, department: str) -> int:
-    own = s.agents[agent_id]["max_chats"]
-    if own is not None:
-        return int(own)
     dept = s.departments.get(department)
-    default = dept.get("default_max_chats") if dept else None
-    if default is None:
-        # A member of several departments with no own setting: the largest default among them.
-        defaults = [
-            d["default_max_chats"]
-            for d in s.departments.values()
-            if agent_id in d["members"] and d.get("default_max_chats") is not None
-        ]
-        default = max(defaults) if defaults else DEFAULT_MAX_CHATS
-    return int(default)
+    return chat_limit(
+        s.agents[agent_id]["max_chats"],
+        department_default=dept.get("default_max_chats") if dept else None,
+        member_defaults=(d["default_max_chats"] for d in s.departments.values() if agent_id in d["members"]),
+    ).chats
 
 
 def _members(s: TenantState, department: str) -> list[str]:

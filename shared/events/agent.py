@@ -17,7 +17,12 @@ class AgentRegisteredPayload(Strict):
     email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     name: str = Field(min_length=1, max_length=200)
     role: AgentRole = "agent"
-    max_concurrent_chats: int = Field(default=5, ge=1, le=100)
+    max_concurrent_chats: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="The agent's own chat limit; null: their department's default applies, else the team's.",
+    )
 
 
 class AgentRegistered(EventBase):

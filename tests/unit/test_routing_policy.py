@@ -78,7 +78,7 @@ class Desk:
         at = T0 + timedelta(minutes=self.minute - 1, seconds=seconds)
         return {"tenant": "acme", "aggregate_id": aggregate_id, "actor": SUPERVISOR, "occurred_at": at}
 
-    def agent(self, agent_id: str, max_chats: int = 5, status: AgentStatus = "available") -> None:
+    def agent(self, agent_id: str, max_chats: int | None = 5, status: AgentStatus = "available") -> None:
         payload = AgentRegisteredPayload(
             email=f"{agent_id}@acme.test", name=agent_id, max_concurrent_chats=max_chats
         )
@@ -619,8 +619,7 @@ def test_fallback_cycles_end() -> None:
 
 def test_max_chats_is_the_agents_own_setting_or_else_the_department_default() -> None:
     desk = Desk()
-    # ann is known from her status only (no registration with a limit): the department default applies.
-    desk.status("ann", "available")
+    desk.agent("ann", max_chats=None)  # registered without a limit of her own
     desk.department("sales", ["ann"], default_max_chats=2)
     assert [d[1] for cid in ("c1", "c2", "c3") for d in desk.start(cid, "sales")] == [
         "assigned",
@@ -629,6 +628,13 @@ def test_max_chats_is_the_agents_own_setting_or_else_the_department_default() ->
     ]
     desk.capacity("ann", 3)  # her own setting wins
     assert desk.assignee("c3") == "ann"
+
+
+def test_an_agent_without_a_limit_of_their_own_and_no_department_default_takes_the_team_default() -> None:
+    desk = Desk()
+    desk.agent("ann", max_chats=None)
+    outcomes = [d[1] for n in range(7) for d in desk.start(f"c{n}")]
+    assert outcomes == ["assigned"] * 5 + ["queued"] * 2
 
 
 def test_queues_are_fifo_per_department_and_visitors_hear_when_they_move_up() -> None:

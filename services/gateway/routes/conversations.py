@@ -33,6 +33,7 @@ from services.gateway.schemas import (
     waiting_seconds,
 )
 from services.history import queries as history_queries
+from shared.capacity import limit_of_agent
 from shared.events import EventBase
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN, DirectConversationStarted
 from shared.events.envelope import new_id
@@ -305,11 +306,13 @@ async def reassign(
     if conversation.get("assignee_id") == target["_id"]:
         return await _append(publisher, None, unchanged=f"already assigned to {target['name']}")
     load = await conversation_queries.open_counts(conversations=views.conversations, tenant=agent.tenant)
+    departments = await conversation_queries.departments(departments=views.departments, tenant=agent.tenant)
+    limit = limit_of_agent(target, departments, conversation.get("department"))
     event = commands.reassign(
         conversation=conversation,
         agent=agent,
         target=target,
-        target_at_capacity=load.get(target["_id"], 0) >= target["max_concurrent_chats"],
+        target_at_capacity=load.get(target["_id"], 0) >= limit.chats,
         correlation_id=correlation_id,
     )
     return await _append(publisher, event)

@@ -12,6 +12,7 @@ from services.gateway.auth import AgentPrincipal, agent_token, verify_password
 from services.gateway.deps import AgentDep, CorrelationDep, PublisherDep, SettingsDep, ViewsDep
 from services.gateway.errors import Conflict, Forbidden, NotFound, Unauthorized
 from services.gateway.schemas import CannedResponseBody, Login, SetStatus, UpdateProfile, agent_card, public
+from shared.capacity import limit_of_agent
 from shared.events import EventBase
 from shared.events.agent import (
     AgentProfileUpdated,
@@ -82,10 +83,12 @@ async def _me(views: ViewsDep, agent: AgentPrincipal) -> dict[str, Any]:
     return me
 
 
-@router.get("/me", summary="My profile")
+@router.get("/me", summary="My profile, with the chat limit that applies to me and where it comes from")
 async def my_profile(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
     counts = await conversation_queries.open_counts(conversations=views.conversations, tenant=agent.tenant)
-    return agent_card(await _me(views, agent), counts.get(agent.agent_id, 0))
+    departments = await conversation_queries.departments(departments=views.departments, tenant=agent.tenant)
+    me = await _me(views, agent)
+    return agent_card(me, counts.get(agent.agent_id, 0), limit_of_agent(me, departments))
 
 
 @router.patch("/me", summary="Update my profile (name, avatar, max concurrent chats)")
@@ -120,7 +123,12 @@ async def search_agents(
     docs = await conversation_queries.search_agents(
         agents=views.agents, conversations=views.conversations, tenant=agent.tenant, text=q
     )
-    return {"items": [agent_card(doc, doc["open_conversations"]) for doc in docs]}
+    departments = await conversation_queries.departments(departments=views.departments, tenant=agent.tenant)
+    return {
+        "items": [
+            agent_card(doc, doc["open_conversations"], limit_of_agent(doc, departments)) for doc in docs
+        ]
+    }
 
 
 @router.get("/canned-responses", summary="Canned responses, searchable by shortcut or text")

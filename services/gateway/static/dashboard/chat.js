@@ -211,7 +211,7 @@ function openThread(center, right, id) {
           .filter((a) => !exclude.includes(a.id));
         clear(results, found.length ? found.map((a) => h('div', { class: 'agent-row', role: 'listitem' },
           statusDot(a.status),
-          h('span', { class: 'agent-name' }, h('strong', { text: a.name }), h('span', { class: 'muted small', text: ` ${a.status} · ${a.open_conversations ?? 0}/${a.max_concurrent_chats} chats` })),
+          h('span', { class: 'agent-name' }, h('strong', { text: a.name }), h('span', { class: 'muted small', text: ` ${a.status} · ${a.open_conversations ?? 0}/${a.chat_limit?.chats ?? a.max_concurrent_chats} chats` })),
           h('button', {
             type: 'button', class: 'link-button', text: actionLabel,
             onclick: async () => { if (await onPick(a)) close(); },

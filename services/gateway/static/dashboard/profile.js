@@ -10,7 +10,12 @@ export function render(view) {
   const me = store.me;
   const name = h('input', { type: 'text', required: true, maxlength: '200', value: me.name });
   const avatarUrl = h('input', { type: 'url', placeholder: 'https://…', value: me.avatar_url || '' });
-  const capacity = h('input', { type: 'number', min: '1', max: '100', required: true, value: String(me.max_concurrent_chats) });
+  const limit = me.chat_limit;
+  // Empty means "no limit of my own": the department's default applies, else the team's.
+  const capacity = h('input', {
+    type: 'number', min: '1', max: '100', value: me.max_concurrent_chats == null ? '' : String(me.max_concurrent_chats),
+    placeholder: limit ? String(limit.chats) : '', 'aria-describedby': 'chat-limit-source',
+  });
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const profileForm = h('form', { class: 'card form' },
     h('h3', { text: 'Your profile' }),
@@ -18,6 +23,7 @@ export function render(view) {
     h('label', {}, 'Name', name),
     h('label', {}, 'Avatar URL', avatarUrl),
     h('label', {}, 'Maximum concurrent chats', capacity),
+    h('p', { id: 'chat-limit-source', class: 'muted small', text: limitSource(limit) }),
     error,
     h('button', { type: 'submit', class: 'button primary', text: 'Save profile' }));
   profileForm.addEventListener('submit', async (event) => {
@@ -26,7 +32,7 @@ export function render(view) {
     const changes = {};
     if (name.value.trim() !== me.name) changes.name = name.value.trim();
     if ((avatarUrl.value.trim() || null) !== (me.avatar_url || null) && avatarUrl.value.trim()) changes.avatar_url = avatarUrl.value.trim();
-    if (Number(capacity.value) !== me.max_concurrent_chats) changes.max_concurrent_chats = Number(capacity.value);
+    if (capacity.value !== '' && Number(capacity.value) !== me.max_concurrent_chats) changes.max_concurrent_chats = Number(capacity.value);
     if (!Object.keys(changes).length) { toast('Nothing to change'); return; }
     try {
       await api.patch('/api/agent/me', changes);
@@ -71,4 +77,13 @@ export function render(view) {
   clear(view, h('div', { class: 'profile' }, profileForm,
     h('div', { class: 'card' }, h('h3', { text: 'Canned responses' }), cannedList, cannedForm)));
   paintCanned();
+}
+
+/** Which chat limit applies, in words: the router enforces the same rule. */
+export function limitSource(limit) {
+  if (!limit) return '';
+  const chats = `${limit.chats} chat${limit.chats === 1 ? '' : 's'} at once`;
+  if (limit.source === 'agent') return `Your own limit applies: ${chats}.`;
+  if (limit.source === 'department') return `Your department's default applies: ${chats}. Set a number to use your own.`;
+  return `The team default applies: ${chats}. Set a number to use your own.`;
 }
