@@ -123,8 +123,8 @@ class Gateway:
         agents = self.agent_sockets[shard]
         if not agents:
             return None
-        agent = self.listener[conversation_id] = agents[next(self.turns) % len(agents)]
-        return agent
+        self.listener[conversation_id] = agents[next(self.turns) % len(agents)]
+        return self.listener[conversation_id]
 
     async def push_each_message(self) -> None:
         while True:
