@@ -15,8 +15,8 @@ help:
 	@echo "make run          set up, start Kafka + FerretDB + every service, print the dashboard URL"
 	@echo "make test         set up, start the infrastructure, run ruff, mypy and the whole test suite"
 	@echo "make bench        the load ladder + bare-library baseline (bench-quick: under three minutes)"
-	@echo "make faults       crash every service, the broker and the database under load; check nothing is lost"
-	@echo "make infra-up|infra-down|infra-status|infra-reset   the local Kafka broker and FerretDB"
+	@echo "make faults       crash every service, restart the broker and the databases under load; check nothing is lost"
+	@echo "make infra-up|infra-down|infra-status|infra-reset   the local Kafka broker, FerretDB and its PostgreSQL"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	@echo "[parley] Installing Python dependencies into $(VENV) ..."

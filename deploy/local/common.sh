@@ -10,6 +10,11 @@ KAFKA_PORT="${PARLEY_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${PARLEY_KAFKA_CONTROLLER_PORT:-9093}"
 MONGODB_HOST="${PARLEY_MONGODB_HOST:-127.0.0.1}"
 MONGODB_PORT="${PARLEY_MONGODB_PORT:-27017}"
+# FerretDB keeps its data in a PostgreSQL 15 cluster of our own, on loopback only. 5442 rather than 5432/5433,
+# which a packaged Debian cluster (main, then the next one) would take.
+POSTGRES_HOST=127.0.0.1
+POSTGRES_PORT="${PARLEY_POSTGRES_PORT:-5442}"
+export PARLEY_POSTGRES_HOST="$POSTGRES_HOST" PARLEY_POSTGRES_PORT="$POSTGRES_PORT"
 # What clients (services, tests, probes) are told; derived from the ports above unless set.
 export PARLEY_KAFKA_BOOTSTRAP="${PARLEY_KAFKA_BOOTSTRAP:-$KAFKA_HOST:$KAFKA_PORT}"
 export PARLEY_MONGODB_URI="${PARLEY_MONGODB_URI:-mongodb://$MONGODB_HOST:$MONGODB_PORT}"
@@ -19,7 +24,17 @@ KAFKA_HOME="$LOCAL_DIR/kafka"
 KAFKA_DATA="$LOCAL_DIR/data/kafka"
 FERRETDB_BIN="$LOCAL_DIR/bin/ferretdb"
 FERRETDB_DATA="$LOCAL_DIR/data/ferretdb"
+POSTGRES_VERSION=15
+POSTGRES_BIN="${PARLEY_POSTGRES_BIN:-/usr/lib/postgresql/$POSTGRES_VERSION/bin}"
+POSTGRES_DATA="$LOCAL_DIR/data/postgres"
+# PostgreSQL refuses to run as root: when we are root, the cluster belongs to this system user (Debian's package creates it).
+POSTGRES_OS_USER="${PARLEY_POSTGRES_OS_USER:-postgres}"
+# FerretDB's pool stays above Parley's bulk size (shared/mongo.py) and below PostgreSQL's max_connections
+# (3 of which are reserved for superusers; psql and the probe need a few).
+FERRETDB_POOL="${PARLEY_FERRETDB_POOL:-100}"
+POSTGRES_MAX_CONNECTIONS="${PARLEY_POSTGRES_MAX_CONNECTIONS:-120}"
 RUN_DIR="$LOCAL_DIR/run"
+POSTGRES_SOCKET_DIR="$RUN_DIR/postgres"
 LOG_DIR="$LOCAL_DIR/logs"
 PYTHON="${PARLEY_PYTHON:-$REPO_ROOT/.venv/bin/python}"
 

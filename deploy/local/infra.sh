@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Starts, stops and inspects the local Kafka broker and FerretDB server.
-# Usage: infra.sh up|down [kafka|ferretdb]...|status|reset|restart-kafka|restart-ferretdb
+# Starts, stops and inspects the local Kafka broker, FerretDB server and the PostgreSQL cluster FerretDB stores in.
+# Usage: infra.sh up|down [kafka|ferretdb|postgres]...|status|reset|restart-kafka|restart-ferretdb|restart-postgres
 # Processes are tracked by the PID recorded at start and stopped by that PID only.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 KAFKA_PID="$RUN_DIR/kafka.pid"
 FERRETDB_PID="$RUN_DIR/ferretdb.pid"
+POSTGRES_PID="$RUN_DIR/postgres.pid"
 
 write_kafka_config() {
   mkdir -p "$KAFKA_DATA"
@@ -56,18 +57,81 @@ start_kafka() {
   echo $! > "$KAFKA_PID"
 }
 
+# PostgreSQL refuses to run as root: when we are root, the cluster's commands run as its owner, the postgres
+# system user. setpriv execs in place (runuser would fork), so a backgrounded server's $! is the postmaster.
+AS_OWNER=()
+[ "$(id -u)" -ne 0 ] || AS_OWNER=(setpriv "--reuid=$POSTGRES_OS_USER" "--regid=$POSTGRES_OS_USER" --init-groups --)
+
+init_postgres() {
+  # A cluster of our own under .local: loopback only, so trust authentication is enough.
+  [ -f "$POSTGRES_DATA/PG_VERSION" ] && return
+  [ -x "$POSTGRES_BIN/initdb" ] || fail "PostgreSQL $POSTGRES_VERSION is not installed in $POSTGRES_BIN (deploy/local/install.sh installs it)."
+  mkdir -p "$POSTGRES_DATA"
+  if [ "$(id -u)" -eq 0 ]; then
+    id "$POSTGRES_OS_USER" >/dev/null 2>&1 || fail "there is no '$POSTGRES_OS_USER' system user to own the PostgreSQL cluster."
+    chown "$POSTGRES_OS_USER:" "$POSTGRES_DATA"
+    "${AS_OWNER[@]}" test -x "$POSTGRES_DATA" || fail "the '$POSTGRES_OS_USER' user cannot reach $POSTGRES_DATA:" \
+      "every folder above it must be searchable by others (chmod o+x), or set PARLEY_LOCAL_DIR elsewhere."
+  fi
+  chmod 700 "$POSTGRES_DATA"
+  say "Creating a PostgreSQL $POSTGRES_VERSION cluster in $POSTGRES_DATA ..."
+  (cd / && "${AS_OWNER[@]}" "$POSTGRES_BIN/initdb" --pgdata="$POSTGRES_DATA" --username=postgres \
+      --encoding=UTF8 --locale=C --auth=trust) > "$LOG_DIR/postgres-initdb.log" 2>&1 \
+    || { tail -20 "$LOG_DIR/postgres-initdb.log"; fail "initdb failed"; }
+}
+
+start_postgres() {
+  if pid_alive "$POSTGRES_PID"; then say "PostgreSQL already running (pid $(cat "$POSTGRES_PID"))"; return; fi
+  init_postgres
+  mkdir -p "$POSTGRES_SOCKET_DIR"
+  [ "$(id -u)" -ne 0 ] || chown "$POSTGRES_OS_USER:" "$POSTGRES_SOCKET_DIR"
+  say "Starting PostgreSQL $POSTGRES_VERSION on $POSTGRES_HOST:$POSTGRES_PORT ..."
+  # In its own session, like the other servers: a Ctrl-C in the terminal reaches the scripts, which stop
+  # everything in order. Durability stays at PostgreSQL's defaults (fsync, synchronous_commit, full_page_writes).
+  "${IN_OWN_SESSION[@]}" "${AS_OWNER[@]}" "$POSTGRES_BIN/postgres" -D "$POSTGRES_DATA" -p "$POSTGRES_PORT" \
+      -k "$POSTGRES_SOCKET_DIR" -c listen_addresses="$POSTGRES_HOST" -c max_connections="$POSTGRES_MAX_CONNECTIONS" \
+    < /dev/null >> "$LOG_DIR/postgres.log" 2>&1 &
+  echo $! > "$POSTGRES_PID"
+}
+
+postgres_ready() {
+  wait_ready postgres "$LOG_DIR/postgres.log"
+  # Something else answering on our port would pass the probe: make sure ours is the one that runs.
+  pid_alive "$POSTGRES_PID" || { tail -20 "$LOG_DIR/postgres.log" >&2; fail "PostgreSQL exited (is $POSTGRES_PORT taken? set PARLEY_POSTGRES_PORT)"; }
+  # The postmaster writes its PID first in postmaster.pid: record that one, whatever started it.
+  local postmaster
+  postmaster="$(head -1 "$POSTGRES_DATA/postmaster.pid" 2>/dev/null || true)"
+  [ -z "$postmaster" ] || echo "$postmaster" > "$POSTGRES_PID"
+}
+
+setup_ferretdb_database() {
+  # Idempotent, at every start: FerretDB's role and its UTF8 database.
+  local psql=(env PGOPTIONS="-c client_min_messages=warning" "$POSTGRES_BIN/psql" -X -q -v ON_ERROR_STOP=1
+    -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U postgres)
+  local log="$LOG_DIR/postgres-setup.log"
+  "${psql[@]}" -d postgres >> "$log" 2>&1 <<'SQL' || { tail -20 "$log"; fail "creating FerretDB's database failed"; }
+SELECT 'CREATE ROLE ferretdb LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ferretdb') \gexec
+SELECT 'CREATE DATABASE ferretdb OWNER ferretdb TEMPLATE template0 ENCODING ''UTF8'' LOCALE ''C'''
+ WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'ferretdb') \gexec
+SQL
+}
+
 start_ferretdb() {
   if pid_alive "$FERRETDB_PID"; then say "FerretDB already running (pid $(cat "$FERRETDB_PID"))"; return; fi
-  mkdir -p "$FERRETDB_DATA/sqlite" "$FERRETDB_DATA/state"
-  say "Starting FerretDB on $MONGODB_HOST:$MONGODB_PORT ..."
-  "${IN_OWN_SESSION[@]}" "$FERRETDB_BIN" --handler=sqlite --sqlite-url="file:$FERRETDB_DATA/sqlite/" \
+  # The pool must fit in PostgreSQL's connections (3 are reserved for superusers), or writes fail under load.
+  [ "$FERRETDB_POOL" -le "$((POSTGRES_MAX_CONNECTIONS - 10))" ] \
+    || fail "PARLEY_FERRETDB_POOL ($FERRETDB_POOL) must stay 10 below PARLEY_POSTGRES_MAX_CONNECTIONS ($POSTGRES_MAX_CONNECTIONS)."
+  mkdir -p "$FERRETDB_DATA/state"
+  say "Starting FerretDB on $MONGODB_HOST:$MONGODB_PORT (PostgreSQL backend, pool of $FERRETDB_POOL) ..."
+  "${IN_OWN_SESSION[@]}" "$FERRETDB_BIN" --handler=postgresql \
+    --postgresql-url="postgres://ferretdb@$POSTGRES_HOST:$POSTGRES_PORT/ferretdb?pool_max_conns=$FERRETDB_POOL&sslmode=disable" \
     --listen-addr="$MONGODB_HOST:$MONGODB_PORT" --state-dir="$FERRETDB_DATA/state" \
     --telemetry=disable --debug-addr=- --log-level=warn < /dev/null >> "$LOG_DIR/ferretdb.log" 2>&1 &
   echo $! > "$FERRETDB_PID"
 }
 
 wait_ready() {
-  # $1 kafka|mongodb, $2 log file
+  # $1 kafka|mongodb|postgres, $2 log file
   if ! "$PYTHON" "$REPO_ROOT/deploy/local/probe.py" "$1" --timeout "${PARLEY_INFRA_TIMEOUT:-90}"; then
     echo "---- last lines of $2 ----" >&2
     tail -40 "$2" >&2 || true
@@ -76,10 +140,10 @@ wait_ready() {
 }
 
 stop_pid() {
-  # $1 pid file, $2 name
+  # $1 pid file, $2 name, $3 signal (TERM unless given)
   if ! pid_alive "$1"; then rm -f "$1"; say "$2 is not running"; return; fi
   local pid; pid="$(cat "$1")"
-  kill "$pid" 2>/dev/null || true
+  kill -"${3:-TERM}" "$pid" 2>/dev/null || true
   for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   if kill -0 "$pid" 2>/dev/null; then say "$2 did not stop in 30 s; killing pid $pid"; kill -9 "$pid" 2>/dev/null || true; fi
   rm -f "$1"
@@ -97,20 +161,33 @@ case "$cmd" in
   up)
     "$REPO_ROOT/deploy/local/install.sh"
     start_kafka
+    start_postgres
+    postgres_ready
+    setup_ferretdb_database
     start_ferretdb
     wait_ready mongodb "$LOG_DIR/ferretdb.log"
     wait_ready kafka "$LOG_DIR/kafka.log"
-    say "Infrastructure ready: Kafka $PARLEY_KAFKA_BOOTSTRAP, MongoDB-wire $PARLEY_MONGODB_URI"
+    say "Infrastructure ready: Kafka $PARLEY_KAFKA_BOOTSTRAP, MongoDB-wire $PARLEY_MONGODB_URI" \
+      "(FerretDB on PostgreSQL $POSTGRES_HOST:$POSTGRES_PORT)"
     ;;
   down)
-    # `down kafka` or `down ferretdb` stops only that one (with-infra.sh stops only what it started).
+    # `down kafka` (or ferretdb, postgres) stops only that one (with-infra.sh stops only what it started).
+    # FerretDB stops before the PostgreSQL it stores in, whatever the order asked.
     shift
-    [ $# -gt 0 ] || set -- kafka ferretdb
+    [ $# -gt 0 ] || set -- kafka ferretdb postgres
     for what in "$@"; do
+      case "$what" in
+        kafka|ferretdb|postgres) ;;
+        *) fail "infra.sh down: unknown server '$what' (kafka, ferretdb or postgres)" ;;
+      esac
+    done
+    for what in kafka ferretdb postgres; do
+      case " $* " in *" $what "*) ;; *) continue ;; esac
       case "$what" in
         kafka) stop_pid "$KAFKA_PID" Kafka ;;
         ferretdb) stop_pid "$FERRETDB_PID" FerretDB ;;
-        *) fail "infra.sh down: unknown server '$what' (kafka or ferretdb)" ;;
+        # SIGINT is PostgreSQL's fast shutdown: clients are disconnected, everything committed is on disk.
+        postgres) stop_pid "$POSTGRES_PID" PostgreSQL INT ;;
       esac
     done
     ;;
@@ -125,9 +202,18 @@ case "$cmd" in
     start_ferretdb
     wait_ready mongodb "$LOG_DIR/ferretdb.log"
     ;;
+  restart-postgres)
+    # For fault tests: the database under FerretDB crashes and comes back; FerretDB stays up and reconnects.
+    # SIGQUIT is PostgreSQL's immediate shutdown: no checkpoint, crash recovery from the WAL at the next start,
+    # so what survives is exactly what was committed durably.
+    stop_pid "$POSTGRES_PID" PostgreSQL QUIT
+    start_postgres
+    postgres_ready
+    ;;
   status)
     status_line "$KAFKA_PID" Kafka "$KAFKA_HOST:$KAFKA_PORT"
     status_line "$FERRETDB_PID" FerretDB "mongodb://$MONGODB_HOST:$MONGODB_PORT"
+    status_line "$POSTGRES_PID" PostgreSQL "$POSTGRES_HOST:$POSTGRES_PORT, data in $POSTGRES_DATA"
     ;;
   reset)
     "$0" down
@@ -135,5 +221,6 @@ case "$cmd" in
     rm -rf "$LOCAL_DIR/data"
     ;;
   *)
-    echo "usage: $0 up|down [kafka|ferretdb]...|status|reset|restart-kafka|restart-ferretdb" >&2; exit 2 ;;
+    echo "usage: $0 up|down [kafka|ferretdb|postgres]...|status|reset|restart-kafka|restart-ferretdb|restart-postgres" >&2
+    exit 2 ;;
 esac

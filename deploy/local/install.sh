@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs Apache Kafka (jars from Maven Central) and FerretDB (built from the Go module proxy)
-# into the git-ignored .local folder. Quick and silent the second time: nothing is fetched or rebuilt if present.
+# Installs Apache Kafka (jars from Maven Central) and FerretDB (built from the Go module proxy) into the
+# git-ignored .local folder, and Debian's PostgreSQL 15 (FerretDB's storage) where it is missing.
+# Quick and silent the second time: nothing is fetched or rebuilt if present.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 install_kafka() {
@@ -55,5 +56,28 @@ install_ferretdb() {
   say "FerretDB $version built."
 }
 
+install_postgres() {
+  # Only the server binaries are used (infra.sh creates and runs a cluster of its own under .local).
+  if [ -x "$POSTGRES_BIN/postgres" ] && [ -x "$POSTGRES_BIN/initdb" ]; then
+    say "PostgreSQL $POSTGRES_VERSION already installed in $POSTGRES_BIN"
+    return
+  fi
+  require_tool apt-get "install Debian's PostgreSQL $POSTGRES_VERSION (FerretDB stores its data in it)"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    require_tool sudo "install PostgreSQL with apt-get (not running as root)"
+    sudo="sudo"
+  fi
+  say "Installing PostgreSQL $POSTGRES_VERSION from Debian's packages (first time only) ..."
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine may have no package lists yet; refresh them once before installing.
+  $sudo apt-get update -qq >/dev/null || fail "apt-get update failed (see the output above)."
+  $sudo apt-get install -y -qq --no-install-recommends "postgresql-$POSTGRES_VERSION" >/dev/null \
+    || fail "apt-get install postgresql-$POSTGRES_VERSION failed (see the output above)."
+  [ -x "$POSTGRES_BIN/postgres" ] || fail "postgresql-$POSTGRES_VERSION was installed but $POSTGRES_BIN/postgres is missing."
+  say "PostgreSQL installed: $("$POSTGRES_BIN/postgres" --version)"
+}
+
 install_kafka
 install_ferretdb
+install_postgres

@@ -1,6 +1,6 @@
 """Readiness probe for the local infrastructure: a real client round trip, not a port check.
 
-Usage: probe.py kafka|mongodb [--timeout SECONDS]. Exits 0 once the server answers, 1 on timeout.
+Usage: probe.py kafka|mongodb|postgres [--timeout SECONDS]. Exits 0 once the server answers, 1 on timeout.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import asyncio
 import logging
 import os
 import signal
+import struct
 import sys
 import time
 
@@ -42,6 +43,31 @@ async def mongodb_ready(uri: str) -> None:
         await client.close()
 
 
+async def postgres_ready(host: str, port: int) -> None:
+    """A PostgreSQL session start-up (protocol 3.0, trust authentication) until ReadyForQuery; no driver needed.
+    While the server starts or recovers it answers with an error ("the database system is starting up")."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 3)
+    try:
+        params = b"user\0postgres\0database\0postgres\0application_name\0parley-probe\0\0"
+        writer.write(struct.pack("!ii", 8 + len(params), 196608) + params)
+        await writer.drain()
+        while True:
+            kind, length = struct.unpack("!ci", await asyncio.wait_for(reader.readexactly(5), 3))
+            body = await asyncio.wait_for(reader.readexactly(length - 4), 3)
+            if kind == b"E":
+                fields = dict((f[:1], f[1:]) for f in body.split(b"\0") if f)
+                raise ConnectionError(fields.get(b"M", body).decode(errors="replace"))
+            if kind == b"R" and struct.unpack("!i", body[:4])[0] != 0:
+                raise ConnectionError(
+                    "the server asks for a password; the local cluster should trust loopback"
+                )
+            if kind == b"Z":
+                writer.write(b"X\0\0\0\4")  # Terminate
+                return
+    finally:
+        writer.close()
+
+
 async def wait(kind: str, timeout: float) -> bool:
     # The client libraries log every refused connection while the server boots; the timeout message says enough.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
@@ -51,6 +77,11 @@ async def wait(kind: str, timeout: float) -> bool:
         try:
             if kind == "kafka":
                 await kafka_ready(os.environ.get("PARLEY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+            elif kind == "postgres":
+                await postgres_ready(
+                    os.environ.get("PARLEY_POSTGRES_HOST", "127.0.0.1"),
+                    int(os.environ.get("PARLEY_POSTGRES_PORT", "5442")),
+                )
             else:
                 await mongodb_ready(os.environ.get("PARLEY_MONGODB_URI", "mongodb://127.0.0.1:27017"))
             return True
@@ -63,7 +94,7 @@ async def wait(kind: str, timeout: float) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("kind", choices=["kafka", "mongodb"])
+    parser.add_argument("kind", choices=["kafka", "mongodb", "postgres"])
     parser.add_argument("--timeout", type=float, default=90.0)
     args = parser.parse_args()
     try:

@@ -3,7 +3,7 @@
 # Usage: with-infra.sh [--stop-on-interrupt] <command> [args...]
 #   --stop-on-interrupt  Ctrl-C is how the command is meant to end (`make run`): after the clean-up the script
 #                        exits 0. Without it an interrupted command (`make test`) exits 130, never as a success.
-# Ctrl-C stops the command first (honcho stops the services), then Kafka and FerretDB, each once: the servers run
+# Ctrl-C stops the command first (honcho stops the services), then Kafka, FerretDB and PostgreSQL, each once: the servers run
 # in sessions of their own (infra.sh), out of reach of the terminal's SIGINT, and this script stops them.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -22,6 +22,7 @@ if [ "${1:-}" = --stop-on-interrupt ]; then stop_on_interrupt=1; shift; fi
 started=()
 pid_alive "$RUN_DIR/kafka.pid" || started+=(kafka)
 pid_alive "$RUN_DIR/ferretdb.pid" || started+=(ferretdb)
+pid_alive "$RUN_DIR/postgres.pid" || started+=(postgres)
 # shellcheck disable=SC2329  # run by the trap below
 cleanup() {
   if [ ${#started[@]} -gt 0 ]; then

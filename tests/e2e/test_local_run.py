@@ -1,4 +1,5 @@
-"""Ctrl-C on `make run` in a terminal: the command stops, then the Kafka and FerretDB it started, and make exits 0.
+"""Ctrl-C on `make run` in a terminal: the command stops, then the Kafka, FerretDB and PostgreSQL it started,
+and make exits 0.
 
 GNU make runs a small Makefile like the real one on a pseudo-terminal of its own, and the test types Ctrl-C.
 The servers come from the local install `make test` already has, started on other ports from a folder of their
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,8 +43,10 @@ def _versions() -> tuple[str, str]:
 
 
 @pytest.fixture
-def local_dir(tmp_path: Path) -> Path:
-    """A local folder whose Kafka and FerretDB are the installed ones, with its own config, data and PID files."""
+def local_dir() -> Iterator[Path]:
+    """A local folder whose Kafka and FerretDB are the installed ones, with its own config, data and PID files.
+    It lies in the installed folder rather than under /tmp/pytest-of-<user> (mode 700): the postgres system user
+    that runs the PostgreSQL cluster when the tests run as root must be able to reach its data."""
     kafka_version, ferretdb_version = _versions()
     kafka, ferretdb = INSTALLED / "kafka", INSTALLED / "bin" / "ferretdb"
     if (
@@ -50,7 +54,7 @@ def local_dir(tmp_path: Path) -> Path:
         or not Path(f"{ferretdb}.{ferretdb_version}").exists()
     ):
         pytest.skip(f"needs Kafka and FerretDB installed in {INSTALLED} (make setup)")
-    local = tmp_path / "local"
+    local = INSTALLED / "tests" / uuid.uuid4().hex[:10]
     (local / "kafka").mkdir(parents=True)
     (local / "bin").mkdir()
     (local / "kafka" / "libs").symlink_to(kafka / "libs")
@@ -58,7 +62,8 @@ def local_dir(tmp_path: Path) -> Path:
     (local / "kafka" / f".installed-{kafka_version}").touch()
     (local / "bin" / "ferretdb").symlink_to(ferretdb)
     (local / "bin" / f"ferretdb.{ferretdb_version}").touch()
-    return local
+    yield local
+    shutil.rmtree(local, ignore_errors=True)
 
 
 def _env(local: Path, **extra: str) -> dict[str, str]:
@@ -158,6 +163,7 @@ def test_ctrl_c_on_make_run_stops_the_command_then_the_servers_it_started_and_ex
         PARLEY_KAFKA_PORT=str(free_port()),
         PARLEY_KAFKA_CONTROLLER_PORT=str(free_port()),
         PARLEY_MONGODB_PORT=str(free_port()),
+        PARLEY_POSTGRES_PORT=str(free_port()),
         PARLEY_KAFKA_HEAP="-Xms128m -Xmx384m",
         PARLEY_INFRA_TIMEOUT="60",
     )
@@ -166,7 +172,10 @@ def test_ctrl_c_on_make_run_stops_the_command_then_the_servers_it_started_and_ex
     terminals.append(terminal)
     try:
         terminal.read_until("Infrastructure ready", timeout=90)
-        pids = {name: int((local_dir / "run" / f"{name}.pid").read_text()) for name in ("kafka", "ferretdb")}
+        pids = {
+            name: int((local_dir / "run" / f"{name}.pid").read_text())
+            for name in ("kafka", "ferretdb", "postgres")
+        }
         # Each server leads a session of its own: the terminal's Ctrl-C cannot reach it.
         assert {name: os.getsid(pid) for name, pid in pids.items()} == pids
         time.sleep(0.5)  # the command has started
@@ -179,6 +188,7 @@ def test_ctrl_c_on_make_run_stops_the_command_then_the_servers_it_started_and_ex
     assert status == 0, output
     assert output.count("Kafka stopped") == 1, output
     assert output.count("FerretDB stopped") == 1, output
+    assert output.count("PostgreSQL stopped") == 1, output
     assert "not running" not in output, output
     assert "Error" not in output, output
     assert not [name for name, pid in pids.items() if _alive(pid)], output
@@ -189,15 +199,17 @@ def test_ctrl_c_on_make_test_is_not_a_success_and_leaves_servers_it_did_not_star
 ) -> None:
     # The servers are "already running" (stand-in processes), so nothing is started and nothing may be stopped;
     # the readiness probes ask the suite's own servers.
-    stand_ins = [subprocess.Popen(["sleep", "120"]) for _ in range(2)]
+    stand_ins = [subprocess.Popen(["sleep", "120"]) for _ in range(3)]
     try:
         (local_dir / "run").mkdir()
-        for name, process in zip(("kafka", "ferretdb"), stand_ins, strict=True):
+        for name, process in zip(("kafka", "ferretdb", "postgres"), stand_ins, strict=True):
             (local_dir / "run" / f"{name}.pid").write_text(f"{process.pid}\n")
         env = _env(
             local_dir,
             PARLEY_KAFKA_BOOTSTRAP=infrastructure.kafka_bootstrap,
             PARLEY_MONGODB_URI=infrastructure.mongodb_uri,
+            # The suite's own PostgreSQL (exported by the scripts that started it; 5442 is their default).
+            PARLEY_POSTGRES_PORT=os.environ.get("PARLEY_POSTGRES_PORT", "5442"),
         )
         terminal = Terminal(_write_makefile(local_dir, "test", "sleep 120"), "test", env)
         terminals.append(terminal)
