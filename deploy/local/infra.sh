@@ -105,7 +105,7 @@ postgres_ready() {
 }
 
 setup_ferretdb_database() {
-  # Idempotent, at every start: FerretDB's role and its UTF8 database.
+  # Idempotent, at every start: FerretDB's role and UTF8 database, then deploy/local/postgres/gin-twins.sql.
   local psql=(env PGOPTIONS="-c client_min_messages=warning" "$POSTGRES_BIN/psql" -X -q -v ON_ERROR_STOP=1
     -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" -U postgres)
   local log="$LOG_DIR/postgres-setup.log"
@@ -114,6 +114,8 @@ SELECT 'CREATE ROLE ferretdb LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE
 SELECT 'CREATE DATABASE ferretdb OWNER ferretdb TEMPLATE template0 ENCODING ''UTF8'' LOCALE ''C'''
  WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'ferretdb') \gexec
 SQL
+  "${psql[@]}" -d ferretdb -f "$REPO_ROOT/deploy/local/postgres/gin-twins.sql" >> "$log" 2>&1 \
+    || { tail -20 "$log"; fail "installing the GIN twins in FerretDB's database failed"; }
 }
 
 start_ferretdb() {
