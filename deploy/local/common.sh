@@ -29,8 +29,11 @@ POSTGRES_BIN="${PARLEY_POSTGRES_BIN:-/usr/lib/postgresql/$POSTGRES_VERSION/bin}"
 POSTGRES_DATA="$LOCAL_DIR/data/postgres"
 # PostgreSQL refuses to run as root: when we are root, the cluster belongs to this system user (Debian's package creates it).
 POSTGRES_OS_USER="${PARLEY_POSTGRES_OS_USER:-postgres}"
-# FerretDB's pool stays above Parley's bulk size (shared/mongo.py) and below PostgreSQL's max_connections
-# (3 of which are reserved for superusers; psql and the probe need a few).
+# FerretDB's pool, PostgreSQL's max_connections and Parley's bulk size are chosen together, so that no bulk write
+# can wait forever for a database connection. FerretDB keeps one pooled connection for every update or replace
+# of a bulk that matched, until the bulk ends, and needs one more for the write: with MATCHING_WRITES_PER_BULK = 10
+# (shared/mongo.py), a pool of 100 serves nine such bulks at once (Parley writes one per projection instance).
+# max_connections stays above the pool: PostgreSQL reserves 3 for superusers, and psql or a probe need a few.
 FERRETDB_POOL="${PARLEY_FERRETDB_POOL:-100}"
 POSTGRES_MAX_CONNECTIONS="${PARLEY_POSTGRES_MAX_CONNECTIONS:-120}"
 RUN_DIR="$LOCAL_DIR/run"

@@ -120,7 +120,8 @@ async def test_find_with_filter_sort_skip_limit_and_count(database: AsyncDatabas
 
 
 async def test_large_bulk_updates_complete_in_chunks(database: AsyncDatabase[Document]) -> None:
-    """FerretDB 1.24 hangs on one bulk write replacing ~100 existing documents; Parley chunks its bulks."""
+    """FerretDB 1.24 hangs on one bulk write with as many matching replaces as its connection pool holds
+    (100 here); Parley chunks its bulks well below that."""
     from pymongo import ReplaceOne
 
     from shared.mongo import bulk_write_chunked
