@@ -2,8 +2,8 @@
 
 Offsets are committed only after the batch's view writes succeeded (at-least-once; views are idempotent).
 - Bytes that are not a valid event are dead-lettered with the parse error.
-- A batch whose handler raises a transient infrastructure error is retried with backoff, forever: the event
-  is not at fault, and skipping it would lose it.
+- A batch whose handler raises a transient infrastructure error (including a database that FerretDB cannot
+  reach) is retried with backoff, forever: the event is not at fault, and skipping it would lose it.
 - A batch whose handler raises anything else is re-applied one event at a time; the event that still fails
   is dead-lettered with the exception as the reason, and the rest go on.
 """
@@ -22,6 +22,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure, ExecutionTimeout, N
 from shared.deadletter import publish_dead_letter
 from shared.events import InvalidEvent, RecordedEvent, parse_event
 from shared.logging import bind_event_context, get_logger
+from shared.mongo import storage_unavailable
 from shared.settings import ParleySettings
 
 log = get_logger(__name__)
@@ -62,6 +63,11 @@ class ConcurrentUpdate(Exception):
 
 
 RETRYABLE_ERRORS: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, ConcurrentUpdate)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Infrastructure trouble or a lost race: the batch is retried, never dead-lettered."""
+    return isinstance(exc, RETRYABLE_ERRORS) or storage_unavailable(exc)
 
 
 @dataclass
@@ -154,7 +160,9 @@ class ProjectionConsumer:
             try:
                 await self.handle_batch(events)
                 return
-            except RETRYABLE_ERRORS as exc:
+            except Exception as exc:
+                if not is_retryable(exc):
+                    raise
                 self.stats.retries += 1
                 log.warning("view write failed; retrying", error=repr(exc), retry_in=delay)
                 await asyncio.sleep(delay)

@@ -13,6 +13,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 from pymongo.operations import InsertOne, ReplaceOne, UpdateOne
 
 from shared.settings import ParleySettings
@@ -33,6 +34,31 @@ def create_mongo_client(settings: ParleySettings) -> AsyncMongoClient[Document]:
 
 def get_database(client: AsyncMongoClient[Document], settings: ParleySettings) -> AsyncDatabase[Document]:
     return client[settings.mongodb_database]
+
+
+# FerretDB stays up when the PostgreSQL under it goes away, and reports that as a plain OperationFailure
+# (InternalError) carrying the PostgreSQL driver's message; MongoDB labels a write it may retry. Either way the
+# store is at fault, never the event: the projections retry these instead of dead-lettering the event.
+_STORAGE_UNAVAILABLE = (
+    "failed to connect to",
+    "unexpected EOF",
+    "connection reset by peer",
+    "broken pipe",
+    "conn closed",
+    "SQLSTATE 57P",  # shutting down, crashed, or not yet accepting connections
+    "SQLSTATE 08",  # connection exceptions
+    "SQLSTATE 53300",  # too many connections
+)
+
+
+def storage_unavailable(exc: BaseException) -> bool:
+    """An OperationFailure that says the database behind the server is unreachable, not that the write is wrong."""
+    if not isinstance(exc, OperationFailure):
+        return False
+    if exc.has_error_label("RetryableWriteError"):
+        return True
+    message = str(exc)
+    return any(marker in message for marker in _STORAGE_UNAVAILABLE)
 
 
 # Bulk writes go in ordered chunks, because of FerretDB (the local stand-in; MongoDB takes bulks as they come).

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
 
-from shared.consumer import RETRYABLE_ERRORS, BatchHandler
+from shared.consumer import BatchHandler, is_retryable
 from shared.events import InvalidEvent, RecordedEvent, parse_event
 from shared.kafka import create_consumer
 from shared.logging import get_logger
@@ -81,16 +81,16 @@ async def _apply_skipping_rejected(handle_batch: BatchHandler, events: list[Reco
     try:
         await handle_batch(events)
         return
-    except RETRYABLE_ERRORS:
-        raise
     except Exception as exc:
+        if is_retryable(exc):
+            raise
         log.warning("replay batch failed; applying its events one by one", error=repr(exc))
     for recorded in events:
         try:
             await handle_batch([recorded])
-        except RETRYABLE_ERRORS:
-            raise
         except Exception as exc:
+            if is_retryable(exc):
+                raise
             log.warning(
                 "replay skips an event the live projection dead-lettered",
                 error=repr(exc),
