@@ -265,7 +265,8 @@ def verify(
 
 
 def main() -> None:
-    """`make faults`: under a steady load, SIGKILL each service in turn, restart the broker and the database."""
+    """`make faults`: under a steady load, SIGKILL each service in turn, restart the broker, FerretDB and the
+    PostgreSQL cluster under it."""
     import argparse
 
     from bench.stack import Stack, say
@@ -288,7 +289,7 @@ def main() -> None:
             process = stack.processes[name]
             process.crash_and_restart()
             process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=120)
-        for component in ("kafka", "ferretdb"):
+        for component in ("kafka", "ferretdb", "postgres"):
             time.sleep(5)
             say(f"restarting {component}")
             subprocess.run([str(REPO_ROOT / "deploy/local/infra.sh"), f"restart-{component}"], check=True)
