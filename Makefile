@@ -12,7 +12,7 @@ PIP_EDITABLE := PYTHONWARNINGS='ignore:Editable installation' $(PY) -m pip insta
 
 
 help:
-	@echo "make run          set up, start Kafka + FerretDB + every service, print the dashboard URL"
+	@echo "make run          set up, start Kafka + FerretDB (on PostgreSQL) + every service, print the dashboard URL"
 	@echo "make test         set up, start the infrastructure, run ruff, mypy and the whole test suite"
 	@echo "make bench        the load ladder + bare-library baseline (bench-quick: under three minutes)"
 	@echo "make faults       crash every service, restart the broker and the databases under load; check nothing is lost"

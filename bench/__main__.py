@@ -182,7 +182,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--growth",
         action=argparse.BooleanOptionalAction,
-        help="the data-growth step (default: in the full run only; on FerretDB's SQLite backend it takes minutes)",
+        help="the data-growth step (default: in the full run only)",
     )
     args = parser.parse_args()
     # Up to 800 msg/s even in the quick run: the ratio at saturation needs the bare pipeline saturated too.

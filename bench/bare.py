@@ -54,7 +54,8 @@ BARE_TOPIC = TopicSpec(
 )
 # Its processes as the bench starts them (bench/stack.py), named as in the reports: name -> module, arguments.
 BARE_PROCESSES = {"bare_gateway": ("bench.bare", "gateway"), "bare_writer": ("bench.bare", "writer")}
-# FerretDB 1.24 (SQLite) hangs on one bulk write that updates about a hundred documents (see shared/mongo.py).
+# FerretDB holds a pooled PostgreSQL connection for each matching update of a bulk until the bulk ends (see
+# shared/mongo.py): 50 stays well below its pool of 100, beside the projections' bulks of at most 10.
 BULK_CHUNK = 50
 DUPLICATE_KEY = 11000
 

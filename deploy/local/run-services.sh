@@ -26,7 +26,7 @@ cat <<TXT
        (an agent becomes available on the first sign-in).
     3. The chat appears in Ann's chats.
 
-  Ctrl-C stops the services, then the Kafka and FerretDB this run started.
+  Ctrl-C stops the services, then the Kafka, FerretDB and PostgreSQL this run started.
 
 TXT
 exec honcho start -f Procfile

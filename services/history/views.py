@@ -36,7 +36,7 @@ class HistoryViews:
         self.lines_written = 0
 
     async def ensure_indexes(self) -> None:
-        # Used by MongoDB in production; FerretDB's SQLite backend only speeds up _id equality.
+        # Served by MongoDB's indexes, and locally by the GIN twins of FerretDB's btrees (deploy/local/postgres).
         await self.messages.create_index([("conversation_id", ASCENDING), ("position", ASCENDING)])
         await self.conversations.create_index(
             [("tenant", ASCENDING), ("status", ASCENDING), ("closed_at", DESCENDING)]
