@@ -95,7 +95,7 @@ start_postgres() {
 }
 
 postgres_ready() {
-  wait_ready postgres "$LOG_DIR/postgres.log"
+  wait_ready postgres "$LOG_DIR/postgres.log" "$POSTGRES_PID"
   # Something else answering on our port would pass the probe: make sure ours is the one that runs.
   pid_alive "$POSTGRES_PID" || { tail -20 "$LOG_DIR/postgres.log" >&2; fail "PostgreSQL exited (is $POSTGRES_PORT taken? set PARLEY_POSTGRES_PORT)"; }
   # The postmaster writes its PID first in postmaster.pid: record that one, whatever started it.
@@ -133,8 +133,10 @@ start_ferretdb() {
 }
 
 wait_ready() {
-  # $1 kafka|mongodb|postgres, $2 log file
-  if ! "$PYTHON" "$REPO_ROOT/deploy/local/probe.py" "$1" --timeout "${PARLEY_INFRA_TIMEOUT:-90}"; then
+  # $1 kafka|mongodb|postgres, $2 log file, $3 the server's PID file (the wait ends early if it has exited)
+  local pid=()
+  [ -z "${3:-}" ] || ! [ -f "$3" ] || pid=(--pid "$(cat "$3")")
+  if ! "$PYTHON" "$REPO_ROOT/deploy/local/probe.py" "$1" --timeout "${PARLEY_INFRA_TIMEOUT:-90}" "${pid[@]}"; then
     echo "---- last lines of $2 ----" >&2
     tail -40 "$2" >&2 || true
     fail "$1 did not become ready"
@@ -167,8 +169,8 @@ case "$cmd" in
     postgres_ready
     setup_ferretdb_database
     start_ferretdb
-    wait_ready mongodb "$LOG_DIR/ferretdb.log"
-    wait_ready kafka "$LOG_DIR/kafka.log"
+    wait_ready mongodb "$LOG_DIR/ferretdb.log" "$FERRETDB_PID"
+    wait_ready kafka "$LOG_DIR/kafka.log" "$KAFKA_PID"
     say "Infrastructure ready: Kafka $PARLEY_KAFKA_BOOTSTRAP, MongoDB-wire $PARLEY_MONGODB_URI" \
       "(FerretDB on PostgreSQL $POSTGRES_HOST:$POSTGRES_PORT)"
     ;;
@@ -197,12 +199,12 @@ case "$cmd" in
     # For fault tests: the broker goes away and comes back with its data.
     stop_pid "$KAFKA_PID" Kafka
     start_kafka
-    wait_ready kafka "$LOG_DIR/kafka.log"
+    wait_ready kafka "$LOG_DIR/kafka.log" "$KAFKA_PID"
     ;;
   restart-ferretdb)
     stop_pid "$FERRETDB_PID" FerretDB
     start_ferretdb
-    wait_ready mongodb "$LOG_DIR/ferretdb.log"
+    wait_ready mongodb "$LOG_DIR/ferretdb.log" "$FERRETDB_PID"
     ;;
   restart-postgres)
     # For fault tests: the database under FerretDB crashes and comes back; FerretDB stays up and reconnects.

@@ -1,6 +1,7 @@
 """Readiness probe for the local infrastructure: a real client round trip, not a port check.
 
-Usage: probe.py kafka|mongodb|postgres [--timeout SECONDS]. Exits 0 once the server answers, 1 on timeout.
+Usage: probe.py kafka|mongodb|postgres [--timeout SECONDS] [--pid PID]. Exits 0 once the server answers, 1 on
+timeout, or at once if the server's process (PID) has exited: a server that cannot start is not waited for.
 """
 
 from __future__ import annotations
@@ -68,12 +69,32 @@ async def postgres_ready(host: str, port: int) -> None:
         writer.close()
 
 
-async def wait(kind: str, timeout: float) -> bool:
+def _exited(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+async def wait(kind: str, timeout: float, pid: int | None = None) -> bool:
     # The client libraries log every refused connection while the server boots; the timeout message says enough.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:
+        if pid is not None and _exited(pid):
+            print(
+                f"{kind} not ready: its process {pid} has exited ({last_error or 'no answer'})",
+                file=sys.stderr,
+            )
+            return False
         try:
             if kind == "kafka":
                 await kafka_ready(os.environ.get("PARLEY_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
@@ -96,9 +117,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("kind", choices=["kafka", "mongodb", "postgres"])
     parser.add_argument("--timeout", type=float, default=90.0)
+    parser.add_argument("--pid", type=int, help="the server's process: stop waiting once it has exited")
     args = parser.parse_args()
     try:
-        ready = asyncio.run(wait(args.kind, args.timeout))
+        ready = asyncio.run(wait(args.kind, args.timeout, args.pid))
     except KeyboardInterrupt:
         # Ctrl-C while waiting: end by SIGINT like any command, without a traceback, so infra.sh stops too.
         signal.signal(signal.SIGINT, signal.SIG_DFL)
