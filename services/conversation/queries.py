@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import Counter
 from typing import Any, Literal
@@ -62,8 +63,12 @@ async def get_agent(*, agents: AsyncCollection[View], tenant: str, agent_id: str
 async def agents_by_id(
     *, agents: AsyncCollection[View], tenant: str, agent_ids: list[str]
 ) -> dict[str, View]:
-    docs = await agents.find({"_id": {"$in": agent_ids}}).to_list()
-    return {doc["_id"]: doc for doc in docs if doc["tenant"] == tenant}
+    # One `_id` lookup each rather than `$in`, which FerretDB does not send down to PostgreSQL's index;
+    # a conversation has a handful of agents.
+    docs = await asyncio.gather(
+        *(agents.find_one({"_id": agent_id}) for agent_id in dict.fromkeys(agent_ids))
+    )
+    return {doc["_id"]: doc for doc in docs if doc is not None and doc["tenant"] == tenant}
 
 
 async def search_agents(

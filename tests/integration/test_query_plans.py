@@ -167,15 +167,7 @@ QUERIES: dict[str, Query] = {
 }
 
 # Not served yet, and on which servers. A case listed here that is served now fails, so the list stays true.
-NOT_SERVED_YET: dict[str, tuple[str, set[str]]] = {
-    "agents by ids": ("`_id: {$in: ...}` is not pushed down to PostgreSQL by FerretDB 1.24", {"ferretdb"}),
-    "canned responses": ("canned_responses declares no index", {"ferretdb", "mongodb"}),
-    "departments": ("departments declares no index", {"ferretdb", "mongodb"}),
-    "closed history by text": (
-        "transcript text search reads history_messages by tenant, which has no index",
-        {"ferretdb", "mongodb"},
-    ),
-}
+NOT_SERVED_YET: dict[str, tuple[str, set[str]]] = {}
 
 
 @dataclass
