@@ -104,10 +104,10 @@ class Stack:
         return self.agents[email]
 
 
-@pytest.fixture(scope="module")
-def stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def isolated_env(infrastructure: Infrastructure) -> dict[str, str]:
+    """Service settings of one test module: the shared real servers, topics and a database of its own."""
     run = uuid.uuid4().hex[:10]
-    env = {
+    return {
         "PARLEY_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
         "PARLEY_MONGODB_URI": infrastructure.mongodb_uri,
         "PARLEY_MONGODB_DATABASE": f"parley_e2e_{run}",
@@ -115,6 +115,11 @@ def stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFacto
         "PARLEY_KAFKA_PARTITIONS": "3",
         "PARLEY_KAFKA_LINGER_MS": "1",
     }
+
+
+@pytest.fixture(scope="module")
+def stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    env = isolated_env(infrastructure)
     settings = GatewaySettings(
         kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
         mongodb_uri=env["PARLEY_MONGODB_URI"],

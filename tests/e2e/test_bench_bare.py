@@ -8,7 +8,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from bench.bare import BARE_PROCESSES, BARE_TOPIC
 from bench.steps import Target, run_step
 from shared.kafka import ensure_topics
 from shared.settings import ParleySettings
+from tests.e2e.conftest import isolated_env
 from tests.infrastructure import Infrastructure
 from tests.processes import REPO_ROOT, ServiceProcess, free_port
 
@@ -29,14 +29,7 @@ AGENTS = [{"id": f"bare-agent-{n}", "token": f"bare-agent-{n}"} for n in range(2
 
 @pytest.fixture(scope="module")
 def bare(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    run = uuid.uuid4().hex[:10]
-    env = {
-        "PARLEY_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
-        "PARLEY_MONGODB_URI": infrastructure.mongodb_uri,
-        "PARLEY_MONGODB_DATABASE": f"parley_e2e_{run}",
-        "PARLEY_TOPIC_PREFIX": f"e2e-{run}",
-        "PARLEY_KAFKA_PARTITIONS": "3",
-    }
+    env = isolated_env(infrastructure)
     settings = ParleySettings(
         kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
         topic_prefix=env["PARLEY_TOPIC_PREFIX"],
