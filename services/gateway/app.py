@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from services.gateway.attachments import GridFSAttachmentStore
 from services.gateway.config import GatewaySettings
-from services.gateway.errors import install_error_handlers
+from services.gateway.errors import RefuseNulInUrls, install_error_handlers
 from services.gateway.live import LiveHub
 from services.gateway.publisher import EventPublisher
 from services.gateway.routes import (
@@ -66,4 +66,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     for module in (health, visitor, conversations, team, departments, history, attachments, live, web):
         app.include_router(module.router)
     app.add_middleware(web.WidgetCors)
+    app.add_middleware(RefuseNulInUrls)
     return app

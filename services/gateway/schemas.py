@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from services.gateway.errors import refuse_nul
 from shared.capacity import ChatLimit
 from shared.events.agent import AgentRole, AgentStatus, RoutingStrategy
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
@@ -18,6 +19,11 @@ from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        return refuse_nul(data)
 
 
 class StartConversation(Body):

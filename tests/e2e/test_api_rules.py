@@ -188,3 +188,13 @@ def _assert_status(agent: httpx.Client, conversation_id: str, status: str) -> No
 
 def _rated(visitor: httpx.Client) -> None:
     assert json_of(visitor.get("/api/visitor/conversation"))["rating"]["score"] == 4
+
+
+def test_text_with_a_nul_character_is_refused_not_stored(stack: Stack, agent: httpx.Client) -> None:
+    # No view store on PostgreSQL can hold U+0000: accepted, it would become an event no view can apply.
+    error = _error(stack.client().post("/api/visitor/conversations", json={"name": "Nul\x00l"}), 422)
+    assert "NUL" in error["message"]
+    _, visitor = _start(stack)
+    _error(visitor.post("/api/visitor/conversation/messages", json={"text": "a\x00b"}), 422)
+    error = _error(agent.get("/api/agent/history", params={"tag": "\x00"}), 422)
+    assert "NUL" in error["message"]
