@@ -33,6 +33,8 @@ from yarl import URL
 SHARD_HEADER = "X-Bench-Shard"
 MESSAGE_PADDING = "x" * 180  # a chat line of a realistic size (~250 bytes of text)
 JSON = {"Content-Type": "application/json"}
+HEARTBEAT = json.dumps({"type": "heartbeat", "status": "available"})
+HEARTBEAT_SECONDS = 20  # what the dashboard sends (services/gateway/static/dashboard/live.js)
 # Requests beyond this many in flight wait for a connection; their wait counts in the latency.
 CONNECTIONS_PER_PROCESS = 256
 
@@ -107,10 +109,20 @@ class Worker:
             self._error(f"agent socket {type(exc).__name__}")
             return
         self.sockets.append(ws)
-        await ws.send_str(json.dumps({"type": "heartbeat", "status": "available"}))
-        async for frame in ws:
-            if frame.type == aiohttp.WSMsgType.TEXT:
-                self.on_frame(frame.data, http)
+        present = asyncio.create_task(self.keep_present(ws))
+        try:
+            async for frame in ws:
+                if frame.type == aiohttp.WSMsgType.TEXT:
+                    self.on_frame(frame.data, http)
+        finally:
+            present.cancel()
+
+    async def keep_present(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Heartbeats as the dashboard sends them: without them, a step longer than the router's heartbeat
+        timeout plus grace period sees every agent go offline and every chat go back to the queue."""
+        while not ws.closed:
+            await ws.send_str(HEARTBEAT)
+            await asyncio.sleep(HEARTBEAT_SECONDS)
 
     def on_frame(self, raw: str, http: aiohttp.ClientSession) -> None:
         now = time.monotonic()
