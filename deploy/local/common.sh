@@ -56,3 +56,19 @@ require_tool() {
 pid_alive() {
   [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null
 }
+
+apt_install() {
+  # $1 what the packages are for, then the Debian packages: installed with apt-get (sudo when not root).
+  local purpose="$1"; shift
+  require_tool apt-get "install $* from Debian's packages ($purpose)"
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    require_tool sudo "install $* with apt-get (not running as root)"
+    sudo="sudo"
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # A fresh machine may have no package lists yet; refresh them once before installing.
+  $sudo apt-get update -qq >/dev/null || fail "apt-get update failed (see the output above)."
+  $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null \
+    || fail "apt-get install $* failed (see the output above)."
+}

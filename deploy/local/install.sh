@@ -62,18 +62,8 @@ install_postgres() {
     say "PostgreSQL $POSTGRES_VERSION already installed in $POSTGRES_BIN"
     return
   fi
-  require_tool apt-get "install Debian's PostgreSQL $POSTGRES_VERSION (FerretDB stores its data in it)"
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    require_tool sudo "install PostgreSQL with apt-get (not running as root)"
-    sudo="sudo"
-  fi
   say "Installing PostgreSQL $POSTGRES_VERSION from Debian's packages (first time only) ..."
-  export DEBIAN_FRONTEND=noninteractive
-  # A fresh machine may have no package lists yet; refresh them once before installing.
-  $sudo apt-get update -qq >/dev/null || fail "apt-get update failed (see the output above)."
-  $sudo apt-get install -y -qq --no-install-recommends "postgresql-$POSTGRES_VERSION" >/dev/null \
-    || fail "apt-get install postgresql-$POSTGRES_VERSION failed (see the output above)."
+  apt_install "FerretDB stores its data in it" "postgresql-$POSTGRES_VERSION"
   [ -x "$POSTGRES_BIN/postgres" ] || fail "postgresql-$POSTGRES_VERSION was installed but $POSTGRES_BIN/postgres is missing."
   say "PostgreSQL installed: $("$POSTGRES_BIN/postgres" --version)"
 }
