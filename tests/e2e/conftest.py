@@ -100,8 +100,19 @@ class Stack:
             finally:
                 await producer.stop()
 
-        self.agents[email] = asyncio.run(go())
-        return self.agents[email]
+        self.agents[email] = agent_id = asyncio.run(go())
+        if chosen_status is not None:
+            # Signing in before the view has the chosen status would count as a first sign-in.
+            eventually(lambda: self._assert_agent_view(agent_id, status_chosen=True))
+        return agent_id
+
+    def _assert_agent_view(self, agent_id: str, **expected: object) -> None:
+        from pymongo import MongoClient
+
+        client: MongoClient[dict[str, Any]] = MongoClient(self.env["PARLEY_MONGODB_URI"])
+        with client:
+            view = client[self.env["PARLEY_MONGODB_DATABASE"]]["agents"].find_one({"_id": agent_id})
+        assert view is not None and all(view.get(k) == v for k, v in expected.items()), view
 
 
 def isolated_env(infrastructure: Infrastructure) -> dict[str, str]:

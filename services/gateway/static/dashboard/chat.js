@@ -319,11 +319,15 @@ function openThread(center, right, id) {
 
   // --- live -------------------------------------------------------------------------------------
   const refreshDetail = catchUp(async () => {
-    detail = await api.get(path);
+    const fetched = await api.get(path);
+    const current = pushed.caughtUp([fetched]);
+    // A view still behind the pushed events would take back what is shown (a tag just added): keep it.
+    if (!current && detail) return false;
+    detail = fetched;
     paintHeader();
     paintSidebar();
     paintComposer();
-    return pushed.caughtUp([detail]);
+    return current;
   });
   const onEvent = (event) => {
     const { topic, position, event: e } = event.detail;
