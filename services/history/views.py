@@ -38,8 +38,6 @@ class HistoryViews:
     async def ensure_indexes(self) -> None:
         # Served by MongoDB's indexes, and locally by the GIN twins of FerretDB's btrees (deploy/local/postgres).
         await self.messages.create_index([("conversation_id", ASCENDING), ("position", ASCENDING)])
-        # The closed-history search by transcript text reads one tenant's lines.
-        await self.messages.create_index([("tenant", ASCENDING)])
         await self.conversations.create_index(
             [("tenant", ASCENDING), ("status", ASCENDING), ("closed_at", DESCENDING)]
         )
