@@ -157,7 +157,14 @@ def test_the_seed_guide_story_in_the_browser(stack: Stack, team: dict[str, str],
     expect(widget.get_by_text("Hi Vera Visitor, Ann Agent here.")).to_be_visible()
 
     # A tag, and an internal note that looks different and never reaches the visitor.
+    # The visitor writes while Ann types the tag: the sidebar repaints, and what she typed stays.
     ann.get_by_role("textbox", name="Add tag").fill("shipping")
+    widget.get_by_role("textbox", name="Message").fill("It was a blue parcel")
+    widget.get_by_role("textbox", name="Message").press("Enter")
+    expect(thread(ann)).to_contain_text("It was a blue parcel")
+    details = ann.get_by_role("complementary", name="Conversation details")
+    expect(details.locator("xpath=.//dt[.='Messages']/following-sibling::dd[1]")).to_have_text("5")
+    expect(ann.get_by_role("textbox", name="Add tag")).to_have_value("shipping")
     ann.get_by_role("textbox", name="Add tag").press("Enter")
     expect(ann.locator(".right-sidebar .tag", has_text="shipping")).to_be_visible()
     ann.get_by_role("button", name="Private note").click()

@@ -68,7 +68,9 @@ function openThread(center, right, id) {
     const close = detail.status === 'closed' ? null : h('button', {
       type: 'button', class: 'close-x', title: 'Close this conversation', 'aria-label': 'Close conversation', onclick: closeConversation,
     }, '✕');
+    const typing = document.activeElement === tagInput;
     clear(right, h('div', { class: 'sidebar-top' }, h('span', { class: 'section-title', text: 'Conversation' }), close), conversationInfo(detail, { showTags: false }), tagsEditor());
+    if (typing) tagInput.focus(); // moving the input in the page drops its focus
   }
 
   function paintComposer() {
@@ -100,23 +102,30 @@ function openThread(center, right, id) {
     }
   }
 
+  // One tag input for the chat's lifetime: a repaint (any pushed event) must not wipe what is being typed.
+  const tagInput = h('input', { type: 'text', class: 'tag-input', placeholder: 'Add a tag and press Enter', 'aria-label': 'Add tag', maxlength: '50' });
+  tagInput.addEventListener('keydown', async (event) => {
+    if (event.key !== 'Enter') return;
+    event.preventDefault();
+    const tag = tagInput.value.trim();
+    if (!tag) return;
+    try {
+      const { events } = await api.post(`${path}/tags`, { tag });
+      heldUntilViewHas(events);
+      tagInput.value = '';
+      detail.tags = [...new Set([...detail.tags, tag])];
+      paintSidebar();
+    } catch (error) {
+      showError(error);
+    }
+  });
+
+  /** What an action appended is shown at once; a view answer that lacks it must not take it back. */
+  function heldUntilViewHas(events) {
+    for (const e of events) pushed.note(id, e.position);
+  }
+
   function tagsEditor() {
-    const input = h('input', { type: 'text', class: 'tag-input', placeholder: 'Add a tag and press Enter', 'aria-label': 'Add tag', maxlength: '50' });
-    input.addEventListener('keydown', async (event) => {
-      if (event.key !== 'Enter') return;
-      event.preventDefault();
-      const tag = input.value.trim();
-      if (!tag) return;
-      try {
-        await api.post(`${path}/tags`, { tag });
-        input.value = '';
-        detail.tags = [...new Set([...detail.tags, tag])];
-        paintSidebar();
-        right.querySelector('.tag-input')?.focus();
-      } catch (error) {
-        showError(error);
-      }
-    });
     return h('div', { class: 'info-section' },
       h('div', { class: 'section-title', text: 'Tags' }),
       h('div', { class: 'tags editable' }, detail.tags.map((tag) => h('span', { class: 'tag' }, tag,
@@ -124,13 +133,14 @@ function openThread(center, right, id) {
           type: 'button', class: 'tag-remove', 'aria-label': `Remove tag ${tag}`,
           onclick: async () => {
             try {
-              await api.del(`${path}/tags/${encodeURIComponent(tag)}`);
+              const { events } = await api.del(`${path}/tags/${encodeURIComponent(tag)}`);
+              heldUntilViewHas(events);
               detail.tags = detail.tags.filter((t) => t !== tag);
               paintSidebar();
             } catch (error) { showError(error); }
           },
         }, '✕')))),
-      detail.status === 'closed' ? null : input);
+      detail.status === 'closed' ? null : tagInput);
   }
 
   async function loadDetail() {
