@@ -162,6 +162,10 @@ class Story:
         self.seen: set[str] = set()
         self.closes = 0
         self.forced_done = False
+        # The chat the supervisor forces onto an agent: its own agent must not close it first, or the
+        # router would rightly ignore the request for a closed conversation.
+        self.forced_target: str | None = None
+        self.forced_seen = False
         self.tasks: set[asyncio.Task[None]] = set()
 
     def env(self, aggregate_id: str, actor: Actor = SUPERVISOR) -> dict[str, Any]:
@@ -201,6 +205,8 @@ class Story:
         cid = decision.aggregate_id
         self.decisions += 1
         agent = decision.payload.agent_id if decision.payload.outcome == "assigned" else None
+        if cid == self.forced_target and decision.payload.forced:
+            self.forced_seen = True
         self.assignee[cid] = agent
         if agent is not None and agent in self.working:
             self.later(0.05 + self.rng.random() * 0.3, lambda: self.close(cid, agent))
@@ -208,6 +214,8 @@ class Story:
     async def close(self, cid: str, agent: str) -> None:
         if self.assignee.get(cid) != agent or cid in self.closed or agent not in self.working:
             return  # moved on meanwhile, or its agent stopped working (the router must move it)
+        if cid == self.forced_target and not self.forced_seen:
+            return  # the supervisor's forced reassignment comes first; its new agent closes it
         self.closed.add(cid)
         self.closes += 1
         actor = Actor(kind="agent", id=agent)
@@ -245,9 +253,12 @@ class Story:
                     self.later(0.1, lambda cid=cid: self.close(cid, AWAY_AND_BACK))
 
         self.later(1.0, back)
-        open_assigned = sorted(c for c, a in self.assignee.items() if a and c not in self.closed)
+        # Held by an agent who stays put (the router moves no chat off them) and not already by t0.
+        steady = self.working - {BLIP, "t0"}
+        open_assigned = sorted(c for c, a in self.assignee.items() if a in steady and c not in self.closed)
         waiting = sorted(c for c, a in self.assignee.items() if a is None and c not in self.closed)
         if open_assigned:
+            self.forced_target = open_assigned[0]
             # A supervisor pushes a chat onto an agent whatever their load.
             await self.publish(
                 ReassignmentRequested(
