@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from services.gateway.attachments import GridFSAttachmentStore
 from services.gateway.config import GatewaySettings
+from services.gateway.deps import Views
 from services.gateway.errors import RefuseNulInUrls, install_error_handlers
 from services.gateway.live import LiveHub
 from services.gateway.publisher import EventPublisher
@@ -49,6 +50,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.producer = producer
         app.state.mongo = mongo
         app.state.db = get_database(mongo, settings)
+        app.state.views = Views(app.state.db)
         app.state.publisher = EventPublisher(producer, settings)
         app.state.attachments = GridFSAttachmentStore(app.state.db)
         app.state.hub = LiveHub(settings)

@@ -5,9 +5,11 @@ A visitor token names one conversation and can reach nothing else.
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import jwt
 from argon2 import PasswordHasher
@@ -76,13 +78,29 @@ class InvalidToken(Exception):
     pass
 
 
+# Tokens already verified, with their claims: a visitor or agent sends the same token with every message,
+# and checking its signature again cost more than the rest of the request's authentication. Bounded; the
+# expiry is still checked on every use.
+_VERIFIED: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
+VERIFIED_TOKENS_KEPT = 10_000
+
+
 def decode_token(settings: GatewaySettings, token: str, kind: Literal["agent", "visitor"]) -> dict[str, str]:
+    secret = settings.secret_key.get_secret_value()
+    key = (secret, token, kind)
+    if (known := _VERIFIED.get(key)) is not None:
+        if known["exp"] > time.time():
+            return known
+        del _VERIFIED[key]
     try:
-        claims = jwt.decode(token, settings.secret_key.get_secret_value(), algorithms=[ALGORITHM])
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp"]})
     except jwt.ExpiredSignatureError as exc:
         raise InvalidToken("token expired; sign in again") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken("token invalid") from exc
     if claims.get("kind") != kind:
         raise InvalidToken(f"not a {kind} token")
+    _VERIFIED[key] = claims
+    if len(_VERIFIED) > VERIFIED_TOKENS_KEPT:
+        _VERIFIED.popitem(last=False)
     return claims

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, Header, Query
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -76,8 +76,9 @@ class Views:
         self.history: Collection = db["history_conversations"]
 
 
-async def _views(db: DatabaseDep) -> Views:
-    return Views(db)
+async def _views(request: Request) -> Views:
+    views: Views = request.app.state.views
+    return views
 
 
 ViewsDep = Annotated[Views, Depends(_views)]
@@ -122,9 +123,7 @@ async def _current_visitor(
         claims = decode_token(settings, _token(credentials, access_token), "visitor")
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from exc
-    return VisitorPrincipal(
-        conversation_id=claims["conversation_id"], visitor_id=claims["sub"], tenant=claims["tenant"]
-    )
+    return _visitor(claims)
 
 
 async def _correlation_id(x_request_id: Annotated[str | None, Header(max_length=100)] = None) -> str | None:

@@ -53,10 +53,11 @@ class Connection:
     tenant: str
     agent_id: str | None = None
     conversation_id: str | None = None
-    queue: asyncio.Queue[dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE_LIMIT))
+    # Serialized once by the hub, whatever the number of sockets that receive it.
+    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE_LIMIT))
     overflowed: bool = False
 
-    def push(self, message: dict[str, Any]) -> None:
+    def push(self, message: str) -> None:
         try:
             self.queue.put_nowait(message)
         except asyncio.QueueFull:
@@ -157,9 +158,8 @@ class LiveHub:
             return  # the projections dead-letter it; there is nothing to show
         self.events_seen += 1
         topic = "conversation" if record.topic.endswith(CONVERSATION_EVENTS_TOPIC.suffix) else "agent"
-        self._send(
-            self._agents.get(event.tenant, ()), for_agents(event, topic, record.partition, record.offset)
-        )
+        if agents := self._agents.get(event.tenant):
+            self._send(agents, for_agents(event, topic, record.partition, record.offset))
         if topic == "conversation" and event.aggregate_id in self._visitors:
             shown = for_visitor(event, record.offset)
             if shown is not None:
@@ -180,6 +180,10 @@ class LiveHub:
             self._send(self._visitors.get(conversation_id, ()), {**message, "sender": {"kind": "agent"}})
 
     def _send(self, connections: Iterable[Connection], message: dict[str, Any]) -> None:
-        for connection in list(connections):
-            connection.push(message)
-            self.pushed += 1
+        receivers = list(connections)
+        if not receivers:
+            return
+        text = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        for connection in receivers:
+            connection.push(text)
+        self.pushed += len(receivers)

@@ -36,7 +36,7 @@ async def _pump(websocket: WebSocket, connection: Connection) -> None:
         if connection.overflowed:
             await websocket.close(code=1013, reason="too far behind; reconnect and fetch what you missed")
             return
-        await websocket.send_json(message, mode="text")
+        await websocket.send_text(message)
 
 
 async def _serve(websocket: WebSocket, hub: LiveHub, connection: Connection, on_message: Any) -> None:
