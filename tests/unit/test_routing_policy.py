@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.routing.app import decision_event, output_event
-from services.routing.policy import Decision, Output, PositionChanged, TenantState, decide
+from services.routing.policy import ROUTING_FACT_TYPES, Decision, Output, PositionChanged, TenantState, decide
 from shared.events import Actor, EventBase, serialize
 from shared.events.agent import (
     AgentHeartbeat,
@@ -499,13 +499,23 @@ def test_re_delivered_or_already_reflected_facts_make_no_new_decisions() -> None
 
 def test_direct_agent_to_agent_conversations_are_never_routed() -> None:
     desk = Desk()
-    desk.agent("ann")
+    for agent in ("ann", "bob", "cat", "dan"):
+        desk.agent(agent, max_chats=1)
     payload = DirectConversationStartedPayload(participant_ids=["ann", "bob"])
-    assert desk.apply(DirectConversationStarted(**desk._env("d1"), payload=payload)) == []
-    assert desk.join("d1", "ann") == []
+    started = DirectConversationStarted(**desk._env("d1"), payload=payload)
+    # The re-keyer does not copy a direct chat's start to routing-facts: the router never hears of d1.
+    assert started.type not in ROUTING_FACT_TYPES
+    # What happens in the chat afterwards is copied, as for any conversation, and changes nothing.
+    assert desk.invite("d1", "cat") == []
+    assert desk.join("d1", "dan") == []
     assert desk.leave("d1", "ann") == []
-    assert desk.reassign("d1", "ann") == []
-    assert desk.state.open_count("ann") == 0
+    assert {event.type for event in desk.history[-3:]} <= ROUTING_FACT_TYPES
+    assert "d1" not in desk.state.conversations
+    # Nobody's seat is taken by it: each of the four, limited to one chat, still gets a visitor.
+    got = [desk.start(cid)[0][1:3] for cid in ("c1", "c2", "c3", "c4")]
+    assert got == [("assigned", "ann"), ("assigned", "bob"), ("assigned", "cat"), ("assigned", "dan")]
+    assert desk.close("d1") == []
+    assert desk.history[-1].type in ROUTING_FACT_TYPES
 
 
 def test_state_survives_a_json_round_trip_and_decide_never_mutates_its_input() -> None:
@@ -587,7 +597,7 @@ def test_a_pooled_department_assigns_nobody_and_agents_take_from_the_queue() -> 
     assert desk.start("c2", "vip") == [("c2", "queued", "#2", "no_agent_available")]
     assert desk.tick() == []  # the sweep does not assign pooled chats either
     assert desk.join("c2", "ann") == [("c2", "assigned", "ann", "joined")]
-    assert desk.moves() == [("c1", 1)] or desk.state.queues["vip"] == ["c1"]
+    assert desk.moves() == []  # c1 was ahead of c2: still first, so nobody moved
     # Taking a second one past the limit only makes ann a participant; it stays in the pool.
     assert desk.join("c1", "ann") == []
     assert desk.state.queues["vip"] == ["c1"]
