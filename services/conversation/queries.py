@@ -87,10 +87,6 @@ async def credentials_by_email(*, credentials: AsyncCollection[View], email: str
     return await credentials.find_one({"email": email.strip().lower()})
 
 
-async def agent_by_email(*, agents: AsyncCollection[View], tenant: str, email: str) -> View | None:
-    return await agents.find_one({"tenant": tenant, "email": email.strip().lower()})
-
-
 async def canned_responses(*, canned: AsyncCollection[View], tenant: str, text: str | None) -> list[View]:
     query: dict[str, Any] = {"tenant": tenant, "deleted": False}
     if text:

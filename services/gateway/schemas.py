@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
 from services.gateway.errors import refuse_nul
 from shared.capacity import ChatLimit
-from shared.events.agent import AgentRole, AgentStatus, RoutingStrategy
+from shared.events.agent import AgentStatus, RoutingStrategy
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
 
 
@@ -106,14 +106,6 @@ class StartDirect(Body):
 class CannedResponseBody(Body):
     shortcut: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$")
     text: str = Field(min_length=1, max_length=5000)
-
-
-class CreateAgent(Body):
-    email: str = Field(max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    name: str = Field(min_length=1, max_length=200)
-    password: str = Field(min_length=8, max_length=1000)
-    role: AgentRole = "agent"
-    max_concurrent_chats: int | None = Field(default=None, ge=1, le=100)
 
 
 def public(doc: dict[str, Any], *, drop: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -130,9 +130,6 @@ QUERIES: dict[str, Query] = {
     "credentials by email": lambda v: conversation_queries.credentials_by_email(
         credentials=v["credentials"], email="a7-3@example.com"
     ),
-    "agent by email": lambda v: conversation_queries.agent_by_email(
-        agents=v["agents"], tenant=TENANT, email="a7-3@example.com"
-    ),
     "canned responses": lambda v: conversation_queries.canned_responses(
         canned=v["canned"], tenant=TENANT, text=None
     ),
