@@ -32,9 +32,9 @@ from services.routing.policy import (
     Decision,
     Output,
     PositionChanged,
-    TenantState,
     decide,
 )
+from services.routing.state import TenantState
 from shared.deadletter import dead_letter_value
 from shared.events import Actor, EventBase, parse_event, serialize
 from shared.events.agent import RoutingTick, RoutingTickPayload

@@ -7,7 +7,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.routing.policy import DEFAULT_DEPARTMENT, Decision, TenantState
+from services.routing.policy import DEFAULT_DEPARTMENT, Decision
+from services.routing.state import TenantState
 
 WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
@@ -115,8 +116,7 @@ class RoutingMetrics:
                 labels = f'tenant="{_label(tenant)}",department="{_label(dept)}"'
                 lines.append(f"parley_routing_queue_length{{{labels}}} {len(queue)}")
                 oldest = 0.0
-                if queue:
-                    queued_at = state.conversations[queue[0]]["queued_at"]
+                if queue and (queued_at := state.conversations[queue[0]]["queued_at"]) is not None:
                     oldest = max(0.0, (now - datetime.fromisoformat(queued_at)).total_seconds())
                 lines.append(f"parley_routing_oldest_wait_seconds{{{labels}}} {oldest:.3f}")
         return "\n".join(lines) + "\n"

@@ -1,8 +1,8 @@
 """Routing policy: who gets a conversation. Pure: no I/O, no clock, so replaying facts replays decisions.
 
-One tenant's routing state is plain JSON (`TenantState.to_entries`): the router keeps it in a faust table
-backed by a changelog, one entry per agent, conversation, department and queue, so a fact rewrites only
-what it changed. All of a tenant's queues share one writer on purpose: an agent can belong to several
+One tenant's routing state (`state.py`) is plain JSON: the router keeps it in a faust table backed by a
+changelog, one entry per agent, conversation, department and queue, so a fact rewrites only what it
+changed. All of a tenant's queues share one writer on purpose: an agent can belong to several
 departments and their max chats counts every open chat, so a writer per department would let two writers
 fill the same agent past their limit.
 
@@ -20,16 +20,17 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from shared.capacity import chat_limit
+from services.routing.state import AgentEntry, TenantState, effective_status, new_agent
 from shared.events import EventBase
 from shared.events.agent import (
     AgentHeartbeat,
     AgentProfileUpdated,
     AgentRegistered,
+    AgentStatus,
     AgentStatusChanged,
     DepartmentConfigured,
     RoutingTick,
@@ -105,82 +106,6 @@ class PositionChanged:
 Output = Decision | PositionChanged
 
 
-def _new_agent(max_chats: int | None = None) -> dict[str, Any]:
-    return {
-        "status": "offline",  # what the agent declared
-        "max_chats": max_chats,  # None: the department default applies
-        "idle_since": None,  # last assignment or last became available: the least-busy tie-break
-        "last_seen": None,  # last presence heartbeat; None: presence not tracked for this agent
-        "presence_lost": False,  # heartbeats stopped for longer than the timeout
-        "offline_since": None,  # when the agent became (effectively) offline: the grace period runs from here
-    }
-
-
-@dataclass
-class TenantState:
-    agents: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # conversation id -> {"open", "assignee", "last_assignee", "participants", "left", "department",
-    #                     "queued_seq", "queued_at", "waiting_since", "position"}; insertion-ordered.
-    conversations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # department id -> {"name", "members", "strategy", "fallback", "default_max_chats", "rr_last"}
-    departments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # department id -> conversation ids, FIFO
-    queues: dict[str, list[str]] = field(default_factory=dict)
-    # "now", "seq" (enqueue counter), "recent_facts", "sources" (source partition -> last applied offset)
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    # -- persistence: one JSON value per entry ------------------------------------------------------------
-
-    def to_entries(self) -> dict[str, Any]:
-        entries: dict[str, Any] = {"meta": self.meta}
-        entries.update({f"agent/{k}": v for k, v in self.agents.items()})
-        entries.update({f"conv/{k}": v for k, v in self.conversations.items()})
-        entries.update({f"dept/{k}": v for k, v in self.departments.items()})
-        entries.update({f"queue/{k}": v for k, v in self.queues.items() if v})
-        return entries
-
-    @classmethod
-    def from_entries(cls, entries: dict[str, Any]) -> TenantState:
-        state = cls()
-        state.meta = copy.deepcopy(entries.get("meta") or {})
-        convs: list[tuple[int, str, dict[str, Any]]] = []
-        for key, value in entries.items():
-            kind, _, ident = key.partition("/")
-            value = copy.deepcopy(value)
-            if kind == "agent":
-                state.agents[ident] = value
-            elif kind == "conv":
-                convs.append((value.get("created_seq", 0), ident, value))
-            elif kind == "dept":
-                state.departments[ident] = value
-            elif kind == "queue":
-                state.queues[ident] = value
-        for _, ident, value in sorted(convs, key=lambda item: (item[0], item[1])):
-            state.conversations[ident] = value
-        return state
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.to_entries()
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any] | None) -> TenantState:
-        return cls.from_entries(data or {})
-
-    # -- read helpers -------------------------------------------------------------------------------------
-
-    @property
-    def queue(self) -> list[str]:
-        """Every queued conversation, oldest first (across departments)."""
-        queued = [cid for q in self.queues.values() for cid in q]
-        return sorted(queued, key=lambda cid: self.conversations[cid]["queued_seq"])
-
-    def open_count(self, agent_id: str) -> int:
-        return sum(1 for c in self.conversations.values() if c["open"] and c["assignee"] == agent_id)
-
-    def loads(self) -> Counter[str]:
-        return Counter(c["assignee"] for c in self.conversations.values() if c["open"] and c["assignee"])
-
-
 def _instant(at: datetime) -> str:
     # Fixed-width UTC ISO strings sort chronologically, so idle-longest is a string comparison.
     return at.astimezone(UTC).isoformat(timespec="microseconds")
@@ -196,9 +121,12 @@ def _seconds_between(start: str | None, end: str) -> float | None:
 
 @dataclass
 class _Ctx:
-    s: TenantState
+    """One fact being applied: the copy of the state it changes, its instant, the outputs so far, and open
+    chats per agent (kept up to date as conversations move, rather than counted again at every choice)."""
+
+    state: TenantState
     at: str
-    out: list[Output]
+    outputs: list[Output]
     loads: Counter[str]
 
 
@@ -228,23 +156,23 @@ def decide(
     else:
         meta["recent_facts"] = [*meta.get("recent_facts", []), event.event_id][-RECENT_FACTS_KEPT:]
     _prune_closed(new)
-    return new, ctx.out
+    return new, ctx.outputs
 
 
 def _apply(ctx: _Ctx, event: EventBase) -> None:
-    s, at = ctx.s, ctx.at
-    conv = s.conversations.get(event.aggregate_id)
+    state, at = ctx.state, ctx.at
+    conv = state.conversations.get(event.aggregate_id)
     if isinstance(event, ConversationStarted):
         if conv is None:
-            s.meta["seq"] += 1
-            s.conversations[event.aggregate_id] = {
+            state.meta["seq"] += 1
+            state.conversations[event.aggregate_id] = {
                 "open": True,
                 "assignee": None,
                 "last_assignee": None,
                 "participants": [],
                 "left": [],
                 "department": event.payload.department or DEFAULT_DEPARTMENT,
-                "created_seq": s.meta["seq"],
+                "created_seq": state.meta["seq"],
                 "queued_seq": None,
                 "queued_at": None,
                 "waiting_since": at,
@@ -255,7 +183,7 @@ def _apply(ctx: _Ctx, event: EventBase) -> None:
         if conv is not None and conv["open"]:
             conv["open"] = False
             _set_assignee(ctx, event.aggregate_id, None)
-            _dequeue(s, event.aggregate_id)
+            _dequeue(state, event.aggregate_id)
     elif isinstance(event, ConversationReopened):
         if conv is not None and not conv["open"]:
             conv["open"] = True
@@ -276,10 +204,10 @@ def _apply(ctx: _Ctx, event: EventBase) -> None:
         if conv is not None and conv["open"]:
             _transfer(ctx, event.aggregate_id, event.payload.department)
     elif isinstance(event, AgentRegistered):
-        if event.aggregate_id not in s.agents:
-            s.agents[event.aggregate_id] = _new_agent(event.payload.max_concurrent_chats)
+        if event.aggregate_id not in state.agents:
+            state.agents[event.aggregate_id] = new_agent(event.payload.max_concurrent_chats)
     elif isinstance(event, AgentProfileUpdated):
-        agent = _agent(s, event.aggregate_id)
+        agent = _agent(state, event.aggregate_id)
         if event.payload.max_concurrent_chats is not None:
             agent["max_chats"] = event.payload.max_concurrent_chats
     elif isinstance(event, AgentStatusChanged):
@@ -295,97 +223,74 @@ def _apply(ctx: _Ctx, event: EventBase) -> None:
 # -- agents and departments ---------------------------------------------------------------------------
 
 
-def _agent(s: TenantState, agent_id: str) -> dict[str, Any]:
+def _agent(state: TenantState, agent_id: str) -> AgentEntry:
     # Registration precedes profile and status facts on the agent's partition; tolerate its absence anyway.
-    return s.agents.setdefault(agent_id, _new_agent())
-
-
-def effective_status(agent: dict[str, Any]) -> str:
-    """Declared status, except that an agent whose presence heartbeats stopped counts as offline."""
-    return "offline" if agent["presence_lost"] else str(agent["status"])
-
-
-def _capacity(s: TenantState, agent_id: str, department: str) -> int:
-    dept = s.departments.get(department)
-    return chat_limit(
-        s.agents[agent_id]["max_chats"],
-        department_default=dept.get("default_max_chats") if dept else None,
-        member_defaults=(d["default_max_chats"] for d in s.departments.values() if agent_id in d["members"]),
-    ).chats
-
-
-def _members(s: TenantState, department: str) -> list[str]:
-    dept = s.departments.get(department)
-    return list(dept["members"]) if dept is not None else list(s.agents)
+    return state.agents.setdefault(agent_id, new_agent())
 
 
 def _has_room(ctx: _Ctx, agent_id: str, department: str) -> bool:
-    return agent_id in ctx.s.agents and ctx.loads[agent_id] < _capacity(ctx.s, agent_id, department)
+    return agent_id in ctx.state.agents and ctx.loads[agent_id] < ctx.state.capacity(agent_id, department)
 
 
 def _free_agents(ctx: _Ctx, department: str, exclude: Collection[str] = ()) -> list[str]:
-    s = ctx.s
+    state = ctx.state
     return [
         agent_id
-        for agent_id in _members(s, department)
-        if agent_id in s.agents
-        and effective_status(s.agents[agent_id]) == "available"
+        for agent_id in state.members(department)
+        if agent_id in state.agents
+        and effective_status(state.agents[agent_id]) == "available"
         and _has_room(ctx, agent_id, department)
         and agent_id not in exclude
     ]
-
-
-def _strategy(s: TenantState, department: str) -> str:
-    dept = s.departments.get(department)
-    return str(dept["strategy"]) if dept is not None else "least_busy"
 
 
 def _pick(ctx: _Ctx, department: str, free: list[str]) -> str | None:
     """The department's strategy: least busy (then idle longest, then id) or the next member in turn."""
     if not free:
         return None
-    s = ctx.s
-    if _strategy(s, department) == "round_robin":
-        dept = s.departments[department]
+    state = ctx.state
+    if state.strategy(department) == "round_robin":
+        dept = state.departments[department]
         members: list[str] = dept["members"]
-        start = members.index(dept["rr_last"]) + 1 if dept.get("rr_last") in members else 0
+        last = dept.get("rr_last")
+        start = members.index(last) + 1 if last is not None and last in members else 0
         for offset in range(len(members)):
             candidate = members[(start + offset) % len(members)]
             if candidate in free:
                 dept["rr_last"] = candidate
                 return candidate
         return None
-    return min(free, key=lambda a: (ctx.loads[a], s.agents[a]["idle_since"] or "", a))
+    return min(free, key=lambda a: (ctx.loads[a], state.agents[a]["idle_since"] or "", a))
 
 
-def _fallbacks(s: TenantState, department: str) -> Iterable[str]:
+def _fallbacks(state: TenantState, department: str) -> Iterable[str]:
     """The department's fallback chain, without cycles, bounded."""
     seen = {department}
-    current = s.departments.get(department)
+    current = state.departments.get(department)
     for _ in range(FALLBACK_HOPS):
         nxt = current.get("fallback") if current else None
         if nxt is None or nxt in seen:
             return
         seen.add(nxt)
         yield nxt
-        current = s.departments.get(nxt)
+        current = state.departments.get(nxt)
 
 
 def _choose(
     ctx: _Ctx, conversation_id: str, *, own_only: bool = False, exclude: Collection[str] = ()
 ) -> str | None:
     """Whom the department's strategy picks among its free members, else the fallback departments'."""
-    s = ctx.s
-    conv = s.conversations[conversation_id]
+    state = ctx.state
+    conv = state.conversations[conversation_id]
     department = conv["department"]
-    if _strategy(s, department) == "pooled":
+    if state.strategy(department) == "pooled":
         return None  # agents take from the pool themselves
     avoid = {*conv["left"], *exclude}
     chosen = _pick(ctx, department, _free_agents(ctx, department, avoid))
     if chosen is not None or own_only:
         return chosen
-    for fallback in _fallbacks(s, department):
-        if _strategy(s, fallback) == "pooled":
+    for fallback in _fallbacks(state, department):
+        if state.strategy(fallback) == "pooled":
             continue
         chosen = _pick(ctx, fallback, _free_agents(ctx, fallback, avoid))
         if chosen is not None:
@@ -397,7 +302,7 @@ def _choose(
 
 
 def _set_assignee(ctx: _Ctx, conversation_id: str, agent_id: str | None) -> None:
-    conv = ctx.s.conversations[conversation_id]
+    conv = ctx.state.conversations[conversation_id]
     if conv["assignee"] is not None:  # only open conversations have an assignee
         ctx.loads[conv["assignee"]] -= 1
     conv["assignee"] = agent_id
@@ -413,11 +318,11 @@ def _assign(
     previous: str | None = None,
     forced: bool = False,
 ) -> None:
-    s = ctx.s
-    conv = s.conversations[conversation_id]
-    agent = s.agents.get(agent_id)
+    state = ctx.state
+    conv = state.conversations[conversation_id]
+    agent = state.agents.get(agent_id)
     over = agent is not None and not _has_room(ctx, agent_id, conv["department"])
-    _dequeue(s, conversation_id)
+    _dequeue(state, conversation_id)
     _set_assignee(ctx, conversation_id, agent_id)
     conv["last_assignee"] = agent_id
     if agent_id not in conv["participants"]:
@@ -426,7 +331,7 @@ def _assign(
         agent["idle_since"] = ctx.at
     waited = _seconds_between(conv.get("waiting_since"), ctx.at)
     conv["waiting_since"] = None
-    ctx.out.append(
+    ctx.outputs.append(
         Decision(
             conversation_id,
             "assigned",
@@ -442,20 +347,20 @@ def _assign(
 
 
 def _enqueue(ctx: _Ctx, conversation_id: str, reason: AssignmentReason, previous: str | None) -> None:
-    s = ctx.s
-    conv = s.conversations[conversation_id]
+    state = ctx.state
+    conv = state.conversations[conversation_id]
     _set_assignee(ctx, conversation_id, None)
-    queue = s.queues.setdefault(conv["department"], [])
+    queue = state.queues.setdefault(conv["department"], [])
     if conversation_id not in queue:
-        s.meta["seq"] += 1
-        conv["queued_seq"] = s.meta["seq"]
+        state.meta["seq"] += 1
+        conv["queued_seq"] = state.meta["seq"]
         conv["queued_at"] = ctx.at
         queue.append(conversation_id)
     if conv.get("waiting_since") is None:
         conv["waiting_since"] = ctx.at
     position = queue.index(conversation_id) + 1
     conv["position"] = position
-    ctx.out.append(
+    ctx.outputs.append(
         Decision(
             conversation_id,
             "queued",
@@ -468,13 +373,13 @@ def _enqueue(ctx: _Ctx, conversation_id: str, reason: AssignmentReason, previous
     )
 
 
-def _dequeue(s: TenantState, conversation_id: str) -> None:
-    conv = s.conversations[conversation_id]
-    queue = s.queues.get(conv["department"], [])
+def _dequeue(state: TenantState, conversation_id: str) -> None:
+    conv = state.conversations[conversation_id]
+    queue = state.queues.get(conv["department"], [])
     if conversation_id in queue:
         queue.remove(conversation_id)
         if not queue:
-            del s.queues[conv["department"]]
+            del state.queues[conv["department"]]
     conv["queued_seq"] = conv["queued_at"] = conv["position"] = None
 
 
@@ -489,15 +394,15 @@ def _route(
     exclude: Collection[str] = (),
 ) -> None:
     """Back to the preferred agent if they are available with room, else by strategy, else the queue."""
-    s = ctx.s
-    conv = s.conversations[conversation_id]
+    state = ctx.state
+    conv = state.conversations[conversation_id]
     chosen: str | None = None
     if (
         prefer is not None
-        and prefer in s.agents
+        and prefer in state.agents
         and prefer not in conv["left"]
         and prefer not in exclude
-        and effective_status(s.agents[prefer]) == "available"
+        and effective_status(state.agents[prefer]) == "available"
         and _has_room(ctx, prefer, conv["department"])
     ):
         chosen = prefer
@@ -513,10 +418,10 @@ def _route(
 def _drain(ctx: _Ctx) -> None:
     """Hand queued conversations to whoever has a free slot now, oldest first: own department first,
     then agents of fallback departments. Pooled departments are never drained."""
-    s = ctx.s
+    state = ctx.state
     for own_only in (True, False):
-        for conversation_id in s.queue:
-            if not any(_free_agents(ctx, d) for d in {*s.departments, DEFAULT_DEPARTMENT}):
+        for conversation_id in state.queue:
+            if not any(_free_agents(ctx, d) for d in {*state.departments, DEFAULT_DEPARTMENT}):
                 return
             chosen = _choose(ctx, conversation_id, own_only=own_only)
             if chosen is not None:
@@ -530,21 +435,21 @@ PROMPT_POSITIONS = 3
 
 
 def _announce_positions(ctx: _Ctx, *, everyone: bool) -> None:
-    for department, queue in ctx.s.queues.items():
+    for department, queue in ctx.state.queues.items():
         for index, conversation_id in enumerate(queue):
             if index >= PROMPT_POSITIONS and not everyone:
                 break
-            conv = ctx.s.conversations[conversation_id]
+            conv = ctx.state.conversations[conversation_id]
             if conv["position"] != index + 1:
                 conv["position"] = index + 1
-                ctx.out.append(PositionChanged(conversation_id, department, index + 1, len(queue)))
+                ctx.outputs.append(PositionChanged(conversation_id, department, index + 1, len(queue)))
 
 
 # -- transitions --------------------------------------------------------------------------------------
 
 
 def _join(ctx: _Ctx, conversation_id: str, agent_id: str, reason: AssignmentReason) -> None:
-    conv = ctx.s.conversations[conversation_id]
+    conv = ctx.state.conversations[conversation_id]
     if agent_id in conv["left"]:
         conv["left"].remove(agent_id)  # coming back on purpose lifts the "do not route back" mark
     if agent_id not in conv["participants"]:
@@ -555,8 +460,8 @@ def _join(ctx: _Ctx, conversation_id: str, agent_id: str, reason: AssignmentReas
 
 
 def _leave(ctx: _Ctx, conversation_id: str, agent_id: str) -> None:
-    s = ctx.s
-    conv = s.conversations[conversation_id]
+    state = ctx.state
+    conv = state.conversations[conversation_id]
     if agent_id not in conv["participants"] and conv["assignee"] != agent_id:
         return
     if agent_id in conv["participants"]:
@@ -567,7 +472,7 @@ def _leave(ctx: _Ctx, conversation_id: str, agent_id: str) -> None:
         return
     _set_assignee(ctx, conversation_id, None)
     conv["waiting_since"] = ctx.at
-    successor = leave_successor(s, conversation_id, agent_id, ctx.loads)
+    successor = _leave_successor(state, conversation_id, agent_id, ctx.loads)
     if successor is not None:
         # Leaving is a deliberate handover to a teammate already in the chat, like a supervisor's forced
         # reassign: it may take them past their max chats, and it never waits behind the queue.
@@ -576,27 +481,26 @@ def _leave(ctx: _Ctx, conversation_id: str, agent_id: str) -> None:
         _enqueue(ctx, conversation_id, "agent_left", previous=agent_id)
 
 
-def leave_successor(
-    s: TenantState, conversation_id: str, leaving: str, loads: Counter[str] | None = None
+def _leave_successor(
+    state: TenantState, conversation_id: str, leaving: str, loads: Counter[str]
 ) -> str | None:
     """Who takes over when `leaving` leaves: the least busy remaining participant who is present
     (available or away), whatever their load; None sends the conversation back to the queue."""
-    loads = s.loads() if loads is None else loads
     present: list[str] = [
         a
-        for a in s.conversations[conversation_id]["participants"]
-        if a != leaving and a in s.agents and effective_status(s.agents[a]) != "offline"
+        for a in state.conversations[conversation_id]["participants"]
+        if a != leaving and a in state.agents and effective_status(state.agents[a]) != "offline"
     ]
     if not present:
         return None
-    return min(present, key=lambda a: (loads[a], str(s.agents[a]["idle_since"] or ""), a))
+    return min(present, key=lambda a: (loads[a], str(state.agents[a]["idle_since"] or ""), a))
 
 
 def _reassign(ctx: _Ctx, conversation_id: str, agent_id: str, *, forced: bool) -> None:
-    conv = ctx.s.conversations[conversation_id]
+    conv = ctx.state.conversations[conversation_id]
     if conv["assignee"] == agent_id:
         return
-    if not forced and agent_id in ctx.s.agents and not _has_room(ctx, agent_id, conv["department"]):
+    if not forced and agent_id in ctx.state.agents and not _has_room(ctx, agent_id, conv["department"]):
         return  # only a supervisor may push an agent past their max chats; the gateway says so first
     if agent_id in conv["left"]:
         conv["left"].remove(agent_id)
@@ -604,12 +508,12 @@ def _reassign(ctx: _Ctx, conversation_id: str, agent_id: str, *, forced: bool) -
 
 
 def _transfer(ctx: _Ctx, conversation_id: str, department: str) -> None:
-    s = ctx.s
-    conv = s.conversations[conversation_id]
+    state = ctx.state
+    conv = state.conversations[conversation_id]
     if conv["department"] == department:
         return
     previous = conv["assignee"]
-    _dequeue(s, conversation_id)
+    _dequeue(state, conversation_id)
     _set_assignee(ctx, conversation_id, None)
     conv["department"] = department
     conv["waiting_since"] = ctx.at
@@ -623,8 +527,8 @@ def _transfer(ctx: _Ctx, conversation_id: str, department: str) -> None:
         _enqueue(ctx, conversation_id, "transfer", previous=previous)
 
 
-def _status(ctx: _Ctx, agent_id: str, status: str) -> None:
-    agent = _agent(ctx.s, agent_id)
+def _status(ctx: _Ctx, agent_id: str, status: AgentStatus) -> None:
+    agent = _agent(ctx.state, agent_id)
     before = effective_status(agent)
     agent["status"] = status
     # A status change is the agent acting: they are present, whatever their heartbeats said.
@@ -635,7 +539,7 @@ def _status(ctx: _Ctx, agent_id: str, status: str) -> None:
 
 
 def _heartbeat(ctx: _Ctx, agent_id: str) -> None:
-    agent = _agent(ctx.s, agent_id)
+    agent = _agent(ctx.state, agent_id)
     before = effective_status(agent)
     if agent["last_seen"] is None or agent["last_seen"] < ctx.at:
         agent["last_seen"] = ctx.at
@@ -643,7 +547,7 @@ def _heartbeat(ctx: _Ctx, agent_id: str) -> None:
     _after_presence_change(ctx, agent, before)
 
 
-def _after_presence_change(ctx: _Ctx, agent: dict[str, Any], before: str) -> None:
+def _after_presence_change(ctx: _Ctx, agent: AgentEntry, before: str) -> None:
     now = effective_status(agent)
     if now == "offline":
         if agent["offline_since"] is None:
@@ -655,27 +559,27 @@ def _after_presence_change(ctx: _Ctx, agent: dict[str, Any], before: str) -> Non
 
 
 def _configure(ctx: _Ctx, department: str, event: DepartmentConfigured) -> None:
-    s = ctx.s
-    previous = s.departments.get(department, {})
+    state = ctx.state
+    previous = state.departments.get(department)
     payload = event.payload
-    s.departments[department] = {
+    state.departments[department] = {
         "name": payload.name,
         "members": list(dict.fromkeys(payload.members)),
         "strategy": payload.strategy,
         "fallback": payload.fallback,
         "default_max_chats": payload.default_max_chats,
-        "rr_last": previous.get("rr_last"),
+        "rr_last": previous.get("rr_last") if previous else None,
     }
 
 
 def _tick(ctx: _Ctx, grace_seconds: float, heartbeat_timeout_seconds: float) -> None:
     """The router's clock: heartbeat silence counts as offline; offline past the grace period loses chats."""
-    s = ctx.s
-    now = max(ctx.at, s.meta.get("now") or ctx.at)
-    s.meta["now"] = now
+    state = ctx.state
+    now = max(ctx.at, state.meta.get("now") or ctx.at)
+    state.meta["now"] = now
     ctx.at = now
     timeout = timedelta(seconds=heartbeat_timeout_seconds)
-    for agent in s.agents.values():
+    for agent in state.agents.values():
         last_seen = agent["last_seen"]
         if last_seen is not None and not agent["presence_lost"] and _parse(now) - _parse(last_seen) > timeout:
             before = effective_status(agent)
@@ -685,14 +589,14 @@ def _tick(ctx: _Ctx, grace_seconds: float, heartbeat_timeout_seconds: float) -> 
     grace = timedelta(seconds=grace_seconds)
     expired = {
         agent_id
-        for agent_id, agent in s.agents.items()
+        for agent_id, agent in state.agents.items()
         if effective_status(agent) == "offline"
         and agent["offline_since"] is not None
         and _parse(now) - _parse(agent["offline_since"]) >= grace
     }
     if not expired:
         return
-    for conversation_id, conv in list(s.conversations.items()):
+    for conversation_id, conv in list(state.conversations.items()):
         previous = conv["assignee"]
         if conv["open"] and previous in expired:
             _set_assignee(ctx, conversation_id, None)
@@ -707,8 +611,8 @@ def _tick(ctx: _Ctx, grace_seconds: float, heartbeat_timeout_seconds: float) -> 
             )
 
 
-def _prune_closed(s: TenantState) -> None:
+def _prune_closed(state: TenantState) -> None:
     """Forget the oldest closed conversations past a bound: they only serve reopen and duplicate checks."""
-    closed = [cid for cid, c in s.conversations.items() if not c["open"]]
+    closed = [cid for cid, c in state.conversations.items() if not c["open"]]
     for conversation_id in closed[: max(0, len(closed) - CLOSED_CONVERSATIONS_KEPT)]:
-        del s.conversations[conversation_id]
+        del state.conversations[conversation_id]

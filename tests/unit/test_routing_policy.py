@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.routing.app import decision_event, output_event
-from services.routing.policy import ROUTING_FACT_TYPES, Decision, Output, PositionChanged, TenantState, decide
+from services.routing.policy import ROUTING_FACT_TYPES, Decision, Output, PositionChanged, decide
+from services.routing.state import TenantState
 from shared.events import Actor, EventBase, serialize
 from shared.events.agent import (
     AgentHeartbeat,
@@ -188,7 +189,7 @@ def test_an_agent_at_max_concurrent_chats_gets_no_more_and_visitors_queue_in_ord
     assert desk.start("c1") == [("c1", "assigned", "ann", "auto")]
     assert desk.start("c2") == [("c2", "queued", "#1", "no_agent_available")]
     assert desk.start("c3") == [("c3", "queued", "#2", "no_agent_available")]
-    assert desk.state.open_count("ann") == 1
+    assert desk.state.loads()["ann"] == 1
 
 
 def test_an_agent_becoming_available_takes_the_oldest_queued_visitors_up_to_capacity() -> None:
@@ -401,7 +402,7 @@ def test_an_agent_going_offline_keeps_their_chats_for_the_grace_period_then_they
         ("c2", "queued", "#1", "agent_offline"),
     ]
     assert [d.previous_agent_id for d in desk.decide_raw(desk.history[-1])] == []  # applied once
-    assert desk.state.open_count("ann") == 0
+    assert desk.state.loads()["ann"] == 0
 
 
 def test_an_agent_back_within_the_grace_period_keeps_their_chats() -> None:
@@ -481,7 +482,7 @@ def test_re_delivered_or_already_reflected_facts_make_no_new_decisions() -> None
     desk.close("c1")
     desk.reopen("c1")
     desk.close("c1")
-    before = json.dumps(desk.state.to_dict(), sort_keys=True)
+    before = json.dumps(desk.state.to_entries(), sort_keys=True)
     # A consumer restart re-delivers the whole tail, in order: the same events, same ids.
     assert [d for event in list(desk.history) for d in desk.apply(event)] == []
     # Distinct events that say what the state already says are no-ops too.
@@ -494,7 +495,7 @@ def test_re_delivered_or_already_reflected_facts_make_no_new_decisions() -> None
     def without_fact_ids(state: dict[str, Any]) -> dict[str, Any]:
         return {**state, "meta": {k: v for k, v in state["meta"].items() if k != "recent_facts"}}
 
-    assert without_fact_ids(desk.state.to_dict()) == without_fact_ids(json.loads(before))
+    assert without_fact_ids(desk.state.to_entries()) == without_fact_ids(json.loads(before))
 
 
 def test_direct_agent_to_agent_conversations_are_never_routed() -> None:
@@ -523,15 +524,15 @@ def test_state_survives_a_json_round_trip_and_decide_never_mutates_its_input() -
     desk.agent("ann", max_chats=1)
     desk.start("c1")
     desk.start("c2")
-    snapshot = json.dumps(desk.state.to_dict(), sort_keys=True)
-    restored = TenantState.from_dict(json.loads(snapshot))
+    snapshot = json.dumps(desk.state.to_entries(), sort_keys=True)
+    restored = TenantState.from_entries(json.loads(snapshot))
     closing = ConversationClosed(**desk._env("c1"), payload=ConversationClosedPayload())
     _, from_restored = decide(restored, closing)
     _, from_live = decide(desk.state, closing)
     assert (
         from_restored == from_live == [Decision("c2", "assigned", "ann", None, "auto", waited_seconds=60.0)]
     )
-    assert json.dumps(desk.state.to_dict(), sort_keys=True) == snapshot
+    assert json.dumps(desk.state.to_entries(), sort_keys=True) == snapshot
 
 
 def test_the_same_fact_always_yields_byte_identical_decision_events() -> None:

@@ -1,0 +1,154 @@
+"""One tenant's routing state, as the policy reads and writes it and the store persists it.
+
+Every entry is plain JSON (the router keeps each one as a value in a faust table backed by a changelog), so
+the parts are TypedDicts, not classes: what is written is exactly what recovery reads back. Instants are
+fixed-width UTC ISO strings, which sort chronologically.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from shared.capacity import chat_limit
+from shared.events.agent import AgentStatus, RoutingStrategy
+
+
+class AgentEntry(TypedDict):
+    status: AgentStatus  # what the agent declared
+    max_chats: int | None  # None: the department default applies
+    idle_since: str | None  # last assignment or last became available: the least-busy tie-break
+    last_seen: str | None  # last presence heartbeat; None: presence not tracked for this agent
+    presence_lost: bool  # heartbeats stopped for longer than the timeout
+    offline_since: str | None  # when the agent became (effectively) offline: the grace period runs from here
+
+
+class ConversationEntry(TypedDict):
+    open: bool
+    assignee: str | None  # only an open conversation has one
+    last_assignee: str | None  # a reopened conversation goes back to them if they can take it
+    participants: list[str]
+    left: list[str]  # agents who left: never routed back to them unless they rejoin
+    department: str
+    created_seq: int  # keeps the conversations in the order they started across a reload
+    queued_seq: int | None  # while queued: orders every queue's conversations oldest first
+    queued_at: str | None
+    waiting_since: str | None  # when the visitor began to wait for an agent: time to assignment
+    position: int | None  # the queue position the visitor was last told
+
+
+class DepartmentEntry(TypedDict):
+    name: str
+    members: list[str]
+    strategy: RoutingStrategy
+    fallback: str | None  # the department that takes what nobody here can
+    default_max_chats: int | None
+    rr_last: str | None  # round robin: the member who got the last conversation
+
+
+class Meta(TypedDict, total=False):
+    now: str  # the router's clock: the latest tick
+    seq: int  # counter behind created_seq and queued_seq
+    recent_facts: list[str]  # ids of the last facts without a source position (ticks)
+    sources: dict[str, int]  # source partition -> last offset applied from it
+
+
+# One table value: the meta entry, one agent, conversation or department, or one department's queue.
+Entry = Meta | AgentEntry | ConversationEntry | DepartmentEntry | list[str]
+
+
+def new_agent(max_chats: int | None = None) -> AgentEntry:
+    return {
+        "status": "offline",
+        "max_chats": max_chats,
+        "idle_since": None,
+        "last_seen": None,
+        "presence_lost": False,
+        "offline_since": None,
+    }
+
+
+def effective_status(agent: AgentEntry) -> str:
+    """Declared status, except that an agent whose presence heartbeats stopped counts as offline."""
+    return "offline" if agent["presence_lost"] else str(agent["status"])
+
+
+@dataclass
+class TenantState:
+    agents: dict[str, AgentEntry] = field(default_factory=dict)
+    # insertion-ordered: the order the conversations started in
+    conversations: dict[str, ConversationEntry] = field(default_factory=dict)
+    departments: dict[str, DepartmentEntry] = field(default_factory=dict)
+    # department id -> conversation ids, FIFO; no entry for an empty queue
+    queues: dict[str, list[str]] = field(default_factory=dict)
+    meta: Meta = field(default_factory=lambda: Meta())
+
+    # -- persistence: one JSON value per entry ------------------------------------------------------------
+
+    def to_entries(self) -> dict[str, Entry]:
+        entries: dict[str, Entry] = {"meta": self.meta}
+        entries.update({f"agent/{k}": v for k, v in self.agents.items()})
+        entries.update({f"conv/{k}": v for k, v in self.conversations.items()})
+        entries.update({f"dept/{k}": v for k, v in self.departments.items()})
+        entries.update({f"queue/{k}": v for k, v in self.queues.items() if v})
+        return entries
+
+    @classmethod
+    def from_entries(cls, entries: dict[str, Any]) -> TenantState:
+        state = cls()
+        meta = entries.get("meta")
+        state.meta = copy.deepcopy(meta) if meta else Meta()
+        convs: list[tuple[int, str, ConversationEntry]] = []
+        for key, value in entries.items():
+            kind, _, ident = key.partition("/")
+            value = copy.deepcopy(value)
+            if kind == "agent":
+                state.agents[ident] = value
+            elif kind == "conv":
+                convs.append((value.get("created_seq", 0), ident, value))
+            elif kind == "dept":
+                state.departments[ident] = value
+            elif kind == "queue":
+                state.queues[ident] = value
+        for _, ident, value in sorted(convs, key=lambda item: (item[0], item[1])):
+            state.conversations[ident] = value
+        return state
+
+    # -- reads --------------------------------------------------------------------------------------------
+
+    @property
+    def queue(self) -> list[str]:
+        """Every queued conversation, oldest first (across departments)."""
+        queued = [cid for q in self.queues.values() for cid in q]
+        return sorted(queued, key=self._queued_seq)
+
+    def _queued_seq(self, conversation_id: str) -> int:
+        seq = self.conversations[conversation_id]["queued_seq"]
+        assert seq is not None, f"{conversation_id} is in a queue but has no place in it"
+        return seq
+
+    def loads(self) -> Counter[str]:
+        """Open conversations per assignee."""
+        return Counter(c["assignee"] for c in self.conversations.values() if c["open"] and c["assignee"])
+
+    def capacity(self, agent_id: str, department: str) -> int:
+        """How many chats the agent may hold: their own limit, else the department's, else the team's."""
+        dept = self.departments.get(department)
+        return chat_limit(
+            self.agents[agent_id]["max_chats"],
+            department_default=dept.get("default_max_chats") if dept else None,
+            member_defaults=(
+                d["default_max_chats"] for d in self.departments.values() if agent_id in d["members"]
+            ),
+        ).chats
+
+    def members(self, department: str) -> list[str]:
+        """Who serves the department: its members, or everyone for no department or an unconfigured one."""
+        dept = self.departments.get(department)
+        return list(dept["members"]) if dept is not None else list(self.agents)
+
+    def strategy(self, department: str) -> str:
+        dept = self.departments.get(department)
+        return str(dept["strategy"]) if dept is not None else "least_busy"
