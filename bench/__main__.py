@@ -125,6 +125,7 @@ class Bench(Stack):
         """The data-growth step: read latencies with `base` closed conversations, then with ten times as many."""
         steps = []
         seeded = 0
+        anchor = datetime.now(UTC)  # the same days at 1x and 10x: the 10x history reaches further back
         for scale in (1, 10):
             target = base * scale
             say(f"growing the history to {target} closed conversations ({target * messages} messages)")
@@ -136,6 +137,8 @@ class Bench(Stack):
                     count=target - seeded,
                     messages=messages,
                     agent_id=agents[0]["id"],
+                    per_day=max(1, base // 10),
+                    anchor=anchor,
                 )
             )
             wait_until_applied(self.backlog, timeout=1800)

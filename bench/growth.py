@@ -1,7 +1,8 @@
 """The data-growth step: does Parley stay fast as a support center's history grows?
 
 Seeds a backlog of closed conversations (each started, tagged, a few messages, closed) straight onto the
-conversation topic, so the live projections build the views as they would from real traffic. Then times
+conversation topic, so the live projections build the views as they would from real traffic. The 1x
+backlog spans ten days; 10x spans a hundred, at the same number of chats a day: a history grows longer. Then times
 every read endpoint an agent uses. Run once at 1x and again after growing to 10x, in the same stack: the
 two sets of latencies should match if every hot query is served by an index.
 """
@@ -27,35 +28,56 @@ TAGS = ("billing", "shipping", "refund", "bug", "sales")
 SYSTEM = Actor(kind="system", id="bench")
 
 
-def backlog_events(number: int, messages: int, agent_id: str, tenant: str) -> list[EventBase]:
-    """One closed conversation's events; deterministic in `number`."""
+def closed_at(number: int, *, per_day: int, anchor: datetime) -> datetime:
+    """When backlog conversation `number` closed: `per_day` a day, going back in time from `anchor`, so a
+    history ten times larger is one ten times longer, as a support center's history grows."""
+    day, within = divmod(number, per_day)
+    return anchor - timedelta(days=day, seconds=within * 86_400 // per_day)
+
+
+def backlog_events(
+    number: int, messages: int, agent_id: str, tenant: str, *, closed: datetime
+) -> list[EventBase]:
+    """One closed conversation's events, a minute apart up to `closed`; deterministic in its arguments."""
     conversation_id = f"grown-{number:07d}"
     visitor = Actor(kind="visitor", id=f"grown-visitor-{number}")
     agent = Actor(kind="agent", id=agent_id)
-    envelope = {"tenant": tenant, "aggregate_id": conversation_id}
+    steps = iter(range(messages + 2, -1, -1))
+
+    def envelope() -> dict[str, Any]:
+        occurred = closed - timedelta(minutes=next(steps))
+        return {"tenant": tenant, "aggregate_id": conversation_id, "occurred_at": occurred}
+
     events: list[EventBase] = [
         ConversationStarted(
-            **envelope,
+            **envelope(),
             actor=visitor,
             payload={"visitor_id": visitor.id, "visitor": {"name": f"Visitor {number}"}},
         ),
-        TagAdded(**envelope, actor=agent, payload={"tag": TAGS[number % len(TAGS)]}),
+        TagAdded(**envelope(), actor=agent, payload={"tag": TAGS[number % len(TAGS)]}),
     ]
     for line in range(messages):
         author = visitor if line % 2 == 0 else agent
         events.append(
             MessagePosted(
-                **envelope,
+                **envelope(),
                 actor=author,
                 payload={"message_id": f"{conversation_id}-{line}", "text": f"line {line} of chat {number}"},
             )
         )
-    events.append(ConversationClosed(**envelope, actor=agent, payload={}))
+    events.append(ConversationClosed(**envelope(), actor=agent, payload={}))
     return events
 
 
 async def seed_backlog(
-    settings: GatewaySettings, *, first: int, count: int, messages: int, agent_id: str
+    settings: GatewaySettings,
+    *,
+    first: int,
+    count: int,
+    messages: int,
+    agent_id: str,
+    per_day: int,
+    anchor: datetime,
 ) -> int:
     """Produces `count` closed conversations numbered from `first`; returns the events produced."""
     topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
@@ -65,7 +87,8 @@ async def seed_backlog(
     try:
         pending = []
         for number in range(first, first + count):
-            for event in backlog_events(number, messages, agent_id, settings.default_tenant):
+            closed = closed_at(number, per_day=per_day, anchor=anchor)
+            for event in backlog_events(number, messages, agent_id, settings.default_tenant, closed=closed):
                 pending.append(
                     await producer.send(topic, key=event.aggregate_id.encode(), value=serialize(event))
                 )

@@ -47,6 +47,12 @@ def to_ms(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
+def day_of(moment: datetime) -> str:
+    """The UTC day a moment falls on, as stored in a summary's `closed_day`: an equality key that every
+    backend's index serves (range filters and sorts are not pushed down by every MongoDB-wire server)."""
+    return moment.astimezone(UTC).date().isoformat()
+
+
 def line_id(conversation_id: str, position: int) -> str:
     # Zero-padded so the _id sorts like the position and a redelivered event maps to the same document.
     return f"{conversation_id}:{position:012d}"
@@ -128,6 +134,7 @@ def _new_summary(event: EventBase, position: int) -> Doc:
         "first_responder_id": None,
         "first_response_seconds": None,
         "closed_at": None,
+        "closed_day": None,
         "closed_by": None,
         "resolution_seconds": None,
         "reopen_count": 0,
@@ -191,11 +198,12 @@ def apply_summary(summary: Doc | None, event: EventBase, position: int) -> Doc:
     elif isinstance(event, ConversationClosed):
         new["status"] = "closed"
         new["closed_at"] = at
+        new["closed_day"] = day_of(at)
         new["closed_by"] = {"kind": event.actor.kind, "id": event.actor.id}
         new["resolution_seconds"] = _seconds(new["created_at"], at)
     elif isinstance(event, ConversationReopened):
         new["status"] = "open"
-        new["closed_at"] = new["closed_by"] = new["resolution_seconds"] = None
+        new["closed_at"] = new["closed_day"] = new["closed_by"] = new["resolution_seconds"] = None
         new["reopen_count"] += 1
     elif isinstance(event, RatingGiven):
         new["rating"] = {"score": event.payload.score, "comment": event.payload.comment}
@@ -232,7 +240,8 @@ def figures(summaries: Iterable[Doc], *, first_responder: str | None = None) -> 
     }
 
 
-def _days(since: datetime, until: datetime) -> list[date]:
+def days_between(since: datetime, until: datetime) -> list[date]:
+    """Every UTC day that [since, until) touches, oldest first."""
     first, last = since.astimezone(UTC).date(), (until.astimezone(UTC) - timedelta(microseconds=1)).date()
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
@@ -244,7 +253,7 @@ def build_report(summaries: Iterable[Doc], *, since: datetime, until: datetime) 
         for s in summaries
         if s.get("status") == "closed" and s.get("closed_at") and since <= s["closed_at"] < until
     ]
-    by_day: dict[date, list[Doc]] = {day: [] for day in _days(since, until)}
+    by_day: dict[date, list[Doc]] = {day: [] for day in days_between(since, until)}
     by_agent: dict[str, list[Doc]] = {}
     by_tag: dict[str, list[Doc]] = {}
     for s in closed:

@@ -7,13 +7,13 @@ Visibility and tenancy are filters in the queries themselves, never post-filteri
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.history.domain import Doc, build_report
+from services.history.domain import Doc, build_report, days_between
 from shared.mongo import Document
 
 MAX_MESSAGES = 500
@@ -46,34 +46,65 @@ def _contains(text: str) -> dict[str, str]:
     return {"$regex": re.escape(text), "$options": "i"}
 
 
+# Newest pages are read one UTC day at a time: an equality on `closed_day` is served by an index on
+# every backend, where a range on `closed_at` or a sort is not (FerretDB fetches and sorts every match in
+# Go). Days beyond this many are read in one query: a search that found too little in the recent days.
+RECENT_DAYS = 14
+NEWEST_FIRST = [("closed_at", DESCENDING), ("_id", ASCENDING)]
+
+
+def encode_cursor(summary: Doc) -> str:
+    """Where the next page starts: after this summary, in newest-first order."""
+    closed_at: datetime = summary["closed_at"]
+    return f"{int(closed_at.timestamp() * 1000)}.{summary['_id']}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """Raises ValueError on anything `encode_cursor` could not have written."""
+    millis, _, conversation_id = cursor.partition(".")
+    if not millis.isdigit() or not conversation_id:
+        raise ValueError("not a history cursor")
+    return datetime.fromtimestamp(int(millis) / 1000, tz=UTC), conversation_id
+
+
 async def search_closed(
     *,
     conversations: AsyncCollection[Document],
     messages: AsyncCollection[Document],
     tenant: str,
+    now: datetime,
     text: str | None = None,
     tag: str | None = None,
     agent_id: str | None = None,
     closed_from: datetime | None = None,
     closed_to: datetime | None = None,
-    page: int = 1,
+    before: str | None = None,
     page_size: int = 20,
 ) -> Doc:
-    """Closed conversations, newest closed first. `text` matches visitor name or email, a tag, or any
-    transcript text including internal notes (agents search their own notes); closed_from is inclusive,
-    closed_to exclusive."""
-    page = max(page, 1)
+    """Closed conversations, newest closed first, a page at a time: pass the previous answer's `next` as
+    `before`. `text` matches visitor name or email, a tag, or any transcript text including internal
+    notes (agents search their own notes); closed_from is inclusive, closed_to exclusive.
+
+    There is no total: counting every match is the one cost that grows with the history."""
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     query: dict[str, Any] = {"tenant": tenant, "status": "closed"}
     if tag:
         query["tags"] = tag
     if agent_id:
         query["agent_ids"] = agent_id
+    conditions: list[dict[str, Any]] = []
     closed_at: dict[str, datetime] = {}
     if closed_from is not None:
         closed_at["$gte"] = closed_from
     if closed_to is not None:
         closed_at["$lt"] = closed_to
+    newest = min(closed_to, now) if closed_to is not None else now
+    if before:
+        after_at, after_id = decode_cursor(before)
+        newest = min(newest, after_at + timedelta(milliseconds=1))
+        conditions.append(
+            {"$or": [{"closed_at": {"$lt": after_at}}, {"closed_at": after_at, "_id": {"$gt": after_id}}]}
+        )
     if closed_at:
         query["closed_at"] = closed_at
     if text and text.strip():
@@ -81,32 +112,51 @@ async def search_closed(
         # No $lookup on FerretDB: find the conversations whose transcript matches first, then filter by id.
         hits = messages.find({"tenant": tenant, "text": pattern}, {"conversation_id": 1})
         matching_ids = sorted({line["conversation_id"] async for line in hits})
-        query["$or"] = [
-            {"visitor.name": pattern},
-            {"visitor.email": pattern},
-            {"tags": pattern},
-            {"_id": {"$in": matching_ids}},
-        ]
-    total = await conversations.count_documents(query)
-    cursor = (
-        conversations.find(query)
-        .sort([("closed_at", DESCENDING), ("_id", ASCENDING)])
-        .skip((page - 1) * page_size)
-        .limit(page_size)
-    )
-    return {"items": await cursor.to_list(), "total": total, "page": page, "page_size": page_size}
+        conditions.append(
+            {
+                "$or": [
+                    {"visitor.name": pattern},
+                    {"visitor.email": pattern},
+                    {"tags": pattern},
+                    {"_id": {"$in": matching_ids}},
+                ]
+            }
+        )
+    if conditions:
+        query["$and"] = conditions
+
+    wanted = page_size + 1  # one more tells whether there is a next page
+    found: list[Doc] = []
+    day = newest.astimezone(UTC).date()
+    oldest = closed_from.astimezone(UTC).date() if closed_from is not None else None
+    for _ in range(RECENT_DAYS):
+        if oldest is not None and day < oldest:
+            break
+        cursor = conversations.find({**query, "closed_day": day.isoformat()}).sort(NEWEST_FIRST)
+        found += await cursor.limit(wanted - len(found)).to_list()
+        if len(found) >= wanted:
+            break
+        day -= timedelta(days=1)
+    else:
+        if oldest is None or day >= oldest:
+            earlier = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
+            older = {**query, "closed_at": {**closed_at, "$lt": min(earlier, closed_at.get("$lt", earlier))}}
+            found += await conversations.find(older).sort(NEWEST_FIRST).limit(wanted - len(found)).to_list()
+    items = found[:page_size]
+    more = len(found) > page_size
+    return {"items": items, "next": encode_cursor(items[-1]) if more else None, "page_size": page_size}
 
 
 async def report(
     *, conversations: AsyncCollection[Document], tenant: str, since: datetime, until: datetime
 ) -> Doc:
     """Figures for visitor conversations closed in [since, until): totals, per UTC day, agent and tag.
-    Agent-to-agent (direct) conversations are not support work and are left out."""
-    query = {
-        "tenant": tenant,
-        "kind": "visitor",
-        "status": "closed",
-        "closed_at": {"$gte": since, "$lt": until},
-    }
-    summaries = await conversations.find(query).to_list()
+    Agent-to-agent (direct) conversations are not support work and are left out.
+
+    Read one UTC day at a time (see RECENT_DAYS), so a report costs what its window holds, not what the
+    whole history holds."""
+    query = {"tenant": tenant, "kind": "visitor", "status": "closed"}
+    summaries: list[Doc] = []
+    for day in days_between(since, until):
+        summaries += await conversations.find({**query, "closed_day": day.isoformat()}).to_list()
     return build_report(summaries, since=since, until=until)

@@ -41,6 +41,10 @@ class HistoryViews:
         await self.conversations.create_index(
             [("tenant", ASCENDING), ("status", ASCENDING), ("closed_at", DESCENDING)]
         )
+        # History pages and reports read one closed day at a time (services/history/queries.py).
+        await self.conversations.create_index(
+            [("tenant", ASCENDING), ("closed_day", ASCENDING), ("closed_at", DESCENDING)]
+        )
 
     def document_counts(self) -> DocumentCounts:
         counts = self.summaries.counts

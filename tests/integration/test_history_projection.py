@@ -53,6 +53,7 @@ from tests.processes import REPO_ROOT, ServiceProcess, free_port
 pytestmark = pytest.mark.integration
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=1)
 VISITOR = Actor(kind="visitor", id="v-vera")
 ANN = Actor(kind="agent", id="ann")
 BOB = Actor(kind="agent", id="bob")
@@ -239,26 +240,40 @@ async def test_projection_queries_redelivery_and_replay(
 
     async def search(**filters: Any) -> dict[str, Any]:
         return await search_closed(
-            conversations=views.conversations, messages=views.messages, tenant="acme", **filters
+            conversations=views.conversations, messages=views.messages, tenant="acme", now=NOW, **filters
         )
 
-    all_closed = await search(page_size=2)
-    assert all_closed["total"] == 5 and len(all_closed["items"]) == 2
-    assert [c["_id"] for c in all_closed["items"]] == ["c-4", "c-3"], "newest closed first"
-    last = await search(page=3, page_size=2)
-    assert [c["_id"] for c in last["items"]] == ["c-main"] and last["total"] == 5
-    assert (await search(text="VERA@example"))["total"] == 1
-    assert (await search(text="parcel never"))["total"] == 5, "message text matches"
-    assert (await search(text="courier LOST"))["total"] == 5, "internal notes count for agents"
-    assert (await search(text="lost-parcel", tag="lost-parcel", agent_id="bob"))["total"] == 5
-    assert (await search(text="a.b*c"))["total"] == 0, "text is escaped, not a pattern"
-    assert (await search(tag="vip"))["total"] == 0
-    assert (await search(agent_id="carol"))["total"] == 0
-    in_window = await search(closed_from=T0 + timedelta(hours=1), closed_to=T0 + timedelta(hours=3))
-    assert [c["_id"] for c in in_window["items"]] == ["c-2", "c-1"]
-    assert (await search_closed(conversations=views.conversations, messages=views.messages, tenant="other"))[
-        "total"
-    ] == 0
+    async def found(**filters: Any) -> list[str]:
+        """Every match, page after page, as an agent clicking "Load more" would see them."""
+        ids: list[str] = []
+        page = await search(**filters)
+        ids += [c["_id"] for c in page["items"]]
+        while page["next"]:
+            page = await search(before=page["next"], **filters)
+            ids += [c["_id"] for c in page["items"]]
+        return ids
+
+    first = await search(page_size=2)
+    assert [c["_id"] for c in first["items"]] == ["c-4", "c-3"], "newest closed first"
+    second = await search(page_size=2, before=first["next"])
+    assert [c["_id"] for c in second["items"]] == ["c-2", "c-1"]
+    last = await search(page_size=2, before=second["next"])
+    assert [c["_id"] for c in last["items"]] == ["c-main"] and last["next"] is None
+    assert await found(text="VERA@example") == ["c-main"]
+    assert len(await found(text="parcel never")) == 5, "message text matches"
+    assert len(await found(text="courier LOST")) == 5, "internal notes count for agents"
+    assert len(await found(text="lost-parcel", tag="lost-parcel", agent_id="bob")) == 5
+    assert await found(text="a.b*c") == [], "text is escaped, not a pattern"
+    assert await found(tag="vip") == []
+    assert await found(agent_id="carol") == []
+    assert await found(closed_from=T0 + timedelta(hours=1), closed_to=T0 + timedelta(hours=3)) == [
+        "c-2",
+        "c-1",
+    ]
+    other = await search_closed(
+        conversations=views.conversations, messages=views.messages, tenant="other", now=NOW
+    )
+    assert other == {"items": [], "next": None, "page_size": 20}
 
     figures = await report(
         conversations=views.conversations, tenant="acme", since=T0, until=T0 + timedelta(days=1)
@@ -331,3 +346,67 @@ async def views_of(settings: ParleySettings, prefix: str, *, drop: bool = False)
         return await snapshot(get_database(client, settings), prefix)
     finally:
         await client.close()
+
+
+async def test_history_pages_and_reports_read_day_by_day_across_a_long_history(
+    database: AsyncDatabase[Document],
+) -> None:
+    """Three closed chats a day for 40 days, a quarter of them tagged: the newest days are read one by one,
+    older ones in a single catch-all query; paging never skips nor repeats a chat, even when several close
+    in the same millisecond, and a report counts exactly its window."""
+    views = HistoryViews(database)
+    await views.ensure_indexes()
+    end = datetime(2026, 6, 30, 23, 0, tzinfo=UTC)
+    recorded: list[RecordedEvent] = []
+    for n in range(120):
+        closed_at = end - timedelta(days=n // 3, minutes=0 if n % 3 < 2 else 7)
+        chat = f"day-{n:03d}"
+        env = {"tenant": "acme", "aggregate_id": chat, "actor": ANN, "occurred_at": closed_at}
+        started = ConversationStarted(
+            payload=ConversationStartedPayload(visitor_id=f"v-{n}", visitor=VisitorInfo(name=f"V{n}")),
+            **{**env, "occurred_at": closed_at - timedelta(minutes=5)},
+        )
+        chat_events: list[EventBase] = [started]
+        if n % 4 == 0:
+            chat_events.append(TagAdded(payload=TagPayload(tag="refund"), **env))
+        chat_events.append(ConversationClosed(payload=ConversationClosedPayload(), **env))
+        recorded += [
+            RecordedEvent(event=e, topic="conversation", partition=0, offset=1000 * n + i)
+            for i, e in enumerate(chat_events)
+        ]
+    await views.handle_batch(recorded)
+
+    newest_first = sorted(range(120), key=lambda n: (n // 3, 0 if n % 3 < 2 else 1, n))
+    expected = [f"day-{n:03d}" for n in newest_first]
+
+    async def pages(**filters: Any) -> list[list[str]]:
+        shown: list[list[str]] = []
+        before = None
+        while True:
+            page = await search_closed(
+                conversations=views.conversations,
+                messages=views.messages,
+                tenant="acme",
+                now=end + timedelta(minutes=30),
+                before=before,
+                page_size=7,
+                **filters,
+            )
+            shown.append([c["_id"] for c in page["items"]])
+            if not (before := page["next"]):
+                return shown
+
+    everything = await pages()
+    assert [chat for page in everything for chat in page] == expected
+    assert all(len(page) == 7 for page in everything[:-1]), "only the last page is short"
+    refunds = [chat for page in await pages(tag="refund") for chat in page]
+    assert refunds == [chat for chat in expected if int(chat[4:]) % 4 == 0]
+
+    week = await report(
+        conversations=views.conversations,
+        tenant="acme",
+        since=end - timedelta(days=6, hours=23),
+        until=end + timedelta(hours=1),
+    )
+    assert week["totals"]["conversations"] == 21
+    assert [row["conversations"] for row in week["by_day"]] == [3] * 7

@@ -24,6 +24,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 from services.conversation import queries as conversation_queries
 from services.conversation.views import ConversationViews
 from services.history import queries as history_queries
+from services.history.domain import day_of
 from services.history.views import HistoryViews
 from shared.mongo import Document
 from shared.settings import ParleySettings
@@ -35,6 +36,7 @@ LINES_PER_CONVERSATION = 5
 TENANT = "t7"
 AGENT = "a7-3"
 SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+NOW = SINCE + timedelta(days=2)
 
 Views = dict[str, Any]
 Query = Callable[[Views], Awaitable[object]]
@@ -90,6 +92,7 @@ def _doc(tenant: int, n: int) -> Document:
         "created_at": at,
         "last_activity_at": at,
         "closed_at": at,
+        "closed_day": day_of(at),
     }
 
 
@@ -147,13 +150,13 @@ QUERIES: dict[str, Query] = {
         messages=v["messages"], conversation_id="c7-3", include_internal=True, after_position=2
     ),
     "closed history": lambda v: history_queries.search_closed(
-        conversations=v["closed"], messages=v["messages"], tenant=TENANT
+        conversations=v["closed"], messages=v["messages"], tenant=TENANT, now=NOW
     ),
     "closed history by tag and agent": lambda v: history_queries.search_closed(
-        conversations=v["closed"], messages=v["messages"], tenant=TENANT, tag="vip", agent_id=AGENT
+        conversations=v["closed"], messages=v["messages"], tenant=TENANT, tag="vip", agent_id=AGENT, now=NOW
     ),
     "closed history by text": lambda v: history_queries.search_closed(
-        conversations=v["closed"], messages=v["messages"], tenant=TENANT, text="hello"
+        conversations=v["closed"], messages=v["messages"], tenant=TENANT, text="hello", now=NOW
     ),
     "report": lambda v: history_queries.report(
         conversations=v["closed"], tenant=TENANT, since=SINCE, until=SINCE + timedelta(days=30)

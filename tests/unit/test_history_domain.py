@@ -139,12 +139,13 @@ def test_close_reopen_close_and_rating() -> None:
     )
     assert summary["status"] == "closed" and summary["resolution_seconds"] == 60
     assert summary["closed_by"] == {"kind": "agent", "id": "ann"}
+    assert summary["closed_day"] == "2026-03-02", "the UTC day history pages and reports look it up by"
     assert summary["agent_ids"] == ["ann", "bob"] and summary["assignee_id"] == "ann"
 
     reopened = apply_summary(
         summary, ConversationReopened(payload=ConversationReopenedPayload(), **env(90)), 4
     )
-    assert reopened["status"] == "open" and reopened["closed_at"] is None
+    assert reopened["status"] == "open" and reopened["closed_at"] is None and reopened["closed_day"] is None
     assert reopened["resolution_seconds"] is None and reopened["reopen_count"] == 1
     assert summary["status"] == "closed", "the fold must not mutate its input"
 
@@ -152,6 +153,7 @@ def test_close_reopen_close_and_rating() -> None:
     rated = apply_summary(
         closed, RatingGiven(payload=RatingGivenPayload(score=4, comment="quick"), **env(130)), 6
     )
+    assert rated["closed_day"] == "2026-03-02"
     assert rated["resolution_seconds"] == 120 and rated["closed_by"] == {"kind": "visitor", "id": "v1"}
     assert rated["rating"] == {"score": 4, "comment": "quick"}
 

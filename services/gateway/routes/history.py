@@ -12,10 +12,13 @@ from services.gateway.errors import ApiError, Forbidden
 from services.gateway.schemas import public
 from services.history import queries as history_queries
 
+# A report reads its window one day at a time; a year is the longest a dashboard asks for.
+MAX_REPORT_WINDOW = timedelta(days=366)
+
 router = APIRouter(prefix="/api/agent", tags=["agent: history and reports"])
 
 
-@router.get("/history", summary="Closed conversations, newest first, searchable")
+@router.get("/history", summary="Closed conversations, newest first, searchable, a page at a time")
 async def closed_history(
     agent: AgentDep,
     views: ViewsDep,
@@ -26,21 +29,29 @@ async def closed_history(
     agent_id: Annotated[str | None, Query(max_length=100)] = None,
     closed_from: datetime | None = None,
     closed_to: datetime | None = None,
-    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    before: Annotated[
+        str | None, Query(max_length=200, description="The previous page's `next`: the page after it")
+    ] = None,
     page_size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict[str, Any]:
     if closed_from and closed_to and closed_from > closed_to:
         raise ApiError("closed_from must be before closed_to")
+    if before is not None:
+        try:
+            history_queries.decode_cursor(before)
+        except ValueError:
+            raise ApiError("before must be the `next` of a previous page") from None
     result = await history_queries.search_closed(
         conversations=views.history,
         messages=views.messages,
         tenant=agent.tenant,
+        now=datetime.now(UTC),
         text=q,
         tag=tag,
         agent_id=agent_id,
         closed_from=closed_from,
         closed_to=closed_to,
-        page=page,
+        before=before,
         page_size=page_size,
     )
     return {**result, "items": [public(item) for item in result["items"]]}
@@ -59,6 +70,8 @@ async def reports(
     since = since or until - timedelta(days=30)
     if since > until:
         raise ApiError("since must be before until")
+    if until - since > MAX_REPORT_WINDOW:
+        raise ApiError(f"a report covers at most {MAX_REPORT_WINDOW.days} days")
     figures: dict[str, Any] = await history_queries.report(
         conversations=views.history, tenant=agent.tenant, since=since, until=until
     )

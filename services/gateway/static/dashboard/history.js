@@ -13,29 +13,31 @@ const PAGE_SIZE = 20;
 
 export function render(view, [openId]) {
   let q = sessionStorage.getItem('parley.history.q') || '';
-  let page = 1;
+  let pages = 1;
+  let next = null; // where the page after the last one shown starts (null: nothing older)
   let items = [];
-  let total = 0;
   let selected = openId || null;
   const search = h('input', { type: 'search', class: 'search', placeholder: 'Search visitor, email, tag or message text…', 'aria-label': 'Search history', value: q });
   const summary = h('div', { class: 'muted small pad-x' });
   const list = h('div', { class: 'history-list', role: 'list' });
-  const more = h('button', { type: 'button', class: 'button wide', hidden: true, text: 'Load more', onclick: () => load(page + 1) });
+  const more = h('button', { type: 'button', class: 'button wide', hidden: true, text: 'Load more', onclick: () => load(next) });
   const pane = h('section', { class: 'transcript-pane' });
   clear(view, h('div', { class: 'history' },
     h('section', { class: 'history-main' }, h('div', { class: 'search-box' }, search), summary, list, more),
     pane));
 
   let shown = '';
-  async function load(nextPage = 1) {
+  /** The newest page with no `before`; the page after the shown ones with the last answer's `next`. */
+  async function load(before = null) {
     try {
-      const result = await api.get('/api/agent/history', { q: q || undefined, page: nextPage, page_size: PAGE_SIZE });
-      const signature = JSON.stringify([q, result.total, result.items.map((c) => [c.id, c.rating, c.tags])]);
-      if (nextPage === 1 && signature === shown) return; // unchanged: keep the list (and the focus) as it is
-      shown = nextPage === 1 ? signature : '';
-      page = nextPage;
-      total = result.total;
-      items = nextPage === 1 ? result.items : [...items, ...result.items];
+      const result = await api.get('/api/agent/history', { q: q || undefined, before: before || undefined, page_size: PAGE_SIZE });
+      const first = !before;
+      const signature = JSON.stringify([q, result.next, result.items.map((c) => [c.id, c.rating, c.tags])]);
+      if (first && signature === shown) return; // unchanged: keep the list (and the focus) as it is
+      shown = first ? signature : '';
+      pages = first ? 1 : pages + 1;
+      next = result.next;
+      items = first ? result.items : [...items, ...result.items];
       paint();
     } catch (error) {
       clear(list, emptyState('Could not search the history', error.message));
@@ -43,8 +45,10 @@ export function render(view, [openId]) {
   }
 
   function paint() {
-    summary.textContent = q ? `${total} closed conversation${total === 1 ? '' : 's'} match “${q}”` : `${total} closed conversation${total === 1 ? '' : 's'}`;
-    more.hidden = items.length >= total;
+    // No total: counting every match would cost what the whole history holds, on every search.
+    const count = `${items.length}${next ? '+' : ''} closed conversation${items.length === 1 && !next ? '' : 's'}`;
+    summary.textContent = q ? `${count} match “${q}”, newest first` : `${count}, newest first`;
+    more.hidden = !next;
     if (!items.length) {
       clear(list, emptyState(q ? 'Nothing found' : 'No closed conversations yet', q ? 'Try a visitor’s name, their email, a tag or words from the chat.' : 'Conversations you close with the X show up here.'));
       return;
@@ -92,16 +96,16 @@ export function render(view, [openId]) {
   search.addEventListener('input', debounce(() => {
     q = search.value.trim();
     sessionStorage.setItem('parley.history.q', q);
-    load(1);
+    load();
   }, 250));
   // Closing a conversation reaches the history view a moment after the event: refresh then, and every
   // 15 s for what was closed before this page opened (only the first page, only when something changed).
-  const refresh = refresher(() => { if (page === 1) load(1); }, [300, 1500, 4000]);
+  const refresh = refresher(() => { if (pages === 1) load(); }, [300, 1500, 4000]);
   const onEvent = (event) => { if (event.detail.topic === 'conversation') refresh(); };
   live.addEventListener('event', onEvent);
-  const ticker = setInterval(() => { if (page === 1) load(1); }, 15_000);
+  const ticker = setInterval(() => { if (pages === 1) load(); }, 15_000);
   clear(pane, emptyState('Pick a conversation', 'Its transcript opens here; download it as text or HTML.'));
-  load(1);
+  load();
   if (selected) open(selected);
   search.focus();
   return () => {
