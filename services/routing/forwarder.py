@@ -21,6 +21,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata, TopicPartition
 from services.routing.policy import ROUTING_FACT_TYPES
 from shared.deadletter import publish_dead_letter
 from shared.events import InvalidEvent, parse_event
+from shared.kafka import create_consumer, create_producer
 from shared.logging import get_logger
 from shared.settings import ParleySettings
 
@@ -82,3 +83,24 @@ class FactForwarder:
             # The partitions moved while this batch was copied. Every copy is on the broker; the new owner
             # re-reads from the last commit and the router drops the repeats.
             log.info("forwarded batch not checkpointed: partitions moved", reason=repr(exc))
+
+
+async def run_forwarder(
+    settings: ParleySettings,
+    source_topics: list[str],
+    facts_topic: str,
+    *,
+    group: str,
+    on_batch: Callable[[int, int], None],
+) -> None:
+    """Run the re-keyer in its own consumer group until cancelled (the router runs it beside itself)."""
+    consumer = create_consumer(settings, *source_topics, group_id=group)
+    producer = create_producer(settings, client_id=group)
+    forwarder = FactForwarder(settings, consumer, producer, facts_topic, group, on_batch=on_batch)
+    await producer.start()
+    await consumer.start()
+    try:
+        await forwarder.run(asyncio.Event())
+    finally:
+        await consumer.stop()  # leaves the group at once: the other workers take its partitions now
+        await producer.stop()

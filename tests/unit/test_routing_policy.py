@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.routing.app import decision_event, output_event
+from services.routing.outputs import output_event
 from services.routing.policy import ROUTING_FACT_TYPES, Decision, Output, PositionChanged, decide
 from services.routing.state import TenantState
 from shared.events import Actor, EventBase, serialize
@@ -27,6 +27,7 @@ from shared.events.agent import (
     RoutingTickPayload,
 )
 from shared.events.conversation import (
+    AssignmentDecided,
     ConversationClosed,
     ConversationClosedPayload,
     ConversationReopened,
@@ -155,6 +156,12 @@ class Desk:
     def assignee(self, cid: str) -> str | None:
         value = self.state.conversations[cid]["assignee"]
         return None if value is None else str(value)
+
+
+def decision_event(fact: EventBase, decision: Decision, index: int) -> AssignmentDecided:
+    event = output_event(fact, decision, index)
+    assert isinstance(event, AssignmentDecided)
+    return event
 
 
 def brief(d: Decision) -> Brief:
