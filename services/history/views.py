@@ -14,7 +14,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
-from services.history.domain import Doc, apply_summary, message_line
+from services.history.domain import Doc, apply_summary, day_of, message_line
 from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
@@ -26,12 +26,14 @@ from shared.topics import CONVERSATION_EVENTS_TOPIC
 from shared.views import DUPLICATE_KEY, ViewStore
 
 log = get_logger(__name__)
+CLOSED_DAY_UPGRADE = "summaries have closed_day"
 
 
 class HistoryViews:
     def __init__(self, db: AsyncDatabase[Document], *, prefix: str = "") -> None:
         self.messages: AsyncCollection[Document] = db[f"{prefix}history_messages"]
         self.conversations: AsyncCollection[Document] = db[f"{prefix}history_conversations"]
+        self.upgrades: AsyncCollection[Document] = db[f"{prefix}history_upgrades"]
         self.summaries = ViewStore(self.conversations)
         self.lines_written = 0
 
@@ -45,6 +47,20 @@ class HistoryViews:
         await self.conversations.create_index(
             [("tenant", ASCENDING), ("closed_day", ASCENDING), ("closed_at", DESCENDING)]
         )
+        await self._add_closed_days()
+
+    async def _add_closed_days(self) -> None:
+        """Summaries closed before `closed_day` existed get it, once, from their `closed_at`: exactly what
+        the fold writes, so the view still equals a replay. Runs before the consumer starts (nothing is
+        cached yet); the marker spares later starts a scan of every summary."""
+        if await self.upgrades.find_one({"_id": CLOSED_DAY_UPGRADE}):
+            return
+        stale = self.conversations.find({"status": "closed", "closed_day": None}, {"closed_at": 1})
+        async for summary in stale:
+            await self.conversations.update_one(
+                {"_id": summary["_id"]}, {"$set": {"closed_day": day_of(summary["closed_at"])}}
+            )
+        await self.upgrades.update_one({"_id": CLOSED_DAY_UPGRADE}, {"$set": {"done": True}}, upsert=True)
 
     def document_counts(self) -> DocumentCounts:
         counts = self.summaries.counts
@@ -116,6 +132,7 @@ async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress:
         # Fresh means fresh: leftovers of an earlier, interrupted rebuild must not leak into this one.
         await views.messages.drop()
         await views.conversations.drop()
+        await views.upgrades.drop()
         await views.ensure_indexes()
         applied = await replay_topics(
             settings=settings,

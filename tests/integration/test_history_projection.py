@@ -410,3 +410,29 @@ async def test_history_pages_and_reports_read_day_by_day_across_a_long_history(
     )
     assert week["totals"]["conversations"] == 21
     assert [row["conversations"] for row in week["by_day"]] == [3] * 7
+
+
+async def test_summaries_closed_before_closed_day_existed_gain_it_once_on_start(
+    database: AsyncDatabase[Document],
+) -> None:
+    """A history written by an earlier version still shows up in day-by-day pages after an upgrade."""
+    views = HistoryViews(database)
+    closed_at = datetime(2026, 5, 4, 23, 59, 59, tzinfo=UTC)
+    await views.conversations.insert_one(
+        {"_id": "old", "tenant": "acme", "kind": "visitor", "status": "closed", "closed_at": closed_at}
+    )
+    await views.ensure_indexes()
+    page = await search_closed(
+        conversations=views.conversations,
+        messages=views.messages,
+        tenant="acme",
+        now=closed_at + timedelta(hours=1),
+    )
+    assert [c["_id"] for c in page["items"]] == ["old"] and page["items"][0]["closed_day"] == "2026-05-04"
+
+    # Once done, a start does not scan the summaries again.
+    await views.conversations.insert_one(
+        {"_id": "older", "tenant": "acme", "kind": "visitor", "status": "closed", "closed_at": closed_at}
+    )
+    await views.ensure_indexes()
+    assert (await views.conversations.find_one({"_id": "older"}) or {}).get("closed_day") is None
