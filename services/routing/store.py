@@ -6,7 +6,9 @@ A fact's changes are several writes, and a crash can land between any two of the
 the whole change as one PENDING record (the write-ahead record), then the entries themselves; `load`
 re-applies the PENDING record over the entries it finds. A crash persists a prefix of the writes, never
 half of one record: with the PENDING record written the state recovers as the fact left it, without it as
-it was before the fact (whose offset is not recorded either, so the fact is applied again).
+it was before the fact (whose offset is not recorded either, so the fact is applied again). The next save
+writes whatever the table still lacks of a recovered record, under its own PENDING record, so a later
+restart finds the fact's changes in the entries themselves.
 
 Beside the tenants, the table keeps the last routing-facts offset applied on each partition.
 """
@@ -50,7 +52,7 @@ class TenantStore:
         self._cache.clear()
 
     def load(self, tenant: str) -> tuple[TenantState, Entries]:
-        """The tenant's state and the entries it was read from (to pass back to `save`)."""
+        """The tenant's state, and its entries as the table holds them (to pass back to `save`)."""
         if tenant not in self._cache:
             mine = f"{tenant}{SEP}"
             stored = {
@@ -61,10 +63,13 @@ class TenantStore:
             # The last fact's changes, written as one record before its entries: a crash can persist a
             # prefix of the entry writes, never half of this record, so re-applying it completes them.
             pending = stored.pop(PENDING, None) or {}
-            stored.update(pending.get("set", {}))
+            recovered = {**stored, **pending.get("set", {})}
             for key in pending.get("del", []):
-                stored.pop(key, None)
-            self._cache[tenant] = (TenantState.from_entries(stored), stored)
+                recovered.pop(key, None)
+            # The next save compares with the table, not with the recovered state: entries a crash left
+            # unwritten differ from the state, so that save writes them, under its own PENDING record,
+            # before it overwrites the one that recovered them.
+            self._cache[tenant] = (TenantState.from_entries(recovered), stored)
         return self._cache[tenant]
 
     def save(self, tenant: str, state: TenantState, before: Entries) -> None:

@@ -175,6 +175,20 @@ def test_every_crash_point_of_a_save_recovers_either_the_state_before_or_the_sta
         assert entries(recovered) == entries(expected), crash_point
 
 
+def test_what_a_recovery_completed_survives_the_next_fact_and_the_next_restart() -> None:
+    table, facts, _ = desk_with_a_queue()
+    save_crashing(table, facts.close("c1"), writes=1)
+    table = table.restarted()
+    store = TenantStore(table)
+    # The next fact touches none of the entries the crashed save left unwritten, and saves completely.
+    latest = apply(store, facts.start("c3"))
+    assert latest.conversations["c2"]["assignee"] == "ann" and latest.queue == ["c3"]
+
+    recovered, _ = TenantStore(table.restarted()).load(TENANT)
+
+    assert entries(recovered) == entries(latest)
+
+
 def test_the_applied_offsets_are_kept_beside_the_tenants_and_are_no_tenant() -> None:
     table, _, _ = desk_with_a_queue()
     store = TenantStore(table)
