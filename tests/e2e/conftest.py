@@ -27,12 +27,16 @@ SERVICES = ("services.conversation", "services.history", "services.routing", "se
 
 
 def eventually(check: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.2) -> T:
-    """Views are eventually consistent: retry an assertion until it holds or the time is up."""
+    """Views are eventually consistent: retry an assertion until it holds or the time is up.
+
+    Only a failed assertion (the view has not caught up yet) is retried. Any other exception is a bug in
+    the check or the service, and fails at once: a check must assert what it waits for, e.g. that a field
+    is set before reading into it."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return check()
-        except (AssertionError, httpx.HTTPError, KeyError, IndexError, TypeError):
+        except AssertionError:
             if time.monotonic() > deadline:
                 raise
             time.sleep(interval)

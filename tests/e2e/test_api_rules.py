@@ -187,7 +187,8 @@ def _assert_status(agent: httpx.Client, conversation_id: str, status: str) -> No
 
 
 def _rated(visitor: httpx.Client) -> None:
-    assert json_of(visitor.get("/api/visitor/conversation"))["rating"]["score"] == 4
+    rating = json_of(visitor.get("/api/visitor/conversation"))["rating"]
+    assert rating is not None and rating["score"] == 4, rating
 
 
 def test_text_with_a_nul_character_is_refused_not_stored(stack: Stack, agent: httpx.Client) -> None:
