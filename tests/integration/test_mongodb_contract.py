@@ -1,136 +1,182 @@
-"""Every MongoDB operation kind Parley uses, run against whatever PARLEY_MONGODB_URI names.
+"""What Parley's storage adapters rely on from the MongoDB-wire server PARLEY_MONGODB_URI names: FerretDB
+on PostgreSQL locally, MongoDB in production. Every write under test goes through Parley's own adapters.
 
-It passes on FerretDB (local) and on MongoDB (production); a view that needs an operation missing here
-must add it here first.
+Views are written by `shared.views.ViewStore` alone: it loads documents by `_id`, inserts the new ones and
+replaces the others guarded by the position it loaded, in ordered chunks (`shared.mongo.bulk_write_chunked`).
+The consumer retries a batch that raised ConcurrentUpdate, retries one the storage was unavailable for,
+and dead-letters the event behind any other error. So the server must let the store tell those apart:
+another writer first (a duplicate key, a guard that no longer matches) from a write it rejects.
+A new way of writing to the server gets its case here first.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import InsertOne, ReplaceOne
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
-from shared.mongo import Document
+from shared.consumer import ConcurrentUpdate
+from shared.mongo import (
+    MATCHING_WRITES_PER_BULK,
+    WRITES_PER_BULK,
+    Document,
+    WriteOp,
+    bulk_chunks,
+    bulk_write_chunked,
+    storage_unavailable,
+)
+from shared.views import View, ViewStore
 
 pytestmark = pytest.mark.integration
+WHEN = datetime(2026, 3, 4, 5, 6, 7, 891_234, tzinfo=UTC)
 
 
-async def test_upsert_with_every_update_operator_parley_uses(database: AsyncDatabase[Document]) -> None:
-    views = database["conversations"]
-    when = datetime(2026, 1, 1, tzinfo=UTC)
-    for position in (1, 2):
-        await views.update_one(
-            {"_id": "c1"},
-            {
-                "$set": {"status": "open"},
-                "$inc": {"message_count": 1},
-                "$max": {"position": position},
-                "$setOnInsert": {"created_at": when},
-                "$addToSet": {"tags": "billing"},
-            },
-            upsert=True,
-        )
-    doc = await views.find_one({"_id": "c1"})
-    assert doc is not None
-    assert doc["status"] == "open"
-    assert doc["message_count"] == 2
-    assert doc["position"] == 2
-    assert doc["created_at"] == when
-    assert doc["tags"] == ["billing"]
-
-    await views.update_one({"_id": "c1"}, {"$max": {"position": 1}, "$unset": {"status": ""}})
-    doc = await views.find_one({"_id": "c1"})
-    assert doc is not None and doc["position"] == 2 and "status" not in doc
+def view(doc_id: str, position: int, **fields: Any) -> View:
+    return {"_id": doc_id, "tenant": "acme", "position": position, **fields}
 
 
-async def test_guarded_update_applies_only_newer_positions(database: AsyncDatabase[Document]) -> None:
-    """Projections skip stale events with a filter on the stored position; a stale one matches nothing."""
-    views = database["guarded"]
-    await views.insert_one({"_id": "c1", "position": 5, "status": "open"})
-    stale = await views.update_one({"_id": "c1", "position": {"$lt": 3}}, {"$set": {"status": "closed"}})
-    fresh = await views.update_one(
-        {"_id": "c1", "position": {"$lt": 7}}, {"$set": {"status": "closed", "position": 7}}
+async def stored(collection: AsyncCollection[Document]) -> dict[str, int]:
+    """Each document's position, as the server holds it."""
+    return {doc["_id"]: doc["position"] async for doc in collection.find({})}
+
+
+async def test_a_view_reads_back_exactly_as_the_store_keeps_it_in_memory(
+    database: AsyncDatabase[Document],
+) -> None:
+    """The store caches what it wrote instead of reading it back, so the server must return the same
+    value: datetimes to the millisecond and tz-aware, tuples as lists, empty containers and None kept."""
+    writer = ViewStore(database["views"])
+    doc = view(
+        "c1",
+        7,
+        created_at=WHEN,
+        participants=("ann", "bob"),
+        tags=[],
+        assignee_id=None,
+        visitor={"name": "Vera 👋", "email": "vera@example.org", "extra": {}},
+        lines=[{"kind": "message", "at": WHEN + timedelta(seconds=1)}],
+        rating=4.5,
+        open=True,
+        offset=2**62,
     )
-    assert stale.matched_count == 0
-    assert fresh.modified_count == 1
+    assert await writer.save({}, {"c1": doc}) == 1
+    cached = await writer.load(["c1"])
+    assert writer.counts.read == 0  # from memory
+
+    from_server = await ViewStore(database["views"]).load(["c1", "never-written"])
+    assert from_server == cached
+    assert from_server["c1"]["created_at"] == WHEN.replace(microsecond=891_000)
+    assert from_server["c1"]["created_at"].utcoffset() == timedelta(0)
+    assert from_server["c1"]["participants"] == ["ann", "bob"]
 
 
-async def test_find_one_and_update_returns_the_new_document(database: AsyncDatabase[Document]) -> None:
-    counters = database["counters"]
-    first = await counters.find_one_and_update(
-        {"_id": "tenant-a"}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-    )
-    second = await counters.find_one_and_update(
-        {"_id": "tenant-a"}, {"$inc": {"seq": 1}}, upsert=True, return_document=ReturnDocument.AFTER
-    )
-    assert first is not None and first["seq"] == 1
-    assert second is not None and second["seq"] == 2
+async def test_a_guarded_replace_lands_only_on_the_position_it_loaded(
+    database: AsyncDatabase[Document],
+) -> None:
+    mine, theirs = ViewStore(database["views"]), ViewStore(database["views"])
+    await mine.save({}, {"c1": view("c1", 1), "c2": view("c2", 1)})
+    loaded = await mine.load(["c1", "c2"])
+
+    # A replace that changes nothing still matched its guard: it is no lost race.
+    assert await mine.save(loaded, {"c1": view("c1", 1), "c2": view("c2", 2)}) == 2
+    loaded = await mine.load(["c1", "c2"])
+    # Another writer moves c1 on meanwhile.
+    theirs_loaded = await theirs.load(["c1"])
+    await theirs.save(theirs_loaded, {"c1": view("c1", 5, by="theirs")})
+
+    with pytest.raises(ConcurrentUpdate):
+        await mine.save(loaded, {"c1": view("c1", 3), "c2": view("c2", 3)})
+    # c1 keeps the other writer's document; c2, whose guard held, may have landed (its event is skipped
+    # by position on the retry). The retry reads the server again, not the store's memory.
+    assert (await stored(database["views"]))["c1"] == 5
+    reloaded = await mine.load(["c1", "c2"])
+    assert mine.counts.read == 2 and reloaded["c1"]["by"] == "theirs"
 
 
-async def test_bulk_upserts_insert_then_update(database: AsyncDatabase[Document]) -> None:
-    messages = database["messages"]
-    ops = [UpdateOne({"_id": f"m{n}"}, {"$set": {"n": n}}, upsert=True) for n in range(50)]
-    result = await messages.bulk_write(ops)
-    assert result.upserted_count == 50
-    result = await messages.bulk_write([UpdateOne({"_id": "m1"}, {"$set": {"n": 100}}, upsert=True)])
-    assert result.upserted_count == 0 and result.modified_count == 1
-    assert await messages.count_documents({}) == 50
+async def test_an_insert_another_writer_beat_is_a_concurrent_update(
+    database: AsyncDatabase[Document],
+) -> None:
+    mine, theirs = ViewStore(database["views"]), ViewStore(database["views"])
+    assert await mine.load(["c1"]) == {}  # new to me
+    await theirs.save({}, {"c1": view("c1", 4, by="theirs")})
+    with pytest.raises(ConcurrentUpdate):
+        await mine.save({}, {"c1": view("c1", 3)})
+    assert (await mine.load(["c1"]))["c1"]["by"] == "theirs"
 
 
-async def test_unique_index_violation_raises_duplicate_key_error(database: AsyncDatabase[Document]) -> None:
-    agents = database["agents"]
-    await agents.create_index([("tenant", ASCENDING), ("email", ASCENDING)], unique=True)
-    await agents.insert_one({"_id": "a1", "tenant": "t", "email": "ann@example.com"})
-    with pytest.raises(DuplicateKeyError):
-        await agents.insert_one({"_id": "a2", "tenant": "t", "email": "ann@example.com"})
-    with pytest.raises(DuplicateKeyError):
-        await agents.insert_one({"_id": "a1", "tenant": "t", "email": "other@example.com"})
-    await agents.insert_one({"_id": "a3", "tenant": "u", "email": "ann@example.com"})
+async def test_a_duplicate_key_after_the_first_chunk_is_still_a_concurrent_update(
+    database: AsyncDatabase[Document],
+) -> None:
+    """A batch spans several bulks; the server reports a duplicate key in a later one in its own way
+    (MongoDB a write error, FerretDB a write error or a plain failure), and the store must still see a race."""
+    mine, theirs = ViewStore(database["views"]), ViewStore(database["views"])
+    ids = [f"c{n:02d}" for n in range(MATCHING_WRITES_PER_BULK + 5)]
+    await mine.save({}, {doc_id: view(doc_id, 1) for doc_id in ids})
+    loaded = await mine.load(ids)
+    await theirs.save({}, {"late": view("late", 9)})
+    # More guarded replaces than one chunk takes, then the insert: it falls in the second chunk.
+    changed = {doc_id: view(doc_id, 2) for doc_id in ids} | {"late": view("late", 2)}
+    with pytest.raises(ConcurrentUpdate):
+        await mine.save(loaded, changed)
+    assert (await stored(database["views"]))["late"] == 9
 
 
-async def test_find_with_filter_sort_skip_limit_and_count(database: AsyncDatabase[Document]) -> None:
-    history = database["history"]
-    await history.insert_many(
-        [
-            {
-                "_id": f"c{n:02d}",
-                "tenant": "t",
-                "agent": "ann" if n % 2 else "bob",
-                "closed_at": n,
-                "tags": ["x"],
-            }
-            for n in range(20)
-        ]
-    )
-    page = await (
-        history.find({"tenant": "t", "agent": "ann", "closed_at": {"$gte": 5}})
-        .sort([("closed_at", DESCENDING)])
-        .skip(1)
-        .limit(3)
-        .to_list()
-    )
-    assert [doc["closed_at"] for doc in page] == [17, 15, 13]
-    assert await history.count_documents({"tenant": "t", "agent": "ann", "closed_at": {"$gte": 5}}) == 8
-    assert await history.count_documents({"tags": "x", "_id": {"$in": ["c01", "c02", "nope"]}}) == 2
-    found = await history.find({"agent": {"$regex": "^an", "$options": "i"}}).to_list()
-    assert len(found) == 10
+async def test_a_write_the_server_rejects_is_neither_a_race_nor_an_outage(
+    database: AsyncDatabase[Document],
+) -> None:
+    """Mistaken for a race or for storage being away, the consumer would retry the batch forever and
+    stall its partition; it must dead-letter the event instead."""
+    store = ViewStore(database["views"])
+    await store.save({}, {"c1": view("c1", 1)})
+    loaded = await store.load(["c1"])
+    # `_id` is immutable: MongoDB answers with an ImmutableField write error, FerretDB 1.24 with a reply
+    # PyMongo cannot read (KeyError). Either is an error of its own.
+    with pytest.raises(Exception) as raised:
+        await store.save(loaded, {"c1": {**view("c1", 2), "_id": "c1-renamed"}})
+    assert not isinstance(raised.value, ConcurrentUpdate)
+    assert not storage_unavailable(raised.value)
+    assert await stored(database["views"]) == {"c1": 1}
+    # The store forgot what it held, so the next batch starts from what the server has.
+    assert (await store.load(["c1"]))["c1"]["position"] == 1 and store.counts.read == 1
 
 
-async def test_large_bulk_updates_complete_in_chunks(database: AsyncDatabase[Document]) -> None:
-    """FerretDB 1.24 hangs on one bulk write with as many matching replaces as its connection pool holds
-    (100 here); Parley chunks its bulks well below that."""
-    from pymongo import ReplaceOne
-
-    from shared.mongo import bulk_write_chunked
-
+async def test_bulks_far_larger_than_the_servers_pool_complete_in_chunks_with_exact_counts(
+    database: AsyncDatabase[Document],
+) -> None:
+    """FerretDB 1.24 hangs on one bulk with as many matching replaces as its connection pool holds (100
+    locally); the chunks keep well below that, and their counts add up to the whole bulk's."""
     views = database["bulk"]
-    await views.insert_many([{"_id": f"c{n}", "position": 1} for n in range(250)])
-    counts = await bulk_write_chunked(
-        views,
-        [ReplaceOne({"_id": f"c{n}", "position": 1}, {"_id": f"c{n}", "position": 2}) for n in range(250)],
-    )
-    assert counts.matched == 250
-    assert await views.count_documents({"position": 2}) == 250
+    await bulk_write_chunked(views, [InsertOne(view(f"c{n}", 1)) for n in range(450)])
+    writes: list[WriteOp] = [
+        ReplaceOne({"_id": f"c{n}", "position": 1}, view(f"c{n}", 2)) for n in range(250)
+    ]
+    writes += [ReplaceOne({"_id": "c0", "position": 1}, view("c0", 3))]  # its guard no longer holds
+    writes += [InsertOne(view(f"new{n}", 1)) for n in range(50)]
+    counts = await bulk_write_chunked(views, writes)
+    assert (counts.inserted, counts.matched, counts.modified, counts.upserted) == (50, 250, 250, 0)
+    positions = await stored(views)
+    assert len(positions) == 500 and sum(p == 2 for p in positions.values()) == 250
+
+
+async def test_a_failing_chunk_is_the_last_one_sent(database: AsyncDatabase[Document]) -> None:
+    """The chunks before the failing one landed whole, the failing write did not, and no later chunk was
+    sent. Within the failing chunk the servers differ: MongoDB stops at the failing write, FerretDB 1.24
+    goes on with its next internal batch of 100 inserts. So after any failure the store assumes nothing
+    about what landed and reads the server again (see the cases above)."""
+    views = database["bulk"]
+    await views.insert_one(view("taken", 7))
+    first: list[WriteOp] = [InsertOne(view(f"a{n}", 1)) for n in range(WRITES_PER_BULK)]
+    second: list[WriteOp] = [InsertOne(view("b0", 1)), InsertOne(view("taken", 1))]
+    second += [InsertOne(view(f"b{n}", 1)) for n in range(1, WRITES_PER_BULK - 1)]
+    third: list[WriteOp] = [InsertOne(view("c0", 1))]
+    assert bulk_chunks(first + second + third) == [first, second, third]
+    with pytest.raises(Exception) as raised:
+        await bulk_write_chunked(views, first + second + third)
+    assert not storage_unavailable(raised.value)
+    positions = await stored(views)
+    assert {f"a{n}" for n in range(WRITES_PER_BULK)} | {"b0"} <= set(positions)
+    assert positions["taken"] == 7 and "c0" not in positions
