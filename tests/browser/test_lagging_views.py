@@ -1,4 +1,5 @@
-"""When the views lag behind the event log, the dashboard still ends up showing what happened.
+"""When the views lag behind the event log, or answers arrive out of order, the dashboard still ends up
+showing what happened.
 
 The conversation projection is paused (SIGSTOP) while Lia tags a chat: her socket hears of the tag at
 once, but the view does not have it yet, so every refresh in that window answers without it. Once the
@@ -8,11 +9,12 @@ with the last event it was pushed, instead of trusting whatever a fixed delay re
 
 from __future__ import annotations
 
+import re
 import signal
 
 import httpx
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 
 from tests.browser.conftest import PASSWORD, Pages
 from tests.e2e.conftest import Stack, json_of
@@ -56,3 +58,38 @@ def test_a_tag_added_while_the_views_lag_shows_once_they_catch_up(
     expect(sidebar.locator(".tag", has_text="refund")).to_be_visible()
     lia.wait_for_timeout(1500)  # and it stays: no later stale answer takes it away
     expect(sidebar.locator(".tag", has_text="refund")).to_be_visible()
+
+
+def test_a_slow_answer_for_the_previous_monitor_tab_never_paints_over_the_chosen_one(
+    stack: Stack, lia_id: str, pages: Pages
+) -> None:
+    """Under load the Monitor's first answer (Unassigned) can arrive after Lia has clicked All: the list
+    must show All's answer, not the Unassigned one that came last."""
+    started = json_of(
+        httpx.post(
+            f"{stack.base_url}/api/visitor/conversations",
+            json={"name": "Ola Ordered", "message": "Where is my order?"},
+        ),
+        201,
+    )
+    with stack.client(stack.login("lia@example.com", PASSWORD)) as api:
+        json_of(api.post(f"/api/agent/conversations/{started['conversation_id']}/join"))
+
+    held: list[Route] = []
+
+    def hold_unassigned(route: Route) -> None:
+        if "filter=unassigned" in route.request.url and not held:
+            held.append(route)  # answered later, after the All tab's answer
+        else:
+            route.continue_()
+
+    lia = pages.agent("lia@example.com")
+    lia.route("**/api/agent/monitor?*", hold_unassigned)
+    lia.reload()
+    while not held:
+        lia.wait_for_timeout(50)
+    lia.get_by_role("tab", name=re.compile("All")).click()
+    expect(lia.locator(".monitor-row", has_text="Ola Ordered")).to_be_visible()
+    held[0].continue_()
+    lia.wait_for_timeout(1500)
+    expect(lia.locator(".monitor-row", has_text="Ola Ordered")).to_be_visible()

@@ -27,6 +27,7 @@ export function chatList(currentId) {
     if (!q) { results.hidden = true; return; }
     try {
       const found = (await loadAgents(q)).filter((a) => a.id !== store.me.id);
+      if (q !== search.value.trim()) return; // typed on meanwhile: a newer lookup paints
       clear(results, found.length
         ? found.map((a) => h('button', { type: 'button', role: 'option', class: 'search-result', onclick: () => start(a) },
           statusDot(a.status), h('span', { text: a.name }), h('span', { class: 'muted small', text: ` ${a.email}` })))

@@ -21,8 +21,11 @@ class Chats extends EventTarget {
 
   /** Returns true when every chat listed is as new as the events pushed for it. */
   async load() {
+    const mine = (this.loads = (this.loads || 0) + 1);
     try {
-      this.items = (await api.get('/api/agent/chats')).items;
+      const { items } = await api.get('/api/agent/chats');
+      if (mine !== this.loads) return false; // a slower answer to an older request: the newer one paints
+      this.items = items;
       this.loaded = true;
       this.dispatchEvent(new Event('change'));
       return pushed.caughtUp(this.items);

@@ -28,9 +28,12 @@ export function render(view, [openId]) {
 
   let shown = '';
   /** The newest page with no `before`; the page after the shown ones with the last answer's `next`. */
+  let lastLoad = 0;
   async function load(before = null) {
+    const mine = ++lastLoad;
     try {
       const result = await api.get('/api/agent/history', { q: q || undefined, before: before || undefined, page_size: PAGE_SIZE });
+      if (mine !== lastLoad) return; // an answer to an older search must not paint over a newer one
       const first = !before;
       const signature = JSON.stringify([q, result.next, result.items.map((c) => [c.id, c.rating, c.tags])]);
       if (first && signature === shown) return; // unchanged: keep the list (and the focus) as it is
@@ -40,6 +43,7 @@ export function render(view, [openId]) {
       items = first ? result.items : [...items, ...result.items];
       paint();
     } catch (error) {
+      if (mine !== lastLoad) return;
       clear(list, emptyState('Could not search the history', error.message));
     }
   }

@@ -112,13 +112,18 @@ export function render(view) {
   }
 
   /** Returns true when every listed conversation is as new as the events pushed for it. */
+  let lastLoad = 0;
   async function load() {
+    const mine = ++lastLoad;
     try {
       const page = await api.get('/api/agent/monitor', { filter });
+      // A slower answer to an older request (another tab's filter) must not paint over a newer one.
+      if (mine !== lastLoad) return false;
       paintTabs(page.counts);
       paintList(page.items);
       return pushed.caughtUp(page.items);
     } catch (error) {
+      if (mine !== lastLoad) return false;
       clear(list, emptyState('Could not load the Monitor', error.message, h('button', { type: 'button', class: 'button', onclick: load, text: 'Try again' })));
       return false;
     }
