@@ -15,7 +15,7 @@ from services.gateway.attachments import GridFSAttachmentStore
 from services.gateway.config import GatewaySettings
 from services.gateway.deps import Views
 from services.gateway.errors import RefuseNulInUrls, install_error_handlers
-from services.gateway.live import LiveHub
+from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
 from services.gateway.routes import (
     attachments,
@@ -23,7 +23,7 @@ from services.gateway.routes import (
     departments,
     health,
     history,
-    live,
+    sockets,
     team,
     visitor,
     web,
@@ -65,7 +65,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    for module in (health, visitor, conversations, team, departments, history, attachments, live, web):
+    for module in (health, visitor, conversations, team, departments, history, attachments, sockets, web):
         app.include_router(module.router)
     app.add_middleware(web.WidgetCors)
     app.add_middleware(RefuseNulInUrls)

@@ -104,3 +104,17 @@ def decode_token(settings: GatewaySettings, token: str, kind: Literal["agent", "
     if len(_VERIFIED) > VERIFIED_TOKENS_KEPT:
         _VERIFIED.popitem(last=False)
     return claims
+
+
+def agent_of_token(settings: GatewaySettings, token: str) -> AgentPrincipal:
+    """The agent a token speaks for, over HTTP or a WebSocket alike; InvalidToken when it speaks for none."""
+    claims = decode_token(settings, token, "agent")
+    return AgentPrincipal(agent_id=claims["sub"], tenant=claims["tenant"], role=claims["role"])  # type: ignore[arg-type]
+
+
+def visitor_of_token(settings: GatewaySettings, token: str) -> VisitorPrincipal:
+    """The visitor a token speaks for, scoped to their one conversation; InvalidToken when it speaks for none."""
+    claims = decode_token(settings, token, "visitor")
+    return VisitorPrincipal(
+        conversation_id=claims["conversation_id"], visitor_id=claims["sub"], tenant=claims["tenant"]
+    )

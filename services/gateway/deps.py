@@ -1,7 +1,8 @@
 """The only home of FastAPI `Depends`: everything a route needs comes from here.
 
 Every dependency is `async def` although none awaits: FastAPI runs plain `def` dependencies in a thread
-pool, and those hops cost more than the work itself on the hot path (seen in py-spy profiles of the bench)."""
+pool, and those hops cost more than the work itself on the hot path (seen in py-spy profiles of the bench).
+The public `get_*` functions are the seams in-process tests replace with `app.dependency_overrides`."""
 
 from __future__ import annotations
 
@@ -15,17 +16,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import HTTPConnection
 
 from services.gateway.attachments import AttachmentStore
-from services.gateway.auth import AgentPrincipal, InvalidToken, VisitorPrincipal, decode_token
+from services.gateway.auth import (
+    AgentPrincipal,
+    InvalidToken,
+    VisitorPrincipal,
+    agent_of_token,
+    visitor_of_token,
+)
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import Unauthorized
-from services.gateway.live import LiveHub
+from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
 
 Collection = AsyncCollection[dict[str, Any]]
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def _settings(request: HTTPConnection) -> GatewaySettings:
+async def get_settings(request: HTTPConnection) -> GatewaySettings:
     settings: GatewaySettings = request.app.state.settings
     return settings
 
@@ -40,7 +47,7 @@ async def _db(request: HTTPConnection) -> AsyncDatabase[dict[str, Any]]:
     return db
 
 
-async def _publisher(request: HTTPConnection) -> EventPublisher:
+async def get_publisher(request: HTTPConnection) -> EventPublisher:
     publisher: EventPublisher = request.app.state.publisher
     return publisher
 
@@ -50,16 +57,16 @@ async def _attachments(request: HTTPConnection) -> AttachmentStore:
     return store
 
 
-async def _hub(request: HTTPConnection) -> LiveHub:
+async def get_hub(request: HTTPConnection) -> LiveHub:
     hub: LiveHub = request.app.state.hub
     return hub
 
 
-SettingsDep = Annotated[GatewaySettings, Depends(_settings)]
-HubDep = Annotated[LiveHub, Depends(_hub)]
+SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+HubDep = Annotated[LiveHub, Depends(get_hub)]
 ProducerDep = Annotated[AIOKafkaProducer, Depends(_producer)]
 DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_db)]
-PublisherDep = Annotated[EventPublisher, Depends(_publisher)]
+PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 AttachmentsDep = Annotated[AttachmentStore, Depends(_attachments)]
 
 
@@ -76,83 +83,58 @@ class Views:
         self.history: Collection = db["history_conversations"]
 
 
-async def _views(request: Request) -> Views:
+async def get_views(request: Request) -> Views:
     views: Views = request.app.state.views
     return views
 
 
-ViewsDep = Annotated[Views, Depends(_views)]
+ViewsDep = Annotated[Views, Depends(get_views)]
 
 
-def _token(credentials: HTTPAuthorizationCredentials | None, query_token: str | None) -> str:
+async def _bearer_token(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> str:
+    """The `Authorization: Bearer` header, else `?access_token=` (a link to an attachment cannot set headers)."""
     if credentials is not None and credentials.scheme.lower() == "bearer":
         return credentials.credentials
-    if query_token:
-        return query_token
+    if access_token:
+        return access_token
     raise Unauthorized("missing bearer token")
 
 
-def _agent(claims: dict[str, str]) -> AgentPrincipal:
-    return AgentPrincipal(agent_id=claims["sub"], tenant=claims["tenant"], role=claims["role"])  # type: ignore[arg-type]
+TokenDep = Annotated[str, Depends(_bearer_token)]
 
 
-def _visitor(claims: dict[str, str]) -> VisitorPrincipal:
-    return VisitorPrincipal(
-        conversation_id=claims["conversation_id"], visitor_id=claims["sub"], tenant=claims["tenant"]
-    )
-
-
-async def _current_agent(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
-) -> AgentPrincipal:
+async def get_current_agent(settings: SettingsDep, token: TokenDep) -> AgentPrincipal:
     try:
-        claims = decode_token(settings, _token(credentials, access_token), "agent")
+        return agent_of_token(settings, token)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from exc
-    return _agent(claims)
 
 
-async def _current_visitor(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
-) -> VisitorPrincipal:
+async def get_current_visitor(settings: SettingsDep, token: TokenDep) -> VisitorPrincipal:
     try:
-        claims = decode_token(settings, _token(credentials, access_token), "visitor")
+        return visitor_of_token(settings, token)
     except InvalidToken as exc:
         raise Unauthorized(str(exc)) from exc
-    return _visitor(claims)
+
+
+async def _agent_or_visitor(settings: SettingsDep, token: TokenDep) -> AgentPrincipal | VisitorPrincipal:
+    """For resources both sides may read (attachments): whichever token it is, scoped as that side."""
+    try:
+        return agent_of_token(settings, token)
+    except InvalidToken:
+        return await get_current_visitor(settings, token)
 
 
 async def _correlation_id(x_request_id: Annotated[str | None, Header(max_length=100)] = None) -> str | None:
     return x_request_id
 
 
-AgentDep = Annotated[AgentPrincipal, Depends(_current_agent)]
-VisitorDep = Annotated[VisitorPrincipal, Depends(_current_visitor)]
+AgentDep = Annotated[AgentPrincipal, Depends(get_current_agent)]
+VisitorDep = Annotated[VisitorPrincipal, Depends(get_current_visitor)]
 CorrelationDep = Annotated[str | None, Depends(_correlation_id)]
-
-
-async def _agent_or_visitor(
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
-) -> AgentPrincipal | VisitorPrincipal:
-    """For resources both sides may read (attachments): whichever token it is, scoped as that side."""
-    token = _token(credentials, access_token)
-    try:
-        return _agent(decode_token(settings, token, "agent"))
-    except InvalidToken:
-        pass
-    try:
-        claims = decode_token(settings, token, "visitor")
-    except InvalidToken as exc:
-        raise Unauthorized(str(exc)) from exc
-    return VisitorPrincipal(
-        conversation_id=claims["conversation_id"], visitor_id=claims["sub"], tenant=claims["tenant"]
-    )
 
 
 AnyPrincipalDep = Annotated[AgentPrincipal | VisitorPrincipal, Depends(_agent_or_visitor)]

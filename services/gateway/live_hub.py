@@ -1,4 +1,5 @@
-"""Live updates: every gateway instance follows the topics and pushes to the sockets it holds.
+"""The live hub: every gateway instance follows the topics and pushes to the sockets it holds (the socket
+endpoints themselves are `routes/sockets.py`).
 
 No consumer group: each instance reads every event from the moment it starts, so any number of gateway
 instances can run side by side. Every pushed event carries its position; a client that reconnects asks the

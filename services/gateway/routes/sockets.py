@@ -1,0 +1,137 @@
+"""The WebSocket endpoints: agents get their tenant's events, presence and typing; visitors their own
+conversation only. What they receive comes from the live hub (`services/gateway/live_hub.py`).
+
+Authenticate with `?token=` (browsers cannot set headers on a WebSocket). Client messages:
+  agents   {"type": "heartbeat", "status": "available"}   every ~20 s while the dashboard is open
+           {"type": "typing", "conversation_id": "...", "typing": true, "mode": "message" | "note"}
+  visitors {"type": "typing", "typing": true}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
+
+from services.gateway.auth import InvalidToken, agent_of_token, visitor_of_token
+from services.gateway.deps import HubDep, PublisherDep, SettingsDep
+from services.gateway.live_hub import Connection, LiveHub
+from shared.events.agent import AgentHeartbeat
+from shared.events.envelope import Actor
+
+router = APIRouter(tags=["live"])
+POLICY_VIOLATION = 1008
+P = TypeVar("P")
+
+
+async def _accept(websocket: WebSocket, principal_of: Callable[[str], P]) -> P | None:
+    """Accepts, then closes with 1008 and the reason when the token is refused: a browser sees the reason
+    (a refused handshake would only show 1006) and the widget knows not to retry."""
+    await websocket.accept()
+    try:
+        return principal_of(websocket.query_params.get("token", ""))
+    except InvalidToken as exc:
+        await websocket.close(code=POLICY_VIOLATION, reason=str(exc))
+        return None
+
+
+async def _pump(websocket: WebSocket, connection: Connection) -> None:
+    while True:
+        message = await connection.queue.get()
+        if connection.overflowed:
+            await websocket.close(code=1013, reason="too far behind; reconnect and fetch what you missed")
+            return
+        await websocket.send_text(message)
+
+
+async def _serve(
+    websocket: WebSocket,
+    hub: LiveHub,
+    connection: Connection,
+    on_message: Callable[[dict[str, Any]], Awaitable[None]],
+) -> None:
+    hub.add(connection)
+    sender = asyncio.create_task(_pump(websocket, connection))
+    try:
+        await websocket.send_json({"kind": "ready"})
+        while True:
+            raw = await websocket.receive_text()
+            try:
+                message = json.loads(raw)
+                if not isinstance(message, dict):
+                    raise ValueError("expected a JSON object")
+                await on_message(message)
+            except (ValueError, ValidationError, KeyError) as exc:
+                await websocket.send_json({"kind": "error", "message": f"bad message: {exc}"})
+    except WebSocketDisconnect:
+        pass
+    finally:
+        hub.remove(connection)
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sender
+
+
+def _unknown(message: dict[str, Any]) -> ValueError:
+    return ValueError(f"unknown message type {message.get('type')!r}")
+
+
+@router.websocket("/ws/agent")
+async def agent_socket(
+    websocket: WebSocket, settings: SettingsDep, hub: HubDep, publisher: PublisherDep
+) -> None:
+    agent = await _accept(websocket, lambda token: agent_of_token(settings, token))
+    if agent is None:
+        return
+    me = Actor(kind="agent", id=agent.agent_id)
+
+    async def on_message(message: dict[str, Any]) -> None:
+        if message.get("type") == "heartbeat":
+            await publisher.heartbeat(
+                AgentHeartbeat(
+                    tenant=agent.tenant,
+                    aggregate_id=agent.agent_id,
+                    actor=me,
+                    payload={"status": message.get("status", "available")},
+                )
+            )
+        elif message.get("type") == "typing":
+            await publisher.typing(
+                tenant=agent.tenant,
+                conversation_id=str(message["conversation_id"])[:100],
+                typing=bool(message.get("typing")),
+                mode="note" if message.get("mode") == "note" else "message",
+                sender={"kind": "agent", "id": agent.agent_id},
+            )
+        else:
+            raise _unknown(message)
+
+    await _serve(websocket, hub, Connection(tenant=agent.tenant, agent_id=agent.agent_id), on_message)
+
+
+@router.websocket("/ws/visitor")
+async def visitor_socket(
+    websocket: WebSocket, settings: SettingsDep, hub: HubDep, publisher: PublisherDep
+) -> None:
+    visitor = await _accept(websocket, lambda token: visitor_of_token(settings, token))
+    if visitor is None:
+        return
+
+    async def on_message(message: dict[str, Any]) -> None:
+        if message.get("type") != "typing":
+            raise _unknown(message)
+        await publisher.typing(
+            tenant=visitor.tenant,
+            conversation_id=visitor.conversation_id,
+            typing=bool(message.get("typing")),
+            mode="message",
+            sender={"kind": "visitor", "id": visitor.visitor_id},
+        )
+
+    connection = Connection(tenant=visitor.tenant, conversation_id=visitor.conversation_id)
+    await _serve(websocket, hub, connection, on_message)

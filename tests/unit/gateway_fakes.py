@@ -1,0 +1,134 @@
+"""The gateway in-process: the real app, routes, rules and error handlers, with FastAPI's dependency
+overrides putting an in-memory publisher and in-memory views where Kafka and MongoDB would be.
+
+The fake collections answer the few query shapes `services/conversation/queries.py` sends (an `_id`
+lookup, equality and array-membership filters, a regex `$or`, sort, limit); anything else fails loudly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, cast
+
+from fastapi.testclient import TestClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.gateway import deps
+from services.gateway.app import create_app
+from services.gateway.auth import AgentPrincipal, VisitorPrincipal
+from services.gateway.config import GatewaySettings
+from services.gateway.deps import Views
+from services.gateway.live_hub import LiveHub
+from services.gateway.publisher import Appended
+from shared.events import EventBase
+from shared.events.agent import AgentHeartbeat
+
+Doc = dict[str, Any]
+
+
+def _matches(doc: Doc, query: Doc) -> bool:
+    for key, wanted in query.items():
+        if key == "$or":
+            if not any(_matches(doc, alternative) for alternative in wanted):
+                return False
+            continue
+        value = doc.get(key)
+        if isinstance(wanted, dict):
+            if set(wanted) - {"$regex", "$options"}:
+                raise NotImplementedError(f"fake views do not answer {wanted}")
+            flags = re.IGNORECASE if "i" in wanted.get("$options", "") else 0
+            if not isinstance(value, str) or not re.search(wanted["$regex"], value, flags):
+                return False
+        elif isinstance(value, list) and not isinstance(wanted, list):
+            if wanted not in value:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+class FakeCursor:
+    def __init__(self, docs: list[Doc]) -> None:
+        self._docs = docs
+
+    def sort(self, keys: list[tuple[str, int]]) -> FakeCursor:
+        for key, direction in reversed(keys):
+            self._docs.sort(key=lambda doc: doc.get(key) or "", reverse=direction < 0)
+        return self
+
+    def limit(self, count: int) -> FakeCursor:
+        self._docs = self._docs[:count]
+        return self
+
+    async def to_list(self) -> list[Doc]:
+        return self._docs
+
+
+class FakeCollection:
+    def __init__(self, docs: Iterable[Doc] = ()) -> None:
+        self.docs: dict[str, Doc] = {doc["_id"]: dict(doc) for doc in docs}
+
+    async def find_one(self, query: Doc) -> Doc | None:
+        return next((dict(doc) for doc in self.docs.values() if _matches(doc, query)), None)
+
+    def find(self, query: Doc, projection: Doc | None = None) -> FakeCursor:
+        return FakeCursor([dict(doc) for doc in self.docs.values() if _matches(doc, query)])
+
+
+def fake_views(**collections: Iterable[Doc]) -> Views:
+    """`Views` over in-memory collections: fake_views(agents=[...], conversations=[...])."""
+    names = [
+        *("conversations", "agents", "agent_credentials", "canned_responses", "departments"),
+        *("history_messages", "history_conversations"),
+    ]
+    db = {name: FakeCollection(collections.get(name, ())) for name in names}
+    return Views(cast(AsyncDatabase[dict[str, Any]], db))
+
+
+class FakePublisher:
+    """Records what a route appends, in order; positions count from 0 like a fresh partition."""
+
+    def __init__(self) -> None:
+        self.appended: list[EventBase] = []
+        self.heartbeats: list[AgentHeartbeat] = []
+        self.typing_signals: list[dict[str, Any]] = []
+
+    async def append(self, event: EventBase) -> Appended:
+        self.appended.append(event)
+        return Appended(event.event_id, event.type, 0, len(self.appended) - 1)
+
+    async def append_all(self, *events: EventBase) -> list[Appended]:
+        return [await self.append(event) for event in events]
+
+    async def heartbeat(self, beat: AgentHeartbeat) -> None:
+        self.heartbeats.append(beat)
+
+    async def typing(self, **signal: Any) -> None:
+        self.typing_signals.append(signal)
+
+
+def gateway(
+    views: Views,
+    publisher: FakePublisher,
+    *,
+    agent: AgentPrincipal | None = None,
+    visitor: VisitorPrincipal | None = None,
+    settings: GatewaySettings | None = None,
+) -> TestClient:
+    """The gateway app without its lifespan (no Kafka, no MongoDB), signed in as `agent` or `visitor`."""
+    settings = settings or GatewaySettings()
+    app = create_app(settings)
+    hub = LiveHub(settings)  # not started: sockets register with it, nothing is followed
+    overrides: dict[Any, Any] = {
+        deps.get_settings: lambda: settings,
+        deps.get_views: lambda: views,
+        deps.get_publisher: lambda: publisher,
+        deps.get_hub: lambda: hub,
+    }
+    if agent is not None:
+        overrides[deps.get_current_agent] = lambda: agent
+    if visitor is not None:
+        overrides[deps.get_current_visitor] = lambda: visitor
+    app.dependency_overrides.update(overrides)
+    return TestClient(app)
