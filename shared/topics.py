@@ -76,6 +76,18 @@ DEAD_LETTERS = TopicSpec(
     retention_ms=4 * WEEK_MS,
 )
 
+WEBHOOK_ENDPOINTS = TopicSpec(
+    suffix="webhook-endpoints",
+    key="endpoint id",
+    description="Webhook endpoints: URL, subscribed event types, enabled, signing secrets; restrict it like agent-credentials.",
+)
+WEBHOOK_DELIVERIES = TopicSpec(
+    suffix="webhook-deliveries",
+    key="conversation id",
+    description="The webhooks service's delivery log and retry schedule: each record sits in the partition of its "
+    "conversation's events, so pending deliveries are read back by whoever owns that partition.",
+)
+
 CATALOGUE: tuple[TopicSpec, ...] = (
     CONVERSATION_EVENTS_TOPIC,
     AGENT_EVENTS_TOPIC,
@@ -86,4 +98,6 @@ CATALOGUE: tuple[TopicSpec, ...] = (
     DEPARTMENTS,
     SIGNALS,
     DEAD_LETTERS,
+    WEBHOOK_ENDPOINTS,
+    WEBHOOK_DELIVERIES,
 )

@@ -22,6 +22,7 @@ from shared.events.agent import (
 )
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.events.envelope import Actor, EventBase
+from shared.events.webhook import WEBHOOK_DELIVERY_EVENTS, WEBHOOK_ENDPOINT_EVENTS
 from shared.topics import (
     AGENT_CREDENTIALS,
     AGENT_EVENTS_TOPIC,
@@ -30,6 +31,8 @@ from shared.topics import (
     DEPARTMENTS,
     PRESENCE,
     ROUTING_FACTS,
+    WEBHOOK_DELIVERIES,
+    WEBHOOK_ENDPOINTS,
     TopicSpec,
 )
 
@@ -53,6 +56,8 @@ _TOPIC_OF_GROUP: tuple[tuple[tuple[type[EventBase], ...], TopicSpec], ...] = (
     (PRESENCE_EVENTS, PRESENCE),
     (DEPARTMENT_EVENTS, DEPARTMENTS),
     (ROUTING_EVENTS, ROUTING_FACTS),
+    (WEBHOOK_ENDPOINT_EVENTS, WEBHOOK_ENDPOINTS),
+    (WEBHOOK_DELIVERY_EVENTS, WEBHOOK_DELIVERIES),
 )
 
 EVENT_TYPES: dict[str, type[EventBase]] = {
