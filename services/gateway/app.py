@@ -18,13 +18,16 @@ from services.gateway.errors import RefuseNulInUrls, install_error_handlers
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
 from services.gateway.routes import (
+    agents,
     attachments,
+    canned_responses,
     conversations,
     departments,
     health,
     history,
+    profile,
+    sign_in,
     sockets,
-    team,
     visitor,
     web,
 )
@@ -65,7 +68,20 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     app = FastAPI(title="Parley gateway", version="0.1.0", lifespan=lifespan)
     install_error_handlers(app)
-    for module in (health, visitor, conversations, team, departments, history, attachments, sockets, web):
+    for module in (
+        health,
+        visitor,
+        sign_in,
+        profile,
+        agents,
+        conversations,
+        canned_responses,
+        departments,
+        history,
+        attachments,
+        sockets,
+        web,
+    ):
         app.include_router(module.router)
     app.add_middleware(web.WidgetCors)
     app.add_middleware(RefuseNulInUrls)

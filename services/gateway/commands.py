@@ -1,4 +1,6 @@
-"""What each command means: pure functions from the current views and a request to the events to append.
+"""What each conversation command means: pure functions from the current views and a request to the
+events to append. The team's own commands (profile, status, canned responses, departments) are in
+`team_commands.py`, on the same terms.
 
 They raise the ApiError a client should see when a rule forbids the command. No I/O here: the routes
 load the views, call these, and append what they return.
@@ -7,18 +9,19 @@ load the views, call these, and append what they return.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from services.gateway.auth import AgentPrincipal, VisitorPrincipal
-from services.gateway.errors import Conflict, Forbidden, NotFound, UnsupportedMediaType
+from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound, UnsupportedMediaType
+from shared.capacity import limit_of_agent
 from shared.events import Actor, EventBase
-from shared.events.agent import AgentStatusChanged
 from shared.events.conversation import (
     AttachmentRef,
     ConversationClosed,
     ConversationRead,
     ConversationReopened,
+    DirectConversationStarted,
     MessagePosted,
     NoteAdded,
     ParticipantJoined,
@@ -33,6 +36,8 @@ from shared.events.conversation import (
 from shared.events.envelope import new_id
 
 View = Mapping[str, Any]
+# The starter and up to 19 teammates, as conversation.direct_started allows.
+MAX_DIRECT_PARTICIPANTS = 20
 
 
 def agent_actor(agent: AgentPrincipal) -> Actor:
@@ -211,9 +216,15 @@ def reassign(
     conversation: View,
     agent: AgentPrincipal,
     target: View,
-    target_at_capacity: bool,
+    open_chats: Mapping[str, int],
+    departments: Iterable[View],
     correlation_id: str | None,
-) -> ReassignmentRequested:
+) -> ReassignmentRequested | None:
+    """None when the target already has the conversation. `open_chats` counts each agent's open assigned
+    chats as the view sees them; whether the target is at their limit follows `shared/capacity.py`, the
+    rule the router enforces, so only a supervisor can push them past it (recorded as forced)."""
+    if conversation.get("assignee_id") == target["_id"]:
+        return None
     _require_open(conversation, "assigned")
     if conversation["kind"] == "direct":
         raise Conflict("agent-to-agent conversations are not assigned")
@@ -221,11 +232,39 @@ def reassign(
     unassigned = conversation["assignment"] != "assigned"
     if not (agent.is_supervisor or mine or unassigned):
         raise Forbidden("only a supervisor can reassign a conversation assigned to someone else")
-    if target_at_capacity and not agent.is_supervisor:
+    limit = limit_of_agent(target, departments, conversation.get("department"))
+    at_capacity = open_chats.get(target["_id"], 0) >= limit.chats
+    if at_capacity and not agent.is_supervisor:
         raise Conflict(f"{target['name']} is at their chat limit; only a supervisor can force it")
-    payload = {"agent_id": target["_id"], "forced": target_at_capacity}
+    payload = {"agent_id": target["_id"], "forced": at_capacity}
     return ReassignmentRequested(
         **_envelope(conversation, agent_actor(agent), correlation_id), payload=payload
+    )
+
+
+def start_direct(
+    *,
+    agent: AgentPrincipal,
+    agent_ids: Sequence[str],
+    found: Mapping[str, View],
+    subject: str | None,
+    correlation_id: str | None,
+) -> DirectConversationStarted:
+    """An agent-to-agent chat with the teammates named in `agent_ids` (the starter is always in it, once);
+    `found` is the agent views of those ids the starter's team has."""
+    teammates = [a for a in dict.fromkeys(agent_ids) if a != agent.agent_id]
+    if not teammates:
+        raise ApiError("choose at least one teammate other than yourself")
+    if missing := [a for a in teammates if a not in found]:
+        raise NotFound(f"agents not found: {', '.join(missing)}")
+    if len(teammates) + 1 > MAX_DIRECT_PARTICIPANTS:
+        raise Conflict(f"a direct conversation holds at most {MAX_DIRECT_PARTICIPANTS} agents")
+    return DirectConversationStarted(
+        tenant=agent.tenant,
+        aggregate_id=new_id(),
+        actor=agent_actor(agent),
+        correlation_id=correlation_id,
+        payload={"participant_ids": [agent.agent_id, *teammates], "subject": subject},
     )
 
 
@@ -293,17 +332,3 @@ def render_canned_response(text: str, *, conversation: View, agent: View) -> str
         ("conversation", "id"): conversation["_id"],
     }
     return _VARIABLE.sub(lambda m: str(values.get((m.group(1), m.group(2)), "")), text)
-
-
-def status_on_sign_in(*, agent: View, correlation_id: str | None) -> AgentStatusChanged | None:
-    """An agent who never chose a status becomes available on signing in, so a new team sees chats routed
-    at once; a status the agent chose is remembered (an agent who went offline stays offline)."""
-    if agent.get("status_chosen", True):
-        return None
-    return AgentStatusChanged(
-        tenant=agent["tenant"],
-        aggregate_id=agent["_id"],
-        actor=Actor(kind="agent", id=agent["_id"]),
-        correlation_id=correlation_id,
-        payload={"status": "available"},
-    )

@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Header, Path, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import HTTPConnection
 
+from services.conversation import queries as conversation_queries
+from services.gateway import commands
 from services.gateway.attachments import AttachmentStore
 from services.gateway.auth import (
     AgentPrincipal,
@@ -24,9 +26,10 @@ from services.gateway.auth import (
     visitor_of_token,
 )
 from services.gateway.config import GatewaySettings
-from services.gateway.errors import Unauthorized
+from services.gateway.errors import NotFound, Unauthorized
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
+from services.gateway.uploads import Uploads
 
 Collection = AsyncCollection[dict[str, Any]]
 _bearer = HTTPBearer(auto_error=False)
@@ -52,7 +55,7 @@ async def get_publisher(request: HTTPConnection) -> EventPublisher:
     return publisher
 
 
-async def _attachments(request: HTTPConnection) -> AttachmentStore:
+async def get_attachments(request: HTTPConnection) -> AttachmentStore:
     store: AttachmentStore = request.app.state.attachments
     return store
 
@@ -67,7 +70,7 @@ HubDep = Annotated[LiveHub, Depends(get_hub)]
 ProducerDep = Annotated[AIOKafkaProducer, Depends(_producer)]
 DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_db)]
 PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
-AttachmentsDep = Annotated[AttachmentStore, Depends(_attachments)]
+AttachmentsDep = Annotated[AttachmentStore, Depends(get_attachments)]
 
 
 class Views:
@@ -138,3 +141,56 @@ CorrelationDep = Annotated[str | None, Depends(_correlation_id)]
 
 
 AnyPrincipalDep = Annotated[AgentPrincipal | VisitorPrincipal, Depends(_agent_or_visitor)]
+
+
+async def get_uploads(
+    settings: SettingsDep, store: AttachmentsDep, publisher: PublisherDep, correlation_id: CorrelationDep
+) -> Uploads:
+    return Uploads(settings=settings, store=store, publisher=publisher, correlation_id=correlation_id)
+
+
+UploadsDep = Annotated[Uploads, Depends(get_uploads)]
+ConversationId = Annotated[str, Path(min_length=1, max_length=100)]
+
+
+async def get_conversation(
+    conversation_id: ConversationId, agent: AgentDep, views: ViewsDep
+) -> dict[str, Any]:
+    """The conversation in the path, if it belongs to the signed-in agent's team: any agent of the team may
+    open it, and each command then decides what this agent may do to it. A conversation of another team
+    is as unknown as one that does not exist.
+
+    Being a dependency, it answers 404 for an unknown conversation before the body is validated."""
+    conversation = await conversation_queries.get_conversation(
+        conversations=views.conversations, tenant=agent.tenant, conversation_id=conversation_id
+    )
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    return conversation
+
+
+async def get_visitor_conversation(visitor: VisitorDep, views: ViewsDep) -> dict[str, Any]:
+    """The one conversation a visitor token reaches. The token was minted only after the broker
+    acknowledged conversation.started, so the conversation exists even when the projection has not shown
+    it yet: a visitor typing fast must not get a 404."""
+    conversation = await conversation_queries.get_conversation(
+        conversations=views.conversations, tenant=visitor.tenant, conversation_id=visitor.conversation_id
+    )
+    return conversation if conversation is not None else commands.pending_visitor_conversation(visitor)
+
+
+ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
+VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
+
+
+async def get_my_profile(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
+    """The signed-in agent's own view."""
+    me = await conversation_queries.get_agent(
+        agents=views.agents, tenant=agent.tenant, agent_id=agent.agent_id
+    )
+    if me is None:
+        raise NotFound("your agent profile was not found")
+    return me
+
+
+MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
+from services.gateway.commands import MAX_DIRECT_PARTICIPANTS
 from services.gateway.errors import refuse_nul
 from shared.capacity import ChatLimit
 from shared.events.agent import AgentStatus, RoutingStrategy
@@ -99,7 +100,7 @@ class SetStatus(Body):
 
 
 class StartDirect(Body):
-    agent_ids: list[str] = Field(min_length=1, max_length=19)
+    agent_ids: list[str] = Field(min_length=1, max_length=MAX_DIRECT_PARTICIPANTS - 1)
     subject: str | None = Field(default=None, max_length=200)
 
 

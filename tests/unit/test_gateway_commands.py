@@ -8,8 +8,13 @@ import pytest
 
 from services.gateway import commands
 from services.gateway.auth import AgentPrincipal, VisitorPrincipal, hash_password, verify_password
-from services.gateway.errors import Conflict, Forbidden, UnsupportedMediaType
-from shared.events.conversation import AttachmentRef, ConversationReopened, MessagePosted
+from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound, UnsupportedMediaType
+from shared.events.conversation import (
+    AttachmentRef,
+    ConversationReopened,
+    MessagePosted,
+    ReassignmentRequested,
+)
 
 ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 BOB = AgentPrincipal(agent_id="bob", tenant="acme", role="agent")
@@ -53,30 +58,116 @@ def test_closed_conversations_cannot_be_tagged_or_assigned() -> None:
         commands.reassign(
             conversation=closed,
             agent=SAM,
-            target={"_id": "bob", "name": "Bob"},
-            target_at_capacity=False,
+            target=BOB_VIEW,
+            open_chats={},
+            departments=[],
             correlation_id=None,
         )
 
 
+BOB_VIEW = {"_id": "bob", "name": "Bob", "max_concurrent_chats": 2}
+BOB_FULL = {"bob": 2}
+
+
 def test_only_supervisors_take_a_conversation_from_its_assignee_or_force_capacity() -> None:
-    bob = {"_id": "bob", "name": "Bob"}
-    with pytest.raises(Forbidden, match="supervisor"):
-        commands.reassign(
-            conversation=conversation(), agent=BOB, target=bob, target_at_capacity=False, correlation_id=None
+    def reassign(agent: AgentPrincipal, open_chats: dict[str, int]) -> ReassignmentRequested | None:
+        return commands.reassign(
+            conversation=conversation(),
+            agent=agent,
+            target=BOB_VIEW,
+            open_chats=open_chats,
+            departments=[],
+            correlation_id=None,
         )
-    own = commands.reassign(
-        conversation=conversation(), agent=ANN, target=bob, target_at_capacity=False, correlation_id=None
+
+    with pytest.raises(Forbidden, match="supervisor"):
+        reassign(BOB, {})
+    own = reassign(ANN, {"bob": 1})
+    assert own is not None and own.payload.agent_id == "bob" and not own.payload.forced
+    with pytest.raises(Conflict, match="Bob is at their chat limit"):
+        reassign(ANN, BOB_FULL)
+    forced = reassign(SAM, BOB_FULL)
+    assert forced is not None and forced.payload.forced
+
+
+def test_reassigning_to_the_current_assignee_changes_nothing() -> None:
+    # Not even a refusal: the conversation already is where the agent wants it.
+    mine = conversation(assignee_id="bob", participants=["bob"])
+    assert (
+        commands.reassign(
+            conversation=mine,
+            agent=ANN,
+            target=BOB_VIEW,
+            open_chats=BOB_FULL,
+            departments=[],
+            correlation_id=None,
+        )
+        is None
     )
-    assert own.payload.agent_id == "bob"
+
+
+def test_a_reassignment_counts_against_the_limit_the_router_applies() -> None:
+    # Bob has no limit of his own: the conversation's department default (1) applies, not the team's 5.
+    bob = {"_id": "bob", "name": "Bob", "max_concurrent_chats": None}
+    sales = {"_id": "sales", "members": ["bob"], "default_max_chats": 1}
     with pytest.raises(Conflict, match="chat limit"):
         commands.reassign(
-            conversation=conversation(), agent=ANN, target=bob, target_at_capacity=True, correlation_id=None
+            conversation=conversation(department="sales"),
+            agent=ANN,
+            target=bob,
+            open_chats={"bob": 1},
+            departments=[sales],
+            correlation_id=None,
         )
-    forced = commands.reassign(
-        conversation=conversation(), agent=SAM, target=bob, target_at_capacity=True, correlation_id=None
+    unlimited_elsewhere = commands.reassign(
+        conversation=conversation(department=None),
+        agent=ANN,
+        target=bob,
+        open_chats={"bob": 1},
+        departments=[{**sales, "members": []}],
+        correlation_id=None,
     )
-    assert forced.payload.forced
+    assert unlimited_elsewhere is not None and not unlimited_elsewhere.payload.forced
+
+
+def test_agent_to_agent_conversations_are_not_assigned() -> None:
+    direct = conversation(kind="direct", assignment="unassigned", assignee_id=None)
+    with pytest.raises(Conflict, match="not assigned"):
+        commands.reassign(
+            conversation=direct,
+            agent=SAM,
+            target=BOB_VIEW,
+            open_chats={},
+            departments=[],
+            correlation_id=None,
+        )
+
+
+def test_a_direct_chat_holds_its_starter_once_and_named_teammates_of_the_team() -> None:
+    team = {"bob": {"_id": "bob"}, "sam": {"_id": "sam"}}
+    started = commands.start_direct(
+        agent=ANN, agent_ids=["bob", "ann", "sam", "bob"], found=team, subject="lunch", correlation_id=None
+    )
+    assert started.payload.participant_ids == ["ann", "bob", "sam"]
+    assert (started.tenant, started.actor.id, started.payload.subject) == ("acme", "ann", "lunch")
+    with pytest.raises(ApiError, match="other than yourself") as alone:
+        commands.start_direct(agent=ANN, agent_ids=["ann"], found={}, subject=None, correlation_id=None)
+    assert alone.value.status_code == 400
+    with pytest.raises(NotFound, match="agents not found: zed"):
+        commands.start_direct(
+            agent=ANN, agent_ids=["bob", "zed"], found=team, subject=None, correlation_id=None
+        )
+
+
+def test_a_direct_chat_holds_at_most_twenty_agents() -> None:
+    names = [f"a{i}" for i in range(commands.MAX_DIRECT_PARTICIPANTS)]
+    team = {name: {"_id": name} for name in names}
+    full = commands.start_direct(
+        agent=ANN, agent_ids=names[:19], found=team, subject=None, correlation_id=None
+    )
+    assert len(full.payload.participant_ids) == 20
+    with pytest.raises(Conflict, match="at most 20 agents"):
+        commands.start_direct(agent=ANN, agent_ids=names, found=team, subject=None, correlation_id=None)
 
 
 def test_agent_to_agent_conversations_refuse_files_but_take_notes() -> None:
@@ -125,14 +216,3 @@ def test_passwords_are_hashed_and_verified() -> None:
     hashed = hash_password("correct horse")
     assert "correct horse" not in hashed and hashed.startswith("$argon2")
     assert verify_password(hashed, "correct horse") and not verify_password(hashed, "wrong")
-
-
-def test_a_new_agent_signing_in_becomes_available_and_a_chosen_status_is_kept() -> None:
-    agent = {"_id": "ann", "tenant": "acme", "status": "offline", "status_chosen": False}
-    first = commands.status_on_sign_in(agent=agent, correlation_id="req-1")
-    assert first is not None
-    assert (first.aggregate_id, first.payload.status, first.actor.id) == ("ann", "available", "ann")
-    assert commands.status_on_sign_in(agent={**agent, "status_chosen": True}, correlation_id=None) is None
-    # Views written before the flag existed belong to agents who have been around: leave them be.
-    legacy = {k: v for k, v in agent.items() if k != "status_chosen"}
-    assert commands.status_on_sign_in(agent=legacy, correlation_id=None) is None

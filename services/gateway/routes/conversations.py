@@ -1,4 +1,7 @@
-"""The agent's side of conversations: Monitor, chat list, detail with sidebar, and every chat action."""
+"""The agent's side of conversations: Monitor, chat list, detail with sidebar, and every chat action.
+
+Each action: `ConversationDep` loads the conversation, the pure rule in `commands.py` decides the event,
+and the route appends it."""
 
 from __future__ import annotations
 
@@ -11,14 +14,14 @@ from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.deps import (
     AgentDep,
-    AttachmentsDep,
+    ConversationDep,
     CorrelationDep,
     PublisherDep,
-    SettingsDep,
+    UploadsDep,
     ViewsDep,
 )
-from services.gateway.errors import ApiError, Conflict, NotFound
-from services.gateway.routes.uploads import resolve_attachments, store_upload
+from services.gateway.errors import NotFound
+from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import (
     AddTag,
     ChooseAgent,
@@ -28,27 +31,16 @@ from services.gateway.schemas import (
     PostMessage,
     PostNote,
     StartDirect,
+    Transfer,
     agent_card,
     public,
     waiting_seconds,
 )
 from services.history import queries as history_queries
-from shared.capacity import limit_of_agent
 from shared.events import EventBase
-from shared.events.conversation import MAX_POSITION, TAG_PATTERN, DirectConversationStarted
-from shared.events.envelope import new_id
+from shared.events.conversation import MAX_POSITION, TAG_PATTERN
 
 router = APIRouter(prefix="/api/agent", tags=["agent: conversations"])
-ConversationId = Annotated[str, Path(min_length=1, max_length=100)]
-
-
-async def load_conversation(views: ViewsDep, tenant: str, conversation_id: str) -> dict[str, Any]:
-    conversation = await conversation_queries.get_conversation(
-        conversations=views.conversations, tenant=tenant, conversation_id=conversation_id
-    )
-    if conversation is None:
-        raise NotFound(f"conversation {conversation_id} not found")
-    return conversation
 
 
 async def _agent(views: ViewsDep, tenant: str, agent_id: str) -> dict[str, Any]:
@@ -92,9 +84,8 @@ async def my_chats(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
 
 @router.get("/conversations/{conversation_id}", summary="A conversation with its sidebar information")
 async def conversation_detail(
-    conversation_id: ConversationId, agent: AgentDep, views: ViewsDep
+    conversation: ConversationDep, agent: AgentDep, views: ViewsDep
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     people = [conversation.get("assignee_id"), *conversation["participants"]]
     agents = await conversation_queries.agents_by_id(
         agents=views.agents, tenant=agent.tenant, agent_ids=[a for a in dict.fromkeys(people) if a]
@@ -108,16 +99,14 @@ async def conversation_detail(
 
 @router.get("/conversations/{conversation_id}/messages", summary="Transcript, internal notes included")
 async def conversation_messages(
-    conversation_id: ConversationId,
-    agent: AgentDep,
+    conversation: ConversationDep,
     views: ViewsDep,
     after: Annotated[int | None, Query(ge=-1, le=MAX_POSITION)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> dict[str, Any]:
-    await load_conversation(views, agent.tenant, conversation_id)
     lines = await history_queries.list_messages(
         messages=views.messages,
-        conversation_id=conversation_id,
+        conversation_id=conversation["_id"],
         include_internal=True,
         after_position=after,
         limit=limit,
@@ -125,7 +114,9 @@ async def conversation_messages(
     return {"items": [public(line) | {"position": line["position"]} for line in lines]}
 
 
-async def _append(publisher: PublisherDep, event: EventBase | None, *, unchanged: str = "") -> dict[str, Any]:
+async def _append(
+    publisher: EventPublisher, event: EventBase | None, *, unchanged: str = ""
+) -> dict[str, Any]:
     """The response of every chat action: the events appended, or why nothing needed to change."""
     if event is None:
         return {"events": [], "unchanged": unchanged}
@@ -134,14 +125,12 @@ async def _append(publisher: PublisherDep, event: EventBase | None, *, unchanged
 
 @router.post("/conversations/{conversation_id}/read", summary="Read receipt: clears my unread count")
 async def mark_read(
-    conversation_id: ConversationId,
     body: MarkRead,
+    conversation: ConversationDep,
     agent: AgentDep,
-    views: ViewsDep,
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.mark_read(
         conversation=conversation,
         agent=agent,
@@ -153,13 +142,8 @@ async def mark_read(
 
 @router.post("/conversations/{conversation_id}/join", summary="Join to chat")
 async def join(
-    conversation_id: ConversationId,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
-    correlation_id: CorrelationDep,
+    conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep, correlation_id: CorrelationDep
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.join(conversation=conversation, agent=agent, correlation_id=correlation_id)
     return await _append(publisher, event, unchanged="already a participant")
 
@@ -168,15 +152,14 @@ async def join(
     "/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, summary="Reply"
 )
 async def post_message(
-    conversation_id: ConversationId,
     body: PostMessage,
+    conversation: ConversationDep,
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    attachments: AttachmentsDep,
+    uploads: UploadsDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     text = body.text
     if body.canned_response_id:
         canned = await conversation_queries.get_canned_response(
@@ -186,12 +169,11 @@ async def post_message(
             raise NotFound(f"canned response {body.canned_response_id} not found")
         me = await _agent(views, agent.tenant, agent.agent_id)
         text = commands.render_canned_response(canned["text"], conversation=conversation, agent=me)
-    refs = await resolve_attachments(attachments, conversation, body.attachment_ids, text)
     event = commands.agent_message(
         conversation=conversation,
         agent=agent,
         text=text,
-        attachments=refs,
+        attachments=await uploads.attached(conversation, body.attachment_ids, text),
         canned_response_id=body.canned_response_id,
         correlation_id=correlation_id,
     )
@@ -202,14 +184,12 @@ async def post_message(
     "/conversations/{conversation_id}/notes", status_code=status.HTTP_201_CREATED, summary="Internal note"
 )
 async def add_note(
-    conversation_id: ConversationId,
     body: PostNote,
+    conversation: ConversationDep,
     agent: AgentDep,
-    views: ViewsDep,
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.note(
         conversation=conversation, agent=agent, text=body.text, correlation_id=correlation_id
     )
@@ -220,37 +200,19 @@ async def add_note(
     "/conversations/{conversation_id}/attachments", status_code=status.HTTP_201_CREATED, summary="Upload"
 )
 async def upload(
-    conversation_id: ConversationId,
-    agent: AgentDep,
-    views: ViewsDep,
-    settings: SettingsDep,
-    publisher: PublisherDep,
-    attachments: AttachmentsDep,
-    file: Annotated[UploadFile, File()],
-    correlation_id: CorrelationDep,
+    conversation: ConversationDep, agent: AgentDep, uploads: UploadsDep, file: Annotated[UploadFile, File()]
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
-    return await store_upload(
-        file=file,
-        conversation=conversation,
-        actor=commands.agent_actor(agent),
-        settings=settings,
-        store=attachments,
-        publisher=publisher,
-        correlation_id=correlation_id,
-    )
+    return await uploads.upload(file, conversation=conversation, actor=commands.agent_actor(agent))
 
 
 @router.post("/conversations/{conversation_id}/tags", summary="Add a tag")
 async def add_tag(
-    conversation_id: ConversationId,
     body: AddTag,
+    conversation: ConversationDep,
     agent: AgentDep,
-    views: ViewsDep,
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.add_tag(
         conversation=conversation, agent=agent, tag=body.tag, correlation_id=correlation_id
     )
@@ -259,14 +221,12 @@ async def add_tag(
 
 @router.delete("/conversations/{conversation_id}/tags/{tag}", summary="Remove a tag")
 async def remove_tag(
-    conversation_id: ConversationId,
     tag: Annotated[str, Path(pattern=TAG_PATTERN)],
+    conversation: ConversationDep,
     agent: AgentDep,
-    views: ViewsDep,
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.remove_tag(
         conversation=conversation, agent=agent, tag=tag, correlation_id=correlation_id
     )
@@ -275,14 +235,12 @@ async def remove_tag(
 
 @router.post("/conversations/{conversation_id}/close", summary="Close the conversation (the X)")
 async def close(
-    conversation_id: ConversationId,
+    conversation: ConversationDep,
     agent: AgentDep,
-    views: ViewsDep,
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
     body: CloseConversation | None = None,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     event = commands.close(
         conversation=conversation,
         actor=commands.agent_actor(agent),
@@ -294,40 +252,38 @@ async def close(
 
 @router.post("/conversations/{conversation_id}/reassign", summary="Reassign to a chosen agent")
 async def reassign(
-    conversation_id: ConversationId,
     body: ChooseAgent,
+    conversation: ConversationDep,
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     target = await _agent(views, agent.tenant, body.agent_id)
-    if conversation.get("assignee_id") == target["_id"]:
-        return await _append(publisher, None, unchanged=f"already assigned to {target['name']}")
-    load = await conversation_queries.open_counts(conversations=views.conversations, tenant=agent.tenant)
-    departments = await conversation_queries.departments(departments=views.departments, tenant=agent.tenant)
-    limit = limit_of_agent(target, departments, conversation.get("department"))
     event = commands.reassign(
         conversation=conversation,
         agent=agent,
         target=target,
-        target_at_capacity=load.get(target["_id"], 0) >= limit.chats,
+        open_chats=await conversation_queries.open_counts(
+            conversations=views.conversations, tenant=agent.tenant
+        ),
+        departments=await conversation_queries.departments(
+            departments=views.departments, tenant=agent.tenant
+        ),
         correlation_id=correlation_id,
     )
-    return await _append(publisher, event)
+    return await _append(publisher, event, unchanged=f"already assigned to {target['name']}")
 
 
 @router.post("/conversations/{conversation_id}/teammates", summary="Add a teammate")
 async def add_teammate(
-    conversation_id: ConversationId,
     body: ChooseAgent,
+    conversation: ConversationDep,
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
     teammate = await _agent(views, agent.tenant, body.agent_id)
     event = commands.invite_teammate(
         conversation=conversation, agent=agent, teammate=teammate, correlation_id=correlation_id
@@ -335,15 +291,34 @@ async def add_teammate(
     return await _append(publisher, event, unchanged="already a participant")
 
 
-@router.post("/conversations/{conversation_id}/leave", summary="Leave so a teammate takes over")
-async def leave(
-    conversation_id: ConversationId,
+@router.post("/conversations/{conversation_id}/transfer", summary="Transfer to another department")
+async def transfer(
+    body: Transfer,
+    conversation: ConversationDep,
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await load_conversation(views, agent.tenant, conversation_id)
+    department = await conversation_queries.get_department(
+        departments=views.departments, tenant=agent.tenant, department_id=body.department
+    )
+    if department is None:
+        raise NotFound(f"department {body.department} not found")
+    event = commands.transfer(
+        conversation=conversation,
+        agent=agent,
+        department=department,
+        reason=body.reason,
+        correlation_id=correlation_id,
+    )
+    return await _append(publisher, event)
+
+
+@router.post("/conversations/{conversation_id}/leave", summary="Leave so a teammate takes over")
+async def leave(
+    conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep, correlation_id: CorrelationDep
+) -> dict[str, Any]:
     event = commands.leave(conversation=conversation, agent=agent, correlation_id=correlation_id)
     return await _append(publisher, event)
 
@@ -358,23 +333,14 @@ async def start_direct(
     publisher: PublisherDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    others = [a for a in dict.fromkeys(body.agent_ids) if a != agent.agent_id]
-    if not others:
-        raise ApiError("choose at least one teammate other than yourself")
-    found = await conversation_queries.agents_by_id(
-        agents=views.agents, tenant=agent.tenant, agent_ids=others
-    )
-    missing = [a for a in others if a not in found]
-    if missing:
-        raise NotFound(f"agents not found: {', '.join(missing)}")
-    if len(others) + 1 > 20:
-        raise Conflict("a direct conversation holds at most 20 agents")
-    event = DirectConversationStarted(
-        tenant=agent.tenant,
-        aggregate_id=new_id(),
-        actor=commands.agent_actor(agent),
+    event = commands.start_direct(
+        agent=agent,
+        agent_ids=body.agent_ids,
+        found=await conversation_queries.agents_by_id(
+            agents=views.agents, tenant=agent.tenant, agent_ids=body.agent_ids
+        ),
+        subject=body.subject,
         correlation_id=correlation_id,
-        payload={"participant_ids": [agent.agent_id, *others], "subject": body.subject},
     )
     appended = await publisher.append(event)
     return {"conversation_id": event.aggregate_id, "events": [appended.as_json()]}

@@ -13,15 +13,15 @@ from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.auth import VisitorPrincipal, visitor_token
 from services.gateway.deps import (
-    AttachmentsDep,
     CorrelationDep,
     PublisherDep,
     SettingsDep,
+    UploadsDep,
     ViewsDep,
+    VisitorConversationDep,
     VisitorDep,
 )
 from services.gateway.errors import Forbidden
-from services.gateway.routes.uploads import resolve_attachments, store_upload
 from services.gateway.schemas import (
     PostMessage,
     Rate,
@@ -34,15 +34,6 @@ from shared.events.conversation import MAX_POSITION, ConversationStarted, Messag
 from shared.events.envelope import Actor, new_id
 
 router = APIRouter(prefix="/api/visitor", tags=["visitor"])
-
-
-async def _own_conversation(views: ViewsDep, visitor: VisitorPrincipal) -> dict[str, Any]:
-    conversation = await conversation_queries.get_conversation(
-        conversations=views.conversations, tenant=visitor.tenant, conversation_id=visitor.conversation_id
-    )
-    # The token was minted only after the broker acknowledged conversation.started, so the conversation
-    # exists even when the projection has not shown it yet: a visitor typing fast must not get a 404.
-    return conversation if conversation is not None else commands.pending_visitor_conversation(visitor)
 
 
 @router.post("/conversations", status_code=status.HTTP_201_CREATED, summary="Start a chat (pre-chat form)")
@@ -90,8 +81,9 @@ async def start_conversation(
 
 
 @router.get("/conversation", summary="My conversation: status, agent, queue position")
-async def my_conversation(visitor: VisitorDep, views: ViewsDep) -> dict[str, Any]:
-    conversation = await _own_conversation(views, visitor)
+async def my_conversation(
+    conversation: VisitorConversationDep, visitor: VisitorDep, views: ViewsDep
+) -> dict[str, Any]:
     assignee = None
     if conversation.get("assignee_id"):
         assignee = await conversation_queries.get_agent(
@@ -133,21 +125,19 @@ async def my_messages(
 @router.post("/conversation/messages", status_code=status.HTTP_201_CREATED, summary="Write to the agent")
 async def post_message(
     body: PostMessage,
+    conversation: VisitorConversationDep,
     visitor: VisitorDep,
-    views: ViewsDep,
     publisher: PublisherDep,
-    attachments: AttachmentsDep,
+    uploads: UploadsDep,
     correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     if body.canned_response_id:
         raise Forbidden("canned responses are for agents")
-    conversation = await _own_conversation(views, visitor)
-    refs = await resolve_attachments(attachments, conversation, body.attachment_ids, body.text)
     events = commands.visitor_message(
         conversation=conversation,
         visitor=visitor,
         text=body.text,
-        attachments=refs,
+        attachments=await uploads.attached(conversation, body.attachment_ids, body.text),
         correlation_id=correlation_id,
     )
     appended = await publisher.append_all(*events)
@@ -156,33 +146,24 @@ async def post_message(
 
 @router.post("/conversation/attachments", status_code=status.HTTP_201_CREATED, summary="Upload a file")
 async def upload(
+    conversation: VisitorConversationDep,
     visitor: VisitorDep,
-    views: ViewsDep,
-    settings: SettingsDep,
-    publisher: PublisherDep,
-    attachments: AttachmentsDep,
+    uploads: UploadsDep,
     file: Annotated[UploadFile, File(description="Image or document; see the allow-list")],
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _own_conversation(views, visitor)
-    return await store_upload(
-        file=file,
-        conversation=conversation,
-        actor=commands.visitor_actor(visitor),
-        settings=settings,
-        store=attachments,
-        publisher=publisher,
-        correlation_id=correlation_id,
-    )
+    return await uploads.upload(file, conversation=conversation, actor=commands.visitor_actor(visitor))
 
 
 @router.post(
     "/conversation/rating", status_code=status.HTTP_201_CREATED, summary="Rate the conversation (CSAT 1-5)"
 )
 async def rate(
-    body: Rate, visitor: VisitorDep, views: ViewsDep, publisher: PublisherDep, correlation_id: CorrelationDep
+    body: Rate,
+    conversation: VisitorConversationDep,
+    visitor: VisitorDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    conversation = await _own_conversation(views, visitor)
     event = commands.rate(
         conversation=conversation,
         visitor=visitor,

@@ -1,0 +1,143 @@
+"""What the team's own commands mean: signing in, profile and availability, canned responses, departments.
+
+Pure, like `commands.py` (which holds the conversation commands): from the current views and a request to
+the event to append, or the ApiError a client should see when a rule forbids it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar
+
+from services.gateway.auth import AgentPrincipal
+from services.gateway.commands import View, agent_actor
+from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound
+from services.gateway.schemas import ConfigureDepartment
+from shared.events import Actor, EventBase
+from shared.events.agent import (
+    AgentProfileUpdated,
+    AgentStatus,
+    AgentStatusChanged,
+    CannedResponseCreated,
+    CannedResponseDeleted,
+    CannedResponseUpdated,
+    DepartmentConfigured,
+)
+from shared.events.envelope import new_id
+
+E = TypeVar("E", bound=EventBase)
+
+
+def _by(
+    agent: AgentPrincipal, cls: type[E], aggregate_id: str, correlation_id: str | None, payload: Any
+) -> E:
+    return cls.model_validate(
+        {
+            "tenant": agent.tenant,
+            "aggregate_id": aggregate_id,
+            "actor": agent_actor(agent),
+            "correlation_id": correlation_id,
+            "payload": payload,
+        }
+    )
+
+
+def status_on_sign_in(*, agent: View, correlation_id: str | None) -> AgentStatusChanged | None:
+    """An agent who never chose a status becomes available on signing in, so a new team sees chats routed
+    at once; a status the agent chose is remembered (an agent who went offline stays offline)."""
+    if agent.get("status_chosen", True):
+        return None
+    return AgentStatusChanged(
+        tenant=agent["tenant"],
+        aggregate_id=agent["_id"],
+        actor=Actor(kind="agent", id=agent["_id"]),
+        correlation_id=correlation_id,
+        payload={"status": "available"},
+    )
+
+
+def update_profile(
+    *, agent: AgentPrincipal, changes: Mapping[str, Any], correlation_id: str | None
+) -> AgentProfileUpdated:
+    if not changes:
+        raise Conflict("nothing to change: send name, avatar_url or max_concurrent_chats")
+    return _by(agent, AgentProfileUpdated, agent.agent_id, correlation_id, dict(changes))
+
+
+def set_status(
+    *, agent: AgentPrincipal, status: AgentStatus, correlation_id: str | None
+) -> AgentStatusChanged:
+    return _by(agent, AgentStatusChanged, agent.agent_id, correlation_id, {"status": status})
+
+
+def _require_shortcut_free(existing: Iterable[View], shortcut: str, except_id: str | None = None) -> None:
+    """`existing` is the team's canned responses; a shortcut names one of them, so typing /shortcut in the
+    composer finds exactly one."""
+    if any(doc["shortcut"] == shortcut and doc["_id"] != except_id for doc in existing):
+        raise Conflict(f"the shortcut /{shortcut} is already used")
+
+
+def _require_may_change(agent: AgentPrincipal, response: View) -> None:
+    if not (agent.is_supervisor or response["created_by"] == agent.agent_id):
+        raise Forbidden("only its author or a supervisor can change a canned response")
+
+
+def create_canned_response(
+    *,
+    agent: AgentPrincipal,
+    shortcut: str,
+    text: str,
+    existing: Iterable[View],
+    correlation_id: str | None,
+) -> CannedResponseCreated:
+    _require_shortcut_free(existing, shortcut)
+    payload = {"shortcut": shortcut, "text": text}
+    return _by(agent, CannedResponseCreated, new_id(), correlation_id, payload)
+
+
+def update_canned_response(
+    *,
+    agent: AgentPrincipal,
+    response: View,
+    shortcut: str,
+    text: str,
+    existing: Iterable[View],
+    correlation_id: str | None,
+) -> CannedResponseUpdated:
+    _require_may_change(agent, response)
+    _require_shortcut_free(existing, shortcut, except_id=response["_id"])
+    payload = {"shortcut": shortcut, "text": text}
+    return _by(agent, CannedResponseUpdated, response["_id"], correlation_id, payload)
+
+
+def delete_canned_response(
+    *, agent: AgentPrincipal, response: View, correlation_id: str | None
+) -> CannedResponseDeleted:
+    _require_may_change(agent, response)
+    return _by(agent, CannedResponseDeleted, response["_id"], correlation_id, {})
+
+
+def configure_department(
+    *,
+    agent: AgentPrincipal,
+    department_id: str,
+    config: ConfigureDepartment,
+    members_found: Mapping[str, View],
+    fallback: View | None,
+    correlation_id: str | None,
+) -> DepartmentConfigured:
+    """`members_found` is the agent views of `config.members` the team has; `fallback` the view of
+    `config.fallback`, None when there is none. A fallback has to exist before a department names it, so
+    overflow never goes nowhere."""
+    if not agent.is_supervisor:
+        raise Forbidden("only supervisors configure departments")
+    members = list(dict.fromkeys(config.members))
+    if missing := [m for m in members if m not in members_found]:
+        raise NotFound(f"agents not found: {', '.join(missing)}")
+    if config.fallback is not None:
+        if config.fallback == department_id:
+            raise ApiError("a department cannot fall back to itself")
+        if fallback is None:
+            raise NotFound(f"fallback department {config.fallback} not found")
+    payload = {**config.model_dump(), "members": members}
+    return _by(agent, DepartmentConfigured, department_id, correlation_id, payload)

@@ -1,0 +1,220 @@
+"""Routes in-process, through FastAPI's dependency overrides: the rules that moved out of the routes still
+answer at their URLs with the same JSON errors, and what a route appends is what the rule decided."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from services.gateway.auth import AgentPrincipal
+from shared.events.agent import CannedResponseCreated, DepartmentConfigured
+from shared.events.conversation import (
+    DirectConversationStarted,
+    ReassignmentRequested,
+    TransferRequested,
+)
+from tests.unit.gateway_fakes import FakePublisher, fake_views, gateway
+
+ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
+SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
+
+
+def _agent(agent_id: str, name: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "_id": agent_id,
+        "tenant": "acme",
+        "name": name,
+        "email": f"{agent_id}@acme.test",
+        "role": "agent",
+        "status": "available",
+        "max_concurrent_chats": None,
+        **fields,
+    }
+
+
+def _conversation(conversation_id: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "_id": conversation_id,
+        "tenant": "acme",
+        "kind": "visitor",
+        "status": "open",
+        "assignment": "assigned",
+        "assignee_id": "ann",
+        "participants": ["ann"],
+        "tags": [],
+        "department": None,
+        **fields,
+    }
+
+
+AGENTS = [
+    _agent("ann", "Ann"),
+    _agent("bob", "Bob", max_concurrent_chats=1),
+    _agent("sam", "Sam", role="supervisor"),
+    {**_agent("olga", "Olga"), "tenant": "other"},
+]
+CONVERSATIONS = [
+    _conversation("c1"),
+    _conversation("busy", assignee_id="bob", participants=["bob"]),
+    {**_conversation("theirs"), "tenant": "other"},
+]
+CANNED = [
+    {
+        "_id": "cr1",
+        "tenant": "acme",
+        "shortcut": "hi",
+        "text": "Hello!",
+        "created_by": "sam",
+        "deleted": False,
+    }
+]
+DEPARTMENTS = [{"_id": "support", "tenant": "acme", "name": "Support", "members": ["ann"]}]
+
+
+def _client(agent: AgentPrincipal) -> tuple[httpx.Client, FakePublisher]:
+    publisher = FakePublisher()
+    views = fake_views(
+        agents=AGENTS,
+        conversations=CONVERSATIONS,
+        canned_responses=CANNED,
+        departments=DEPARTMENTS,
+    )
+    return gateway(views, publisher, agent=agent), publisher
+
+
+def _error(response: httpx.Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    return error
+
+
+def test_an_unknown_conversation_or_one_of_another_team_is_a_404() -> None:
+    client, publisher = _client(ANN)
+    for conversation_id in ("nope", "theirs"):
+        error = _error(client.post(f"/api/agent/conversations/{conversation_id}/join"), 404)
+        assert error == {"code": "not_found", "message": f"conversation {conversation_id} not found"}
+        _error(client.get(f"/api/agent/conversations/{conversation_id}/messages"), 404)
+    assert publisher.appended == []
+
+
+def test_reassigning_to_the_assignee_changes_nothing() -> None:
+    client, publisher = _client(ANN)
+    response = client.post("/api/agent/conversations/c1/reassign", json={"agent_id": "ann"})
+    assert response.json() == {"events": [], "unchanged": "already assigned to Ann"}
+    assert publisher.appended == []
+
+
+def test_a_reassignment_past_the_chat_limit_takes_a_supervisor() -> None:
+    client, publisher = _client(ANN)
+    # Bob has one open chat and a limit of one.
+    error = _error(client.post("/api/agent/conversations/c1/reassign", json={"agent_id": "bob"}), 409)
+    assert error["message"] == "Bob is at their chat limit; only a supervisor can force it"
+    assert publisher.appended == []
+
+    client, publisher = _client(SAM)
+    response = client.post("/api/agent/conversations/c1/reassign", json={"agent_id": "bob"})
+    assert response.status_code == 200, response.text
+    [event] = publisher.appended
+    assert isinstance(event, ReassignmentRequested)
+    assert (event.aggregate_id, event.payload.agent_id, event.payload.forced) == ("c1", "bob", True)
+    assert response.json()["events"][0]["event_id"] == event.event_id
+
+
+def test_a_reassignment_names_an_agent_of_the_team() -> None:
+    client, _ = _client(SAM)
+    error = _error(client.post("/api/agent/conversations/c1/reassign", json={"agent_id": "olga"}), 404)
+    assert error["message"] == "agent olga not found"
+
+
+def test_a_transfer_stays_at_its_url_and_names_a_department_of_the_team() -> None:
+    client, publisher = _client(ANN)
+    error = _error(client.post("/api/agent/conversations/c1/transfer", json={"department": "sales"}), 404)
+    assert error["message"] == "department sales not found"
+    response = client.post(
+        "/api/agent/conversations/c1/transfer", json={"department": "support", "reason": "x"}
+    )
+    assert response.status_code == 200, response.text
+    [event] = publisher.appended
+    assert isinstance(event, TransferRequested)
+    assert (event.payload.department, event.payload.reason) == ("support", "x")
+
+
+def test_a_direct_chat_needs_teammates_of_the_team() -> None:
+    client, publisher = _client(ANN)
+    error = _error(client.post("/api/agent/direct-conversations", json={"agent_ids": ["ann"]}), 400)
+    assert error["message"] == "choose at least one teammate other than yourself"
+    error = _error(client.post("/api/agent/direct-conversations", json={"agent_ids": ["bob", "olga"]}), 404)
+    assert error["message"] == "agents not found: olga"
+    assert publisher.appended == []
+    _error(
+        client.post("/api/agent/direct-conversations", json={"agent_ids": [f"a{i}" for i in range(20)]}), 422
+    )
+
+    response = client.post("/api/agent/direct-conversations", json={"agent_ids": ["bob", "sam"]})
+    assert response.status_code == 201, response.text
+    [event] = publisher.appended
+    assert isinstance(event, DirectConversationStarted)
+    assert response.json()["conversation_id"] == event.aggregate_id
+    assert event.payload.participant_ids == ["ann", "bob", "sam"]
+
+
+def test_canned_response_shortcuts_are_unique_and_only_their_author_or_a_supervisor_changes_them() -> None:
+    client, publisher = _client(ANN)
+    clash = client.post("/api/agent/canned-responses", json={"shortcut": "hi", "text": "Hey"})
+    assert _error(clash, 409)["message"] == "the shortcut /hi is already used"
+    edit = client.put("/api/agent/canned-responses/cr1", json={"shortcut": "hi", "text": "Hey"})
+    assert _error(edit, 403)["message"] == "only its author or a supervisor can change a canned response"
+    _error(client.delete("/api/agent/canned-responses/cr1"), 403)
+    _error(client.delete("/api/agent/canned-responses/nope"), 404)
+    assert publisher.appended == []
+
+    created = client.post("/api/agent/canned-responses", json={"shortcut": "bye", "text": "Bye!"})
+    assert created.status_code == 201, created.text
+    [event] = publisher.appended
+    assert isinstance(event, CannedResponseCreated) and created.json()["id"] == event.aggregate_id
+
+    client, publisher = _client(SAM)
+    kept = client.put("/api/agent/canned-responses/cr1", json={"shortcut": "hi", "text": "Hello there!"})
+    assert kept.status_code == 200, kept.text
+    assert publisher.appended[0].aggregate_id == "cr1"
+
+
+def test_departments_are_configured_by_supervisors_with_real_members_and_fallbacks() -> None:
+    client, publisher = _client(ANN)
+    error = _error(client.put("/api/agent/departments/sales", json={"name": "Sales"}), 403)
+    assert error["message"] == "only supervisors configure departments"
+
+    client, publisher = _client(SAM)
+    sales = {"name": "Sales", "members": ["ann", "olga"]}
+    assert _error(client.put("/api/agent/departments/sales", json=sales), 404)["message"] == (
+        "agents not found: olga"
+    )
+    itself = {"name": "Sales", "fallback": "sales"}
+    assert _error(client.put("/api/agent/departments/sales", json=itself), 400)["message"] == (
+        "a department cannot fall back to itself"
+    )
+    nowhere = {"name": "Sales", "fallback": "billing"}
+    assert _error(client.put("/api/agent/departments/sales", json=nowhere), 404)["message"] == (
+        "fallback department billing not found"
+    )
+    assert publisher.appended == []
+
+    good = {"name": "Sales", "members": ["bob", "ann", "bob"], "fallback": "support"}
+    assert client.put("/api/agent/departments/sales", json=good).status_code == 200
+    [event] = publisher.appended
+    assert isinstance(event, DepartmentConfigured)
+    assert (event.aggregate_id, event.payload.members, event.payload.fallback) == (
+        "sales",
+        ["bob", "ann"],
+        "support",
+    )
+
+
+def test_a_profile_update_must_change_something() -> None:
+    client, publisher = _client(ANN)
+    error = _error(client.patch("/api/agent/me", json={}), 409)
+    assert error["message"] == "nothing to change: send name, avatar_url or max_concurrent_chats"
+    assert client.put("/api/agent/me/status", json={"status": "away"}).json()["status"] == "away"
+    assert client.get("/api/agent/me").json()["chat_limit"] == {"chats": 5, "source": "team"}
+    assert [event.type for event in publisher.appended] == ["agent.status_changed"]
