@@ -37,7 +37,7 @@ async def replay_topics(
     consumer = create_consumer(settings, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = await _partitions(settings, names)
+        partitions = await topic_partitions(settings, names)
         if not partitions:
             return 0  # nothing was ever published: an empty rebuild, not an error
         consumer.assign(partitions)
@@ -100,7 +100,7 @@ async def _apply_skipping_rejected(handle_batch: BatchHandler, events: list[Reco
             )
 
 
-async def _partitions(settings: ParleySettings, names: Sequence[str]) -> list[TopicPartition]:
+async def topic_partitions(settings: ParleySettings, names: Sequence[str]) -> list[TopicPartition]:
     # A consumer without subscriptions has no metadata for these topics (partitions_for_topic -> None).
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     await admin.start()

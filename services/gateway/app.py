@@ -30,6 +30,7 @@ from services.gateway.routes import (
     sockets,
     visitor,
     web,
+    webhooks,
 )
 from shared.kafka import create_producer, ensure_topics
 from shared.logging import get_logger
@@ -81,6 +82,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         attachments,
         sockets,
         web,
+        webhooks,
     ):
         app.include_router(module.router)
     app.add_middleware(web.WidgetCors)

@@ -1,0 +1,222 @@
+"""Supervisors manage webhook endpoints: register, list, change, rotate the secret, read the delivery log.
+
+Every change is an event on the webhook-endpoints topic; the webhooks service projects them. A signing
+secret appears once, in the response that created it (registration or rotation), and never again.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request, status
+from pydantic import Field
+
+from services.gateway.deps import AgentDep, CorrelationDep, DatabaseDep, PublisherDep, SettingsDep
+from services.gateway.errors import ApiError, Forbidden, NotFound
+from services.gateway.schemas import Body, public
+from services.webhooks import queries
+from services.webhooks.config import WebhookTargetSettings
+from services.webhooks.domain import DELIVERABLE_TYPES, NOTE_TYPE, unknown_event_types
+from services.webhooks.targets import TargetPolicy, TargetRefused, vetted_address
+from shared.events.envelope import Actor, new_id
+from shared.events.webhook import (
+    EVENT_TYPE_PATTERN,
+    WebhookEndpointRegistered,
+    WebhookEndpointUpdated,
+    WebhookSecretRotated,
+)
+
+router = APIRouter(prefix="/api/agent/webhooks", tags=["agent: webhooks"])
+EndpointId = Annotated[str, Path(min_length=1, max_length=100)]
+EventTypes = list[Annotated[str, Field(pattern=EVENT_TYPE_PATTERN, max_length=100)]]
+# How long deliveries carry a signature with the previous secret after a rotation.
+ROTATION_OVERLAP = timedelta(hours=24)
+
+
+class InvalidWebhook(ApiError):
+    status_code = 422
+    code = "invalid_webhook"
+
+
+class RegisterEndpoint(Body):
+    url: str = Field(min_length=8, max_length=2000, description="https:// URL that receives the POSTs.")
+    event_types: EventTypes = Field(
+        min_length=1, max_length=100, description="e.g. conversation.closed, conversation.*"
+    )
+    description: str = Field(default="", max_length=500)
+
+
+class UpdateEndpoint(Body):
+    url: str | None = Field(default=None, min_length=8, max_length=2000)
+    event_types: EventTypes | None = Field(default=None, min_length=1, max_length=100)
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = Field(
+        default=None, description="true resumes a disabled endpoint where it stopped."
+    )
+
+
+def new_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _supervisor(agent: AgentDep) -> None:
+    if not agent.is_supervisor:
+        raise Forbidden("only supervisors manage webhooks")
+
+
+def _target_policy(request: Request, settings: SettingsDep) -> TargetPolicy:
+    policy: TargetPolicy | None = getattr(request.app.state, "webhook_targets", None)
+    if policy is None:
+        policy = WebhookTargetSettings(environment=settings.environment).target_policy()
+        request.app.state.webhook_targets = policy
+    return policy
+
+
+async def _check(url: str, event_types: list[str] | None, policy: TargetPolicy) -> None:
+    if event_types is not None and (unknown := unknown_event_types(event_types)):
+        raise InvalidWebhook(
+            f"unknown event types: {', '.join(unknown)}", details={"deliverable": sorted(DELIVERABLE_TYPES)}
+        )
+    try:
+        await vetted_address(url, policy)
+    except TargetRefused as exc:
+        raise InvalidWebhook(f"refused webhook URL: {exc}") from exc
+
+
+async def _existing(db: DatabaseDep, tenant: str, endpoint_id: str) -> dict[str, Any]:
+    doc = await queries.get_endpoint(
+        endpoints=db["webhook_endpoints"], tenant=tenant, endpoint_id=endpoint_id
+    )
+    if doc is None:
+        raise NotFound(f"webhook endpoint {endpoint_id} not found")
+    return doc
+
+
+@router.get("/event-types", summary="Event types an endpoint may subscribe to")
+async def event_types(agent: AgentDep) -> dict[str, Any]:
+    _supervisor(agent)
+    return {
+        "items": sorted(DELIVERABLE_TYPES),
+        "explicit_only": [NOTE_TYPE],
+        "wildcards": ["*", "conversation.*"],
+    }
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Supervisors: register a webhook endpoint")
+async def register_endpoint(
+    body: RegisterEndpoint,
+    agent: AgentDep,
+    request: Request,
+    settings: SettingsDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    _supervisor(agent)
+    await _check(body.url, body.event_types, _target_policy(request, settings))
+    secret = new_secret()
+    event = WebhookEndpointRegistered(
+        tenant=agent.tenant,
+        aggregate_id=new_id(),
+        actor=Actor(kind="agent", id=agent.agent_id),
+        correlation_id=correlation_id,
+        payload={**body.model_dump(), "event_types": list(dict.fromkeys(body.event_types)), "secret": secret},
+    )
+    appended = await publisher.append(event)
+    return {
+        "id": event.aggregate_id,
+        "url": body.url,
+        "event_types": event.payload.event_types,
+        "description": body.description,
+        "enabled": True,
+        "secret": secret,
+        "secret_note": "Shown once: store it now. Verify each delivery's webhook-signature with it.",
+        "events": [appended.as_json()],
+    }
+
+
+@router.get("", summary="Supervisors: the webhook endpoints (never their secrets)")
+async def list_endpoints(agent: AgentDep, db: DatabaseDep) -> dict[str, Any]:
+    _supervisor(agent)
+    docs = await queries.list_endpoints(endpoints=db["webhook_endpoints"], tenant=agent.tenant)
+    return {"items": [public(doc) for doc in docs]}
+
+
+@router.get("/{endpoint_id}", summary="Supervisors: one webhook endpoint, with why it was disabled")
+async def get_endpoint(endpoint_id: EndpointId, agent: AgentDep, db: DatabaseDep) -> dict[str, Any]:
+    _supervisor(agent)
+    return public(await _existing(db, agent.tenant, endpoint_id))
+
+
+@router.patch("/{endpoint_id}", summary="Supervisors: change URL, event types, description or enabled")
+async def update_endpoint(
+    endpoint_id: EndpointId,
+    body: UpdateEndpoint,
+    agent: AgentDep,
+    request: Request,
+    settings: SettingsDep,
+    db: DatabaseDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    _supervisor(agent)
+    changes = body.model_dump(exclude_none=True)
+    if not changes:
+        raise ApiError("nothing to change: give url, event_types, description or enabled")
+    existing = await _existing(db, agent.tenant, endpoint_id)
+    await _check(body.url or existing["url"], body.event_types, _target_policy(request, settings))
+    event = WebhookEndpointUpdated(
+        tenant=agent.tenant,
+        aggregate_id=endpoint_id,
+        actor=Actor(kind="agent", id=agent.agent_id),
+        correlation_id=correlation_id,
+        payload=changes,
+    )
+    return {"events": [(await publisher.append(event)).as_json()]}
+
+
+@router.post("/{endpoint_id}/rotate-secret", summary="Supervisors: a new signing secret (shown once)")
+async def rotate_secret(
+    endpoint_id: EndpointId,
+    agent: AgentDep,
+    db: DatabaseDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    _supervisor(agent)
+    await _existing(db, agent.tenant, endpoint_id)
+    secret = new_secret()
+    valid_until = datetime.now(UTC) + ROTATION_OVERLAP
+    event = WebhookSecretRotated(
+        tenant=agent.tenant,
+        aggregate_id=endpoint_id,
+        actor=Actor(kind="agent", id=agent.agent_id),
+        correlation_id=correlation_id,
+        payload={"secret": secret, "previous_secret_valid_until": valid_until},
+    )
+    appended = await publisher.append(event)
+    return {"secret": secret, "previous_secret_valid_until": valid_until, "events": [appended.as_json()]}
+
+
+@router.get("/{endpoint_id}/deliveries", summary="Supervisors: the endpoint's delivery log, newest first")
+async def deliveries(
+    endpoint_id: EndpointId,
+    agent: AgentDep,
+    db: DatabaseDep,
+    outcome: Literal["delivered", "retrying", "dead_lettered"] | None = None,
+    before: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=queries.MAX_DELIVERIES)] = 50,
+) -> dict[str, Any]:
+    _supervisor(agent)
+    await _existing(db, agent.tenant, endpoint_id)
+    docs = await queries.list_deliveries(
+        deliveries=db["webhook_deliveries"],
+        tenant=agent.tenant,
+        endpoint_id=endpoint_id,
+        outcome=outcome,
+        before=before,
+        limit=limit,
+    )
+    return {"items": [public(doc) for doc in docs]}

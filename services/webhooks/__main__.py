@@ -1,0 +1,28 @@
+"""Run the webhooks service: `python -m services.webhooks`.
+
+It delivers the conversation events each registered endpoint subscribes to, signed per Standard Webhooks,
+retried from Kafka, in order per conversation; and projects the endpoints and the delivery log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.webhooks.config import WebhooksSettings
+from services.webhooks.service import serve
+from shared.logging import configure_logging
+
+
+def main() -> None:
+    settings = WebhooksSettings()
+    configure_logging(
+        service=settings.service_name,
+        level=settings.log_level,
+        log_format=settings.log_format,
+        library_level=settings.library_log_level,
+    )
+    asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""Kafka adapter of webhook delivery: reads the conversation events in the webhooks consumer group, attempts
+deliveries, and writes every pending delivery and every attempt to the webhook-deliveries topic.
+
+The group reads two topics with the range assignor, so partition p of the conversation events and
+partition p of the deliveries go to the same instance; a delivery record is written to the partition of
+its event. On an assignment, the instance reads the deliveries partition back from its committed offset
+(the first delivery still pending) before it reads any new event of that partition: a later event cannot
+overtake an earlier one that is retrying, even across a crash. The deliveries partitions stay paused in
+the group: they are read only then, and committed to mark what is pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+
+from services.webhooks.config import WebhooksSettings
+from services.webhooks.domain import Endpoint, decide, payload_body
+from services.webhooks.endpoints import EndpointDirectory
+from services.webhooks.queues import DeliveryQueues, Job
+from services.webhooks.sender import HttpSender
+from shared.consumer import TRANSIENT_ERRORS
+from shared.deadletter import publish_dead_letter
+from shared.events import EventBase, InvalidEvent, parse_event, serialize
+from shared.events.envelope import SYSTEM
+from shared.events.webhook import (
+    WebhookDeliveryAttempted,
+    WebhookDeliveryScheduled,
+    WebhookEndpointDisabled,
+)
+from shared.kafka import read_range
+from shared.logging import get_logger
+from shared.topics import CONVERSATION_EVENTS_TOPIC, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
+
+log = get_logger(__name__)
+MAX_WAIT_SECONDS = 1.0
+COMMIT_EVERY_SECONDS = 1.0
+
+
+@dataclass
+class DeliveryStats:
+    attempts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, outcome) -> count
+    dead_letters: int = 0
+
+
+class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self,
+        settings: WebhooksSettings,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        directory: EndpointDirectory,
+        sender: HttpSender,
+        *,
+        group: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.directory = directory
+        self.sender = sender
+        self.group = group
+        self.rng = rng or random.Random()
+        self.policy = settings.retry_policy()
+        self.source_topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
+        self.deliveries_topic = WEBHOOK_DELIVERIES.name(settings.topic_prefix)
+        self.endpoints_topic = WEBHOOK_ENDPOINTS.name(settings.topic_prefix)
+        self.queues: dict[int, DeliveryQueues] = {}
+        self.source_positions: dict[int, int] = {}
+        self.deliveries_positions: dict[int, int] = {}
+        self.failures: Counter[str] = Counter()  # consecutive failed attempts per endpoint
+        self.stats = DeliveryStats()
+        self._tasks: dict[int, set[asyncio.Task[None]]] = {}
+        self._wake = asyncio.Event()
+        self._requests = asyncio.Semaphore(settings.webhook_concurrent_requests)
+        self._last_commit = 0.0
+
+    # The consumer group.
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        with contextlib.suppress(Exception):  # the next owner reads back whatever was not committed
+            await self.commit()
+        for tp in revoked:
+            if tp.topic != self.source_topic:
+                continue
+            for task in self._tasks.pop(tp.partition, set()):
+                task.cancel()
+            self.queues.pop(tp.partition, None)
+            self.source_positions.pop(tp.partition, None)
+            self.deliveries_positions.pop(tp.partition, None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        deliveries = [tp for tp in assigned if tp.topic == self.deliveries_topic]
+        self.consumer.pause(*deliveries)
+        for tp in assigned:
+            if tp.topic == self.source_topic and tp.partition not in self.source_positions:
+                # Committed at the next commit even if no event comes: a restart then starts here, not at
+                # the end of the topic (a new group starts at the end).
+                self.source_positions[tp.partition] = await self.consumer.position(tp)
+        for tp in deliveries:
+            if tp.partition not in self.queues:
+                await self._read_back(tp)
+        self._wake.set()
+
+    async def _read_back(self, tp: TopicPartition) -> None:
+        committed = await self.consumer.committed(tp) or 0
+        end = (await self.consumer.end_offsets([tp]))[tp]
+        queues = DeliveryQueues(tp.partition)
+        for record in await read_range(self.settings, tp, committed, end):
+            try:
+                event = parse_event(record.value or b"")
+            except InvalidEvent as exc:
+                await self._dead_letter(record, f"invalid event: {exc}")
+                continue
+            if isinstance(event, WebhookDeliveryScheduled):
+                queues.fold_scheduled(event.payload.model_dump(), record.offset)
+            elif isinstance(event, WebhookDeliveryAttempted):
+                queues.fold_attempted(event.payload.model_dump(), event.aggregate_id)
+        self.queues[tp.partition] = queues
+        self.deliveries_positions[tp.partition] = end
+        log.info("pending deliveries read back", partition=tp.partition, pending=len(queues), start=committed)
+
+    # The loops.
+
+    async def run(self, stop: asyncio.Event) -> None:
+        scheduler = asyncio.create_task(self._schedule(stop), name="webhook-scheduler")
+        try:
+            while not stop.is_set():
+                batches = await self.consumer.getmany(timeout_ms=500, max_records=500)
+                for tp, records in batches.items():
+                    if tp.topic != self.source_topic or tp.partition not in self.queues:
+                        continue
+                    for record in records:
+                        await self._accept(record)
+                    self.source_positions[tp.partition] = records[-1].offset + 1
+                if asyncio.get_running_loop().time() - self._last_commit >= COMMIT_EVERY_SECONDS:
+                    await self.commit()
+        finally:
+            scheduler.cancel()
+            for tasks in self._tasks.values():
+                for task in tasks:
+                    task.cancel()
+            await asyncio.gather(
+                scheduler, *(t for ts in self._tasks.values() for t in ts), return_exceptions=True
+            )
+
+    async def commit(self) -> None:
+        self._last_commit = asyncio.get_running_loop().time()
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for partition, queues in self.queues.items():
+            if partition in self.source_positions:
+                source = queues.source_commit(self.source_positions[partition])
+                offsets[TopicPartition(self.source_topic, partition)] = OffsetAndMetadata(source, "")
+            deliveries = queues.deliveries_commit(self.deliveries_positions.get(partition, 0))
+            offsets[TopicPartition(self.deliveries_topic, partition)] = OffsetAndMetadata(deliveries, "")
+        if offsets:
+            await self.consumer.commit(offsets)
+
+    async def _accept(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = parse_event(record.value or b"")
+        except InvalidEvent as exc:
+            await self._dead_letter(record, f"invalid event: {exc}")
+            return
+        queues = self.queues[record.partition]
+        for endpoint in self.directory.all():
+            if not endpoint.wants(event):
+                continue
+            job = Job(
+                endpoint_id=endpoint.endpoint_id,
+                event=json.loads(serialize(event)),
+                source_partition=record.partition,
+                source_offset=record.offset,
+                first_seen=datetime.now(UTC),
+            )
+            ahead = queues.queue_of(job.key)
+            if queues.add(job) is not job:
+                continue  # a redelivered event whose delivery is already pending
+            if not endpoint.enabled or any(j.persisted_offset is not None for j in ahead):
+                await self._persist(job)  # it may wait long: Kafka must know, not memory alone
+        self._wake.set()
+
+    async def _schedule(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now = datetime.now(UTC)
+            next_due: datetime | None = None
+            for partition, queues in list(self.queues.items()):
+                for job in queues.ready(now, self.directory.is_enabled):
+                    job.in_flight = True
+                    task = asyncio.create_task(self._attempt(partition, job))
+                    tasks = self._tasks.setdefault(partition, set())
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                due = queues.next_due()
+                if due is not None and (next_due is None or due < next_due):
+                    next_due = due
+            wait = MAX_WAIT_SECONDS
+            if next_due is not None:
+                wait = min(wait, max((next_due - datetime.now(UTC)).total_seconds(), 0.001))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _attempt(self, partition: int, job: Job) -> None:
+        try:
+            endpoint = self.directory.get(job.endpoint_id)
+            if endpoint is None:
+                return
+            async with self._requests:
+                result = await self.sender.send(endpoint, job.event_id, payload_body(job.event))
+            decision = decide(
+                result=result,
+                attempt=job.attempt,
+                consecutive_failures=self.failures[endpoint.endpoint_id],
+                policy=self.policy,
+                disable_after_failures=self.settings.webhook_disable_after_failures,
+                now=datetime.now(UTC),
+                rng=self.rng,
+            )
+            self.failures[endpoint.endpoint_id] = decision.consecutive_failures
+            self.stats.attempts[(endpoint.endpoint_id, decision.outcome)] += 1
+            await self._publish(
+                WebhookDeliveryAttempted(
+                    tenant=endpoint.tenant,
+                    aggregate_id=job.key[1],
+                    actor=SYSTEM,
+                    causation_id=job.event_id,
+                    payload={
+                        "endpoint_id": endpoint.endpoint_id,
+                        "event_id": job.event_id,
+                        "event_type": job.event["type"],
+                        "attempt": job.attempt,
+                        "status_code": result.status_code,
+                        "latency_ms": result.latency_ms,
+                        "response_excerpt": result.response_excerpt,
+                        "error": result.error,
+                        "outcome": decision.outcome,
+                        "next_attempt_at": decision.next_attempt_at,
+                    },
+                ),
+                partition,
+            )
+            queues = self.queues.get(partition)
+            if queues is None:
+                return
+            if decision.outcome == "retrying":
+                job.attempt += 1
+                job.due_at = decision.next_attempt_at
+                job.persisted_offset = None
+                for waiting in queues.queue_of(job.key):
+                    if waiting.persisted_offset is None:
+                        await self._persist(waiting)
+            else:
+                queues.remove(job)
+                if decision.outcome == "dead_lettered":
+                    self.stats.dead_letters += 1
+            if decision.disable_reason and endpoint.enabled:
+                await self._disable(endpoint, decision.disable_reason, decision.consecutive_failures)
+        finally:
+            job.in_flight = False
+            self._wake.set()
+
+    async def _disable(self, endpoint: Endpoint, reason: str, failures: int) -> None:
+        event = WebhookEndpointDisabled(
+            tenant=endpoint.tenant,
+            aggregate_id=endpoint.endpoint_id,
+            actor=SYSTEM,
+            payload={"reason": reason, "consecutive_failures": failures},
+        )
+        await self._publish(event, None)
+        self.directory.apply(event)  # at once: the follower reads it back later
+        log.warning("webhook endpoint disabled", endpoint_id=endpoint.endpoint_id, reason=reason)
+        for queues in self.queues.values():
+            for job in queues.unsettled(lambda j: j.endpoint_id == endpoint.endpoint_id and not j.in_flight):
+                await self._persist(job)
+
+    def resume(self, endpoint_id: str) -> None:
+        """The endpoint was enabled again: its waiting deliveries go on, oldest first."""
+        self.failures[endpoint_id] = 0
+        for queues in self.queues.values():
+            queues.resume(endpoint_id)
+        self._wake.set()
+
+    async def _persist(self, job: Job) -> None:
+        endpoint = self.directory.get(job.endpoint_id)
+        scheduled = WebhookDeliveryScheduled(
+            tenant=endpoint.tenant if endpoint else str(job.event["tenant"]),
+            aggregate_id=job.key[1],
+            actor=SYSTEM,
+            causation_id=job.event_id,
+            payload={
+                "endpoint_id": job.endpoint_id,
+                "event": job.event,
+                "source_partition": job.source_partition,
+                "source_offset": job.source_offset,
+                "attempt": job.attempt,
+                "due_at": job.due_at,
+            },
+        )
+        job.persisted_offset = await self._publish(scheduled, job.source_partition)
+
+    async def _publish(self, event: EventBase, partition: int | None) -> int:
+        """Append one event, retrying while Kafka is unreachable (the delivery must not be forgotten)."""
+        topic = self.deliveries_topic if partition is not None else self.endpoints_topic
+        delay = 0.1
+        while True:
+            try:
+                metadata = await self.producer.send_and_wait(
+                    topic, key=event.aggregate_id.encode(), value=serialize(event), partition=partition
+                )
+            except TRANSIENT_ERRORS as exc:
+                log.warning("cannot record a delivery yet; retrying", error=repr(exc), retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            if partition is not None:
+                position = self.deliveries_positions.get(partition, 0)
+                self.deliveries_positions[partition] = max(position, metadata.offset + 1)
+            return int(metadata.offset)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        self.stats.dead_letters += 1
+        await publish_dead_letter(self.producer, self.settings, record, reason=reason, group=self.group)
+
+    def backlog(self) -> dict[str, tuple[int, float]]:
+        """Pending deliveries per endpoint and the age in seconds of the oldest one."""
+        now = datetime.now(UTC)
+        found: dict[str, tuple[int, float]] = {}
+        for queues in self.queues.values():
+            for job in queues.jobs():
+                occurred = datetime.fromisoformat(str(job.event["occurred_at"]))
+                count, age = found.get(job.endpoint_id, (0, 0.0))
+                found[job.endpoint_id] = (count + 1, max(age, (now - occurred).total_seconds()))
+        return found

@@ -1,0 +1,137 @@
+"""MongoDB views of the webhooks service: the endpoints (with their secrets, which the gateway never
+returns) and the delivery log. Both are replays of their topics: endpoint documents carry the position of
+the last event applied, log lines are keyed by the attempt's event id."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, InsertOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+
+from shared.consumer import DocumentCounts
+from shared.events import EventBase, RecordedEvent
+from shared.events.webhook import (
+    WebhookDeliveryAttempted,
+    WebhookEndpointDisabled,
+    WebhookEndpointRegistered,
+    WebhookEndpointUpdated,
+    WebhookSecretRotated,
+)
+from shared.mongo import Document, bulk_write_chunked
+from shared.views import DUPLICATE_KEY, View, ViewStore, apply_fold
+
+ENDPOINT_EVENTS = (
+    WebhookEndpointRegistered,
+    WebhookEndpointUpdated,
+    WebhookSecretRotated,
+    WebhookEndpointDisabled,
+)
+
+
+def fold_endpoint(doc: View | None, event: EventBase, position: int) -> View:
+    """An endpoint document after one event. Raises for an event about an endpoint never registered."""
+    at = event.occurred_at
+    if isinstance(event, WebhookEndpointRegistered):
+        payload = event.payload
+        return {
+            "_id": event.aggregate_id,
+            "tenant": event.tenant,
+            "url": payload.url,
+            "event_types": list(payload.event_types),
+            "description": payload.description,
+            "enabled": True,
+            "disabled_reason": None,
+            "disabled_at": None,
+            "secret": payload.secret,
+            "previous_secret": None,
+            "previous_secret_valid_until": None,
+            "created_at": at,
+            "updated_at": at,
+            "position": position,
+        }
+    if doc is None:
+        raise ValueError(f"{event.type} for endpoint {event.aggregate_id}, which was never registered")
+    doc = {**doc, "updated_at": at, "position": position}
+    if isinstance(event, WebhookEndpointUpdated):
+        changes = event.payload.model_dump(exclude_none=True)
+        doc.update(changes)
+        if changes.get("enabled"):
+            doc.update(disabled_reason=None, disabled_at=None)
+    elif isinstance(event, WebhookSecretRotated):
+        doc.update(
+            previous_secret=doc["secret"],
+            previous_secret_valid_until=event.payload.previous_secret_valid_until,
+            secret=event.payload.secret,
+        )
+    elif isinstance(event, WebhookEndpointDisabled):
+        doc.update(enabled=False, disabled_reason=event.payload.reason, disabled_at=at)
+    return doc
+
+
+def delivery_line(event: WebhookDeliveryAttempted) -> dict[str, Any]:
+    payload = event.payload
+    return {
+        "_id": event.event_id,
+        "tenant": event.tenant,
+        "endpoint_id": payload.endpoint_id,
+        "at": event.occurred_at,
+        "conversation_id": event.aggregate_id,
+        "event_id": payload.event_id,
+        "event_type": payload.event_type,
+        "attempt": payload.attempt,
+        "status_code": payload.status_code,
+        "latency_ms": payload.latency_ms,
+        "response_excerpt": payload.response_excerpt,
+        "error": payload.error,
+        "outcome": payload.outcome,
+        "next_attempt_at": payload.next_attempt_at,
+    }
+
+
+class WebhookViews:
+    def __init__(self, db: AsyncDatabase[Document], *, prefix: str = "") -> None:
+        self.endpoints: AsyncCollection[Document] = db[f"{prefix}webhook_endpoints"]
+        self.deliveries: AsyncCollection[Document] = db[f"{prefix}webhook_deliveries"]
+        self.store = ViewStore(self.endpoints)
+        self.lines_written = 0
+
+    async def ensure_indexes(self) -> None:
+        await self.endpoints.create_index([("tenant", ASCENDING)])
+        await self.deliveries.create_index([("endpoint_id", ASCENDING), ("at", DESCENDING)])
+
+    def document_counts(self) -> DocumentCounts:
+        return DocumentCounts(
+            read=self.store.counts.read, written=self.store.counts.written + self.lines_written
+        )
+
+    def forget_cached(self) -> None:
+        self.store.forget()
+
+    async def handle_batch(self, events: Sequence[RecordedEvent]) -> None:
+        endpoint_events = [r for r in events if isinstance(r.event, ENDPOINT_EVENTS)]
+        lines = [delivery_line(r.event) for r in events if isinstance(r.event, WebhookDeliveryAttempted)]
+        if endpoint_events:
+            await apply_fold(self.store, fold_endpoint, endpoint_events)
+        if lines:
+            await self._insert_lines(lines)
+
+    async def _insert_lines(self, lines: list[dict[str, Any]]) -> None:
+        """Inserts; a redelivered batch meets its own lines (duplicate keys) and keeps them."""
+        self.lines_written += len(lines)
+        try:
+            await bulk_write_chunked(self.deliveries, [InsertOne(line) for line in lines])
+            return
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+        except OperationFailure as exc:  # FerretDB reports a bulk's first error without BulkWriteError
+            if exc.code != DUPLICATE_KEY:
+                raise
+        for line in lines:
+            with contextlib.suppress(DuplicateKeyError):
+                await self.deliveries.insert_one(line)

@@ -1,0 +1,276 @@
+"""Webhooks end to end: the gateway, the conversation projection and the webhooks service as processes on the
+real broker and database, delivering to real HTTP receivers on loopback that verify every signature with
+the `standardwebhooks` library. The retry schedule is compressed 20,000 times (3 days take 13 s)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from services.gateway.config import GatewaySettings
+from shared.kafka import ensure_topics
+from tests.e2e.conftest import Stack, _drop_database, eventually, isolated_env, json_of
+from tests.infrastructure import Infrastructure
+from tests.processes import ServiceProcess, free_port
+from tests.webhook_receiver import Receiver, running_receiver
+
+pytestmark = pytest.mark.e2e
+
+SERVICES = ("services.conversation", "services.gateway", "services.webhooks")
+DISABLE_AFTER = 20
+SECRET_KEY = "webhook-e2e-secret-of-at-least-32-characters"
+
+
+@pytest.fixture(scope="module")
+def webhook_stack(
+    infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    env = {
+        **isolated_env(infrastructure),
+        "PARLEY_SECRET_KEY": SECRET_KEY,
+        "PARLEY_WEBHOOK_ALLOW_LOOPBACK": "true",
+        "PARLEY_WEBHOOK_RETRY_TIME_SCALE": "0.00005",
+        "PARLEY_WEBHOOK_DISABLE_AFTER_FAILURES": str(DISABLE_AFTER),
+    }
+    settings = GatewaySettings(
+        kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
+        mongodb_uri=env["PARLEY_MONGODB_URI"],
+        mongodb_database=env["PARLEY_MONGODB_DATABASE"],
+        topic_prefix=env["PARLEY_TOPIC_PREFIX"],
+        kafka_partitions=3,
+    )
+    asyncio.run(ensure_topics(settings))
+    logs: Path = tmp_path_factory.mktemp("webhook-logs")
+    processes: dict[str, ServiceProcess] = {}
+    try:
+        for module in SERVICES:
+            name = module.split(".")[-1]
+            processes[name] = ServiceProcess(
+                module, {**env, "PARLEY_PORT": str(free_port())}, logs / f"{name}.log"
+            )
+        for process in processes.values():
+            process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=90)
+        yield Stack(f"http://127.0.0.1:{processes['gateway'].port}", env, processes, settings)
+    finally:
+        for process in processes.values():
+            process.stop()
+        _drop_database(infrastructure.mongodb_uri, env["PARLEY_MONGODB_DATABASE"])
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def supervisor(webhook_stack: Stack) -> httpx.Client:
+    webhook_stack.register("sam@example.com", "Sam Super", role="supervisor")
+    return webhook_stack.client(webhook_stack.login("sam@example.com", "correct horse battery"))
+
+
+@pytest.fixture(scope="module")
+def agent(webhook_stack: Stack) -> httpx.Client:
+    webhook_stack.register("ann@example.com", "Ann Agent")
+    return webhook_stack.client(webhook_stack.login("ann@example.com", "correct horse battery"))
+
+
+def register(stack: Stack, supervisor: httpx.Client, receiver: Receiver, path: str, types: list[str]) -> str:
+    created = json_of(
+        supervisor.post("/api/agent/webhooks", json={"url": receiver.url(path), "event_types": types}), 201
+    )
+    receiver.secrets[path] = created["secret"]
+    ops = f"http://127.0.0.1:{stack.processes['webhooks'].port}/metrics"
+    endpoint_id: str = created["id"]
+
+    def known_to_the_service() -> None:
+        assert f'parley_webhook_endpoint_enabled{{endpoint="{endpoint_id}"}} 1' in httpx.get(ops).text
+
+    eventually(known_to_the_service)
+    return endpoint_id
+
+
+def start(stack: Stack, name: str = "Vera") -> tuple[str, httpx.Client]:
+    started = json_of(httpx.post(f"{stack.base_url}/api/visitor/conversations", json={"name": name}), 201)
+    return started["conversation_id"], stack.client(started["visitor_token"])
+
+
+def say(visitor: httpx.Client, text: str) -> str:
+    event_id: str = json_of(visitor.post("/api/visitor/conversation/messages", json={"text": text}), 201)[
+        "events"
+    ][0]["event_id"]
+    return event_id
+
+
+def log_of(supervisor: httpx.Client, endpoint_id: str, **params: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = json_of(
+        supervisor.get(f"/api/agent/webhooks/{endpoint_id}/deliveries", params={"limit": 200, **params})
+    )["items"]
+    return items
+
+
+def test_every_subscribed_event_arrives_once_in_order_signed_and_notes_only_when_named(
+    webhook_stack: Stack, supervisor: httpx.Client, agent: httpx.Client, receiver: Receiver
+) -> None:
+    everything = register(webhook_stack, supervisor, receiver, "/ok/everything", ["conversation.*"])
+    register(webhook_stack, supervisor, receiver, "/ok/notes", ["conversation.note_added"])
+    conversation_id, visitor = start(webhook_stack)
+    say(visitor, "hello")
+    say(visitor, "my order is late")
+
+    def visible_to_agents() -> None:
+        assert agent.get(f"/api/agent/conversations/{conversation_id}").status_code == 200
+
+    eventually(visible_to_agents)
+    json_of(agent.post(f"/api/agent/conversations/{conversation_id}/join"))
+    json_of(agent.post(f"/api/agent/conversations/{conversation_id}/messages", json={"text": "on it"}), 201)
+    json_of(
+        agent.post(f"/api/agent/conversations/{conversation_id}/notes", json={"text": "VIP, be nice"}), 201
+    )
+    json_of(agent.post(f"/api/agent/conversations/{conversation_id}/close", json={}))
+    expected = [
+        "conversation.started",
+        "conversation.message_posted",
+        "conversation.message_posted",
+        "conversation.participant_joined",
+        "conversation.message_posted",
+        "conversation.closed",
+    ]
+
+    def all_arrived() -> list[Any]:
+        got = [r for r in receiver.at("/ok/everything") if r.body["data"]["aggregate_id"] == conversation_id]
+        assert [r.body["type"] for r in got] == expected
+        return got
+
+    got = eventually(all_arrived)
+    assert all(r.verified for r in got)
+    assert [r.webhook_id for r in got] == [r.body["data"]["event_id"] for r in got]
+    assert len({r.webhook_id for r in got}) == len(got)
+    assert [r.body["data"]["payload"]["text"] for r in got if r.body["type"].endswith("posted")] == [
+        "hello",
+        "my order is late",
+        "on it",
+    ]
+    notes = eventually(lambda: _one(receiver.at("/ok/notes")))
+    assert notes.verified and notes.body["data"]["payload"]["text"] == "VIP, be nice"
+    log = eventually(lambda: _at_least(log_of(supervisor, everything), len(expected)))
+    assert {line["outcome"] for line in log} == {"delivered"} and {line["status_code"] for line in log} == {
+        204
+    }
+    listed = json_of(supervisor.get("/api/agent/webhooks"))["items"]
+    assert everything in [item["id"] for item in listed]
+    assert not any("secret" in item or "previous_secret" in item for item in listed)
+
+
+def test_a_failing_receiver_is_retried_with_order_kept(
+    webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver
+) -> None:
+    path = "/flaky/2/messages"
+    endpoint_id = register(webhook_stack, supervisor, receiver, path, ["conversation.message_posted"])
+    _, visitor = start(webhook_stack)
+    sent = [say(visitor, f"message {n}") for n in range(3)]
+
+    def delivered() -> None:
+        assert [r.webhook_id for r in receiver.at(path, accepted_only=True)] == sent
+
+    eventually(delivered)
+    # Each delivery failed twice before it went through, and the next one waited for it.
+    assert [(r.webhook_id, r.status) for r in receiver.at(path)] == [
+        (event_id, status) for event_id in sent for status in (503, 503, 200)
+    ]
+    log = eventually(lambda: _at_least(log_of(supervisor, endpoint_id), 9))
+    first = sorted((line for line in log if line["event_id"] == sent[0]), key=lambda line: line["attempt"])
+    assert [(line["attempt"], line["status_code"], line["outcome"]) for line in first] == [
+        (1, 503, "retrying"),
+        (2, 503, "retrying"),
+        (3, 200, "delivered"),
+    ]
+    assert (
+        first[0]["next_attempt_at"] and first[0]["latency_ms"] >= 0 and first[0]["response_excerpt"] == "ok"
+    )
+
+
+def test_410_gone_dead_letters_and_disables_the_endpoint(
+    webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver
+) -> None:
+    endpoint_id = register(webhook_stack, supervisor, receiver, "/gone/x", ["conversation.started"])
+    start(webhook_stack)
+
+    def disabled() -> dict[str, Any]:
+        endpoint: dict[str, Any] = json_of(supervisor.get(f"/api/agent/webhooks/{endpoint_id}"))
+        assert endpoint["enabled"] is False
+        return endpoint
+
+    assert eventually(disabled)["disabled_reason"] == "the endpoint answered 410 Gone"
+    (line,) = log_of(supervisor, endpoint_id, outcome="dead_lettered")
+    assert (line["status_code"], line["attempt"]) == (410, 1)
+
+
+def test_always_failing_dead_letters_after_the_last_attempt_disables_then_resumes_where_it_stopped(
+    webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver
+) -> None:
+    path = "/down/crm"
+    endpoint_id = register(webhook_stack, supervisor, receiver, path, ["conversation.message_posted"])
+    _, visitor = start(webhook_stack)
+    sent = [say(visitor, f"note {n}") for n in range(3)]
+
+    def disabled() -> dict[str, Any]:
+        endpoint: dict[str, Any] = json_of(supervisor.get(f"/api/agent/webhooks/{endpoint_id}"))
+        assert endpoint["enabled"] is False
+        return endpoint
+
+    endpoint = eventually(disabled, timeout=60)
+    assert endpoint["disabled_reason"].startswith(
+        f"{DISABLE_AFTER} consecutive failed attempts (last: HTTP 500)"
+    )
+    (dead,) = eventually(lambda: _at_least(log_of(supervisor, endpoint_id, outcome="dead_lettered"), 1))
+    assert dead["event_id"] == sent[0] and dead["attempt"] > 10
+    assert {r.webhook_id for r in receiver.at(path)} <= set(sent[:2])  # the third never went out
+
+    receiver.recover(path)
+    json_of(supervisor.patch(f"/api/agent/webhooks/{endpoint_id}", json={"enabled": True}))
+
+    def resumed() -> None:
+        assert [r.webhook_id for r in receiver.at(path, accepted_only=True)] == sent[1:]
+
+    eventually(resumed)
+    assert json_of(supervisor.get(f"/api/agent/webhooks/{endpoint_id}"))["disabled_reason"] is None
+
+
+def test_internal_addresses_and_bad_subscriptions_are_refused_at_registration(
+    webhook_stack: Stack, supervisor: httpx.Client, agent: httpx.Client, receiver: Receiver
+) -> None:
+    for url, problem in [
+        ("https://10.0.0.5/hook", "private"),
+        ("https://169.254.169.254/latest", "metadata"),
+        ("ftp://example.com/x", "https"),
+    ]:
+        error = supervisor.post("/api/agent/webhooks", json={"url": url, "event_types": ["*"]})
+        assert error.status_code == 422 and problem in error.json()["error"]["message"], error.text
+    unknown = supervisor.post(
+        "/api/agent/webhooks", json={"url": receiver.url("/ok/x"), "event_types": ["agent.*"]}
+    )
+    assert unknown.status_code == 422 and "agent.*" in unknown.json()["error"]["message"]
+    assert (
+        agent.post(
+            "/api/agent/webhooks", json={"url": receiver.url("/ok/x"), "event_types": ["*"]}
+        ).status_code
+        == 403
+    )
+    assert supervisor.get("/api/agent/webhooks/nope").status_code == 404
+    assert supervisor.patch("/api/agent/webhooks/nope", json={}).status_code == 400
+
+
+def _one(items: list[Any]) -> Any:
+    assert len(items) == 1, items
+    return items[0]
+
+
+def _at_least(items: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
+    assert len(items) >= count, items
+    return items
