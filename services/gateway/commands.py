@@ -48,12 +48,11 @@ def visitor_actor(visitor: VisitorPrincipal) -> Actor:
     return Actor(kind="visitor", id=visitor.visitor_id)
 
 
-def _envelope(conversation: View, actor: Actor, correlation_id: str | None) -> dict[str, Any]:
+def _envelope(conversation: View, actor: Actor) -> dict[str, Any]:
     return {
         "tenant": conversation["tenant"],
         "aggregate_id": conversation["_id"],
         "actor": actor,
-        "correlation_id": correlation_id,
     }
 
 
@@ -100,10 +99,9 @@ def visitor_message(
     visitor: VisitorPrincipal,
     text: str,
     attachments: list[AttachmentRef],
-    correlation_id: str | None,
 ) -> list[EventBase]:
     """A visitor writing to a closed conversation reopens it, as Chatwoot and Tiledesk do."""
-    envelope = _envelope(conversation, visitor_actor(visitor), correlation_id)
+    envelope = _envelope(conversation, visitor_actor(visitor))
     events: list[EventBase] = []
     if conversation["status"] == "closed":
         events.append(ConversationReopened(**envelope, payload={"reason": "visitor_message"}))
@@ -120,7 +118,6 @@ def agent_message(
     text: str,
     attachments: list[AttachmentRef],
     canned_response_id: str | None,
-    correlation_id: str | None,
 ) -> MessagePosted:
     _require_open(conversation, "answered")
     _require_participant(conversation, agent)
@@ -132,7 +129,7 @@ def agent_message(
         "attachments": attachments,
         "canned_response_id": canned_response_id,
     }
-    return MessagePosted(**_envelope(conversation, agent_actor(agent), correlation_id), payload=payload)
+    return MessagePosted(**_envelope(conversation, agent_actor(agent)), payload=payload)
 
 
 def check_attachment_allowed(*, conversation: View) -> None:
@@ -140,54 +137,44 @@ def check_attachment_allowed(*, conversation: View) -> None:
     _refuse_files_in_direct(conversation)
 
 
-def note(*, conversation: View, agent: AgentPrincipal, text: str, correlation_id: str | None) -> NoteAdded:
+def note(*, conversation: View, agent: AgentPrincipal, text: str) -> NoteAdded:
     return NoteAdded(
-        **_envelope(conversation, agent_actor(agent), correlation_id),
+        **_envelope(conversation, agent_actor(agent)),
         payload={"note_id": new_id(), "text": text},
     )
 
 
-def add_tag(
-    *, conversation: View, agent: AgentPrincipal, tag: str, correlation_id: str | None
-) -> TagAdded | None:
+def add_tag(*, conversation: View, agent: AgentPrincipal, tag: str) -> TagAdded | None:
     _require_open(conversation, "tagged")
     if tag in conversation["tags"]:
         return None
-    return TagAdded(**_envelope(conversation, agent_actor(agent), correlation_id), payload={"tag": tag})
+    return TagAdded(**_envelope(conversation, agent_actor(agent)), payload={"tag": tag})
 
 
-def remove_tag(
-    *, conversation: View, agent: AgentPrincipal, tag: str, correlation_id: str | None
-) -> TagRemoved:
+def remove_tag(*, conversation: View, agent: AgentPrincipal, tag: str) -> TagRemoved:
     _require_open(conversation, "tagged")
     if tag not in conversation["tags"]:
         raise NotFound(f"conversation has no tag {tag!r}")
-    return TagRemoved(**_envelope(conversation, agent_actor(agent), correlation_id), payload={"tag": tag})
+    return TagRemoved(**_envelope(conversation, agent_actor(agent)), payload={"tag": tag})
 
 
-def mark_read(
-    *, conversation: View, agent: AgentPrincipal, up_to_position: int, correlation_id: str | None
-) -> ConversationRead | None:
+def mark_read(*, conversation: View, agent: AgentPrincipal, up_to_position: int) -> ConversationRead | None:
     if not (conversation.get("unread") or {}).get(agent.agent_id):
         return None
     payload = {"agent_id": agent.agent_id, "up_to_position": up_to_position}
-    return ConversationRead(**_envelope(conversation, agent_actor(agent), correlation_id), payload=payload)
+    return ConversationRead(**_envelope(conversation, agent_actor(agent)), payload=payload)
 
 
-def join(
-    *, conversation: View, agent: AgentPrincipal, correlation_id: str | None
-) -> ParticipantJoined | None:
+def join(*, conversation: View, agent: AgentPrincipal) -> ParticipantJoined | None:
     _require_open(conversation, "joined")
     if agent.agent_id in conversation["participants"]:
         return None
     return ParticipantJoined(
-        **_envelope(conversation, agent_actor(agent), correlation_id), payload={"agent_id": agent.agent_id}
+        **_envelope(conversation, agent_actor(agent)), payload={"agent_id": agent.agent_id}
     )
 
 
-def invite_teammate(
-    *, conversation: View, agent: AgentPrincipal, teammate: View, correlation_id: str | None
-) -> TeammateInvited | None:
+def invite_teammate(*, conversation: View, agent: AgentPrincipal, teammate: View) -> TeammateInvited | None:
     _require_open(conversation, "given a teammate")
     if conversation["kind"] == "visitor" and not (
         _is_participant(conversation, agent) or agent.is_supervisor
@@ -198,16 +185,16 @@ def invite_teammate(
     if teammate["_id"] in conversation["participants"]:
         return None
     return TeammateInvited(
-        **_envelope(conversation, agent_actor(agent), correlation_id), payload={"agent_id": teammate["_id"]}
+        **_envelope(conversation, agent_actor(agent)), payload={"agent_id": teammate["_id"]}
     )
 
 
-def leave(*, conversation: View, agent: AgentPrincipal, correlation_id: str | None) -> ParticipantLeft:
+def leave(*, conversation: View, agent: AgentPrincipal) -> ParticipantLeft:
     _require_open(conversation, "left")
     if not _is_participant(conversation, agent):
         raise Conflict("you are not a participant of this conversation")
     return ParticipantLeft(
-        **_envelope(conversation, agent_actor(agent), correlation_id), payload={"agent_id": agent.agent_id}
+        **_envelope(conversation, agent_actor(agent)), payload={"agent_id": agent.agent_id}
     )
 
 
@@ -218,7 +205,6 @@ def reassign(
     target: View,
     open_chats: Mapping[str, int],
     departments: Iterable[View],
-    correlation_id: str | None,
 ) -> ReassignmentRequested | None:
     """None when the target already has the conversation. `open_chats` counts each agent's open assigned
     chats as the view sees them; whether the target is at their limit follows `shared/capacity.py`, the
@@ -237,9 +223,7 @@ def reassign(
     if at_capacity and not agent.is_supervisor:
         raise Conflict(f"{target['name']} is at their chat limit; only a supervisor can force it")
     payload = {"agent_id": target["_id"], "forced": at_capacity}
-    return ReassignmentRequested(
-        **_envelope(conversation, agent_actor(agent), correlation_id), payload=payload
-    )
+    return ReassignmentRequested(**_envelope(conversation, agent_actor(agent)), payload=payload)
 
 
 def start_direct(
@@ -248,7 +232,6 @@ def start_direct(
     agent_ids: Sequence[str],
     found: Mapping[str, View],
     subject: str | None,
-    correlation_id: str | None,
 ) -> DirectConversationStarted:
     """An agent-to-agent chat with the teammates named in `agent_ids` (the starter is always in it, once);
     `found` is the agent views of those ids the starter's team has."""
@@ -263,7 +246,6 @@ def start_direct(
         tenant=agent.tenant,
         aggregate_id=new_id(),
         actor=agent_actor(agent),
-        correlation_id=correlation_id,
         payload={"participant_ids": [agent.agent_id, *teammates], "subject": subject},
     )
 
@@ -274,7 +256,6 @@ def transfer(
     agent: AgentPrincipal,
     department: View,
     reason: str | None,
-    correlation_id: str | None,
 ) -> TransferRequested:
     _require_open(conversation, "transferred")
     if conversation["kind"] == "direct":
@@ -288,15 +269,13 @@ def transfer(
     if conversation.get("department") == department["_id"]:
         raise Conflict(f"the conversation is already in {department['name']}")
     payload = {"department": department["_id"], "reason": reason}
-    return TransferRequested(**_envelope(conversation, agent_actor(agent), correlation_id), payload=payload)
+    return TransferRequested(**_envelope(conversation, agent_actor(agent)), payload=payload)
 
 
-def close(
-    *, conversation: View, actor: Actor, reason: str | None, correlation_id: str | None
-) -> ConversationClosed:
+def close(*, conversation: View, actor: Actor, reason: str | None) -> ConversationClosed:
     if conversation["status"] == "closed":
         raise Conflict("conversation is already closed")
-    return ConversationClosed(**_envelope(conversation, actor, correlation_id), payload={"reason": reason})
+    return ConversationClosed(**_envelope(conversation, actor), payload={"reason": reason})
 
 
 def rate(
@@ -305,14 +284,13 @@ def rate(
     visitor: VisitorPrincipal,
     score: int,
     comment: str | None,
-    correlation_id: str | None,
 ) -> RatingGiven:
     if conversation["status"] != "closed":
         raise Conflict("a conversation can be rated once it is closed")
     if conversation.get("rating") is not None:
         raise Conflict("this conversation was already rated")
     return RatingGiven(
-        **_envelope(conversation, visitor_actor(visitor), correlation_id),
+        **_envelope(conversation, visitor_actor(visitor)),
         payload={"score": score, "comment": comment},
     )
 

@@ -50,11 +50,6 @@ async def _db(request: HTTPConnection) -> AsyncDatabase[dict[str, Any]]:
     return db
 
 
-async def get_publisher(request: HTTPConnection) -> EventPublisher:
-    publisher: EventPublisher = request.app.state.publisher
-    return publisher
-
-
 async def get_attachments(request: HTTPConnection) -> AttachmentStore:
     store: AttachmentStore = request.app.state.attachments
     return store
@@ -69,7 +64,6 @@ SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 HubDep = Annotated[LiveHub, Depends(get_hub)]
 ProducerDep = Annotated[AIOKafkaProducer, Depends(_producer)]
 DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_db)]
-PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 AttachmentsDep = Annotated[AttachmentStore, Depends(get_attachments)]
 
 
@@ -135,18 +129,27 @@ async def _correlation_id(x_request_id: Annotated[str | None, Header(max_length=
     return x_request_id
 
 
+CorrelationDep = Annotated[str | None, Depends(_correlation_id)]
+
+
+async def get_publisher(request: HTTPConnection, correlation_id: CorrelationDep) -> EventPublisher:
+    """Events appended while answering a request carry its `X-Request-ID` as their correlation id."""
+    publisher: EventPublisher = request.app.state.publisher
+    return publisher.for_request(correlation_id)
+
+
+PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
+
+
 AgentDep = Annotated[AgentPrincipal, Depends(get_current_agent)]
 VisitorDep = Annotated[VisitorPrincipal, Depends(get_current_visitor)]
-CorrelationDep = Annotated[str | None, Depends(_correlation_id)]
 
 
 AnyPrincipalDep = Annotated[AgentPrincipal | VisitorPrincipal, Depends(_agent_or_visitor)]
 
 
-async def get_uploads(
-    settings: SettingsDep, store: AttachmentsDep, publisher: PublisherDep, correlation_id: CorrelationDep
-) -> Uploads:
-    return Uploads(settings=settings, store=store, publisher=publisher, correlation_id=correlation_id)
+async def get_uploads(settings: SettingsDep, store: AttachmentsDep, publisher: PublisherDep) -> Uploads:
+    return Uploads(settings=settings, store=store, publisher=publisher)
 
 
 UploadsDep = Annotated[Uploads, Depends(get_uploads)]

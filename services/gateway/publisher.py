@@ -12,10 +12,12 @@ from typing import Literal
 
 from aiokafka import AIOKafkaProducer
 
-from shared.events import EventBase, serialize, topic_of
+from shared.events import Actor, EventBase, serialize, topic_of
 from shared.events.agent import AgentHeartbeat
 from shared.settings import ParleySettings
 from shared.topics import SIGNALS
+
+TypingMode = Literal["message", "note"]  # an agent typing a note is shown to teammates, never to the visitor
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,24 @@ class Appended:
 
 
 class EventPublisher:
-    def __init__(self, producer: AIOKafkaProducer, settings: ParleySettings) -> None:
+    def __init__(
+        self, producer: AIOKafkaProducer, settings: ParleySettings, *, correlation_id: str | None = None
+    ) -> None:
         self._producer = producer
+        self._settings = settings
         self._prefix = settings.topic_prefix
+        self._correlation_id = correlation_id
+
+    def for_request(self, correlation_id: str | None) -> EventPublisher:
+        """The same producer, stamping the request's id (`X-Request-ID`) on every event appended without
+        one: the commands that build events need not carry transport details."""
+        if correlation_id is None:
+            return self
+        return EventPublisher(self._producer, self._settings, correlation_id=correlation_id)
 
     async def append(self, event: EventBase) -> Appended:
+        if self._correlation_id is not None and event.correlation_id is None:
+            event = event.model_copy(update={"correlation_id": self._correlation_id})
         metadata = await self._producer.send_and_wait(
             topic_of(event).name(self._prefix), key=event.aggregate_id.encode(), value=serialize(event)
         )
@@ -57,12 +72,12 @@ class EventPublisher:
 
     async def typing(
         self,
-        *,
         tenant: str,
         conversation_id: str,
+        *,
+        sender: Actor,
         typing: bool,
         mode: Literal["message", "note"],
-        sender: dict[str, str],
     ) -> None:
         """A typing indicator onto the signals topic, which every gateway's live hub relays to its sockets
         (`LiveHub._relay_signal` reads this shape); never projected, not awaited."""
@@ -71,7 +86,7 @@ class EventPublisher:
             "conversation_id": conversation_id,
             "typing": typing,
             "mode": mode,
-            "sender": sender,
+            "sender": sender.model_dump(),
         }
         await self._producer.send(
             SIGNALS.name(self._prefix), key=conversation_id.encode(), value=json.dumps(signal).encode()

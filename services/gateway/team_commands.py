@@ -28,21 +28,18 @@ from shared.events.envelope import new_id
 E = TypeVar("E", bound=EventBase)
 
 
-def _by(
-    agent: AgentPrincipal, cls: type[E], aggregate_id: str, correlation_id: str | None, payload: Any
-) -> E:
+def _by(agent: AgentPrincipal, cls: type[E], aggregate_id: str, payload: Any) -> E:
     return cls.model_validate(
         {
             "tenant": agent.tenant,
             "aggregate_id": aggregate_id,
             "actor": agent_actor(agent),
-            "correlation_id": correlation_id,
             "payload": payload,
         }
     )
 
 
-def status_on_sign_in(*, agent: View, correlation_id: str | None) -> AgentStatusChanged | None:
+def status_on_sign_in(*, agent: View) -> AgentStatusChanged | None:
     """An agent who never chose a status becomes available on signing in, so a new team sees chats routed
     at once; a status the agent chose is remembered (an agent who went offline stays offline)."""
     if agent.get("status_chosen", True):
@@ -51,23 +48,18 @@ def status_on_sign_in(*, agent: View, correlation_id: str | None) -> AgentStatus
         tenant=agent["tenant"],
         aggregate_id=agent["_id"],
         actor=Actor(kind="agent", id=agent["_id"]),
-        correlation_id=correlation_id,
         payload={"status": "available"},
     )
 
 
-def update_profile(
-    *, agent: AgentPrincipal, changes: Mapping[str, Any], correlation_id: str | None
-) -> AgentProfileUpdated:
+def update_profile(*, agent: AgentPrincipal, changes: Mapping[str, Any]) -> AgentProfileUpdated:
     if not changes:
         raise Conflict("nothing to change: send name, avatar_url or max_concurrent_chats")
-    return _by(agent, AgentProfileUpdated, agent.agent_id, correlation_id, dict(changes))
+    return _by(agent, AgentProfileUpdated, agent.agent_id, dict(changes))
 
 
-def set_status(
-    *, agent: AgentPrincipal, status: AgentStatus, correlation_id: str | None
-) -> AgentStatusChanged:
-    return _by(agent, AgentStatusChanged, agent.agent_id, correlation_id, {"status": status})
+def set_status(*, agent: AgentPrincipal, status: AgentStatus) -> AgentStatusChanged:
+    return _by(agent, AgentStatusChanged, agent.agent_id, {"status": status})
 
 
 def _require_shortcut_free(existing: Iterable[View], shortcut: str, except_id: str | None = None) -> None:
@@ -88,11 +80,10 @@ def create_canned_response(
     shortcut: str,
     text: str,
     existing: Iterable[View],
-    correlation_id: str | None,
 ) -> CannedResponseCreated:
     _require_shortcut_free(existing, shortcut)
     payload = {"shortcut": shortcut, "text": text}
-    return _by(agent, CannedResponseCreated, new_id(), correlation_id, payload)
+    return _by(agent, CannedResponseCreated, new_id(), payload)
 
 
 def update_canned_response(
@@ -102,19 +93,16 @@ def update_canned_response(
     shortcut: str,
     text: str,
     existing: Iterable[View],
-    correlation_id: str | None,
 ) -> CannedResponseUpdated:
     _require_may_change(agent, response)
     _require_shortcut_free(existing, shortcut, except_id=response["_id"])
     payload = {"shortcut": shortcut, "text": text}
-    return _by(agent, CannedResponseUpdated, response["_id"], correlation_id, payload)
+    return _by(agent, CannedResponseUpdated, response["_id"], payload)
 
 
-def delete_canned_response(
-    *, agent: AgentPrincipal, response: View, correlation_id: str | None
-) -> CannedResponseDeleted:
+def delete_canned_response(*, agent: AgentPrincipal, response: View) -> CannedResponseDeleted:
     _require_may_change(agent, response)
-    return _by(agent, CannedResponseDeleted, response["_id"], correlation_id, {})
+    return _by(agent, CannedResponseDeleted, response["_id"], {})
 
 
 def configure_department(
@@ -124,7 +112,6 @@ def configure_department(
     config: ConfigureDepartment,
     members_found: Mapping[str, View],
     fallback: View | None,
-    correlation_id: str | None,
 ) -> DepartmentConfigured:
     """`members_found` is the agent views of `config.members` the team has; `fallback` the view of
     `config.fallback`, None when there is none. A fallback has to exist before a department names it, so
@@ -140,4 +127,4 @@ def configure_department(
         if fallback is None:
             raise NotFound(f"fallback department {config.fallback} not found")
     payload = {**config.model_dump(), "members": members}
-    return _by(agent, DepartmentConfigured, department_id, correlation_id, payload)
+    return _by(agent, DepartmentConfigured, department_id, payload)

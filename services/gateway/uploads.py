@@ -22,7 +22,6 @@ class Uploads:
     settings: GatewaySettings
     store: AttachmentStore
     publisher: EventPublisher
-    correlation_id: str | None
 
     async def upload(self, file: UploadFile, *, conversation: dict[str, Any], actor: Actor) -> dict[str, Any]:
         """Stores the file if the conversation takes files, then records attachment.uploaded."""
@@ -55,7 +54,6 @@ class Uploads:
             tenant=conversation["tenant"],
             aggregate_id=conversation["_id"],
             actor=actor,
-            correlation_id=self.correlation_id,
             payload=ref,
         )
         appended = await self.publisher.append(event)

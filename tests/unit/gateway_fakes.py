@@ -21,7 +21,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.deps import Views
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import Appended
-from shared.events import EventBase
+from shared.events import Actor, EventBase
 from shared.events.agent import AgentHeartbeat
 
 Doc = dict[str, Any]
@@ -104,8 +104,11 @@ class FakePublisher:
     async def heartbeat(self, beat: AgentHeartbeat) -> None:
         self.heartbeats.append(beat)
 
-    async def typing(self, **signal: Any) -> None:
-        self.typing_signals.append(signal)
+    async def typing(
+        self, tenant: str, conversation_id: str, *, sender: Actor, typing: bool, mode: str
+    ) -> None:
+        signal = {"tenant": tenant, "conversation_id": conversation_id, "typing": typing, "mode": mode}
+        self.typing_signals.append({**signal, "sender": sender.model_dump()})
 
 
 def gateway(

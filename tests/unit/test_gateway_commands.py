@@ -45,7 +45,6 @@ def test_a_visitor_writing_to_a_closed_conversation_reopens_it() -> None:
         visitor=VERA,
         text="one more thing",
         attachments=[],
-        correlation_id=None,
     )
     assert [type(e) for e in events] == [ConversationReopened, MessagePosted]
 
@@ -53,7 +52,7 @@ def test_a_visitor_writing_to_a_closed_conversation_reopens_it() -> None:
 def test_closed_conversations_cannot_be_tagged_or_assigned() -> None:
     closed = conversation(status="closed")
     with pytest.raises(Conflict, match="closed"):
-        commands.add_tag(conversation=closed, agent=ANN, tag="late", correlation_id=None)
+        commands.add_tag(conversation=closed, agent=ANN, tag="late")
     with pytest.raises(Conflict, match="closed"):
         commands.reassign(
             conversation=closed,
@@ -61,7 +60,6 @@ def test_closed_conversations_cannot_be_tagged_or_assigned() -> None:
             target=BOB_VIEW,
             open_chats={},
             departments=[],
-            correlation_id=None,
         )
 
 
@@ -77,7 +75,6 @@ def test_only_supervisors_take_a_conversation_from_its_assignee_or_force_capacit
             target=BOB_VIEW,
             open_chats=open_chats,
             departments=[],
-            correlation_id=None,
         )
 
     with pytest.raises(Forbidden, match="supervisor"):
@@ -100,7 +97,6 @@ def test_reassigning_to_the_current_assignee_changes_nothing() -> None:
             target=BOB_VIEW,
             open_chats=BOB_FULL,
             departments=[],
-            correlation_id=None,
         )
         is None
     )
@@ -117,7 +113,6 @@ def test_a_reassignment_counts_against_the_limit_the_router_applies() -> None:
             target=bob,
             open_chats={"bob": 1},
             departments=[sales],
-            correlation_id=None,
         )
     unlimited_elsewhere = commands.reassign(
         conversation=conversation(department=None),
@@ -125,7 +120,6 @@ def test_a_reassignment_counts_against_the_limit_the_router_applies() -> None:
         target=bob,
         open_chats={"bob": 1},
         departments=[{**sales, "members": []}],
-        correlation_id=None,
     )
     assert unlimited_elsewhere is not None and not unlimited_elsewhere.payload.forced
 
@@ -139,35 +133,30 @@ def test_agent_to_agent_conversations_are_not_assigned() -> None:
             target=BOB_VIEW,
             open_chats={},
             departments=[],
-            correlation_id=None,
         )
 
 
 def test_a_direct_chat_holds_its_starter_once_and_named_teammates_of_the_team() -> None:
     team = {"bob": {"_id": "bob"}, "sam": {"_id": "sam"}}
     started = commands.start_direct(
-        agent=ANN, agent_ids=["bob", "ann", "sam", "bob"], found=team, subject="lunch", correlation_id=None
+        agent=ANN, agent_ids=["bob", "ann", "sam", "bob"], found=team, subject="lunch"
     )
     assert started.payload.participant_ids == ["ann", "bob", "sam"]
     assert (started.tenant, started.actor.id, started.payload.subject) == ("acme", "ann", "lunch")
     with pytest.raises(ApiError, match="other than yourself") as alone:
-        commands.start_direct(agent=ANN, agent_ids=["ann"], found={}, subject=None, correlation_id=None)
+        commands.start_direct(agent=ANN, agent_ids=["ann"], found={}, subject=None)
     assert alone.value.status_code == 400
     with pytest.raises(NotFound, match="agents not found: zed"):
-        commands.start_direct(
-            agent=ANN, agent_ids=["bob", "zed"], found=team, subject=None, correlation_id=None
-        )
+        commands.start_direct(agent=ANN, agent_ids=["bob", "zed"], found=team, subject=None)
 
 
 def test_a_direct_chat_holds_at_most_twenty_agents() -> None:
     names = [f"a{i}" for i in range(commands.MAX_DIRECT_PARTICIPANTS)]
     team = {name: {"_id": name} for name in names}
-    full = commands.start_direct(
-        agent=ANN, agent_ids=names[:19], found=team, subject=None, correlation_id=None
-    )
+    full = commands.start_direct(agent=ANN, agent_ids=names[:19], found=team, subject=None)
     assert len(full.payload.participant_ids) == 20
     with pytest.raises(Conflict, match="at most 20 agents"):
-        commands.start_direct(agent=ANN, agent_ids=names, found=team, subject=None, correlation_id=None)
+        commands.start_direct(agent=ANN, agent_ids=names, found=team, subject=None)
 
 
 def test_agent_to_agent_conversations_refuse_files_but_take_notes() -> None:
@@ -181,9 +170,8 @@ def test_agent_to_agent_conversations_refuse_files_but_take_notes() -> None:
             text="",
             attachments=[FILE],
             canned_response_id=None,
-            correlation_id=None,
         )
-    note = commands.note(conversation=direct, agent=BOB, text="remember", correlation_id=None)
+    note = commands.note(conversation=direct, agent=BOB, text="remember")
     assert note.payload.text == "remember"
 
 
@@ -195,7 +183,6 @@ def test_agents_join_before_answering() -> None:
             text="hi",
             attachments=[],
             canned_response_id=None,
-            correlation_id=None,
         )
 
 

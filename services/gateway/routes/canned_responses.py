@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
 from services.gateway.auth import AgentPrincipal
-from services.gateway.deps import AgentDep, CorrelationDep, PublisherDep, ViewsDep
+from services.gateway.deps import AgentDep, PublisherDep, ViewsDep
 from services.gateway.errors import NotFound
 from services.gateway.schemas import CannedResponseBody, public
 
@@ -44,14 +44,12 @@ async def create_canned(
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     event = team_commands.create_canned_response(
         agent=agent,
         shortcut=body.shortcut,
         text=body.text,
         existing=await _all(views, agent),
-        correlation_id=correlation_id,
     )
     return {"id": event.aggregate_id, "events": [(await publisher.append(event)).as_json()]}
 
@@ -63,7 +61,6 @@ async def update_canned(
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     event = team_commands.update_canned_response(
         agent=agent,
@@ -71,7 +68,6 @@ async def update_canned(
         shortcut=body.shortcut,
         text=body.text,
         existing=await _all(views, agent),
-        correlation_id=correlation_id,
     )
     return {"events": [(await publisher.append(event)).as_json()]}
 
@@ -82,10 +78,7 @@ async def delete_canned(
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     response = await _one(views, agent, response_id)
-    event = team_commands.delete_canned_response(
-        agent=agent, response=response, correlation_id=correlation_id
-    )
+    event = team_commands.delete_canned_response(agent=agent, response=response)
     return {"events": [(await publisher.append(event)).as_json()]}

@@ -15,7 +15,6 @@ from services.gateway import commands
 from services.gateway.deps import (
     AgentDep,
     ConversationDep,
-    CorrelationDep,
     PublisherDep,
     UploadsDep,
     ViewsDep,
@@ -129,22 +128,18 @@ async def mark_read(
     conversation: ConversationDep,
     agent: AgentDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     event = commands.mark_read(
         conversation=conversation,
         agent=agent,
         up_to_position=body.up_to_position,
-        correlation_id=correlation_id,
     )
     return await _append(publisher, event, unchanged="nothing unread")
 
 
 @router.post("/conversations/{conversation_id}/join", summary="Join to chat")
-async def join(
-    conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep, correlation_id: CorrelationDep
-) -> dict[str, Any]:
-    event = commands.join(conversation=conversation, agent=agent, correlation_id=correlation_id)
+async def join(conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep) -> dict[str, Any]:
+    event = commands.join(conversation=conversation, agent=agent)
     return await _append(publisher, event, unchanged="already a participant")
 
 
@@ -158,7 +153,6 @@ async def post_message(
     views: ViewsDep,
     publisher: PublisherDep,
     uploads: UploadsDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     text = body.text
     if body.canned_response_id:
@@ -175,7 +169,6 @@ async def post_message(
         text=text,
         attachments=await uploads.attached(conversation, body.attachment_ids, text),
         canned_response_id=body.canned_response_id,
-        correlation_id=correlation_id,
     )
     return {"text": text, "events": [(await publisher.append(event)).as_json()]}
 
@@ -188,11 +181,8 @@ async def add_note(
     conversation: ConversationDep,
     agent: AgentDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    event = commands.note(
-        conversation=conversation, agent=agent, text=body.text, correlation_id=correlation_id
-    )
+    event = commands.note(conversation=conversation, agent=agent, text=body.text)
     return await _append(publisher, event)
 
 
@@ -211,11 +201,8 @@ async def add_tag(
     conversation: ConversationDep,
     agent: AgentDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    event = commands.add_tag(
-        conversation=conversation, agent=agent, tag=body.tag, correlation_id=correlation_id
-    )
+    event = commands.add_tag(conversation=conversation, agent=agent, tag=body.tag)
     return await _append(publisher, event, unchanged="tag already present")
 
 
@@ -225,11 +212,8 @@ async def remove_tag(
     conversation: ConversationDep,
     agent: AgentDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    event = commands.remove_tag(
-        conversation=conversation, agent=agent, tag=tag, correlation_id=correlation_id
-    )
+    event = commands.remove_tag(conversation=conversation, agent=agent, tag=tag)
     return await _append(publisher, event)
 
 
@@ -238,14 +222,12 @@ async def close(
     conversation: ConversationDep,
     agent: AgentDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
     body: CloseConversation | None = None,
 ) -> dict[str, Any]:
     event = commands.close(
         conversation=conversation,
         actor=commands.agent_actor(agent),
         reason=body.reason if body else None,
-        correlation_id=correlation_id,
     )
     return await _append(publisher, event)
 
@@ -257,7 +239,6 @@ async def reassign(
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     target = await _agent(views, agent.tenant, body.agent_id)
     event = commands.reassign(
@@ -270,7 +251,6 @@ async def reassign(
         departments=await conversation_queries.departments(
             departments=views.departments, tenant=agent.tenant
         ),
-        correlation_id=correlation_id,
     )
     return await _append(publisher, event, unchanged=f"already assigned to {target['name']}")
 
@@ -282,12 +262,9 @@ async def add_teammate(
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     teammate = await _agent(views, agent.tenant, body.agent_id)
-    event = commands.invite_teammate(
-        conversation=conversation, agent=agent, teammate=teammate, correlation_id=correlation_id
-    )
+    event = commands.invite_teammate(conversation=conversation, agent=agent, teammate=teammate)
     return await _append(publisher, event, unchanged="already a participant")
 
 
@@ -298,7 +275,6 @@ async def transfer(
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     department = await conversation_queries.get_department(
         departments=views.departments, tenant=agent.tenant, department_id=body.department
@@ -310,16 +286,13 @@ async def transfer(
         agent=agent,
         department=department,
         reason=body.reason,
-        correlation_id=correlation_id,
     )
     return await _append(publisher, event)
 
 
 @router.post("/conversations/{conversation_id}/leave", summary="Leave so a teammate takes over")
-async def leave(
-    conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep, correlation_id: CorrelationDep
-) -> dict[str, Any]:
-    event = commands.leave(conversation=conversation, agent=agent, correlation_id=correlation_id)
+async def leave(conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep) -> dict[str, Any]:
+    event = commands.leave(conversation=conversation, agent=agent)
     return await _append(publisher, event)
 
 
@@ -331,7 +304,6 @@ async def start_direct(
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     event = commands.start_direct(
         agent=agent,
@@ -340,7 +312,6 @@ async def start_direct(
             agents=views.agents, tenant=agent.tenant, agent_ids=body.agent_ids
         ),
         subject=body.subject,
-        correlation_id=correlation_id,
     )
     appended = await publisher.append(event)
     return {"conversation_id": event.aggregate_id, "events": [appended.as_json()]}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path
 
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
-from services.gateway.deps import AgentDep, CorrelationDep, PublisherDep, ViewsDep
+from services.gateway.deps import AgentDep, PublisherDep, ViewsDep
 from services.gateway.schemas import ConfigureDepartment, public
 
 router = APIRouter(prefix="/api/agent/departments", tags=["agent: departments"])
@@ -30,7 +30,6 @@ async def configure_department(
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     members = await conversation_queries.agents_by_id(
         agents=views.agents, tenant=agent.tenant, agent_ids=body.members
@@ -48,6 +47,5 @@ async def configure_department(
         config=body,
         members_found=members,
         fallback=fallback,
-        correlation_id=correlation_id,
     )
     return {"events": [(await publisher.append(event)).as_json()]}

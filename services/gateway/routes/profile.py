@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
-from services.gateway.deps import AgentDep, CorrelationDep, MyProfileDep, PublisherDep, ViewsDep
+from services.gateway.deps import AgentDep, MyProfileDep, PublisherDep, ViewsDep
 from services.gateway.schemas import SetStatus, UpdateProfile, agent_card
 from shared.capacity import limit_of_agent
 
@@ -28,10 +28,9 @@ async def update_profile(
     me: MyProfileDep,  # only there to answer 404 when my profile is gone
     agent: AgentDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     changes = body.model_dump(exclude_none=True)
-    event = team_commands.update_profile(agent=agent, changes=changes, correlation_id=correlation_id)
+    event = team_commands.update_profile(agent=agent, changes=changes)
     return {"events": [(await publisher.append(event)).as_json()]}
 
 
@@ -41,7 +40,6 @@ async def set_status(
     me: MyProfileDep,  # only there to answer 404 when my profile is gone
     agent: AgentDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
-    event = team_commands.set_status(agent=agent, status=body.status, correlation_id=correlation_id)
+    event = team_commands.set_status(agent=agent, status=body.status)
     return {"status": body.status, "events": [(await publisher.append(event)).as_json()]}

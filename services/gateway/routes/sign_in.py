@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
 from services.gateway.auth import AgentPrincipal, agent_token, verify_password
-from services.gateway.deps import AgentDep, CorrelationDep, PublisherDep, SettingsDep, ViewsDep
+from services.gateway.deps import AgentDep, PublisherDep, SettingsDep, ViewsDep
 from services.gateway.errors import Unauthorized
 from services.gateway.schemas import Login, agent_card
 
@@ -22,7 +22,6 @@ async def login(
     settings: SettingsDep,
     views: ViewsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     credentials = await conversation_queries.credentials_by_email(
         credentials=views.credentials, email=body.email
@@ -37,7 +36,7 @@ async def login(
     principal = AgentPrincipal(agent_id=agent["_id"], tenant=agent["tenant"], role=agent["role"])
     token, expires = agent_token(settings, principal)
     card = agent_card(agent)
-    first_status = team_commands.status_on_sign_in(agent=agent, correlation_id=correlation_id)
+    first_status = team_commands.status_on_sign_in(agent=agent)
     if first_status is not None:
         await publisher.append(first_status)
         card["status"] = first_status.payload.status

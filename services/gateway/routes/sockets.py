@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from services.gateway.auth import InvalidToken, agent_of_token, visitor_of_token
 from services.gateway.deps import HubDep, PublisherDep, SettingsDep
 from services.gateway.live_hub import Connection, LiveHub
+from services.gateway.publisher import TypingMode
 from shared.events.agent import AgentHeartbeat
 from shared.events.envelope import Actor
 
@@ -101,13 +102,10 @@ async def agent_socket(
                 )
             )
         elif message.get("type") == "typing":
-            await publisher.typing(
-                tenant=agent.tenant,
-                conversation_id=str(message["conversation_id"])[:100],
-                typing=bool(message.get("typing")),
-                mode="note" if message.get("mode") == "note" else "message",
-                sender={"kind": "agent", "id": agent.agent_id},
-            )
+            conversation_id = str(message["conversation_id"])[:100]
+            mode: TypingMode = "note" if message.get("mode") == "note" else "message"
+            typing = bool(message.get("typing"))
+            await publisher.typing(agent.tenant, conversation_id, sender=me, typing=typing, mode=mode)
         else:
             raise _unknown(message)
 
@@ -121,16 +119,14 @@ async def visitor_socket(
     visitor = await _accept(websocket, lambda token: visitor_of_token(settings, token))
     if visitor is None:
         return
+    me = Actor(kind="visitor", id=visitor.visitor_id)
 
     async def on_message(message: dict[str, Any]) -> None:
         if message.get("type") != "typing":
             raise _unknown(message)
+        typing = bool(message.get("typing"))
         await publisher.typing(
-            tenant=visitor.tenant,
-            conversation_id=visitor.conversation_id,
-            typing=bool(message.get("typing")),
-            mode="message",
-            sender={"kind": "visitor", "id": visitor.visitor_id},
+            visitor.tenant, visitor.conversation_id, sender=me, typing=typing, mode="message"
         )
 
     connection = Connection(tenant=visitor.tenant, conversation_id=visitor.conversation_id)

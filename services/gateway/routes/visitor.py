@@ -13,7 +13,6 @@ from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.auth import VisitorPrincipal, visitor_token
 from services.gateway.deps import (
-    CorrelationDep,
     PublisherDep,
     SettingsDep,
     UploadsDep,
@@ -42,7 +41,6 @@ async def start_conversation(
     request: Request,
     settings: SettingsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     conversation_id, visitor_id = new_id(), new_id()
     actor = Actor(kind="visitor", id=visitor_id)
@@ -50,7 +48,6 @@ async def start_conversation(
         "tenant": settings.default_tenant,
         "aggregate_id": conversation_id,
         "actor": actor,
-        "correlation_id": correlation_id,
     }
     started = ConversationStarted(
         **envelope,
@@ -129,7 +126,6 @@ async def post_message(
     visitor: VisitorDep,
     publisher: PublisherDep,
     uploads: UploadsDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     if body.canned_response_id:
         raise Forbidden("canned responses are for agents")
@@ -138,7 +134,6 @@ async def post_message(
         visitor=visitor,
         text=body.text,
         attachments=await uploads.attached(conversation, body.attachment_ids, body.text),
-        correlation_id=correlation_id,
     )
     appended = await publisher.append_all(*events)
     return {"events": [a.as_json() for a in appended]}
@@ -162,13 +157,11 @@ async def rate(
     conversation: VisitorConversationDep,
     visitor: VisitorDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     event = commands.rate(
         conversation=conversation,
         visitor=visitor,
         score=body.score,
         comment=body.comment,
-        correlation_id=correlation_id,
     )
     return (await publisher.append(event)).as_json()
