@@ -274,3 +274,32 @@ def _one(items: list[Any]) -> Any:
 def _at_least(items: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     assert len(items) >= count, items
     return items
+
+
+def test_a_killed_service_loses_no_pending_delivery_and_keeps_the_order(
+    webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver
+) -> None:
+    path = "/down/while-killed"
+    register(webhook_stack, supervisor, receiver, path, ["conversation.message_posted"])
+    _, visitor = start(webhook_stack)
+    sent = [say(visitor, "first"), say(visitor, "second")]
+
+    def retrying() -> None:
+        assert len([r for r in receiver.at(path) if r.webhook_id == sent[0]]) >= 3
+
+    eventually(retrying)
+    webhooks = webhook_stack.processes["webhooks"]
+    webhooks.proc.kill()  # SIGKILL: the pending retry and the delivery waiting behind it are only in Kafka now
+    webhooks.proc.wait()
+    sent.append(say(visitor, "third, while the service is down"))
+    receiver.recover(path)
+    webhooks.crash_and_restart()
+    webhooks.wait_http_ready(f"http://127.0.0.1:{webhooks.port}/healthz", timeout=60)
+
+    def all_delivered() -> None:
+        accepted = [r.webhook_id for r in receiver.at(path, accepted_only=True)]
+        assert (
+            list(dict.fromkeys(accepted)) == sent
+        )  # duplicates only of an attempt in flight, same webhook-id
+
+    eventually(all_delivered)
