@@ -16,6 +16,7 @@ cat <<TXT
     Routing ops        http://127.0.0.1:${PARLEY_ROUTING_PORT:-6066}/healthz   /metrics
     Conversation ops   http://127.0.0.1:${PARLEY_CONVERSATION_PORT:-8001}/healthz   /metrics
     History ops        http://127.0.0.1:${PARLEY_HISTORY_PORT:-8002}/healthz   /metrics
+    Webhooks ops       http://127.0.0.1:${PARLEY_WEBHOOKS_PORT:-8003}/healthz   /metrics   (endpoints: /docs, "agent: webhooks")
     Kafka              $PARLEY_KAFKA_BOOTSTRAP
     MongoDB-wire       $PARLEY_MONGODB_URI
   Demo sign-in: sam@parley.test (supervisor), ann@parley.test, bob@parley.test; password parley-demo

@@ -24,6 +24,22 @@ DEAD_LETTER_RECORD = (
     "The dead-letter topic holds JSON objects `{source_topic, partition, offset, key, value, value_encoding, "
     "reason, service, consumer_group, failed_at}` for records a consumer could not handle."
 )
+WEBHOOKS_SECTION = (
+    "## Webhooks",
+    "",
+    "Endpoints registered with the gateway (`/api/agent/webhooks`) receive the `conversation.*` events they subscribe",
+    "to as HTTP POSTs of `{type, timestamp, data}`, `data` being the event as above. Internal notes only go to an",
+    "endpoint that names `conversation.note_added`; no other topic's events are sent.",
+    "",
+    "- Headers per [Standard Webhooks](https://www.standardwebhooks.com/): `webhook-id` (the event id, the same on",
+    "  every attempt), `webhook-timestamp` (Unix seconds), `webhook-signature` (`v1,<base64 HMAC-SHA256 of",
+    '  "<webhook-id>.<webhook-timestamp>.<body>">` with the endpoint\'s `whsec_` secret; two, space-separated, while',
+    "  a rotated secret is still valid).",
+    "- Verify with a Standard Webhooks library, e.g. Python `standardwebhooks.Webhook(secret).verify(body, headers)`.",
+    "- Retries after 5 s, 30 s, 2 min, 10 min, 1 h, 6 h, then every 6 h up to 3 days (±10% jitter), in order per",
+    "  conversation; then `webhook.delivery_attempted` with `outcome: dead_lettered`. A 410 answer, or too many",
+    "  consecutive failures, disables the endpoint (`webhook.endpoint_disabled`, with the reason).",
+)
 HOUR_MS = 3_600_000
 DAY_MS = 24 * HOUR_MS
 # The consumer notes on the catalogue page are about lz4; tests/unit/test_event_docs.py fails if the
@@ -121,7 +137,7 @@ def catalogue_page() -> str:
             f"| `{event_type}` | {_schema_version(cls)} | `parley.{topic}` | {_description(cls)} "
             f"| [schema]({_schema_path(event_type)}) |"
         )
-    lines += ["", DEAD_LETTER_RECORD, ""]
+    lines += ["", DEAD_LETTER_RECORD, "", *WEBHOOKS_SECTION, ""]
     return "\n".join(lines)
 
 

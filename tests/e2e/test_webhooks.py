@@ -303,3 +303,25 @@ def test_a_killed_service_loses_no_pending_delivery_and_keeps_the_order(
         )  # duplicates only of an attempt in flight, same webhook-id
 
     eventually(all_delivered)
+
+
+def test_a_production_gateway_refuses_loopback_endpoints(
+    webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver, tmp_path: Path
+) -> None:
+    env = {**webhook_stack.env, "PARLEY_ENVIRONMENT": "production", "PARLEY_PORT": str(free_port())}
+    env.pop("PARLEY_WEBHOOK_ALLOW_LOOPBACK")
+    gateway = ServiceProcess("services.gateway", env, tmp_path / "production-gateway.log")
+    try:
+        gateway.wait_http_ready(f"http://127.0.0.1:{gateway.port}/healthz", timeout=60)
+        production = httpx.Client(
+            base_url=f"http://127.0.0.1:{gateway.port}", headers=dict(supervisor.headers), timeout=15
+        )
+        for url, problem in [
+            (receiver.url("/ok/prod"), "must use https"),
+            (f"https://127.0.0.1:{receiver.port}/ok/prod", "loopback"),
+            (f"https://localhost:{receiver.port}/ok/prod", "loopback"),
+        ]:
+            refused = production.post("/api/agent/webhooks", json={"url": url, "event_types": ["*"]})
+            assert refused.status_code == 422 and problem in refused.json()["error"]["message"], refused.text
+    finally:
+        gateway.stop()

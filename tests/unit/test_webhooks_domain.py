@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from services.webhooks.config import WebhookTargetSettings
 from services.webhooks.domain import (
     AttemptResult,
     Decision,
@@ -173,3 +174,13 @@ def test_public_addresses_pass_and_loopback_only_when_allowed() -> None:
 def test_bad_urls_are_refused_with_the_reason(url: str, problem: str) -> None:
     with pytest.raises(TargetRefused, match=problem):
         parse_target(url, TargetPolicy())
+
+
+def test_loopback_and_http_are_allowed_outside_production_unless_a_setting_says_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PARLEY_WEBHOOK_ALLOW_LOOPBACK", raising=False)
+    assert WebhookTargetSettings(environment="production").target_policy() == TargetPolicy()
+    assert WebhookTargetSettings(environment="local").target_policy() == TargetPolicy(True, False)
+    monkeypatch.setenv("PARLEY_WEBHOOK_ALLOW_LOOPBACK", "false")
+    assert WebhookTargetSettings(environment="local").target_policy() == TargetPolicy()
