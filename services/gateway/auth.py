@@ -50,28 +50,23 @@ class VisitorPrincipal:
     tenant: str
 
 
+def _sign(
+    settings: GatewaySettings, kind: Literal["agent", "visitor"], expires: datetime, **claims: str
+) -> str:
+    signed = {**claims, "kind": kind, "exp": expires}
+    return jwt.encode(signed, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+
+
 def agent_token(settings: GatewaySettings, agent: AgentPrincipal) -> tuple[str, datetime]:
     expires = datetime.now(UTC) + timedelta(minutes=settings.agent_token_minutes)
-    claims = {
-        "sub": agent.agent_id,
-        "tenant": agent.tenant,
-        "role": agent.role,
-        "kind": "agent",
-        "exp": expires,
-    }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM), expires
+    token = _sign(settings, "agent", expires, sub=agent.agent_id, tenant=agent.tenant, role=agent.role)
+    return token, expires
 
 
 def visitor_token(settings: GatewaySettings, visitor: VisitorPrincipal) -> str:
     expires = datetime.now(UTC) + timedelta(days=settings.visitor_token_days)
-    claims = {
-        "sub": visitor.visitor_id,
-        "conversation_id": visitor.conversation_id,
-        "tenant": visitor.tenant,
-        "kind": "visitor",
-        "exp": expires,
-    }
-    return jwt.encode(claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
+    claims = {"sub": visitor.visitor_id, "conversation_id": visitor.conversation_id, "tenant": visitor.tenant}
+    return _sign(settings, "visitor", expires, **claims)
 
 
 class InvalidToken(Exception):

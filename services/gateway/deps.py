@@ -2,14 +2,19 @@
 
 Every dependency is `async def` although none awaits: FastAPI runs plain `def` dependencies in a thread
 pool, and those hops cost more than the work itself on the hot path (seen in py-spy profiles of the bench).
-The public `get_*` functions are the seams in-process tests replace with `app.dependency_overrides`."""
+The public `get_*` functions are the seams in-process tests replace with `app.dependency_overrides`.
+
+A dependency that loads a document (ConversationDep, MyProfileDep, TeammateDep) answers 404 for an unknown
+one before FastAPI validates the route's own body and query parameters.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, Header, Path, Query, Request
+from fastapi import Depends, Header, Path, Query, Request, WebSocket, WebSocketException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -29,10 +34,13 @@ from services.gateway.config import GatewaySettings
 from services.gateway.errors import NotFound, Unauthorized
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
+from services.gateway.schemas import ChooseAgent
 from services.gateway.uploads import Uploads
 
 Collection = AsyncCollection[dict[str, Any]]
-_bearer = HTTPBearer(auto_error=False)
+P = TypeVar("P", AgentPrincipal, VisitorPrincipal)
+
+# What the lifespan in app.py put on app.state.
 
 
 async def get_settings(request: HTTPConnection) -> GatewaySettings:
@@ -87,6 +95,10 @@ async def get_views(request: Request) -> Views:
 
 ViewsDep = Annotated[Views, Depends(get_views)]
 
+# Who is asking: an agent or a visitor, over HTTP or a WebSocket.
+
+_bearer = HTTPBearer(auto_error=False)
+
 
 async def _bearer_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -100,21 +112,40 @@ async def _bearer_token(
     raise Unauthorized("missing bearer token")
 
 
+async def _socket_token(websocket: WebSocket) -> str:
+    """Browsers cannot set headers on a WebSocket: its token comes as `?token=`. The socket is accepted
+    before the token is checked, so a refusal closes it with 1008 and the reason, which a browser shows
+    (a refused handshake shows only 1006) and which tells the widget not to retry."""
+    await websocket.accept()
+    return websocket.query_params.get("token", "")
+
+
+def _policy_violation(reason: str) -> WebSocketException:
+    return WebSocketException(code=1008, reason=reason)
+
+
 TokenDep = Annotated[str, Depends(_bearer_token)]
+SocketTokenDep = Annotated[str, Depends(_socket_token)]
+
+
+def _principal(
+    of_token: Callable[[GatewaySettings, str], P],
+    settings: GatewaySettings,
+    token: str,
+    refused: Callable[[str], Exception],
+) -> P:
+    try:
+        return of_token(settings, token)
+    except InvalidToken as exc:
+        raise refused(str(exc)) from exc
 
 
 async def get_current_agent(settings: SettingsDep, token: TokenDep) -> AgentPrincipal:
-    try:
-        return agent_of_token(settings, token)
-    except InvalidToken as exc:
-        raise Unauthorized(str(exc)) from exc
+    return _principal(agent_of_token, settings, token, Unauthorized)
 
 
 async def get_current_visitor(settings: SettingsDep, token: TokenDep) -> VisitorPrincipal:
-    try:
-        return visitor_of_token(settings, token)
-    except InvalidToken as exc:
-        raise Unauthorized(str(exc)) from exc
+    return _principal(visitor_of_token, settings, token, Unauthorized)
 
 
 async def _agent_or_visitor(settings: SettingsDep, token: TokenDep) -> AgentPrincipal | VisitorPrincipal:
@@ -123,6 +154,23 @@ async def _agent_or_visitor(settings: SettingsDep, token: TokenDep) -> AgentPrin
         return agent_of_token(settings, token)
     except InvalidToken:
         return await get_current_visitor(settings, token)
+
+
+async def get_socket_agent(settings: SettingsDep, token: SocketTokenDep) -> AgentPrincipal:
+    return _principal(agent_of_token, settings, token, _policy_violation)
+
+
+async def get_socket_visitor(settings: SettingsDep, token: SocketTokenDep) -> VisitorPrincipal:
+    return _principal(visitor_of_token, settings, token, _policy_violation)
+
+
+AgentDep = Annotated[AgentPrincipal, Depends(get_current_agent)]
+VisitorDep = Annotated[VisitorPrincipal, Depends(get_current_visitor)]
+AnyPrincipalDep = Annotated[AgentPrincipal | VisitorPrincipal, Depends(_agent_or_visitor)]
+SocketAgentDep = Annotated[AgentPrincipal, Depends(get_socket_agent)]
+SocketVisitorDep = Annotated[VisitorPrincipal, Depends(get_socket_visitor)]
+
+# Appending events and storing files for this request.
 
 
 async def _correlation_id(x_request_id: Annotated[str | None, Header(max_length=100)] = None) -> str | None:
@@ -141,18 +189,14 @@ async def get_publisher(request: HTTPConnection, correlation_id: CorrelationDep)
 PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 
 
-AgentDep = Annotated[AgentPrincipal, Depends(get_current_agent)]
-VisitorDep = Annotated[VisitorPrincipal, Depends(get_current_visitor)]
-
-
-AnyPrincipalDep = Annotated[AgentPrincipal | VisitorPrincipal, Depends(_agent_or_visitor)]
-
-
 async def get_uploads(settings: SettingsDep, store: AttachmentsDep, publisher: PublisherDep) -> Uploads:
     return Uploads(settings=settings, store=store, publisher=publisher)
 
 
 UploadsDep = Annotated[Uploads, Depends(get_uploads)]
+
+# The documents a request is about, loaded from the views and scoped to the asker's team.
+
 ConversationId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
@@ -161,9 +205,7 @@ async def get_conversation(
 ) -> dict[str, Any]:
     """The conversation in the path, if it belongs to the signed-in agent's team: any agent of the team may
     open it, and each command then decides what this agent may do to it. A conversation of another team
-    is as unknown as one that does not exist.
-
-    Being a dependency, it answers 404 for an unknown conversation before the body is validated."""
+    is as unknown as one that does not exist."""
     conversation = await conversation_queries.get_conversation(
         conversations=views.conversations, tenant=agent.tenant, conversation_id=conversation_id
     )
@@ -182,18 +224,24 @@ async def get_visitor_conversation(visitor: VisitorDep, views: ViewsDep) -> dict
     return conversation if conversation is not None else commands.pending_visitor_conversation(visitor)
 
 
-ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
-VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
+async def _team_agent(views: Views, agent: AgentPrincipal, agent_id: str, unknown: str) -> dict[str, Any]:
+    found = await conversation_queries.get_agent(agents=views.agents, tenant=agent.tenant, agent_id=agent_id)
+    if found is None:
+        raise NotFound(unknown)
+    return found
 
 
 async def get_my_profile(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
     """The signed-in agent's own view."""
-    me = await conversation_queries.get_agent(
-        agents=views.agents, tenant=agent.tenant, agent_id=agent.agent_id
-    )
-    if me is None:
-        raise NotFound("your agent profile was not found")
-    return me
+    return await _team_agent(views, agent, agent.agent_id, "your agent profile was not found")
 
 
+async def get_named_teammate(body: ChooseAgent, agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
+    """The teammate a request body names (`{"agent_id": ...}`), if on the signed-in agent's team."""
+    return await _team_agent(views, agent, body.agent_id, f"agent {body.agent_id} not found")
+
+
+ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
+VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
 MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]
+TeammateDep = Annotated[dict[str, Any], Depends(get_named_teammate)]

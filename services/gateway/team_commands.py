@@ -39,27 +39,34 @@ def _by(agent: AgentPrincipal, cls: type[E], aggregate_id: str, payload: Any) ->
     )
 
 
-def status_on_sign_in(*, agent: View) -> AgentStatusChanged | None:
-    """An agent who never chose a status becomes available on signing in, so a new team sees chats routed
-    at once; a status the agent chose is remembered (an agent who went offline stays offline)."""
-    if agent.get("status_chosen", True):
-        return None
-    return AgentStatusChanged(
-        tenant=agent["tenant"],
-        aggregate_id=agent["_id"],
-        actor=Actor(kind="agent", id=agent["_id"]),
-        payload={"status": "available"},
+def _about_me(me: View, cls: type[E], payload: Any) -> E:
+    """An event an agent causes about their own account, from their view."""
+    return cls.model_validate(
+        {
+            "tenant": me["tenant"],
+            "aggregate_id": me["_id"],
+            "actor": Actor(kind="agent", id=me["_id"]),
+            "payload": payload,
+        }
     )
 
 
-def update_profile(*, agent: AgentPrincipal, changes: Mapping[str, Any]) -> AgentProfileUpdated:
+def status_on_sign_in(*, me: View) -> AgentStatusChanged | None:
+    """An agent who never chose a status becomes available on signing in, so a new team sees chats routed
+    at once; a status the agent chose is remembered (an agent who went offline stays offline)."""
+    if me.get("status_chosen", True):
+        return None
+    return _about_me(me, AgentStatusChanged, {"status": "available"})
+
+
+def update_profile(*, me: View, changes: Mapping[str, Any]) -> AgentProfileUpdated:
     if not changes:
         raise Conflict("nothing to change: send name, avatar_url or max_concurrent_chats")
-    return _by(agent, AgentProfileUpdated, agent.agent_id, dict(changes))
+    return _about_me(me, AgentProfileUpdated, dict(changes))
 
 
-def set_status(*, agent: AgentPrincipal, status: AgentStatus) -> AgentStatusChanged:
-    return _by(agent, AgentStatusChanged, agent.agent_id, {"status": status})
+def set_status(*, me: View, status: AgentStatus) -> AgentStatusChanged:
+    return _about_me(me, AgentStatusChanged, {"status": status})
 
 
 def _require_shortcut_free(existing: Iterable[View], shortcut: str, except_id: str | None = None) -> None:

@@ -6,6 +6,7 @@ Visibility and tenancy are filters in the queries themselves, never post-filteri
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -50,6 +51,7 @@ def _contains(text: str) -> dict[str, str]:
 # every backend, where a range on `closed_at` or a sort is not (FerretDB fetches and sorts every match in
 # Go). Days beyond this many are read in one query: a search that found too little in the recent days.
 RECENT_DAYS = 14
+REPORT_DAYS_AT_ONCE = 8
 NEWEST_FIRST = [("closed_at", DESCENDING), ("_id", ASCENDING)]
 
 
@@ -156,7 +158,15 @@ async def report(
     Read one UTC day at a time (see RECENT_DAYS), so a report costs what its window holds, not what the
     whole history holds."""
     query = {"tenant": tenant, "kind": "visitor", "status": "closed"}
+    days = [day.isoformat() for day in days_between(since, until)]
     summaries: list[Doc] = []
-    for day in days_between(since, until):
-        summaries += await conversations.find({**query, "closed_day": day.isoformat()}).to_list()
+    # A few days at a time, side by side: a month's report waits for about four round trips, not 31.
+    for start in range(0, len(days), REPORT_DAYS_AT_ONCE):
+        found = await asyncio.gather(
+            *(
+                conversations.find({**query, "closed_day": day}).to_list()
+                for day in days[start : start + REPORT_DAYS_AT_ONCE]
+            )
+        )
+        summaries += [summary for day_summaries in found for summary in day_summaries]
     return build_report(summaries, since=since, until=until)

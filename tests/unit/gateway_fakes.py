@@ -76,6 +76,24 @@ class FakeCollection:
         return FakeCursor([dict(doc) for doc in self.docs.values() if _matches(doc, query)])
 
 
+def conversation_view(**overrides: Any) -> Doc:
+    """A conversation as the view shows it: c1 of team acme, open, assigned to Ann, visitor Vera."""
+    return {
+        "_id": "c1",
+        "tenant": "acme",
+        "kind": "visitor",
+        "status": "open",
+        "assignment": "assigned",
+        "assignee_id": "ann",
+        "participants": ["ann"],
+        "tags": [],
+        "department": None,
+        "visitor": {"name": "Vera", "email": None},
+        "rating": None,
+        **overrides,
+    }
+
+
 def fake_views(**collections: Iterable[Doc]) -> Views:
     """`Views` over in-memory collections: fake_views(agents=[...], conversations=[...])."""
     names = [

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from services.gateway import commands
@@ -15,28 +13,13 @@ from shared.events.conversation import (
     MessagePosted,
     ReassignmentRequested,
 )
+from tests.unit.gateway_fakes import conversation_view as conversation
 
 ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 BOB = AgentPrincipal(agent_id="bob", tenant="acme", role="agent")
 SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
 VERA = VisitorPrincipal(conversation_id="c1", visitor_id="v1", tenant="acme")
 FILE = AttachmentRef(attachment_id="f1", filename="a.png", content_type="image/png", size=10)
-
-
-def conversation(**overrides: Any) -> dict[str, Any]:
-    return {
-        "_id": "c1",
-        "tenant": "acme",
-        "kind": "visitor",
-        "status": "open",
-        "assignment": "assigned",
-        "assignee_id": "ann",
-        "participants": ["ann"],
-        "tags": [],
-        "visitor": {"name": "Vera", "email": None},
-        "rating": None,
-        **overrides,
-    }
 
 
 def test_a_visitor_writing_to_a_closed_conversation_reopens_it() -> None:

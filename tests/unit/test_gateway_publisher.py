@@ -8,13 +8,12 @@ from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 
-from services.gateway.auth import AgentPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
 from services.gateway.team_commands import set_status
 from shared.events import parse_event
 
-ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
+ANN = {"_id": "ann", "tenant": "acme", "name": "Ann"}
 
 
 class RecordingProducer:
@@ -36,7 +35,7 @@ def _publisher() -> tuple[EventPublisher, RecordingProducer]:
 
 async def test_events_appended_for_a_request_carry_its_id() -> None:
     publisher, producer = _publisher()
-    appended = await publisher.for_request("req-7").append(set_status(agent=ANN, status="away"))
+    appended = await publisher.for_request("req-7").append(set_status(me=ANN, status="away"))
     [(topic, key, value)] = producer.sent
     event = parse_event(value)
     assert (topic, key, event.correlation_id, event.event_id) == (
@@ -49,7 +48,7 @@ async def test_events_appended_for_a_request_carry_its_id() -> None:
 
 async def test_without_a_request_id_an_event_keeps_what_it_has() -> None:
     publisher, producer = _publisher()
-    await publisher.for_request(None).append(set_status(agent=ANN, status="away"))
-    caused = set_status(agent=ANN, status="offline").model_copy(update={"correlation_id": "flow-1"})
+    await publisher.for_request(None).append(set_status(me=ANN, status="away"))
+    caused = set_status(me=ANN, status="offline").model_copy(update={"correlation_id": "flow-1"})
     await publisher.for_request("req-8").append(caused)
     assert [json.loads(value)["correlation_id"] for _, _, value in producer.sent] == [None, "flow-1"]

@@ -14,7 +14,7 @@ from shared.events.conversation import (
     ReassignmentRequested,
     TransferRequested,
 )
-from tests.unit.gateway_fakes import FakePublisher, fake_views, gateway
+from tests.unit.gateway_fakes import FakePublisher, conversation_view, fake_views, gateway
 
 ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
@@ -33,21 +33,6 @@ def _agent(agent_id: str, name: str, **fields: Any) -> dict[str, Any]:
     }
 
 
-def _conversation(conversation_id: str, **fields: Any) -> dict[str, Any]:
-    return {
-        "_id": conversation_id,
-        "tenant": "acme",
-        "kind": "visitor",
-        "status": "open",
-        "assignment": "assigned",
-        "assignee_id": "ann",
-        "participants": ["ann"],
-        "tags": [],
-        "department": None,
-        **fields,
-    }
-
-
 AGENTS = [
     _agent("ann", "Ann"),
     _agent("bob", "Bob", max_concurrent_chats=1),
@@ -55,9 +40,9 @@ AGENTS = [
     {**_agent("olga", "Olga"), "tenant": "other"},
 ]
 CONVERSATIONS = [
-    _conversation("c1"),
-    _conversation("busy", assignee_id="bob", participants=["bob"]),
-    {**_conversation("theirs"), "tenant": "other"},
+    conversation_view(),
+    conversation_view(_id="busy", assignee_id="bob", participants=["bob"]),
+    conversation_view(_id="theirs", tenant="other"),
 ]
 CANNED = [
     {

@@ -15,6 +15,8 @@ from tests.unit.gateway_fakes import FakePublisher, fake_views, gateway
 SETTINGS = GatewaySettings(secret_key=SecretStr("s" * 40))
 ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 VERA = VisitorPrincipal(conversation_id="c1", visitor_id="v1", tenant="acme")
+ANN_ACTOR = {"kind": "agent", "id": "ann"}
+VERA_ACTOR = {"kind": "visitor", "id": "v1"}
 
 
 def client(publisher: FakePublisher) -> TestClient:
@@ -51,13 +53,7 @@ def test_agent_heartbeats_and_typing_go_out_through_the_publisher() -> None:
     [beat] = publisher.heartbeats
     assert (beat.aggregate_id, beat.tenant, beat.payload.status) == ("ann", "acme", "away")
     assert publisher.typing_signals == [
-        {
-            "tenant": "acme",
-            "conversation_id": "c1",
-            "typing": True,
-            "mode": "note",
-            "sender": {"kind": "agent", "id": "ann"},
-        }
+        {"tenant": "acme", "conversation_id": "c1", "typing": True, "mode": "note", "sender": ANN_ACTOR}
     ]
 
 
@@ -70,11 +66,5 @@ def test_a_visitor_types_only_in_their_own_conversation() -> None:
         socket.send_json({"type": "heartbeat"})
         assert socket.receive_json()["kind"] == "error"
     assert publisher.typing_signals == [
-        {
-            "tenant": "acme",
-            "conversation_id": "c1",
-            "typing": True,
-            "mode": "message",
-            "sender": {"kind": "visitor", "id": "v1"},
-        }
+        {"tenant": "acme", "conversation_id": "c1", "typing": True, "mode": "message", "sender": VERA_ACTOR}
     ]

@@ -14,25 +14,26 @@ from services.gateway.schemas import ConfigureDepartment
 ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 BOB = AgentPrincipal(agent_id="bob", tenant="acme", role="agent")
 SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
+ANN_VIEW = {"_id": "ann", "tenant": "acme", "name": "Ann"}
 GREETING = {"_id": "cr1", "tenant": "acme", "shortcut": "hi", "text": "Hello!", "created_by": "ann"}
 THANKS = {"_id": "cr2", "tenant": "acme", "shortcut": "thanks", "text": "Thank you!", "created_by": "bob"}
 
 
 def test_a_new_agent_signing_in_becomes_available_and_a_chosen_status_is_kept() -> None:
     agent = {"_id": "ann", "tenant": "acme", "status": "offline", "status_chosen": False}
-    first = team_commands.status_on_sign_in(agent=agent)
+    first = team_commands.status_on_sign_in(me=agent)
     assert first is not None
     assert (first.aggregate_id, first.payload.status, first.actor.id) == ("ann", "available", "ann")
-    assert team_commands.status_on_sign_in(agent={**agent, "status_chosen": True}) is None
+    assert team_commands.status_on_sign_in(me={**agent, "status_chosen": True}) is None
     # Views written before the flag existed belong to agents who have been around: leave them be.
     legacy = {k: v for k, v in agent.items() if k != "status_chosen"}
-    assert team_commands.status_on_sign_in(agent=legacy) is None
+    assert team_commands.status_on_sign_in(me=legacy) is None
 
 
 def test_a_profile_update_must_change_something() -> None:
     with pytest.raises(Conflict, match="nothing to change"):
-        team_commands.update_profile(agent=ANN, changes={})
-    event = team_commands.update_profile(agent=ANN, changes={"max_concurrent_chats": 3})
+        team_commands.update_profile(me=ANN_VIEW, changes={})
+    event = team_commands.update_profile(me=ANN_VIEW, changes={"max_concurrent_chats": 3})
     assert (event.aggregate_id, event.actor.id, event.payload.max_concurrent_chats) == ("ann", "ann", 3)
 
 

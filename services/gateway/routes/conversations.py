@@ -16,6 +16,7 @@ from services.gateway.deps import (
     AgentDep,
     ConversationDep,
     PublisherDep,
+    TeammateDep,
     UploadsDep,
     ViewsDep,
 )
@@ -23,7 +24,6 @@ from services.gateway.errors import NotFound
 from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import (
     AddTag,
-    ChooseAgent,
     CloseConversation,
     MarkRead,
     Page,
@@ -40,13 +40,6 @@ from shared.events import EventBase
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN
 
 router = APIRouter(prefix="/api/agent", tags=["agent: conversations"])
-
-
-async def _agent(views: ViewsDep, tenant: str, agent_id: str) -> dict[str, Any]:
-    agent = await conversation_queries.get_agent(agents=views.agents, tenant=tenant, agent_id=agent_id)
-    if agent is None:
-        raise NotFound(f"agent {agent_id} not found")
-    return agent
 
 
 def _summary(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
@@ -161,7 +154,11 @@ async def post_message(
         )
         if canned is None:
             raise NotFound(f"canned response {body.canned_response_id} not found")
-        me = await _agent(views, agent.tenant, agent.agent_id)
+        me = await conversation_queries.get_agent(
+            agents=views.agents, tenant=agent.tenant, agent_id=agent.agent_id
+        )
+        if me is None:
+            raise NotFound("your agent profile was not found")
         text = commands.render_canned_response(canned["text"], conversation=conversation, agent=me)
     event = commands.agent_message(
         conversation=conversation,
@@ -234,13 +231,12 @@ async def close(
 
 @router.post("/conversations/{conversation_id}/reassign", summary="Reassign to a chosen agent")
 async def reassign(
-    body: ChooseAgent,
     conversation: ConversationDep,
+    target: TeammateDep,
     agent: AgentDep,
     views: ViewsDep,
     publisher: PublisherDep,
 ) -> dict[str, Any]:
-    target = await _agent(views, agent.tenant, body.agent_id)
     event = commands.reassign(
         conversation=conversation,
         agent=agent,
@@ -257,13 +253,8 @@ async def reassign(
 
 @router.post("/conversations/{conversation_id}/teammates", summary="Add a teammate")
 async def add_teammate(
-    body: ChooseAgent,
-    conversation: ConversationDep,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
+    conversation: ConversationDep, teammate: TeammateDep, agent: AgentDep, publisher: PublisherDep
 ) -> dict[str, Any]:
-    teammate = await _agent(views, agent.tenant, body.agent_id)
     event = commands.invite_teammate(conversation=conversation, agent=agent, teammate=teammate)
     return await _append(publisher, event, unchanged="already a participant")
 

@@ -23,23 +23,12 @@ async def my_profile(me: MyProfileDep, agent: AgentDep, views: ViewsDep) -> dict
 
 
 @router.patch("", summary="Update my profile (name, avatar, max concurrent chats)")
-async def update_profile(
-    body: UpdateProfile,
-    me: MyProfileDep,  # only there to answer 404 when my profile is gone
-    agent: AgentDep,
-    publisher: PublisherDep,
-) -> dict[str, Any]:
-    changes = body.model_dump(exclude_none=True)
-    event = team_commands.update_profile(agent=agent, changes=changes)
+async def update_profile(body: UpdateProfile, me: MyProfileDep, publisher: PublisherDep) -> dict[str, Any]:
+    event = team_commands.update_profile(me=me, changes=body.model_dump(exclude_none=True))
     return {"events": [(await publisher.append(event)).as_json()]}
 
 
 @router.put("/status", summary="Set my availability: available, away or offline")
-async def set_status(
-    body: SetStatus,
-    me: MyProfileDep,  # only there to answer 404 when my profile is gone
-    agent: AgentDep,
-    publisher: PublisherDep,
-) -> dict[str, Any]:
-    event = team_commands.set_status(agent=agent, status=body.status)
+async def set_status(body: SetStatus, me: MyProfileDep, publisher: PublisherDep) -> dict[str, Any]:
+    event = team_commands.set_status(me=me, status=body.status)
     return {"status": body.status, "events": [(await publisher.append(event)).as_json()]}

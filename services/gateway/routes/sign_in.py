@@ -36,7 +36,7 @@ async def login(
     principal = AgentPrincipal(agent_id=agent["_id"], tenant=agent["tenant"], role=agent["role"])
     token, expires = agent_token(settings, principal)
     card = agent_card(agent)
-    first_status = team_commands.status_on_sign_in(agent=agent)
+    first_status = team_commands.status_on_sign_in(me=agent)
     if first_status is not None:
         await publisher.append(first_status)
         card["status"] = first_status.payload.status

@@ -1,7 +1,8 @@
 """The WebSocket endpoints: agents get their tenant's events, presence and typing; visitors their own
 conversation only. What they receive comes from the live hub (`services/gateway/live_hub.py`).
 
-Authenticate with `?token=` (browsers cannot set headers on a WebSocket). Client messages:
+Authenticate with `?token=` (browsers cannot set headers on a WebSocket; see `deps.SocketAgentDep`); a
+refused token closes the socket with 1008 and the reason. Client messages:
   agents   {"type": "heartbeat", "status": "available"}   every ~20 s while the dashboard is open
            {"type": "typing", "conversation_id": "...", "typing": true, "mode": "message" | "note"}
   visitors {"type": "typing", "typing": true}
@@ -13,32 +14,18 @@ import asyncio
 import contextlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
-from services.gateway.auth import InvalidToken, agent_of_token, visitor_of_token
-from services.gateway.deps import HubDep, PublisherDep, SettingsDep
+from services.gateway.deps import HubDep, PublisherDep, SocketAgentDep, SocketVisitorDep
 from services.gateway.live_hub import Connection, LiveHub
 from services.gateway.publisher import TypingMode
 from shared.events.agent import AgentHeartbeat
 from shared.events.envelope import Actor
 
 router = APIRouter(tags=["live"])
-POLICY_VIOLATION = 1008
-P = TypeVar("P")
-
-
-async def _accept(websocket: WebSocket, principal_of: Callable[[str], P]) -> P | None:
-    """Accepts, then closes with 1008 and the reason when the token is refused: a browser sees the reason
-    (a refused handshake would only show 1006) and the widget knows not to retry."""
-    await websocket.accept()
-    try:
-        return principal_of(websocket.query_params.get("token", ""))
-    except InvalidToken as exc:
-        await websocket.close(code=POLICY_VIOLATION, reason=str(exc))
-        return None
 
 
 async def _pump(websocket: WebSocket, connection: Connection) -> None:
@@ -84,11 +71,8 @@ def _unknown(message: dict[str, Any]) -> ValueError:
 
 @router.websocket("/ws/agent")
 async def agent_socket(
-    websocket: WebSocket, settings: SettingsDep, hub: HubDep, publisher: PublisherDep
+    websocket: WebSocket, agent: SocketAgentDep, hub: HubDep, publisher: PublisherDep
 ) -> None:
-    agent = await _accept(websocket, lambda token: agent_of_token(settings, token))
-    if agent is None:
-        return
     me = Actor(kind="agent", id=agent.agent_id)
 
     async def on_message(message: dict[str, Any]) -> None:
@@ -114,11 +98,8 @@ async def agent_socket(
 
 @router.websocket("/ws/visitor")
 async def visitor_socket(
-    websocket: WebSocket, settings: SettingsDep, hub: HubDep, publisher: PublisherDep
+    websocket: WebSocket, visitor: SocketVisitorDep, hub: HubDep, publisher: PublisherDep
 ) -> None:
-    visitor = await _accept(websocket, lambda token: visitor_of_token(settings, token))
-    if visitor is None:
-        return
     me = Actor(kind="visitor", id=visitor.visitor_id)
 
     async def on_message(message: dict[str, Any]) -> None:
