@@ -22,7 +22,10 @@ from shared.events.webhook import (
     WebhookEndpointUpdated,
     WebhookSecretRotated,
 )
-from shared.mongo import Document, bulk_write_chunked
+from shared.mongo import Document, bulk_write_chunked, create_mongo_client, get_database
+from shared.replay import replay_topics
+from shared.settings import ParleySettings
+from shared.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 from shared.views import DUPLICATE_KEY, View, ViewStore, apply_fold
 
 ENDPOINT_EVENTS = (
@@ -135,3 +138,24 @@ class WebhookViews:
         for line in lines:
             with contextlib.suppress(DuplicateKeyError):
                 await self.deliveries.insert_one(line)
+
+
+async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
+    """Replays the webhook topics into freshly dropped `prefix`-ed collections; returns the events applied."""
+    if not prefix:
+        raise ValueError("a rebuild needs a non-empty prefix: it drops and rebuilds the prefixed collections")
+    mongo = create_mongo_client(settings)
+    try:
+        views = WebhookViews(get_database(mongo, settings), prefix=prefix)
+        await views.endpoints.drop()
+        await views.deliveries.drop()
+        await views.ensure_indexes()
+        return await replay_topics(
+            settings=settings,
+            topics=[WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES],
+            handle_batch=views.handle_batch,
+            label="webhooks",
+            show_progress=show_progress,
+        )
+    finally:
+        await mongo.close()

@@ -11,8 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import MongoClient
 
 from services.gateway.config import GatewaySettings
+from services.webhooks.config import WebhooksSettings
+from services.webhooks.views import rebuild_views
 from shared.kafka import ensure_topics
 from tests.e2e.conftest import Stack, _drop_database, eventually, isolated_env, json_of
 from tests.infrastructure import Infrastructure
@@ -325,3 +328,24 @@ def test_a_production_gateway_refuses_loopback_endpoints(
             assert refused.status_code == 422 and problem in refused.json()["error"]["message"], refused.text
     finally:
         gateway.stop()
+
+
+def test_the_webhook_views_equal_a_replay_of_their_topics(webhook_stack: Stack) -> None:
+    env = webhook_stack.env
+    settings = WebhooksSettings(
+        kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
+        mongodb_uri=env["PARLEY_MONGODB_URI"],
+        mongodb_database=env["PARLEY_MONGODB_DATABASE"],
+        topic_prefix=env["PARLEY_TOPIC_PREFIX"],
+    )
+
+    def same_as_replayed() -> None:
+        asyncio.run(rebuild_views(settings, prefix="rebuild_", show_progress=False))
+        client: MongoClient[dict[str, Any]] = MongoClient(env["PARLEY_MONGODB_URI"])
+        with client:
+            db = client[env["PARLEY_MONGODB_DATABASE"]]
+            for name in ("webhook_endpoints", "webhook_deliveries"):
+                live = list(db[name].find().sort("_id"))
+                assert live and live == list(db[f"rebuild_{name}"].find().sort("_id")), name
+
+    eventually(same_as_replayed, timeout=60, interval=1)
