@@ -52,6 +52,9 @@ def test_a_position_beyond_64_bits_is_a_422_not_a_database_error(stack: Stack, a
     too_big = 2**63  # MongoDB cannot even compare it; found by the fuzz test as a 500
     error = _error(visitor.get("/api/visitor/conversation/messages", params={"after": too_big}), 422)
     assert "after" in error["message"]
+    # The agent's side reads the conversation first (an unknown one is a 404 before its parameters are
+    # read), so wait for its view.
+    eventually(lambda: json_of(agent.get(f"/api/agent/conversations/{conversation_id}")))
     assert _error(
         agent.get(f"/api/agent/conversations/{conversation_id}/messages", params={"after": too_big}), 422
     )
