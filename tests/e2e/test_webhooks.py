@@ -349,3 +349,49 @@ def test_the_webhook_views_equal_a_replay_of_their_topics(webhook_stack: Stack) 
                 assert live and live == list(db[f"rebuild_{name}"].find().sort("_id")), name
 
     eventually(same_as_replayed, timeout=60, interval=1)
+
+
+def test_two_instances_share_the_deliveries_each_once_in_order(
+    webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver, tmp_path: Path
+) -> None:
+    first = webhook_stack.processes["webhooks"]
+    env = {**webhook_stack.env, "PARLEY_PORT": str(free_port())}
+    second = ServiceProcess("services.webhooks", env, tmp_path / "second-webhooks.log")
+    try:
+        second.wait_http_ready(f"http://127.0.0.1:{second.port}/healthz", timeout=60)
+
+        def both_assigned() -> None:
+            for process in (first, second):
+                ready = httpx.get(f"http://127.0.0.1:{process.port}/readyz").json()
+                assert ready.get("assigned_partitions", 0) > 0, ready
+
+        eventually(both_assigned, timeout=60)
+        path = "/ok/shared"
+        endpoint_id = register(webhook_stack, supervisor, receiver, path, ["conversation.message_posted"])
+        sent: dict[str, list[str]] = {}
+        for n in range(8):
+            conversation_id, visitor = start(webhook_stack, f"Visitor {n}")
+            sent[conversation_id] = [say(visitor, f"{n}: first"), say(visitor, f"{n}: second")]
+
+        def all_delivered_in_order() -> None:
+            got = receiver.at(path, accepted_only=True)
+            for conversation_id, event_ids in sent.items():
+                ids = [r.webhook_id for r in got if r.body["data"]["aggregate_id"] == conversation_id]
+                assert list(dict.fromkeys(ids)) == event_ids
+
+        eventually(all_delivered_in_order)
+        line = f'parley_webhook_attempts_total{{endpoint="{endpoint_id}",outcome="delivered"}}'
+        counts = [
+            _metric(httpx.get(f"http://127.0.0.1:{process.port}/metrics").text, line)
+            for process in (first, second)
+        ]
+        assert all(count > 0 for count in counts) and sum(counts) == 16, counts
+    finally:
+        second.stop()
+
+
+def _metric(text: str, name: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
