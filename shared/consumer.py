@@ -1,6 +1,7 @@
 """The consume loop every projection shares: parse, apply in batches, retry, dead-letter, then commit.
 
-Offsets are committed only after the batch's view writes succeeded (at-least-once; views are idempotent).
+Offsets are committed only after the batch's view writes succeeded (at-least-once; views are idempotent),
+and at most once per `commit_interval_seconds`.
 - Bytes that are not a valid event are dead-lettered with the parse error.
 - A batch whose handler raises a transient infrastructure error (including a database that FerretDB cannot
   reach) is retried with backoff, forever: the event is not at fault, and skipping it would lose it.
@@ -11,6 +12,7 @@ Offsets are committed only after the batch's view writes succeeded (at-least-onc
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -93,6 +95,8 @@ class ProjectionConsumer:
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     max_backoff_seconds: float = 10.0
     _assignment: frozenset[TopicPartition] = frozenset()
+    _applied_since_commit: bool = False
+    _committed_at: float = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -100,6 +104,19 @@ class ProjectionConsumer:
             self._notice_reassignment()
             if batches:
                 await self.process(batches)
+            await self._commit_when_due()
+        if self._applied_since_commit:
+            await self.consumer.commit()  # a clean stop leaves nothing to apply again
+
+    async def _commit_when_due(self) -> None:
+        """Commits what was applied at most once per `commit_interval_seconds`. Committing after every
+        batch meant one offset commit per event at a moderate rate, a large share of the broker's work;
+        what a crash leaves uncommitted is applied again, which the views' position guard makes harmless."""
+        now = time.monotonic()
+        if self._applied_since_commit and now - self._committed_at >= self.settings.commit_interval_seconds:
+            await self.consumer.commit()
+            self._committed_at = now
+            self._applied_since_commit = False
 
     def _notice_reassignment(self) -> None:
         assignment = frozenset(self.consumer.assignment())
@@ -118,7 +135,7 @@ class ProjectionConsumer:
                     continue
                 events.append((record, RecordedEvent(event, record.topic, record.partition, record.offset)))
         await self._apply(events)
-        await self.consumer.commit()
+        self._applied_since_commit = True
         self.stats.batches += 1
         for tp, records in batches.items():
             self.stats.last_offsets[f"{tp.topic}/{tp.partition}"] = records[-1].offset

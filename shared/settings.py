@@ -29,6 +29,9 @@ class ParleySettings(BaseSettings):
     kafka_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
     # Partitions and replication for topics Parley creates; production clusters raise replication to 3.
     kafka_partitions: int = Field(default=6, gt=0)
+    # How often a projection checkpoints what it applied. Longer: fewer offset commits for the broker;
+    # after a crash, more events applied again (harmless: views skip positions they already hold).
+    commit_interval_seconds: float = Field(default=1.0, ge=0)
     kafka_replication_factor: int = Field(default=1, gt=0)
     topic_prefix: str = "parley"
 
