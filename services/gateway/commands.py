@@ -94,11 +94,7 @@ def pending_visitor_conversation(visitor: VisitorPrincipal) -> dict[str, Any]:
 
 
 def visitor_message(
-    *,
-    conversation: View,
-    visitor: VisitorPrincipal,
-    text: str,
-    attachments: list[AttachmentRef],
+    *, conversation: View, visitor: VisitorPrincipal, text: str, attachments: list[AttachmentRef]
 ) -> list[EventBase]:
     """A visitor writing to a closed conversation reopens it, as Chatwoot and Tiledesk do."""
     envelope = _envelope(conversation, visitor_actor(visitor))
@@ -139,8 +135,7 @@ def check_attachment_allowed(*, conversation: View) -> None:
 
 def note(*, conversation: View, agent: AgentPrincipal, text: str) -> NoteAdded:
     return NoteAdded(
-        **_envelope(conversation, agent_actor(agent)),
-        payload={"note_id": new_id(), "text": text},
+        **_envelope(conversation, agent_actor(agent)), payload={"note_id": new_id(), "text": text}
     )
 
 
@@ -227,11 +222,7 @@ def reassign(
 
 
 def start_direct(
-    *,
-    agent: AgentPrincipal,
-    agent_ids: Sequence[str],
-    found: Mapping[str, View],
-    subject: str | None,
+    *, agent: AgentPrincipal, agent_ids: Sequence[str], found: Mapping[str, View], subject: str | None
 ) -> DirectConversationStarted:
     """An agent-to-agent chat with the teammates named in `agent_ids` (the starter is always in it, once);
     `found` is the agent views of those ids the starter's team has."""
@@ -251,11 +242,7 @@ def start_direct(
 
 
 def transfer(
-    *,
-    conversation: View,
-    agent: AgentPrincipal,
-    department: View,
-    reason: str | None,
+    *, conversation: View, agent: AgentPrincipal, department: View, reason: str | None
 ) -> TransferRequested:
     _require_open(conversation, "transferred")
     if conversation["kind"] == "direct":
@@ -278,20 +265,13 @@ def close(*, conversation: View, actor: Actor, reason: str | None) -> Conversati
     return ConversationClosed(**_envelope(conversation, actor), payload={"reason": reason})
 
 
-def rate(
-    *,
-    conversation: View,
-    visitor: VisitorPrincipal,
-    score: int,
-    comment: str | None,
-) -> RatingGiven:
+def rate(*, conversation: View, visitor: VisitorPrincipal, score: int, comment: str | None) -> RatingGiven:
     if conversation["status"] != "closed":
         raise Conflict("a conversation can be rated once it is closed")
     if conversation.get("rating") is not None:
         raise Conflict("this conversation was already rated")
     return RatingGiven(
-        **_envelope(conversation, visitor_actor(visitor)),
-        payload={"score": score, "comment": comment},
+        **_envelope(conversation, visitor_actor(visitor)), payload={"score": score, "comment": comment}
     )
 
 

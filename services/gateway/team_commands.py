@@ -82,11 +82,7 @@ def _require_may_change(agent: AgentPrincipal, response: View) -> None:
 
 
 def create_canned_response(
-    *,
-    agent: AgentPrincipal,
-    shortcut: str,
-    text: str,
-    existing: Iterable[View],
+    *, agent: AgentPrincipal, shortcut: str, text: str, existing: Iterable[View]
 ) -> CannedResponseCreated:
     _require_shortcut_free(existing, shortcut)
     payload = {"shortcut": shortcut, "text": text}
@@ -94,12 +90,7 @@ def create_canned_response(
 
 
 def update_canned_response(
-    *,
-    agent: AgentPrincipal,
-    response: View,
-    shortcut: str,
-    text: str,
-    existing: Iterable[View],
+    *, agent: AgentPrincipal, response: View, shortcut: str, text: str, existing: Iterable[View]
 ) -> CannedResponseUpdated:
     _require_may_change(agent, response)
     _require_shortcut_free(existing, shortcut, except_id=response["_id"])

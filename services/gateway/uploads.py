@@ -51,10 +51,7 @@ class Uploads:
             "size": stored.size,
         }
         event = AttachmentUploaded(
-            tenant=conversation["tenant"],
-            aggregate_id=conversation["_id"],
-            actor=actor,
-            payload=ref,
+            tenant=conversation["tenant"], aggregate_id=conversation["_id"], actor=actor, payload=ref
         )
         appended = await self.publisher.append(event)
         return {**ref, "url": f"/api/attachments/{stored.attachment_id}", "event": appended.as_json()}

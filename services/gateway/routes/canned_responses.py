@@ -40,27 +40,17 @@ async def _one(views: ViewsDep, agent: AgentPrincipal, response_id: str) -> dict
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a canned response")
 async def create_canned(
-    body: CannedResponseBody,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
+    body: CannedResponseBody, agent: AgentDep, views: ViewsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     event = team_commands.create_canned_response(
-        agent=agent,
-        shortcut=body.shortcut,
-        text=body.text,
-        existing=await _all(views, agent),
+        agent=agent, shortcut=body.shortcut, text=body.text, existing=await _all(views, agent)
     )
     return {"id": event.aggregate_id, "events": [(await publisher.append(event)).as_json()]}
 
 
 @router.put("/{response_id}", summary="Update a canned response")
 async def update_canned(
-    response_id: CannedId,
-    body: CannedResponseBody,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
+    response_id: CannedId, body: CannedResponseBody, agent: AgentDep, views: ViewsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     event = team_commands.update_canned_response(
         agent=agent,
@@ -74,10 +64,7 @@ async def update_canned(
 
 @router.delete("/{response_id}", summary="Delete a canned response")
 async def delete_canned(
-    response_id: CannedId,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
+    response_id: CannedId, agent: AgentDep, views: ViewsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     response = await _one(views, agent, response_id)
     event = team_commands.delete_canned_response(agent=agent, response=response)

@@ -12,14 +12,7 @@ from fastapi import APIRouter, File, Path, Query, UploadFile, status
 
 from services.conversation import queries as conversation_queries
 from services.gateway import commands
-from services.gateway.deps import (
-    AgentDep,
-    ConversationDep,
-    PublisherDep,
-    TeammateDep,
-    UploadsDep,
-    ViewsDep,
-)
+from services.gateway.deps import AgentDep, ConversationDep, PublisherDep, TeammateDep, UploadsDep, ViewsDep
 from services.gateway.errors import NotFound
 from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import (
@@ -117,16 +110,9 @@ async def _append(
 
 @router.post("/conversations/{conversation_id}/read", summary="Read receipt: clears my unread count")
 async def mark_read(
-    body: MarkRead,
-    conversation: ConversationDep,
-    agent: AgentDep,
-    publisher: PublisherDep,
+    body: MarkRead, conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep
 ) -> dict[str, Any]:
-    event = commands.mark_read(
-        conversation=conversation,
-        agent=agent,
-        up_to_position=body.up_to_position,
-    )
+    event = commands.mark_read(conversation=conversation, agent=agent, up_to_position=body.up_to_position)
     return await _append(publisher, event, unchanged="nothing unread")
 
 
@@ -174,10 +160,7 @@ async def post_message(
     "/conversations/{conversation_id}/notes", status_code=status.HTTP_201_CREATED, summary="Internal note"
 )
 async def add_note(
-    body: PostNote,
-    conversation: ConversationDep,
-    agent: AgentDep,
-    publisher: PublisherDep,
+    body: PostNote, conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     event = commands.note(conversation=conversation, agent=agent, text=body.text)
     return await _append(publisher, event)
@@ -194,10 +177,7 @@ async def upload(
 
 @router.post("/conversations/{conversation_id}/tags", summary="Add a tag")
 async def add_tag(
-    body: AddTag,
-    conversation: ConversationDep,
-    agent: AgentDep,
-    publisher: PublisherDep,
+    body: AddTag, conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     event = commands.add_tag(conversation=conversation, agent=agent, tag=body.tag)
     return await _append(publisher, event, unchanged="tag already present")
@@ -222,9 +202,7 @@ async def close(
     body: CloseConversation | None = None,
 ) -> dict[str, Any]:
     event = commands.close(
-        conversation=conversation,
-        actor=commands.agent_actor(agent),
-        reason=body.reason if body else None,
+        conversation=conversation, actor=commands.agent_actor(agent), reason=body.reason if body else None
     )
     return await _append(publisher, event)
 
@@ -261,11 +239,7 @@ async def add_teammate(
 
 @router.post("/conversations/{conversation_id}/transfer", summary="Transfer to another department")
 async def transfer(
-    body: Transfer,
-    conversation: ConversationDep,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
+    body: Transfer, conversation: ConversationDep, agent: AgentDep, views: ViewsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     department = await conversation_queries.get_department(
         departments=views.departments, tenant=agent.tenant, department_id=body.department
@@ -273,10 +247,7 @@ async def transfer(
     if department is None:
         raise NotFound(f"department {body.department} not found")
     event = commands.transfer(
-        conversation=conversation,
-        agent=agent,
-        department=department,
-        reason=body.reason,
+        conversation=conversation, agent=agent, department=department, reason=body.reason
     )
     return await _append(publisher, event)
 
@@ -291,10 +262,7 @@ async def leave(conversation: ConversationDep, agent: AgentDep, publisher: Publi
     "/direct-conversations", status_code=status.HTTP_201_CREATED, summary="Chat with teammates, no visitor"
 )
 async def start_direct(
-    body: StartDirect,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
+    body: StartDirect, agent: AgentDep, views: ViewsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     event = commands.start_direct(
         agent=agent,

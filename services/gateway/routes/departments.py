@@ -42,10 +42,6 @@ async def configure_department(
         else None
     )
     event = team_commands.configure_department(
-        agent=agent,
-        department_id=department_id,
-        config=body,
-        members_found=members,
-        fallback=fallback,
+        agent=agent, department_id=department_id, config=body, members_found=members, fallback=fallback
     )
     return {"events": [(await publisher.append(event)).as_json()]}

@@ -18,10 +18,7 @@ router = APIRouter(prefix="/api/agent/auth", tags=["agent: sign-in"])
 
 @router.post("/login", summary="Sign in with email and password")
 async def login(
-    body: Login,
-    settings: SettingsDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
+    body: Login, settings: SettingsDep, views: ViewsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     credentials = await conversation_queries.credentials_by_email(
         credentials=views.credentials, email=body.email

@@ -37,10 +37,7 @@ router = APIRouter(prefix="/api/visitor", tags=["visitor"])
 
 @router.post("/conversations", status_code=status.HTTP_201_CREATED, summary="Start a chat (pre-chat form)")
 async def start_conversation(
-    body: StartConversation,
-    request: Request,
-    settings: SettingsDep,
-    publisher: PublisherDep,
+    body: StartConversation, request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
     conversation_id, visitor_id = new_id(), new_id()
     actor = Actor(kind="visitor", id=visitor_id)
@@ -153,15 +150,7 @@ async def upload(
     "/conversation/rating", status_code=status.HTTP_201_CREATED, summary="Rate the conversation (CSAT 1-5)"
 )
 async def rate(
-    body: Rate,
-    conversation: VisitorConversationDep,
-    visitor: VisitorDep,
-    publisher: PublisherDep,
+    body: Rate, conversation: VisitorConversationDep, visitor: VisitorDep, publisher: PublisherDep
 ) -> dict[str, Any]:
-    event = commands.rate(
-        conversation=conversation,
-        visitor=visitor,
-        score=body.score,
-        comment=body.comment,
-    )
+    event = commands.rate(conversation=conversation, visitor=visitor, score=body.score, comment=body.comment)
     return (await publisher.append(event)).as_json()
