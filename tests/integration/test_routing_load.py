@@ -369,7 +369,12 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
         f"{report['forced']} forced, {report['offline_moves']} moved off offline agents, "
         f"story {story_seconds:.1f}s, stuck workers restarted: {restarts or 'none'}"
     )
-    assert story.forced_done and report["forced"] >= 1
+    target = story.forced_target
+    assert story.forced_done and report["forced"] >= 1, (
+        f"no forced decision for {target}; its facts: "
+        f"{[(f.type, f.actor.id, getattr(f.payload, 'agent_id', None)) for f in facts if f.aggregate_id == target]}; "
+        f"its decisions: {[(o.type, getattr(o.payload, 'agent_id', None), getattr(o.payload, 'reason', None)) for o in outputs.values() if o.aggregate_id == target]}"
+    )
     assert report["offline_moves"] >= 1, "the offline agents' chats were never moved"
     assert report["queued"] > 0 and report["positions"] > 0, "nobody ever waited: the test proves nothing"
     assert queued_now == 0
