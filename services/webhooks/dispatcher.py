@@ -100,7 +100,10 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         deliveries = [tp for tp in assigned if tp.topic == self.deliveries_topic]
-        self.consumer.pause(*deliveries)
+        sources = [tp for tp in assigned if tp.topic == self.source_topic]
+        # The fetcher may already fetch while this runs: no new event before its partition's pending
+        # deliveries are read back (see also `run`).
+        self.consumer.pause(*deliveries, *sources)
         for tp in assigned:
             if tp.topic == self.source_topic and tp.partition not in self.source_positions:
                 # Committed at the next commit even if no event comes: a restart then starts here, not at
@@ -109,6 +112,7 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in deliveries:
             if tp.partition not in self.queues:
                 await self._read_back(tp)
+        self.consumer.resume(*sources)
         self._wake.set()
 
     async def _read_back(self, tp: TopicPartition) -> None:
@@ -135,9 +139,14 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
         scheduler = asyncio.create_task(self._schedule(stop), name="webhook-scheduler")
         try:
             while not stop.is_set():
+                if scheduler.done():
+                    scheduler.result()  # a scheduler that died must take the service down, not go silent
                 batches = await self.consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batches.items():
-                    if tp.topic != self.source_topic or tp.partition not in self.queues:
+                    if tp.topic != self.source_topic:
+                        continue
+                    if tp.partition not in self.queues:  # fetched before its deliveries were read back
+                        self.consumer.seek(tp, records[0].offset)
                         continue
                     for record in records:
                         await self._accept(record)
@@ -265,6 +274,12 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                     self.stats.dead_letters += 1
             if decision.disable_reason and endpoint.enabled:
                 await self._disable(endpoint, decision.disable_reason, decision.consecutive_failures)
+        except Exception:
+            # A bug, not the receiver's fault: say so; the delivery stays pending and is tried again.
+            log.exception(
+                "delivery attempt failed unexpectedly", endpoint_id=job.endpoint_id, event_id=job.event_id
+            )
+            await asyncio.sleep(1)
         finally:
             job.in_flight = False
             self._wake.set()

@@ -89,6 +89,7 @@ def render_delivery_metrics(dispatcher: Dispatcher) -> str:
         lines.append(f'parley_webhook_pending_deliveries{{endpoint="{endpoint_id}"}} {pending}')
         lines.append(f'parley_webhook_oldest_pending_seconds{{endpoint="{endpoint_id}"}} {age:.3f}')
     lines.append(f"parley_webhook_dead_letters_total {dispatcher.stats.dead_letters}")
+    lines.append(f"parley_webhook_assigned_partitions {len(dispatcher.queues)}")
     return "\n".join(lines) + "\n"
 
 

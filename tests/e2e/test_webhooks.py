@@ -131,7 +131,13 @@ def test_every_subscribed_event_arrives_once_in_order_signed_and_notes_only_when
 
     eventually(visible_to_agents)
     json_of(agent.post(f"/api/agent/conversations/{conversation_id}/join"))
-    json_of(agent.post(f"/api/agent/conversations/{conversation_id}/messages", json={"text": "on it"}), 201)
+
+    def reply() -> None:  # a participant once the view has the join
+        json_of(
+            agent.post(f"/api/agent/conversations/{conversation_id}/messages", json={"text": "on it"}), 201
+        )
+
+    eventually(reply)
     json_of(
         agent.post(f"/api/agent/conversations/{conversation_id}/notes", json={"text": "VIP, be nice"}), 201
     )
@@ -362,14 +368,14 @@ def test_two_instances_share_the_deliveries_each_once_in_order(
 
         def both_assigned() -> None:
             for process in (first, second):
-                ready = httpx.get(f"http://127.0.0.1:{process.port}/readyz").json()
-                assert ready.get("assigned_partitions", 0) > 0, ready
+                metrics = httpx.get(f"http://127.0.0.1:{process.port}/metrics").text
+                assert _metric(metrics, "parley_webhook_assigned_partitions") > 0, metrics
 
         eventually(both_assigned, timeout=60)
         path = "/ok/shared"
         endpoint_id = register(webhook_stack, supervisor, receiver, path, ["conversation.message_posted"])
         sent: dict[str, list[str]] = {}
-        for n in range(8):
+        for n in range(16):
             conversation_id, visitor = start(webhook_stack, f"Visitor {n}")
             sent[conversation_id] = [say(visitor, f"{n}: first"), say(visitor, f"{n}: second")]
 
@@ -385,7 +391,7 @@ def test_two_instances_share_the_deliveries_each_once_in_order(
             _metric(httpx.get(f"http://127.0.0.1:{process.port}/metrics").text, line)
             for process in (first, second)
         ]
-        assert all(count > 0 for count in counts) and sum(counts) == 16, counts
+        assert all(count > 0 for count in counts) and sum(counts) == 32, counts
     finally:
         second.stop()
 
