@@ -10,10 +10,11 @@ import * as chat from './chat.js';
 import * as history from './history.js';
 import * as reports from './reports.js';
 import * as departments from './departments.js';
+import * as webhooks from './webhooks.js';
 import * as profile from './profile.js';
 
 const root = document.getElementById('app');
-const VIEWS = { monitor, chats: chat, history, reports, departments, profile };
+const VIEWS = { monitor, chats: chat, history, reports, departments, webhooks, profile };
 const STATUSES = [
   ['available', 'Available'],
   ['away', 'Away'],
@@ -110,6 +111,7 @@ function buildShell() {
     link('history', 'History', '🕘'),
     me.role === 'supervisor' ? link('reports', 'Reports', '📊') : null,
     me.role === 'supervisor' ? link('departments', 'Departments', '🏢') : null,
+    me.role === 'supervisor' ? link('webhooks', 'Webhooks', '🔗') : null,
     link('profile', 'Profile', '⚙'),
   ];
   const connection = h('span', { class: 'connection', hidden: true, role: 'status', text: 'Reconnecting…' });
