@@ -35,6 +35,7 @@ from shared.events.webhook import (
     WebhookDeliveryAttempted,
     WebhookDeliveryScheduled,
     WebhookEndpointDisabled,
+    WebhookRedeliveryRequested,
 )
 from shared.kafka import read_range
 from shared.logging import get_logger
@@ -248,6 +249,8 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                         "event_id": job.event_id,
                         "event_type": job.event["type"],
                         "attempt": job.attempt,
+                        "source_partition": job.source_partition,
+                        "source_offset": job.source_offset,
                         "status_code": result.status_code,
                         "latency_ms": result.latency_ms,
                         "response_excerpt": result.response_excerpt,
@@ -297,6 +300,36 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
         for queues in self.queues.values():
             for job in queues.unsettled(lambda j: j.endpoint_id == endpoint.endpoint_id and not j.in_flight):
                 await self._persist(job)
+
+    async def redeliver(self, request: WebhookRedeliveryRequested) -> None:
+        """Queue again, in order, the endpoint's events a supervisor asked for, in the partitions this
+        instance owns (every instance hears the request). Events already pending are not queued twice."""
+        endpoint = self.directory.get(request.aggregate_id)
+        if endpoint is None:
+            return
+        wanted = request.payload
+        for partition, queues in list(self.queues.items()):
+            tp = TopicPartition(self.source_topic, partition)
+            end = self.source_positions.get(partition, 0)
+            if wanted.since is not None:
+                found = await self.consumer.offsets_for_times({tp: int(wanted.since.timestamp() * 1000)})
+                start = found[tp].offset if found.get(tp) is not None else end
+            elif wanted.source_partition == partition and wanted.source_offset is not None:
+                start, end = wanted.source_offset, min(end, wanted.source_offset + 1)
+            else:
+                continue
+            for record in await read_range(self.settings, tp, start, end):
+                try:
+                    event = parse_event(record.value or b"")
+                except InvalidEvent:
+                    continue  # dead-lettered when it was first read
+                if not endpoint.wants(event) or partition not in self.queues:
+                    continue
+                job = Job(endpoint.endpoint_id, json.loads(serialize(event)), partition, record.offset)
+                if queues.add(job) is job:
+                    await self._persist(job)
+        log.info("redelivery queued", endpoint_id=endpoint.endpoint_id, since=str(wanted.since))
+        self._wake.set()
 
     def resume(self, endpoint_id: str) -> None:
         """The endpoint was enabled again: its waiting deliveries go on, oldest first."""

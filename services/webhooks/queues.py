@@ -68,7 +68,12 @@ class DeliveryQueues:
             return existing
         queue = self._queues.setdefault(job.key, deque())
         index = len(queue)
-        while index > 0 and queue[index - 1].source_offset > job.source_offset:
+        # Never ahead of a delivery in flight: a conversation's deliveries go one at a time.
+        while (
+            index > 0
+            and queue[index - 1].source_offset > job.source_offset
+            and not queue[index - 1].in_flight
+        ):
             index -= 1
         queue.insert(index, job)
         return job

@@ -19,6 +19,7 @@ from services.webhooks.sender import HttpSender
 from services.webhooks.views import WebhookViews
 from shared.consumer import ProjectionConsumer
 from shared.events import InvalidEvent, parse_event
+from shared.events.webhook import WebhookRedeliveryRequested
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.mongo import create_mongo_client, get_database
@@ -68,6 +69,11 @@ class EndpointFollower:
                     event = parse_event(record.value or b"")
                 except InvalidEvent as exc:
                     log.error("unreadable endpoint event skipped", error=str(exc), offset=record.offset)
+                    continue
+                if isinstance(event, WebhookRedeliveryRequested):
+                    # Only requests made while running: one read back at start was done (or lost) before.
+                    if self.dispatcher is not None:
+                        await self.dispatcher.redeliver(event)
                     continue
                 was_enabled = self.directory.is_enabled(event.aggregate_id)
                 endpoint = self.directory.apply(event)

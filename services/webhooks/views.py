@@ -87,6 +87,8 @@ def delivery_line(event: WebhookDeliveryAttempted) -> dict[str, Any]:
         "event_id": payload.event_id,
         "event_type": payload.event_type,
         "attempt": payload.attempt,
+        "source_partition": payload.source_partition,
+        "source_offset": payload.source_offset,
         "status_code": payload.status_code,
         "latency_ms": payload.latency_ms,
         "response_excerpt": payload.response_excerpt,

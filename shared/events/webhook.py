@@ -82,6 +82,23 @@ class WebhookEndpointDisabled(EventBase):
     payload: WebhookEndpointDisabledPayload
 
 
+class WebhookRedeliveryRequestedPayload(Strict):
+    since: datetime | None = Field(
+        default=None, description="Replay: every subscribed event from this time on is delivered again."
+    )
+    source_partition: int | None = Field(default=None, ge=0, description="Send again: this one event.")
+    source_offset: int | None = Field(default=None, ge=0)
+
+
+class WebhookRedeliveryRequested(EventBase):
+    """A supervisor asked to send events again: one (`source_partition` and `source_offset`) or all since a time.
+
+    They go out with the same `webhook-id` (the event id): a receiver that drops duplicates drops them too."""
+
+    type: Literal["webhook.redelivery_requested"] = "webhook.redelivery_requested"
+    payload: WebhookRedeliveryRequestedPayload
+
+
 class WebhookDeliveryScheduledPayload(Strict):
     endpoint_id: str = Field(min_length=1, max_length=100)
     event: dict[str, Any] = Field(description="The Parley event to deliver, as on its topic.")
@@ -110,6 +127,10 @@ class WebhookDeliveryAttemptedPayload(Strict):
     event_id: str
     event_type: str
     attempt: int = Field(ge=1)
+    source_partition: int | None = Field(
+        default=None, ge=0, description="Where the event is: to send it again."
+    )
+    source_offset: int | None = Field(default=None, ge=0)
     status_code: int | None = Field(default=None, description="null: no HTTP answer (refused, timed out).")
     latency_ms: float = Field(ge=0)
     response_excerpt: str = Field(default="", max_length=1000)
@@ -132,5 +153,6 @@ WEBHOOK_ENDPOINT_EVENTS = (
     WebhookEndpointUpdated,
     WebhookSecretRotated,
     WebhookEndpointDisabled,
+    WebhookRedeliveryRequested,
 )
 WEBHOOK_DELIVERY_EVENTS = (WebhookDeliveryScheduled, WebhookDeliveryAttempted)

@@ -59,6 +59,13 @@ def test_a_supervisor_registers_an_endpoint_and_sees_deliveries_in_its_log(
     log = page.get_by_role("table", name="Delivery log")
     expect(log).to_contain_text("conversation.started")
     expect(log).to_contain_text("delivered")
+    page.get_by_role("button", name="Send conversation.started again").first.click()
+
+    def sent_twice() -> None:
+        assert len(receiver.at(path)) == 2
+
+    eventually(sent_twice)
+    expect(log.locator("tbody tr")).to_have_count(2)
     screenshot(page, "webhooks-page")
 
 

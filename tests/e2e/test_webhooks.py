@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,34 @@ def test_a_failing_receiver_is_retried_with_order_kept(
     assert (
         first[0]["next_attempt_at"] and first[0]["latency_ms"] >= 0 and first[0]["response_excerpt"] == "ok"
     )
+
+
+def test_a_supervisor_sends_one_delivery_again_or_replays_since_a_time(
+    webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver
+) -> None:
+    path = "/ok/replayed"
+    endpoint_id = register(webhook_stack, supervisor, receiver, path, ["conversation.message_posted"])
+    since = datetime.now(UTC)
+    _, visitor = start(webhook_stack)
+    sent = [say(visitor, "one"), say(visitor, "two")]
+
+    def accepted(expected: list[str]) -> None:
+        assert [r.webhook_id for r in receiver.at(path, accepted_only=True)] == expected
+
+    eventually(lambda: accepted(sent))
+    line = eventually(lambda: _one(log_of(supervisor, endpoint_id, outcome="delivered")[-1:]))
+    assert line["event_id"] == sent[0]  # newest first: the last is the first delivery
+    json_of(supervisor.post(f"/api/agent/webhooks/{endpoint_id}/deliveries/{line['id']}/resend"))
+    eventually(lambda: accepted([*sent, sent[0]]))  # the same webhook-id: it is the same event
+    json_of(supervisor.post(f"/api/agent/webhooks/{endpoint_id}/replay", json={"since": since.isoformat()}))
+    eventually(lambda: accepted([*sent, sent[0], *sent]))
+    assert all(r.verified for r in receiver.at(path))
+    missing = supervisor.post(f"/api/agent/webhooks/{endpoint_id}/deliveries/nope/resend")
+    assert missing.status_code == 404
+    naive = supervisor.post(
+        f"/api/agent/webhooks/{endpoint_id}/replay", json={"since": "2026-01-01T00:00:00"}
+    )
+    assert naive.status_code == 400 and "time zone" in naive.json()["error"]["message"]
 
 
 def test_410_gone_dead_letters_and_disables_the_endpoint(

@@ -43,6 +43,14 @@ def test_only_the_head_of_a_conversation_is_attempted_and_other_conversations_fl
     assert queues.ready(NOW, always) == [second, other]
 
 
+def test_an_older_event_queued_again_waits_behind_the_delivery_in_flight() -> None:
+    queues = DeliveryQueues(0)
+    in_flight, later = queues.add(job(5)), queues.add(job(7))
+    in_flight.in_flight = True
+    replayed = queues.add(job(3))
+    assert queues.queue_of(("e1", "c1")) == [in_flight, replayed, later]
+
+
 def test_a_redelivered_event_is_not_queued_twice() -> None:
     queues = DeliveryQueues(0)
     original = queues.add(job(1))

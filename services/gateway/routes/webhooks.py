@@ -26,6 +26,7 @@ from shared.events.webhook import (
     EVENT_TYPE_PATTERN,
     WebhookEndpointRegistered,
     WebhookEndpointUpdated,
+    WebhookRedeliveryRequested,
     WebhookSecretRotated,
 )
 
@@ -47,6 +48,12 @@ class RegisterEndpoint(Body):
         min_length=1, max_length=100, description="e.g. conversation.closed, conversation.*"
     )
     description: str = Field(default="", max_length=500)
+
+
+class Replay(Body):
+    since: datetime = Field(
+        description="Every subscribed event from this time on is delivered again, in order."
+    )
 
 
 class UpdateEndpoint(Body):
@@ -220,3 +227,62 @@ async def deliveries(
         limit=limit,
     )
     return {"items": [public(doc) for doc in docs]}
+
+
+@router.post(
+    "/{endpoint_id}/replay", summary="Supervisors: deliver again every subscribed event since a time"
+)
+async def replay(
+    endpoint_id: EndpointId,
+    body: Replay,
+    agent: AgentDep,
+    db: DatabaseDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    _supervisor(agent)
+    await _existing(db, agent.tenant, endpoint_id)
+    if body.since.tzinfo is None:
+        raise ApiError("since needs a time zone, e.g. 2026-01-01T00:00:00Z")
+    return await _request_redelivery(publisher, agent, endpoint_id, correlation_id, since=body.since)
+
+
+@router.post("/{endpoint_id}/deliveries/{delivery_id}/resend", summary="Supervisors: send one delivery again")
+async def resend(
+    endpoint_id: EndpointId,
+    delivery_id: Annotated[str, Path(min_length=1, max_length=100)],
+    agent: AgentDep,
+    db: DatabaseDep,
+    publisher: PublisherDep,
+    correlation_id: CorrelationDep,
+) -> dict[str, Any]:
+    _supervisor(agent)
+    await _existing(db, agent.tenant, endpoint_id)
+    line = await db["webhook_deliveries"].find_one(
+        {"_id": delivery_id, "endpoint_id": endpoint_id, "tenant": agent.tenant}
+    )
+    if line is None:
+        raise NotFound(f"delivery {delivery_id} not found for this endpoint")
+    if line.get("source_offset") is None:
+        raise ApiError("this delivery was logged before deliveries could be sent again; use replay")
+    return await _request_redelivery(
+        publisher,
+        agent,
+        endpoint_id,
+        correlation_id,
+        source_partition=line["source_partition"],
+        source_offset=line["source_offset"],
+    )
+
+
+async def _request_redelivery(
+    publisher: PublisherDep, agent: AgentDep, endpoint_id: str, correlation_id: str | None, **wanted: Any
+) -> dict[str, Any]:
+    event = WebhookRedeliveryRequested(
+        tenant=agent.tenant,
+        aggregate_id=endpoint_id,
+        actor=Actor(kind="agent", id=agent.agent_id),
+        correlation_id=correlation_id,
+        payload=wanted,
+    )
+    return {"events": [(await publisher.append(event)).as_json()]}

@@ -60,9 +60,19 @@ export function render(view) {
     const { items } = await api.get(`/api/agent/webhooks/${encodeURIComponent(endpoint.id)}/deliveries`, { limit: 50 });
     if (destroyed) return;
     log.hidden = false;
-    clear(log, h('h3', { text: `Deliveries to ${endpoint.url}` }),
+    const base = `/api/agent/webhooks/${encodeURIComponent(endpoint.id)}`;
+    const since = h('input', { type: 'datetime-local', 'aria-label': 'Replay since' });
+    const replay = h('form', { class: 'button-row', 'aria-label': 'Replay' }, since,
+      h('button', { type: 'submit', class: 'button small', text: 'Replay since' }));
+    replay.addEventListener('submit', (event) => {
+      event.preventDefault();
+      if (!since.value) return showError(new Error('Choose the time to replay from.'));
+      api.post(`${base}/replay`, { since: new Date(since.value).toISOString() })
+        .then(() => toast('Replay requested: the events go out again, in order')).catch(showError);
+    });
+    clear(log, h('h3', { text: `Deliveries to ${endpoint.url}` }), replay,
       items.length ? h('table', { class: 'table', 'aria-label': 'Delivery log' },
-        h('thead', {}, h('tr', {}, ['Time', 'Event', 'Attempt', 'Status', 'Latency', 'Outcome', 'Answer'].map((t) => h('th', { text: t })))),
+        h('thead', {}, h('tr', {}, ['Time', 'Event', 'Attempt', 'Status', 'Latency', 'Outcome', 'Answer', ''].map((t) => h('th', { text: t })))),
         h('tbody', {}, items.map((d) => h('tr', {},
           h('td', { text: dateTime(d.at) }),
           h('td', { text: d.event_type }),
@@ -70,7 +80,11 @@ export function render(view) {
           h('td', { text: d.status_code ?? (d.error || 'no answer') }),
           h('td', { text: `${Math.round(d.latency_ms)} ms` }),
           h('td', { text: d.outcome.replace('_', ' ') }),
-          h('td', { class: 'muted small', text: (d.response_excerpt || '').slice(0, 120) })))))
+          h('td', { class: 'muted small', text: (d.response_excerpt || '').slice(0, 120) }),
+          h('td', {}, h('button', {
+            type: 'button', class: 'button small', text: 'Send again', 'aria-label': `Send ${d.event_type} again`,
+            onclick: () => api.post(`${base}/deliveries/${encodeURIComponent(d.id)}/resend`).then(() => toast('Sent again')).catch(showError),
+          }))))))
         : h('p', { class: 'muted', text: 'Nothing delivered yet.' }));
   }
 
