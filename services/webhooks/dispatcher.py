@@ -111,8 +111,16 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                 # the end of the topic (a new group starts at the end).
                 self.source_positions[tp.partition] = await self.consumer.position(tp)
         for tp in deliveries:
-            if tp.partition not in self.queues:
-                await self._read_back(tp)
+            delay = 0.5
+            while tp.partition not in self.queues:
+                try:
+                    await self._read_back(tp)
+                except Exception as exc:  # Kafka trouble: the partition's events must wait, not be skipped
+                    log.warning(
+                        "cannot read back pending deliveries; retrying", error=repr(exc), retry_in=delay
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
         self.consumer.resume(*sources)
         self._wake.set()
 
