@@ -47,4 +47,7 @@ def test_every_service_has_a_deployment_that_runs_its_module_and_probes_its_port
 def test_production_settings_point_at_a_replicated_cluster() -> None:
     (config,) = [d for d in _documents() if d["kind"] == "ConfigMap"]
     assert int(config["data"]["PARLEY_KAFKA_REPLICATION_FACTOR"]) >= 3
+    assert config["data"]["PARLEY_ENVIRONMENT"] == "production", (
+        "else the gateway accepts its development secret"
+    )
     assert "PARLEY_SECRET_KEY" not in config["data"], "secrets belong in the Secret, not the ConfigMap"
