@@ -6,24 +6,22 @@ and a replay into fresh collections (a `prefix`) builds the same documents as th
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 
-from pymongo import ASCENDING, DESCENDING, InsertOne
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.history.domain import Doc, apply_summary, day_of, message_line
 from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.logging import get_logger
-from shared.mongo import Document, bulk_write_chunked, create_mongo_client, get_database
+from shared.mongo import Document, create_mongo_client, get_database
 from shared.replay import replay_topics
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
-from shared.views import DUPLICATE_KEY, ViewStore
+from shared.views import ViewStore, insert_immutable
 
 log = get_logger(__name__)
 CLOSED_DAY_UPGRADE = "summaries have closed_day"
@@ -98,27 +96,8 @@ class HistoryViews:
         await self.summaries.save(loaded, folded)
 
     async def _write_lines(self, lines: list[Doc]) -> None:
-        """Plain inserts (on FerretDB some forty times faster than upserts). A redelivered batch hits a
-        duplicate key: lines are immutable under their natural ids, so it inserts one by one and keeps
-        whatever is already there. (Upserting with $setOnInsert would be simpler, but FerretDB stores an
-        empty array given that way as null, and the rebuilt view would then differ from the live one.)"""
         self.lines_written += len(lines)
-        try:
-            await bulk_write_chunked(self.messages, [InsertOne(line) for line in lines])
-            return
-        except BulkWriteError as exc:
-            if not _all_duplicates(exc.details.get("writeErrors", [])):
-                raise
-        except OperationFailure as exc:  # FerretDB reports a bulk's first error without BulkWriteError
-            if exc.code != DUPLICATE_KEY:
-                raise
-        for line in lines:
-            with contextlib.suppress(DuplicateKeyError):
-                await self.messages.insert_one(line)
-
-
-def _all_duplicates(errors: list[dict[str, object]]) -> bool:
-    return bool(errors) and all(error.get("code") == DUPLICATE_KEY for error in errors)
+        await insert_immutable(self.messages, lines)
 
 
 async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:

@@ -4,14 +4,12 @@ the last event applied, log lines are keyed by the attempt's event id."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, InsertOne
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.consumer import DocumentCounts
 from shared.events import EventBase, RecordedEvent
@@ -22,11 +20,11 @@ from shared.events.webhook import (
     WebhookEndpointUpdated,
     WebhookSecretRotated,
 )
-from shared.mongo import Document, bulk_write_chunked, create_mongo_client, get_database
+from shared.mongo import Document, create_mongo_client, get_database
 from shared.replay import replay_topics
 from shared.settings import ParleySettings
 from shared.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
-from shared.views import DUPLICATE_KEY, View, ViewStore, apply_fold
+from shared.views import View, ViewStore, apply_fold, insert_immutable
 
 ENDPOINT_EVENTS = (
     WebhookEndpointRegistered,
@@ -126,20 +124,8 @@ class WebhookViews:
             await self._insert_lines(lines)
 
     async def _insert_lines(self, lines: list[dict[str, Any]]) -> None:
-        """Inserts; a redelivered batch meets its own lines (duplicate keys) and keeps them."""
         self.lines_written += len(lines)
-        try:
-            await bulk_write_chunked(self.deliveries, [InsertOne(line) for line in lines])
-            return
-        except BulkWriteError as exc:
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
-                raise
-        except OperationFailure as exc:  # FerretDB reports a bulk's first error without BulkWriteError
-            if exc.code != DUPLICATE_KEY:
-                raise
-        for line in lines:
-            with contextlib.suppress(DuplicateKeyError):
-                await self.deliveries.insert_one(line)
+        await insert_immutable(self.deliveries, lines)
 
 
 async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
