@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -99,18 +99,36 @@ async def run_projection_service(
         settings, consumer, producer, group, views.handle_batch, on_reassigned=views.forget_cached
     )
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     server = EmbeddedServer(
         uvicorn.Config(operations_app(projection, views, db), host=ops_host, port=ops_port, log_config=None)
     )
     log.info("projection started", group=group, topics=[t.suffix for t in topics], ops_port=ops_port)
-    tasks: list[asyncio.Task[Any]] = [
-        asyncio.create_task(projection.run(stop), name="consume"),
-        asyncio.create_task(server.serve(), name="operations-http"),
-    ]
+    try:
+        await serve_until_stopped(stop, server, {"consume": projection.run(stop)})
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        await mongo.close()
+        log.info("projection stopped", group=group)
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: the workers' cue to finish what they hold and return."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def serve_until_stopped(
+    stop: asyncio.Event, server: EmbeddedServer, workers: Mapping[str, Coroutine[Any, Any, object]]
+) -> None:
+    """Runs a service's workers beside its operations server until `stop` is set or one of them fails;
+    then stops them all and raises the failure, so a dead worker never leaves a half-alive service."""
+    tasks = [asyncio.create_task(work, name=name) for name, work in workers.items()]
+    tasks.append(asyncio.create_task(server.serve(), name="operations-http"))
     try:
         done, _ = await asyncio.wait(
             [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
@@ -122,7 +140,3 @@ async def run_projection_service(
         stop.set()
         server.should_exit = True
         await asyncio.gather(*tasks, return_exceptions=True)
-        await consumer.stop()
-        await producer.stop()
-        await mongo.close()
-        log.info("projection stopped", group=group)

@@ -4,7 +4,6 @@ group), the views projection (another group) and the operations endpoint."""
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import Any
 
 import uvicorn
@@ -24,7 +23,13 @@ from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.mongo import create_mongo_client, get_database
 from shared.replay import topic_partitions
-from shared.service import EmbeddedServer, operations_app, render_metrics
+from shared.service import (
+    EmbeddedServer,
+    operations_app,
+    render_metrics,
+    serve_until_stopped,
+    stop_on_signals,
+)
 from shared.topics import CONVERSATION_EVENTS_TOPIC, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
 log = get_logger(__name__)
@@ -150,29 +155,17 @@ async def serve(settings: WebhooksSettings) -> None:
     async def metrics() -> str:
         return render_metrics(projection, views.document_counts()) + render_delivery_metrics(dispatcher)
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     server = EmbeddedServer(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None))
     log.info("webhooks started", ops_port=settings.port, endpoints=len(directory.all()))
-    tasks: list[asyncio.Task[Any]] = [
-        asyncio.create_task(dispatcher.run(stop), name="dispatch"),
-        asyncio.create_task(follower.run(stop), name="endpoints"),
-        asyncio.create_task(projection.run(stop), name="views"),
-        asyncio.create_task(server.serve(), name="operations-http"),
-    ]
+    workers = {
+        "dispatch": dispatcher.run(stop),
+        "endpoints": follower.run(stop),
+        "views": projection.run(stop),
+    }
     try:
-        done, _ = await asyncio.wait(
-            [*tasks, asyncio.create_task(stop.wait())], return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in done:
-            if task in tasks and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        await serve_until_stopped(stop, server, workers)
     finally:
-        stop.set()
-        server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
         await dispatch_consumer.stop()
         await views_consumer.stop()
         await follower.stop()
