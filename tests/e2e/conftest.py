@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -134,7 +135,20 @@ def isolated_env(infrastructure: Infrastructure) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    env = isolated_env(infrastructure)
+    with running_stack(infrastructure, tmp_path_factory.mktemp("service-logs")) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_stack(
+    infrastructure: Infrastructure,
+    logs: Path,
+    *,
+    services: Sequence[str] = SERVICES,
+    extra_env: Mapping[str, str] | None = None,
+) -> Iterator[Stack]:
+    """The services as real processes on isolated topics and database; stopped and dropped afterwards."""
+    env = {**isolated_env(infrastructure), **(extra_env or {})}
     settings = GatewaySettings(
         kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
         mongodb_uri=env["PARLEY_MONGODB_URI"],
@@ -143,10 +157,9 @@ def stack(infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFacto
         kafka_partitions=3,
     )
     asyncio.run(ensure_topics(settings))
-    logs: Path = tmp_path_factory.mktemp("service-logs")
     processes: dict[str, ServiceProcess] = {}
     try:
-        for module in SERVICES:
+        for module in services:
             port = free_port()
             name = module.split(".")[-1]
             process = ServiceProcess(module, {**env, "PARLEY_PORT": str(port)}, logs / f"{name}.log")

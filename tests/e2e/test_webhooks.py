@@ -14,11 +14,9 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from services.gateway.config import GatewaySettings
 from services.webhooks.config import WebhooksSettings
 from services.webhooks.views import rebuild_views
-from shared.kafka import ensure_topics
-from tests.e2e.conftest import Stack, _drop_database, eventually, isolated_env, json_of
+from tests.e2e.conftest import Stack, eventually, json_of, running_stack
 from tests.infrastructure import Infrastructure
 from tests.processes import ServiceProcess, free_port
 from tests.webhook_receiver import Receiver, running_receiver
@@ -34,36 +32,15 @@ SECRET_KEY = "webhook-e2e-secret-of-at-least-32-characters"
 def webhook_stack(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
-    env = {
-        **isolated_env(infrastructure),
+    extra_env = {
         "PARLEY_SECRET_KEY": SECRET_KEY,
         "PARLEY_WEBHOOK_ALLOW_LOOPBACK": "true",
         "PARLEY_WEBHOOK_RETRY_TIME_SCALE": "0.00005",
         "PARLEY_WEBHOOK_DISABLE_AFTER_FAILURES": str(DISABLE_AFTER),
     }
-    settings = GatewaySettings(
-        kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
-        mongodb_uri=env["PARLEY_MONGODB_URI"],
-        mongodb_database=env["PARLEY_MONGODB_DATABASE"],
-        topic_prefix=env["PARLEY_TOPIC_PREFIX"],
-        kafka_partitions=3,
-    )
-    asyncio.run(ensure_topics(settings))
-    logs: Path = tmp_path_factory.mktemp("webhook-logs")
-    processes: dict[str, ServiceProcess] = {}
-    try:
-        for module in SERVICES:
-            name = module.split(".")[-1]
-            processes[name] = ServiceProcess(
-                module, {**env, "PARLEY_PORT": str(free_port())}, logs / f"{name}.log"
-            )
-        for process in processes.values():
-            process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=90)
-        yield Stack(f"http://127.0.0.1:{processes['gateway'].port}", env, processes, settings)
-    finally:
-        for process in processes.values():
-            process.stop()
-        _drop_database(infrastructure.mongodb_uri, env["PARLEY_MONGODB_DATABASE"])
+    logs = tmp_path_factory.mktemp("webhook-logs")
+    with running_stack(infrastructure, logs, services=SERVICES, extra_env=extra_env) as started:
+        yield started
 
 
 @pytest.fixture(scope="module")
