@@ -15,16 +15,17 @@ from typing import Any
 
 import structlog
 
+from shared.settings import ParleySettings
+
 EVENT_CONTEXT_KEYS = ("tenant", "conversation_id", "partition", "offset")
 
 # Libraries that log chattily at INFO; their warnings still come through.
 _QUIET_LIBRARIES = ("aiokafka", "kafka", "pymongo", "faust", "mode", "uvicorn.access")
 
 
-def configure_logging(
-    *, service: str, level: str = "INFO", log_format: str = "auto", library_level: str = "WARNING"
-) -> None:
-    render_json = log_format == "json" or (log_format == "auto" and not sys.stdout.isatty())
+def configure_logging(settings: ParleySettings) -> None:
+    """Every service's one logging set-up, from the settings all of them share."""
+    render_json = settings.log_format == "json" or (settings.log_format == "auto" and not sys.stdout.isatty())
     shared_processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -53,15 +54,15 @@ def configure_logging(
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(settings.log_level.upper())
     for name in _QUIET_LIBRARIES:
-        logging.getLogger(name).setLevel(library_level.upper())
+        logging.getLogger(name).setLevel(settings.library_log_level.upper())
     # uvicorn installs its own handlers; hand its records to the root handler instead.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(service=service)
+    structlog.contextvars.bind_contextvars(service=settings.service_name)
 
 
 def _identity(_: Any, __: str, event_dict: Any) -> Any:

@@ -40,12 +40,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     settings = ConversationSettings()
-    configure_logging(
-        service=settings.service_name,
-        level=settings.log_level,
-        log_format=settings.log_format,
-        library_level=settings.library_log_level,
-    )
+    configure_logging(settings)
     if args.command == "replay":
         asyncio.run(rebuild_views(settings, prefix=args.prefix))
     else:

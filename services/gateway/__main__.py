@@ -11,12 +11,7 @@ from shared.logging import configure_logging
 
 def main() -> None:
     settings = GatewaySettings()
-    configure_logging(
-        service=settings.service_name,
-        level=settings.log_level,
-        log_format=settings.log_format,
-        library_level=settings.library_log_level,
-    )
+    configure_logging(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
 
 

@@ -10,11 +10,11 @@ one before FastAPI validates the route's own body and query parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
-from fastapi import Depends, Header, Path, Query, Request, WebSocket, WebSocketException
+from fastapi import Depends, Header, Path, Query, WebSocket, WebSocketException
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
@@ -40,32 +40,23 @@ from services.gateway.uploads import Uploads
 Collection = AsyncCollection[dict[str, Any]]
 P = TypeVar("P", AgentPrincipal, VisitorPrincipal)
 
-# What the lifespan in app.py put on app.state.
+# What the lifespan in app.py put on app.state; the Annotated aliases below give each its type.
 
 
-async def get_settings(request: HTTPConnection) -> GatewaySettings:
-    settings: GatewaySettings = request.app.state.settings
-    return settings
+def _app_state(attribute: str) -> Callable[[HTTPConnection], Awaitable[Any]]:
+    async def dependency(connection: HTTPConnection) -> Any:
+        return getattr(connection.app.state, attribute)
+
+    dependency.__name__ = f"get_{attribute}"
+    return dependency
 
 
-async def _producer(request: HTTPConnection) -> AIOKafkaProducer:
-    producer: AIOKafkaProducer = request.app.state.producer
-    return producer
-
-
-async def _db(request: HTTPConnection) -> AsyncDatabase[dict[str, Any]]:
-    db: AsyncDatabase[dict[str, Any]] = request.app.state.db
-    return db
-
-
-async def get_attachments(request: HTTPConnection) -> AttachmentStore:
-    store: AttachmentStore = request.app.state.attachments
-    return store
-
-
-async def get_hub(request: HTTPConnection) -> LiveHub:
-    hub: LiveHub = request.app.state.hub
-    return hub
+get_settings = _app_state("settings")
+_producer = _app_state("producer")
+_db = _app_state("db")
+get_attachments = _app_state("attachments")
+get_hub = _app_state("hub")
+get_views = _app_state("views")
 
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
@@ -86,11 +77,6 @@ class Views:
         self.departments: Collection = db["departments"]
         self.messages: Collection = db["history_messages"]
         self.history: Collection = db["history_conversations"]
-
-
-async def get_views(request: Request) -> Views:
-    views: Views = request.app.state.views
-    return views
 
 
 ViewsDep = Annotated[Views, Depends(get_views)]

@@ -50,12 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = HistorySettings()
-    configure_logging(
-        service=settings.service_name,
-        level=settings.log_level,
-        log_format=settings.log_format,
-        library_level=settings.library_log_level,
-    )
+    configure_logging(settings)
     if args.command == "replay":
         if not args.prefix:
             parser.error("--prefix must not be empty: the replay drops its target collections first")

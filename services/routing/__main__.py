@@ -15,12 +15,7 @@ from shared.logging import configure_logging
 
 def main() -> None:
     settings = RoutingSettings()
-    configure_logging(
-        service=settings.service_name,
-        level=settings.log_level,
-        log_format=settings.log_format,
-        library_level=settings.library_log_level,
-    )
+    configure_logging(settings)
     # faust creates its changelog and assignor topics but not the topics it reads, and the broker does
     # not auto-create them; the worker then reuses this loop.
     loop = asyncio.new_event_loop()

@@ -15,12 +15,7 @@ from shared.logging import configure_logging
 
 def main() -> None:
     settings = WebhooksSettings()
-    configure_logging(
-        service=settings.service_name,
-        level=settings.log_level,
-        log_format=settings.log_format,
-        library_level=settings.library_log_level,
-    )
+    configure_logging(settings)
     asyncio.run(serve(settings))
 
 

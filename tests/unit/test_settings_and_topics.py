@@ -57,7 +57,7 @@ def test_event_topics_are_kept_forever_so_views_can_be_replayed() -> None:
 
 
 def test_json_logs_carry_the_event_context(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(service="unit", log_format="json")
+    configure_logging(ParleySettings(service_name="unit", log_format="json"))
     with bind_event_context(tenant="acme", conversation_id="c-1", partition=2, offset=41):
         structlog.get_logger("unit").info("view updated")
     line = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
