@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import Field
 
-from services.gateway.deps import AgentDep, CorrelationDep, DatabaseDep, PublisherDep, SettingsDep
+from services.gateway.deps import AgentDep, DatabaseDep, PublisherDep, SettingsDep
 from services.gateway.errors import ApiError, Forbidden, NotFound
 from services.gateway.schemas import Body, public
 from services.webhooks import queries
@@ -74,6 +74,11 @@ def _supervisor(agent: AgentDep) -> None:
         raise Forbidden("only supervisors manage webhooks")
 
 
+def _by(agent: AgentDep) -> dict[str, Any]:
+    """Who a supervisor's change is recorded for; the publisher adds the request's correlation id."""
+    return {"tenant": agent.tenant, "actor": Actor(kind="agent", id=agent.agent_id)}
+
+
 def _target_policy(request: Request, settings: SettingsDep) -> TargetPolicy:
     policy: TargetPolicy | None = getattr(request.app.state, "webhook_targets", None)
     if policy is None:
@@ -119,16 +124,13 @@ async def register_endpoint(
     request: Request,
     settings: SettingsDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     _supervisor(agent)
     await _check(body.url, body.event_types, _target_policy(request, settings))
     secret = new_secret()
     event = WebhookEndpointRegistered(
-        tenant=agent.tenant,
+        **_by(agent),
         aggregate_id=new_id(),
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
         payload={**body.model_dump(), "event_types": list(dict.fromkeys(body.event_types)), "secret": secret},
     )
     appended = await publisher.append(event)
@@ -166,7 +168,6 @@ async def update_endpoint(
     settings: SettingsDep,
     db: DatabaseDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     _supervisor(agent)
     changes = body.model_dump(exclude_none=True)
@@ -175,10 +176,8 @@ async def update_endpoint(
     existing = await _existing(db, agent.tenant, endpoint_id)
     await _check(body.url or existing["url"], body.event_types, _target_policy(request, settings))
     event = WebhookEndpointUpdated(
-        tenant=agent.tenant,
+        **_by(agent),
         aggregate_id=endpoint_id,
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
         payload=changes,
     )
     return {"events": [(await publisher.append(event)).as_json()]}
@@ -190,17 +189,14 @@ async def rotate_secret(
     agent: AgentDep,
     db: DatabaseDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     _supervisor(agent)
     await _existing(db, agent.tenant, endpoint_id)
     secret = new_secret()
     valid_until = datetime.now(UTC) + ROTATION_OVERLAP
     event = WebhookSecretRotated(
-        tenant=agent.tenant,
+        **_by(agent),
         aggregate_id=endpoint_id,
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
         payload={"secret": secret, "previous_secret_valid_until": valid_until},
     )
     appended = await publisher.append(event)
@@ -238,13 +234,12 @@ async def replay(
     agent: AgentDep,
     db: DatabaseDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     _supervisor(agent)
     await _existing(db, agent.tenant, endpoint_id)
     if body.since.tzinfo is None:
         raise ApiError("since needs a time zone, e.g. 2026-01-01T00:00:00Z")
-    return await _request_redelivery(publisher, agent, endpoint_id, correlation_id, since=body.since)
+    return await _request_redelivery(publisher, agent, endpoint_id, since=body.since)
 
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/resend", summary="Supervisors: send one delivery again")
@@ -254,7 +249,6 @@ async def resend(
     agent: AgentDep,
     db: DatabaseDep,
     publisher: PublisherDep,
-    correlation_id: CorrelationDep,
 ) -> dict[str, Any]:
     _supervisor(agent)
     await _existing(db, agent.tenant, endpoint_id)
@@ -269,20 +263,17 @@ async def resend(
         publisher,
         agent,
         endpoint_id,
-        correlation_id,
         source_partition=line["source_partition"],
         source_offset=line["source_offset"],
     )
 
 
 async def _request_redelivery(
-    publisher: PublisherDep, agent: AgentDep, endpoint_id: str, correlation_id: str | None, **wanted: Any
+    publisher: PublisherDep, agent: AgentDep, endpoint_id: str, **wanted: Any
 ) -> dict[str, Any]:
     event = WebhookRedeliveryRequested(
-        tenant=agent.tenant,
+        **_by(agent),
         aggregate_id=endpoint_id,
-        actor=Actor(kind="agent", id=agent.agent_id),
-        correlation_id=correlation_id,
         payload=wanted,
     )
     return {"events": [(await publisher.append(event)).as_json()]}
