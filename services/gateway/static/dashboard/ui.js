@@ -1,5 +1,5 @@
 // Toasts, modals and menus: small, keyboard-friendly, built with the DOM helpers (no user HTML).
-import { h } from '../shared/dom.js';
+import { h, popover } from '../shared/dom.js';
 
 const toasts = () => document.getElementById('toasts');
 
@@ -43,12 +43,12 @@ export function menuButton(label, items, { title } = {}) {
   const list = h('div', { class: 'menu-list', role: 'menu', hidden: true });
   const button = h('button', {
     type: 'button', class: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', title,
-    onclick: () => (list.hidden ? open() : close()),
+    onclick: () => popup.toggle(),
   }, label, ' ▾');
   for (const item of items) {
     list.append(h('button', {
       type: 'button', role: 'menuitem', class: `menu-item${item.danger ? ' danger' : ''}`,
-      onclick: () => { close(); item.onSelect(); },
+      onclick: () => { popup.close(); item.onSelect(); },
     }, item.label));
   }
   list.addEventListener('keydown', (event) => {
@@ -56,20 +56,9 @@ export function menuButton(label, items, { title } = {}) {
     const index = entries.indexOf(document.activeElement);
     if (event.key === 'ArrowDown') { event.preventDefault(); entries[(index + 1) % entries.length].focus(); }
     if (event.key === 'ArrowUp') { event.preventDefault(); entries[(index - 1 + entries.length) % entries.length].focus(); }
-    if (event.key === 'Escape') { close(); button.focus(); }
+    if (event.key === 'Escape') { popup.close(); button.focus(); }
   });
-  const outside = (event) => { if (!wrapper.contains(event.target)) close(); };
-  function open() {
-    list.hidden = false;
-    button.setAttribute('aria-expanded', 'true');
-    list.querySelector('.menu-item')?.focus();
-    document.addEventListener('mousedown', outside);
-  }
-  function close() {
-    list.hidden = true;
-    button.setAttribute('aria-expanded', 'false');
-    document.removeEventListener('mousedown', outside);
-  }
+  const popup = popover({ wrapper, button, panel: list, focusFirst: '.menu-item' });
   wrapper.append(button, list);
   return wrapper;
 }

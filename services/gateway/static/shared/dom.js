@@ -113,3 +113,23 @@ export function insertAtCaret(field, text) {
   field.dispatchEvent(new Event('input', { bubbles: true }));
   field.focus();
 }
+
+/**
+ * Opens and closes `panel` under `button` (aria-expanded kept in step); a press outside `wrapper` closes it.
+ * composedPath: inside the widget's shadow root, event.target is retargeted to the host element.
+ */
+export function popover({ wrapper, button, panel, focusFirst }) {
+  const outside = (event) => { if (!event.composedPath().includes(wrapper)) close(); };
+  function open() {
+    panel.hidden = false;
+    button.setAttribute('aria-expanded', 'true');
+    panel.querySelector(focusFirst)?.focus();
+    document.addEventListener('mousedown', outside);
+  }
+  function close() {
+    panel.hidden = true;
+    button.setAttribute('aria-expanded', 'false');
+    document.removeEventListener('mousedown', outside);
+  }
+  return { open, close, toggle: () => (panel.hidden ? open() : close()) };
+}
