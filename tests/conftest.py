@@ -4,12 +4,14 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared.kafka import create_producer, ensure_topics
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
-from tests.infrastructure import Infrastructure, provide_infrastructure
+from tests.infrastructure import Infrastructure, delete_topics, provide_infrastructure
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +21,10 @@ def infrastructure() -> Iterator[Infrastructure]:
 
 
 @pytest.fixture
-def settings(infrastructure: Infrastructure) -> ParleySettings:
+def settings(infrastructure: Infrastructure) -> Iterator[ParleySettings]:
     """Settings isolated per test: own topic prefix and database, on the shared real servers."""
     run = uuid.uuid4().hex[:10]
-    return ParleySettings(
+    yield ParleySettings(
         environment="test",
         kafka_bootstrap=infrastructure.kafka_bootstrap,
         mongodb_uri=infrastructure.mongodb_uri,
@@ -30,6 +32,17 @@ def settings(infrastructure: Infrastructure) -> ParleySettings:
         topic_prefix=f"test-{run}",
         kafka_partitions=3,
     )
+    delete_topics(infrastructure.kafka_bootstrap, f"test-{run}")
+
+
+@pytest.fixture
+async def producer(settings: ParleySettings) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer on the test's own topics, which exist by then."""
+    await ensure_topics(settings)
+    kafka = create_producer(settings, client_id="parley-test")
+    await kafka.start()
+    yield kafka
+    await kafka.stop()
 
 
 @pytest.fixture

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,29 @@ def provide_infrastructure() -> Iterator[Infrastructure]:
             yield infra
     else:
         raise pytest.UsageError(f"PARLEY_INFRA must be 'local' or 'containers', not {mode!r}")
+
+
+def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete the topics a test created under its own prefix.
+
+    Every test gets a fresh prefix, so without this a run leaves thousands of partitions on the broker, and a
+    broker's idle work grows with its partitions: the later tests of a long run got slower. Best effort: a test
+    that stopped the broker on purpose must still end, so a broker that does not answer is left as it is. It runs
+    in a thread of its own because pytest-asyncio may own this thread's event loop.
+    """
+
+    async def delete() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        try:
+            await admin.start()
+            names = [name for name in await admin.list_topics() if name.startswith(prefix)]
+            if names:
+                await admin.delete_topics(names)
+        except (TimeoutError, KafkaError, OSError):
+            pass
+        finally:
+            await admin.close()
+
+    worker = threading.Thread(target=asyncio.run, args=(delete(),), daemon=True)
+    worker.start()
+    worker.join(timeout=30)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 
+from shared.settings import ParleySettings
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,6 +22,17 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def service_env(settings: ParleySettings, port: int) -> dict[str, str]:
+    """The environment that points a service process at the test's broker, database and topics."""
+    return {
+        "PARLEY_PORT": str(port),
+        "PARLEY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "PARLEY_MONGODB_URI": settings.mongodb_uri,
+        "PARLEY_MONGODB_DATABASE": settings.mongodb_database,
+        "PARLEY_TOPIC_PREFIX": settings.topic_prefix,
+    }
 
 
 class ServiceProcess:

@@ -20,7 +20,7 @@ from services.gateway.publisher import EventPublisher
 from shared.events import Actor
 from shared.events.agent import AgentStatus, AgentStatusChanged
 from shared.kafka import create_producer, ensure_topics
-from tests.infrastructure import Infrastructure
+from tests.infrastructure import Infrastructure, delete_topics
 from tests.processes import ServiceProcess, free_port
 
 T = TypeVar("T")
@@ -176,6 +176,7 @@ def running_stack(
         for process in processes.values():
             process.stop()
         _drop_database(infrastructure.mongodb_uri, env["PARLEY_MONGODB_DATABASE"])
+        delete_topics(infrastructure.kafka_bootstrap, env["PARLEY_TOPIC_PREFIX"])
 
 
 def _drop_database(uri: str, name: str) -> None:

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from shared.settings import ParleySettings
-from tests.processes import ServiceProcess, free_port
+from tests.processes import ServiceProcess, free_port, service_env
 
 pytestmark = pytest.mark.e2e
 
@@ -17,13 +17,7 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def gateway(settings: ParleySettings, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    env = {
-        "PARLEY_PORT": str(port),
-        "PARLEY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "PARLEY_MONGODB_URI": settings.mongodb_uri,
-        "PARLEY_MONGODB_DATABASE": settings.mongodb_database,
-        "PARLEY_TOPIC_PREFIX": settings.topic_prefix,
-    }
+    env = service_env(settings, port)
     process = ServiceProcess("services.gateway", env, tmp_path / "gateway.log")
     base = f"http://127.0.0.1:{port}"
     try:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.conversation.views import TOPICS, ConversationViews
@@ -14,7 +15,7 @@ from shared.consumer import ProjectionConsumer
 from shared.events import serialize
 from shared.events.conversation import ConversationStarted, MessagePosted, TagAdded
 from shared.events.envelope import Actor
-from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.kafka import create_consumer
 from shared.mongo import Document
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC, DEAD_LETTERS
@@ -33,12 +34,9 @@ async def _run_until(projection: ProjectionConsumer, done: Any, timeout: float =
 
 
 async def test_poison_events_are_dead_lettered_with_the_reason_and_the_projection_goes_on(
-    settings: ParleySettings, database: AsyncDatabase[Document]
+    settings: ParleySettings, database: AsyncDatabase[Document], producer: AIOKafkaProducer
 ) -> None:
-    await ensure_topics(settings)
     topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
-    producer = create_producer(settings)
-    await producer.start()
     started = ConversationStarted(
         tenant="acme",
         aggregate_id="c1",
@@ -80,16 +78,12 @@ async def test_poison_events_are_dead_lettered_with_the_reason_and_the_projectio
     assert any("never started" in reason for reason in reasons)
     assert all(letter["source_topic"] == topic and letter["consumer_group"] == group for letter in dead)
     assert projection.stats.dead_letters == 3
-    await producer.stop()
 
 
 async def test_redelivered_events_change_nothing(
-    settings: ParleySettings, database: AsyncDatabase[Document]
+    settings: ParleySettings, database: AsyncDatabase[Document], producer: AIOKafkaProducer
 ) -> None:
-    await ensure_topics(settings)
     topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
-    producer = create_producer(settings)
-    await producer.start()
     events = [
         ConversationStarted(
             tenant="acme",
@@ -106,7 +100,6 @@ async def test_redelivered_events_change_nothing(
     ]
     for event in events:
         await producer.send_and_wait(topic, key=b"c2", value=serialize(event))
-    await producer.stop()
 
     views = ConversationViews(database, settings)
 

@@ -48,7 +48,7 @@ from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
-from tests.processes import REPO_ROOT, ServiceProcess, free_port
+from tests.processes import REPO_ROOT, ServiceProcess, free_port, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -294,14 +294,7 @@ async def test_projection_queries_redelivery_and_replay(
 
 def test_service_process_and_replay_command(settings: ParleySettings, tmp_path: Path) -> None:
     port = free_port()
-    env = {
-        "PARLEY_PORT": str(port),
-        "PARLEY_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
-        "PARLEY_MONGODB_URI": settings.mongodb_uri,
-        "PARLEY_MONGODB_DATABASE": settings.mongodb_database,
-        "PARLEY_TOPIC_PREFIX": settings.topic_prefix,
-        "PARLEY_KAFKA_PARTITIONS": "3",
-    }
+    env = {**service_env(settings, port), "PARLEY_KAFKA_PARTITIONS": "3"}
     events = support_chat("c-proc", T0, visitor="Pat")
     service = ServiceProcess("services.history", env, tmp_path / "history.log")
     try:

@@ -16,7 +16,7 @@ import re
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,7 @@ from shared.events.conversation import (
     TransferRequestedPayload,
     VisitorInfo,
 )
-from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.kafka import create_consumer, ensure_topics
 from shared.settings import ParleySettings
 from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, DEPARTMENTS, PRESENCE, ROUTING_FACTS
 from tests.integration.routing_worker import RoutingWorker
@@ -100,14 +100,6 @@ def workers(settings: ParleySettings, tmp_path: Path) -> Iterator[list[RoutingWo
     finally:
         for worker in pair:
             worker.stop()
-
-
-@pytest.fixture
-async def producer(settings: ParleySettings) -> AsyncIterator[AIOKafkaProducer]:
-    kafka = create_producer(settings, client_id="routing-load-test")
-    await kafka.start()
-    yield kafka
-    await kafka.stop()
 
 
 async def metric(worker: RoutingWorker, name: str) -> float:

@@ -28,7 +28,7 @@ from shared.events.conversation import (
     ConversationStartedPayload,
     VisitorInfo,
 )
-from shared.kafka import create_consumer, create_producer, ensure_topics
+from shared.kafka import create_consumer, ensure_topics
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC, DEAD_LETTERS, ROUTING_FACTS
 from tests.integration.routing_worker import RoutingWorker
@@ -49,15 +49,6 @@ def router(settings: ParleySettings, tmp_path: Path) -> Iterator[RoutingWorker]:
         yield process
     finally:
         process.stop()
-
-
-@pytest.fixture
-async def producer(settings: ParleySettings) -> AsyncIterator[AIOKafkaProducer]:
-    await ensure_topics(settings)
-    kafka = create_producer(settings, client_id="routing-test")
-    await kafka.start()
-    yield kafka
-    await kafka.stop()
 
 
 @pytest.fixture
