@@ -31,11 +31,12 @@ from services.gateway.auth import (
     visitor_of_token,
 )
 from services.gateway.config import GatewaySettings
-from services.gateway.errors import NotFound, Unauthorized
+from services.gateway.errors import Forbidden, NotFound, Unauthorized
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import ChooseAgent
 from services.gateway.uploads import Uploads
+from services.webhooks import queries as webhook_queries
 
 Collection = AsyncCollection[dict[str, Any]]
 P = TypeVar("P", AgentPrincipal, VisitorPrincipal)
@@ -231,3 +232,29 @@ ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
 VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
 MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]
 TeammateDep = Annotated[dict[str, Any], Depends(get_named_teammate)]
+
+
+async def get_supervisor(agent: AgentDep) -> AgentPrincipal:
+    """Team settings, reports and integrations are for supervisors."""
+    if not agent.is_supervisor:
+        raise Forbidden("only supervisors can do this")
+    return agent
+
+
+SupervisorDep = Annotated[AgentPrincipal, Depends(get_supervisor)]
+
+
+async def get_webhook_endpoint(
+    endpoint_id: Annotated[str, Path(min_length=1, max_length=100)],
+    supervisor: SupervisorDep,
+    db: DatabaseDep,
+) -> dict[str, Any]:
+    doc = await webhook_queries.get_endpoint(
+        endpoints=db["webhook_endpoints"], tenant=supervisor.tenant, endpoint_id=endpoint_id
+    )
+    if doc is None:
+        raise NotFound(f"webhook endpoint {endpoint_id} not found")
+    return doc
+
+
+WebhookEndpointDep = Annotated[dict[str, Any], Depends(get_webhook_endpoint)]

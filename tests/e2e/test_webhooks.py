@@ -278,7 +278,11 @@ def test_internal_addresses_and_bad_subscriptions_are_refused_at_registration(
         == 403
     )
     assert supervisor.get("/api/agent/webhooks/nope").status_code == 404
-    assert supervisor.patch("/api/agent/webhooks/nope", json={}).status_code == 400
+    assert supervisor.patch("/api/agent/webhooks/nope", json={"enabled": False}).status_code == 404
+    endpoint_id = register(webhook_stack, supervisor, receiver, "/ok/empty-change", ["conversation.closed"])
+    eventually(lambda: json_of(supervisor.get(f"/api/agent/webhooks/{endpoint_id}")))
+    nothing = supervisor.patch(f"/api/agent/webhooks/{endpoint_id}", json={})
+    assert nothing.status_code == 400 and "nothing to change" in nothing.json()["error"]["message"]
 
 
 def _one(items: list[Any]) -> Any:

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from services.gateway.deps import AgentDep, ViewsDep
-from services.gateway.errors import ApiError, Forbidden
+from services.gateway.deps import AgentDep, SupervisorDep, ViewsDep
+from services.gateway.errors import ApiError
 from services.gateway.schemas import public
 from services.history import queries as history_queries
 
@@ -59,13 +59,11 @@ async def closed_history(
 
 @router.get("/reports", summary="Supervisors: handled conversations, response and resolution times, CSAT")
 async def reports(
-    agent: AgentDep,
+    agent: SupervisorDep,
     views: ViewsDep,
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> dict[str, Any]:
-    if not agent.is_supervisor:
-        raise Forbidden("reports are for supervisors")
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
     if since > until:

@@ -14,8 +14,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, Request, status
 from pydantic import Field
 
-from services.gateway.deps import AgentDep, DatabaseDep, PublisherDep, SettingsDep
-from services.gateway.errors import ApiError, Forbidden, NotFound
+from services.gateway.auth import AgentPrincipal
+from services.gateway.deps import DatabaseDep, PublisherDep, SettingsDep, SupervisorDep, WebhookEndpointDep
+from services.gateway.errors import ApiError, NotFound
+from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import Body, public
 from services.webhooks import queries
 from services.webhooks.config import WebhookTargetSettings
@@ -31,7 +33,6 @@ from shared.events.webhook import (
 )
 
 router = APIRouter(prefix="/api/agent/webhooks", tags=["agent: webhooks"])
-EndpointId = Annotated[str, Path(min_length=1, max_length=100)]
 EventTypes = list[Annotated[str, Field(pattern=EVENT_TYPE_PATTERN, max_length=100)]]
 # How long deliveries carry a signature with the previous secret after a rotation.
 ROTATION_OVERLAP = timedelta(hours=24)
@@ -69,12 +70,7 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def _supervisor(agent: AgentDep) -> None:
-    if not agent.is_supervisor:
-        raise Forbidden("only supervisors manage webhooks")
-
-
-def _by(agent: AgentDep) -> dict[str, Any]:
+def _by(agent: AgentPrincipal) -> dict[str, Any]:
     """Who a supervisor's change is recorded for; the publisher adds the request's correlation id."""
     return {"tenant": agent.tenant, "actor": Actor(kind="agent", id=agent.agent_id)}
 
@@ -98,18 +94,8 @@ async def _check(url: str, event_types: list[str] | None, policy: TargetPolicy) 
         raise InvalidWebhook(f"refused webhook URL: {exc}") from exc
 
 
-async def _existing(db: DatabaseDep, tenant: str, endpoint_id: str) -> dict[str, Any]:
-    doc = await queries.get_endpoint(
-        endpoints=db["webhook_endpoints"], tenant=tenant, endpoint_id=endpoint_id
-    )
-    if doc is None:
-        raise NotFound(f"webhook endpoint {endpoint_id} not found")
-    return doc
-
-
 @router.get("/event-types", summary="Event types an endpoint may subscribe to")
-async def event_types(agent: AgentDep) -> dict[str, Any]:
-    _supervisor(agent)
+async def event_types(agent: SupervisorDep) -> dict[str, Any]:
     return {
         "items": sorted(DELIVERABLE_TYPES),
         "explicit_only": [NOTE_TYPE],
@@ -120,12 +106,11 @@ async def event_types(agent: AgentDep) -> dict[str, Any]:
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Supervisors: register a webhook endpoint")
 async def register_endpoint(
     body: RegisterEndpoint,
-    agent: AgentDep,
+    agent: SupervisorDep,
     request: Request,
     settings: SettingsDep,
     publisher: PublisherDep,
 ) -> dict[str, Any]:
-    _supervisor(agent)
     await _check(body.url, body.event_types, _target_policy(request, settings))
     secret = new_secret()
     event = WebhookEndpointRegistered(
@@ -147,37 +132,32 @@ async def register_endpoint(
 
 
 @router.get("", summary="Supervisors: the webhook endpoints (never their secrets)")
-async def list_endpoints(agent: AgentDep, db: DatabaseDep) -> dict[str, Any]:
-    _supervisor(agent)
+async def list_endpoints(agent: SupervisorDep, db: DatabaseDep) -> dict[str, Any]:
     docs = await queries.list_endpoints(endpoints=db["webhook_endpoints"], tenant=agent.tenant)
     return {"items": [public(doc) for doc in docs]}
 
 
 @router.get("/{endpoint_id}", summary="Supervisors: one webhook endpoint, with why it was disabled")
-async def get_endpoint(endpoint_id: EndpointId, agent: AgentDep, db: DatabaseDep) -> dict[str, Any]:
-    _supervisor(agent)
-    return public(await _existing(db, agent.tenant, endpoint_id))
+async def get_endpoint(endpoint: WebhookEndpointDep) -> dict[str, Any]:
+    return public(endpoint)
 
 
 @router.patch("/{endpoint_id}", summary="Supervisors: change URL, event types, description or enabled")
 async def update_endpoint(
-    endpoint_id: EndpointId,
+    endpoint: WebhookEndpointDep,
     body: UpdateEndpoint,
-    agent: AgentDep,
+    agent: SupervisorDep,
     request: Request,
     settings: SettingsDep,
-    db: DatabaseDep,
     publisher: PublisherDep,
 ) -> dict[str, Any]:
-    _supervisor(agent)
     changes = body.model_dump(exclude_none=True)
     if not changes:
         raise ApiError("nothing to change: give url, event_types, description or enabled")
-    existing = await _existing(db, agent.tenant, endpoint_id)
-    await _check(body.url or existing["url"], body.event_types, _target_policy(request, settings))
+    await _check(body.url or endpoint["url"], body.event_types, _target_policy(request, settings))
     event = WebhookEndpointUpdated(
         **_by(agent),
-        aggregate_id=endpoint_id,
+        aggregate_id=endpoint["_id"],
         payload=changes,
     )
     return {"events": [(await publisher.append(event)).as_json()]}
@@ -185,18 +165,15 @@ async def update_endpoint(
 
 @router.post("/{endpoint_id}/rotate-secret", summary="Supervisors: a new signing secret (shown once)")
 async def rotate_secret(
-    endpoint_id: EndpointId,
-    agent: AgentDep,
-    db: DatabaseDep,
+    endpoint: WebhookEndpointDep,
+    agent: SupervisorDep,
     publisher: PublisherDep,
 ) -> dict[str, Any]:
-    _supervisor(agent)
-    await _existing(db, agent.tenant, endpoint_id)
     secret = new_secret()
     valid_until = datetime.now(UTC) + ROTATION_OVERLAP
     event = WebhookSecretRotated(
         **_by(agent),
-        aggregate_id=endpoint_id,
+        aggregate_id=endpoint["_id"],
         payload={"secret": secret, "previous_secret_valid_until": valid_until},
     )
     appended = await publisher.append(event)
@@ -205,19 +182,17 @@ async def rotate_secret(
 
 @router.get("/{endpoint_id}/deliveries", summary="Supervisors: the endpoint's delivery log, newest first")
 async def deliveries(
-    endpoint_id: EndpointId,
-    agent: AgentDep,
+    endpoint: WebhookEndpointDep,
+    agent: SupervisorDep,
     db: DatabaseDep,
     outcome: Literal["delivered", "retrying", "dead_lettered"] | None = None,
     before: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=queries.MAX_DELIVERIES)] = 50,
 ) -> dict[str, Any]:
-    _supervisor(agent)
-    await _existing(db, agent.tenant, endpoint_id)
     docs = await queries.list_deliveries(
         deliveries=db["webhook_deliveries"],
         tenant=agent.tenant,
-        endpoint_id=endpoint_id,
+        endpoint_id=endpoint["_id"],
         outcome=outcome,
         before=before,
         limit=limit,
@@ -229,31 +204,26 @@ async def deliveries(
     "/{endpoint_id}/replay", summary="Supervisors: deliver again every subscribed event since a time"
 )
 async def replay(
-    endpoint_id: EndpointId,
+    endpoint: WebhookEndpointDep,
     body: Replay,
-    agent: AgentDep,
-    db: DatabaseDep,
+    agent: SupervisorDep,
     publisher: PublisherDep,
 ) -> dict[str, Any]:
-    _supervisor(agent)
-    await _existing(db, agent.tenant, endpoint_id)
     if body.since.tzinfo is None:
         raise ApiError("since needs a time zone, e.g. 2026-01-01T00:00:00Z")
-    return await _request_redelivery(publisher, agent, endpoint_id, since=body.since)
+    return await _request_redelivery(publisher, agent, endpoint["_id"], since=body.since)
 
 
 @router.post("/{endpoint_id}/deliveries/{delivery_id}/resend", summary="Supervisors: send one delivery again")
 async def resend(
-    endpoint_id: EndpointId,
+    endpoint: WebhookEndpointDep,
     delivery_id: Annotated[str, Path(min_length=1, max_length=100)],
-    agent: AgentDep,
+    agent: SupervisorDep,
     db: DatabaseDep,
     publisher: PublisherDep,
 ) -> dict[str, Any]:
-    _supervisor(agent)
-    await _existing(db, agent.tenant, endpoint_id)
     line = await db["webhook_deliveries"].find_one(
-        {"_id": delivery_id, "endpoint_id": endpoint_id, "tenant": agent.tenant}
+        {"_id": delivery_id, "endpoint_id": endpoint["_id"], "tenant": agent.tenant}
     )
     if line is None:
         raise NotFound(f"delivery {delivery_id} not found for this endpoint")
@@ -262,14 +232,14 @@ async def resend(
     return await _request_redelivery(
         publisher,
         agent,
-        endpoint_id,
+        endpoint["_id"],
         source_partition=line["source_partition"],
         source_offset=line["source_offset"],
     )
 
 
 async def _request_redelivery(
-    publisher: PublisherDep, agent: AgentDep, endpoint_id: str, **wanted: Any
+    publisher: EventPublisher, agent: AgentPrincipal, endpoint_id: str, **wanted: Any
 ) -> dict[str, Any]:
     event = WebhookRedeliveryRequested(
         **_by(agent),
