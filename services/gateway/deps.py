@@ -211,6 +211,18 @@ async def get_visitor_conversation(visitor: VisitorDep, views: ViewsDep) -> dict
     return conversation if conversation is not None else commands.pending_visitor_conversation(visitor)
 
 
+async def get_visitor_conversation_status(
+    visitor: VisitorDep, hub: HubDep, views: ViewsDep
+) -> dict[str, Any]:
+    """The visitor's conversation as far as writing to it needs: its identity and whether it is closed.
+    The live hub knows that for every conversation it followed (no view read on a visitor's message);
+    for the others it is read from the view."""
+    status = hub.statuses.of(visitor.conversation_id)
+    if status is None:
+        return await get_visitor_conversation(visitor, views)
+    return {**commands.pending_visitor_conversation(visitor), "status": status}
+
+
 async def _team_agent(views: Views, agent: AgentPrincipal, agent_id: str, unknown: str) -> dict[str, Any]:
     found = await conversation_queries.get_agent(agents=views.agents, tenant=agent.tenant, agent_id=agent_id)
     if found is None:
@@ -230,6 +242,7 @@ async def get_named_teammate(body: ChooseAgent, agent: AgentDep, views: ViewsDep
 
 ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
 VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
+VisitorConversationStatusDep = Annotated[dict[str, Any], Depends(get_visitor_conversation_status)]
 MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]
 TeammateDep = Annotated[dict[str, Any], Depends(get_named_teammate)]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +25,7 @@ from shared.events.conversation import (
     AssignmentDecided,
     ConversationClosed,
     ConversationReopened,
+    ConversationStarted,
     MessagePosted,
     ParticipantJoined,
     ParticipantLeft,
@@ -36,6 +37,9 @@ from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, SIGNALS
 
 log = get_logger(__name__)
 SEND_QUEUE_LIMIT = 1000
+# Conversations whose open/closed status the hub remembers, least recently changed forgotten first: about
+# 100 bytes each, so the memory stays flat however long an instance runs.
+REMEMBERED_STATUSES = 100_000
 
 VISITOR_VISIBLE: tuple[type[EventBase], ...] = (
     MessagePosted,
@@ -100,6 +104,35 @@ def for_visitor(event: EventBase, offset: int) -> dict[str, Any] | None:
     }
 
 
+class ConversationStatuses:
+    """Open or closed, for the visitor conversations whose start, close or reopening this instance followed.
+
+    A visitor's message needs only this to decide (a closed chat is reopened first), so the hub answers it
+    from memory instead of a view read per message. It is as fresh as the events the hub has read, which
+    run ahead of the projections' views; a conversation it has not followed (changed before this instance
+    started, or forgotten) is not known here, and the caller reads the view.
+    """
+
+    def __init__(self, limit: int = REMEMBERED_STATUSES) -> None:
+        self._limit = limit
+        self._status: OrderedDict[str, str] = OrderedDict()
+
+    def follow(self, event: EventBase) -> None:
+        if isinstance(event, ConversationStarted | ConversationReopened):
+            self._remember(event.aggregate_id, "open")
+        elif isinstance(event, ConversationClosed):
+            self._remember(event.aggregate_id, "closed")
+
+    def of(self, conversation_id: str) -> str | None:
+        return self._status.get(conversation_id)
+
+    def _remember(self, conversation_id: str, status: str) -> None:
+        self._status[conversation_id] = status
+        self._status.move_to_end(conversation_id)
+        if len(self._status) > self._limit:
+            self._status.popitem(last=False)
+
+
 class LiveHub:
     def __init__(self, settings: ParleySettings) -> None:
         self._settings = settings
@@ -109,6 +142,7 @@ class LiveHub:
         self._consumer: AIOKafkaConsumer | None = None
         self.events_seen = 0
         self.pushed = 0
+        self.statuses = ConversationStatuses()
 
     @property
     def connections(self) -> int:
@@ -159,6 +193,8 @@ class LiveHub:
             return  # the projections dead-letter it; there is nothing to show
         self.events_seen += 1
         topic = "conversation" if record.topic.endswith(CONVERSATION_EVENTS_TOPIC.suffix) else "agent"
+        if topic == "conversation":
+            self.statuses.follow(event)
         if agents := self._agents.get(event.tenant):
             self._send(agents, for_agents(event, topic, record.partition, record.offset))
         if topic == "conversation" and event.aggregate_id in self._visitors:

@@ -136,16 +136,20 @@ def gateway(
     agent: AgentPrincipal | None = None,
     visitor: VisitorPrincipal | None = None,
     settings: GatewaySettings | None = None,
+    hub: LiveHub | None = None,
 ) -> TestClient:
-    """The gateway app without its lifespan (no Kafka, no MongoDB), signed in as `agent` or `visitor`."""
+    """The gateway app without its lifespan (no Kafka, no MongoDB), signed in as `agent` or `visitor`.
+    The live hub is not started: sockets register with it, and it follows only what a test feeds it."""
     settings = settings or GatewaySettings()
     app = create_app(settings)
-    hub = LiveHub(settings)  # not started: sockets register with it, nothing is followed
+    hub = hub or LiveHub(settings)
     overrides: dict[Any, Any] = {
         deps.get_settings: lambda: settings,
         deps.get_views: lambda: views,
         deps.get_publisher: lambda: publisher,
         deps.get_hub: lambda: hub,
+        # No file store: a route that reaches for a file fails loudly (messages without files never do).
+        deps.get_attachments: lambda: None,
     }
     if agent is not None:
         overrides[deps.get_current_agent] = lambda: agent

@@ -7,9 +7,14 @@ from typing import Any
 
 import httpx
 
-from services.gateway.auth import AgentPrincipal
+from services.gateway.auth import AgentPrincipal, VisitorPrincipal
+from services.gateway.config import GatewaySettings
+from services.gateway.live_hub import ConversationStatuses, LiveHub
+from shared.events import Actor
 from shared.events.agent import CannedResponseCreated, DepartmentConfigured
 from shared.events.conversation import (
+    ConversationClosed,
+    ConversationStarted,
     DirectConversationStarted,
     ReassignmentRequested,
     TransferRequested,
@@ -18,6 +23,8 @@ from tests.unit.gateway_fakes import FakePublisher, conversation_view, fake_view
 
 ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
+ANN_ACTOR = Actor(kind="agent", id="ann")
+STARTED = {"visitor_id": "v1", "visitor": {"name": "Vera"}}
 
 
 def _agent(agent_id: str, name: str, **fields: Any) -> dict[str, Any]:
@@ -203,3 +210,39 @@ def test_a_profile_update_must_change_something() -> None:
     assert client.put("/api/agent/me/status", json={"status": "away"}).json()["status"] == "away"
     assert client.get("/api/agent/me").json()["chat_limit"] == {"chats": 5, "source": "team"}
     assert [event.type for event in publisher.appended] == ["agent.status_changed"]
+
+
+VERA = VisitorPrincipal(conversation_id="c1", visitor_id="v1", tenant="acme")
+
+
+def _visitor_writes(view: dict[str, Any], hub: LiveHub) -> list[str]:
+    publisher = FakePublisher()
+    client = gateway(fake_views(conversations=[view]), publisher, visitor=VERA, hub=hub)
+    response = client.post("/api/visitor/conversation/messages", json={"text": "hello again"})
+    assert response.status_code == 201, response.text
+    return [event.type for event in publisher.appended]
+
+
+def test_a_visitor_writing_to_a_chat_the_hub_saw_closed_reopens_it_though_the_view_lags() -> None:
+    hub = LiveHub(GatewaySettings())
+    hub.statuses.follow(ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}))
+    lagging_view = conversation_view(status="open")
+    assert _visitor_writes(lagging_view, hub) == ["conversation.reopened", "conversation.message_posted"]
+
+
+def test_a_chat_the_hub_did_not_follow_is_decided_from_its_view() -> None:
+    closed_view = conversation_view(status="closed")
+    writes = _visitor_writes(closed_view, LiveHub(GatewaySettings()))
+    assert writes == ["conversation.reopened", "conversation.message_posted"]
+
+
+def test_the_hub_remembers_the_latest_status_and_forgets_the_least_recently_changed() -> None:
+    statuses = ConversationStatuses(limit=2)
+    for conversation_id in ("c1", "c2"):
+        statuses.follow(
+            ConversationStarted(tenant="acme", aggregate_id=conversation_id, actor=ANN_ACTOR, payload=STARTED)
+        )
+    statuses.follow(ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}))
+    assert (statuses.of("c1"), statuses.of("c2")) == ("closed", "open")
+    statuses.follow(ConversationStarted(tenant="acme", aggregate_id="c3", actor=ANN_ACTOR, payload=STARTED))
+    assert (statuses.of("c1"), statuses.of("c2"), statuses.of("c3")) == ("closed", None, "open")

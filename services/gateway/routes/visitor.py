@@ -18,6 +18,7 @@ from services.gateway.deps import (
     UploadsDep,
     ViewsDep,
     VisitorConversationDep,
+    VisitorConversationStatusDep,
     VisitorDep,
 )
 from services.gateway.errors import Forbidden
@@ -119,7 +120,7 @@ async def my_messages(
 @router.post("/conversation/messages", status_code=status.HTTP_201_CREATED, summary="Write to the agent")
 async def post_message(
     body: PostMessage,
-    conversation: VisitorConversationDep,
+    conversation: VisitorConversationStatusDep,
     visitor: VisitorDep,
     publisher: PublisherDep,
     uploads: UploadsDep,
