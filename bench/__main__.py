@@ -24,7 +24,15 @@ import httpx
 
 from bench.bare import BARE_PROCESSES, BARE_TOPIC
 from bench.baseline import kafka_baseline, mongo_baseline
-from bench.growth import growth_ratios, growth_table, seed_backlog, time_reads, wait_until_applied
+from bench.growth import (
+    growth_ratios,
+    growth_table,
+    seed_backlog,
+    time_reads,
+    wait_until_applied,
+    wait_until_quiet,
+)
+from bench.procfs import ProcessTable
 from bench.report import chart, compare, comparison_table, cpu_table, table
 from bench.stack import RESULTS, Stack, infrastructure_pids, say
 from bench.steps import Target, run_step
@@ -63,6 +71,12 @@ class Bench(Stack):
             for service in ("conversation", "history")
             for kind in ("read", "written")
         }
+
+    def database_cpu_seconds(self) -> float:
+        """FerretDB's and PostgreSQL's CPU so far (every backend included)."""
+        table = ProcessTable()
+        pids = infrastructure_pids()
+        return sum(table.cpu_seconds(pids[name]) or 0.0 for name in ("ferretdb", "postgres") if name in pids)
 
     def backlog(self) -> int | None:
         counts = [self.consumer_backlog(name) for name in ("conversation", "history")]
@@ -157,12 +171,14 @@ class Bench(Stack):
             wait_until_applied(self.backlog, timeout=1800)
             applied_s = time.monotonic() - began
             seeded = target
+            quiet_after_s = wait_until_quiet(self.database_cpu_seconds)
             steps.append(
                 {
                     "scale": scale,
                     "conversations": target,
                     "messages": target * messages,
                     "events_per_s_applied": round(events / applied_s),
+                    "database_quiet_after_s": quiet_after_s,
                     "reads_ms": time_reads(self.base_url, agents[0]["token"], samples=self.args.read_samples),
                 }
             )

@@ -12,6 +12,7 @@ from typing import Any
 
 import aiohttp
 
+from bench.growth import wait_until_quiet
 from bench.loadgen import Pending, Worker, merge
 from bench.procfs import ProcessTable
 from bench.report import compare
@@ -154,3 +155,27 @@ def test_parley_over_bare_at_each_step_and_at_saturation() -> None:
     assert comparison["at_saturation"]["note"] == "both saturated"
     unsaturated = compare(parley, bare[:2], parley_saturated=True, bare_saturated=False)
     assert "upper bound" in unsaturated["at_saturation"]["note"]
+
+
+def test_the_growth_step_waits_for_the_database_to_calm_down_before_timing_reads() -> None:
+    # Cumulative database CPU seconds, read once a second: busy (0.5 a second) for three seconds, then idle.
+    readings = iter([0.0, 0.5, 1.0, 1.5, 1.52, 1.54, 1.56, 1.58])
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    waited = wait_until_quiet(
+        lambda: next(readings), below=0.1, calm_for=3, clock=lambda: now[0], sleep=sleep
+    )
+    assert waited == 6.0
+
+
+def test_a_database_that_never_calms_down_is_timed_anyway_after_the_timeout() -> None:
+    busy = iter(float(n) for n in range(100))
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    assert wait_until_quiet(lambda: next(busy), timeout=10, clock=lambda: now[0], sleep=sleep) == 10.0
