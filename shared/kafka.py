@@ -15,8 +15,12 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import ConsumerRecord
 
+from shared.consumer import TRANSIENT_ERRORS
+from shared.logging import get_logger
 from shared.settings import ParleySettings
 from shared.topics import CATALOGUE, TopicSpec
+
+log = get_logger(__name__)
 
 
 def create_producer(settings: ParleySettings, *, client_id: str | None = None) -> AIOKafkaProducer:
@@ -77,6 +81,23 @@ async def read_range(
     finally:
         await reader.stop()
     return records
+
+
+async def append_until_acknowledged(
+    producer: AIOKafkaProducer, topic: str, *, key: str, value: bytes, partition: int | None = None
+) -> int:
+    """Append one record, retrying while Kafka is unreachable, and return its offset. For records a
+    service must not forget (a scheduled retry, the outcome of a call it made): it waits, never drops."""
+    delay = 0.1
+    while True:
+        try:
+            metadata = await producer.send_and_wait(topic, key=key.encode(), value=value, partition=partition)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("cannot append a record yet; retrying", topic=topic, error=repr(exc), retry_in=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        return int(metadata.offset)
 
 
 async def ensure_topics(settings: ParleySettings, specs: Iterable[TopicSpec] = CATALOGUE) -> list[str]:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.webhooks.domain import RetryPolicy
+from services.webhooks.domain import delivery_retry_policy
 from services.webhooks.targets import TargetPolicy
+from shared.retry import RetryPolicy
 from shared.settings import ParleySettings
 
 
@@ -30,4 +31,4 @@ class WebhooksSettings(WebhookTargetSettings):
     webhook_concurrent_requests: int = Field(default=50, ge=1, le=1000)
 
     def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(time_scale=self.webhook_retry_time_scale)
+        return delivery_retry_policy(self.webhook_retry_time_scale)

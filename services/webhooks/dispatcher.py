@@ -27,7 +27,6 @@ from services.webhooks.domain import Endpoint, decide, payload_body
 from services.webhooks.endpoints import EndpointDirectory
 from services.webhooks.queues import DeliveryQueues, Job
 from services.webhooks.sender import HttpSender
-from shared.consumer import TRANSIENT_ERRORS
 from shared.deadletter import publish_dead_letter
 from shared.events import EventBase, InvalidEvent, parse_event, serialize
 from shared.events.envelope import SYSTEM
@@ -37,7 +36,7 @@ from shared.events.webhook import (
     WebhookEndpointDisabled,
     WebhookRedeliveryRequested,
 )
-from shared.kafka import read_range
+from shared.kafka import append_until_acknowledged, read_range
 from shared.logging import get_logger
 from shared.topics import CONVERSATION_EVENTS_TOPIC, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
@@ -367,21 +366,13 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _publish(self, event: EventBase, partition: int | None) -> int:
         """Append one event, retrying while Kafka is unreachable (the delivery must not be forgotten)."""
         topic = self.deliveries_topic if partition is not None else self.endpoints_topic
-        delay = 0.1
-        while True:
-            try:
-                metadata = await self.producer.send_and_wait(
-                    topic, key=event.aggregate_id.encode(), value=serialize(event), partition=partition
-                )
-            except TRANSIENT_ERRORS as exc:
-                log.warning("cannot record a delivery yet; retrying", error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-                continue
-            if partition is not None:
-                position = self.deliveries_positions.get(partition, 0)
-                self.deliveries_positions[partition] = max(position, metadata.offset + 1)
-            return int(metadata.offset)
+        offset = await append_until_acknowledged(
+            self.producer, topic, key=event.aggregate_id, value=serialize(event), partition=partition
+        )
+        if partition is not None:
+            position = self.deliveries_positions.get(partition, 0)
+            self.deliveries_positions[partition] = max(position, offset + 1)
+        return offset
 
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         self.stats.dead_letters += 1

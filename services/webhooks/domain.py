@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from shared.events import EventBase
 from shared.events.conversation import CONVERSATION_EVENTS, NoteAdded
+from shared.retry import RetryPolicy
 
 NOTE_TYPE: str = NoteAdded.model_fields["type"].default
 # What an endpoint may subscribe to: the conversation events (agents, credentials and the rest never leave).
@@ -20,7 +21,6 @@ DELIVERABLE_TYPES: frozenset[str] = frozenset(cls.model_fields["type"].default f
 RETRY_DELAYS_SECONDS: tuple[float, ...] = (5, 30, 120, 600, 3600, 6 * 3600)
 RETRY_EVERY_SECONDS: float = 6 * 3600
 GIVE_UP_AFTER_SECONDS: float = 3 * 24 * 3600
-JITTER = 0.1  # each delay varies by up to ±10%, so endpoints that failed together do not retry together
 GONE = 410  # Standard Webhooks: a receiver that answers 410 wants no more deliveries
 
 
@@ -78,6 +78,15 @@ class Endpoint:
         return secrets
 
 
+def delivery_retry_policy(time_scale: float = 1.0) -> RetryPolicy:
+    return RetryPolicy(
+        delays_seconds=RETRY_DELAYS_SECONDS,
+        every_seconds=RETRY_EVERY_SECONDS,
+        give_up_after_seconds=GIVE_UP_AFTER_SECONDS,
+        time_scale=time_scale,
+    )
+
+
 def payload_body(event: dict[str, Any]) -> bytes:
     """The JSON body: Standard Webhooks' `{type, timestamp, data}` with the Parley event as `data`."""
     return json.dumps(
@@ -85,38 +94,6 @@ def payload_body(event: dict[str, Any]) -> bytes:
         separators=(",", ":"),
         ensure_ascii=False,
     ).encode()
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    delays_seconds: tuple[float, ...] = RETRY_DELAYS_SECONDS
-    every_seconds: float = RETRY_EVERY_SECONDS
-    give_up_after_seconds: float = GIVE_UP_AFTER_SECONDS
-    time_scale: float = 1.0  # tests compress the whole schedule, e.g. 0.0001
-    jitter: float = JITTER
-
-    def nominal_delay(self, failed_attempt: int) -> float:
-        """Seconds between attempt `failed_attempt` (1 = the first) and the next, before jitter."""
-        index = failed_attempt - 1
-        base = self.delays_seconds[index] if index < len(self.delays_seconds) else self.every_seconds
-        return base * self.time_scale
-
-    def elapsed_before(self, attempt: int) -> float:
-        """Nominal seconds from the first attempt to attempt number `attempt`."""
-        return sum(self.nominal_delay(n) for n in range(1, attempt))
-
-    def max_attempts(self) -> int:
-        attempts = 1
-        while self.elapsed_before(attempts + 1) <= self.give_up_after_seconds * self.time_scale:
-            attempts += 1
-        return attempts
-
-    def next_attempt_at(self, failed_attempt: int, now: datetime, rng: random.Random) -> datetime | None:
-        """When to try again after a failed attempt; None once the schedule is spent."""
-        if failed_attempt >= self.max_attempts():
-            return None
-        delay = self.nominal_delay(failed_attempt) * (1 + rng.uniform(-self.jitter, self.jitter))
-        return now + timedelta(seconds=delay)
 
 
 @dataclass(frozen=True, slots=True)

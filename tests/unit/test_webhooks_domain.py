@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,8 +17,8 @@ from services.webhooks.domain import (
     AttemptResult,
     Decision,
     Endpoint,
-    RetryPolicy,
     decide,
+    delivery_retry_policy,
     payload_body,
     subscribes,
     unknown_event_types,
@@ -57,7 +58,7 @@ def test_endpoints_receive_only_their_own_tenants_events() -> None:
 
 
 def test_the_schedule_is_5s_30s_2min_10min_1h_6h_then_every_6h_for_3_days() -> None:
-    policy = RetryPolicy(jitter=0)
+    policy = replace(delivery_retry_policy(), jitter=0)
     delays = [policy.nominal_delay(n) for n in range(1, 9)]
     assert delays == [5, 30, 120, 600, 3600, 21600, 21600, 21600]
     last = policy.max_attempts()
@@ -67,14 +68,14 @@ def test_the_schedule_is_5s_30s_2min_10min_1h_6h_then_every_6h_for_3_days() -> N
 
 
 def test_jitter_stays_within_ten_percent_and_a_scale_compresses_everything() -> None:
-    policy = RetryPolicy()
+    policy = delivery_retry_policy()
     rng = random.Random(7)
     for _ in range(100):
         at = policy.next_attempt_at(2, NOW, rng)
         assert at is not None and 27 <= (at - NOW).total_seconds() <= 33
-    compressed = RetryPolicy(time_scale=0.001, jitter=0)
+    compressed = replace(delivery_retry_policy(0.001), jitter=0)
     assert compressed.nominal_delay(1) == pytest.approx(0.005)
-    assert compressed.max_attempts() == RetryPolicy().max_attempts()
+    assert compressed.max_attempts() == delivery_retry_policy().max_attempts()
 
 
 def _decide(result: AttemptResult, attempt: int = 1, failures: int = 0, threshold: int = 5) -> Decision:
@@ -82,7 +83,7 @@ def _decide(result: AttemptResult, attempt: int = 1, failures: int = 0, threshol
         result=result,
         attempt=attempt,
         consecutive_failures=failures,
-        policy=RetryPolicy(jitter=0),
+        policy=replace(delivery_retry_policy(), jitter=0),
         disable_after_failures=threshold,
         now=NOW,
         rng=random.Random(0),
@@ -103,7 +104,7 @@ def test_the_threshold_disables_the_endpoint_with_the_reason_and_410_gives_up_at
     gone = _decide(AttemptResult(410, 1.0))
     assert gone.outcome == "dead_lettered"
     assert gone.disable_reason == "the endpoint answered 410 Gone"
-    last = _decide(AttemptResult(503, 1.0), attempt=RetryPolicy().max_attempts())
+    last = _decide(AttemptResult(503, 1.0), attempt=delivery_retry_policy().max_attempts())
     assert (last.outcome, last.disable_reason) == ("dead_lettered", None)
 
 
