@@ -40,6 +40,8 @@ from shared.events.conversation import (
     TeammateInvited,
     TransferRequested,
 )
+from shared.events.transcript import TranscriptFailed, TranscriptRequested, TranscriptSent
+from shared.transcripts import visitor_requests_left
 
 View = dict[str, Any]
 PREVIEW_LENGTH = 140
@@ -162,9 +164,44 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
         nxt["unread"] = {**(view.get("unread") or {}), event.payload.agent_id: 0}
     elif isinstance(event, RatingGiven):
         nxt["rating"] = {"score": event.payload.score, "comment": event.payload.comment}
+    elif isinstance(event, TranscriptRequested | TranscriptSent | TranscriptFailed):
+        nxt["transcript_emails"] = apply_transcript_email(view.get("transcript_emails") or [], event)
     else:
         raise EventOutOfPlace(f"{event.type} does not belong to a conversation view")
     return nxt
+
+
+def apply_transcript_email(emails: list[View], event: EventBase) -> list[View]:
+    """Each transcript request and its latest outcome, oldest first. A visitor's request past the cap is
+    `refused` here, in the fold, so every reader (the mailer too) agrees however fast the requests came."""
+    if isinstance(event, TranscriptRequested):
+        if any(e["request_id"] == event.payload.request_id for e in emails):
+            return emails
+        requested_by = event.actor.kind
+        refused = requested_by == "visitor" and visitor_requests_left(emails) == 0
+        email: View = {
+            "request_id": event.payload.request_id,
+            "recipient": event.payload.recipient,
+            "requested_by": requested_by,
+            "requested_at": event.occurred_at,
+            "status": "refused" if refused else "pending",
+            "attempt": 0,
+            "reason": "too many requests for this conversation" if refused else None,
+            "next_attempt_at": None,
+            "updated_at": event.occurred_at,
+        }
+        return [*emails, email]
+    outcome: View = {"attempt": event.payload.attempt, "updated_at": event.occurred_at}
+    if isinstance(event, TranscriptSent):
+        outcome.update(status="sent", reason=None, next_attempt_at=None)
+    elif isinstance(event, TranscriptFailed):
+        retrying = event.payload.next_attempt_at is not None
+        outcome.update(
+            status="retrying" if retrying else "failed",
+            reason=event.payload.reason,
+            next_attempt_at=event.payload.next_attempt_at,
+        )
+    return [{**e, **outcome} if e["request_id"] == event.payload.request_id else e for e in emails]
 
 
 def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
@@ -196,6 +233,7 @@ def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
         "close_reason": None,
         "rating": None,
         "unread": {},
+        "transcript_emails": [],
         **fields,
     }
 

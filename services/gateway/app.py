@@ -28,6 +28,7 @@ from services.gateway.routes import (
     profile,
     sign_in,
     sockets,
+    transcripts,
     visitor,
     web,
     webhooks,
@@ -83,6 +84,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         sockets,
         web,
         webhooks,
+        transcripts,
     ):
         app.include_router(module.router)
     app.add_middleware(web.WidgetCors)

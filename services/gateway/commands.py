@@ -34,6 +34,8 @@ from shared.events.conversation import (
     TransferRequested,
 )
 from shared.events.envelope import new_id
+from shared.events.transcript import TranscriptRequested
+from shared.transcripts import VISITOR_REQUESTS_PER_CONVERSATION, visitor_requests_left
 
 View = Mapping[str, Any]
 # The starter and up to 19 teammates, as conversation.direct_started allows.
@@ -272,6 +274,31 @@ def rate(*, conversation: View, visitor: VisitorPrincipal, score: int, comment: 
         raise Conflict("this conversation was already rated")
     return RatingGiven(
         **_envelope(conversation, visitor_actor(visitor)), payload={"score": score, "comment": comment}
+    )
+
+
+def request_transcript(
+    *, conversation: View, actor: Actor, recipient: str | None, email_configured: bool
+) -> TranscriptRequested:
+    """Email the transcript to `recipient`, else to the email the visitor gave. A visitor may ask only once
+    their chat has ended, and only a few times per conversation (the widget must not be a way to email
+    anybody); an agent may send it at any time, to any address."""
+    if not email_configured:
+        raise Conflict("email is not configured on this Parley: ask your administrator to set up SMTP")
+    if conversation["kind"] == "direct":
+        raise Conflict("agent-to-agent conversations have no transcript to email")
+    if actor.kind == "visitor":
+        if conversation["status"] != "closed":
+            raise Conflict("the transcript can be emailed once the chat has ended")
+        if visitor_requests_left(conversation.get("transcript_emails") or []) == 0:
+            raise Conflict(
+                f"the transcript was already requested {VISITOR_REQUESTS_PER_CONVERSATION} times for this chat"
+            )
+    recipient = recipient or (conversation.get("visitor") or {}).get("email")
+    if not recipient:
+        raise ApiError("no email address: give the address to send the transcript to")
+    return TranscriptRequested(
+        **_envelope(conversation, actor), payload={"request_id": new_id(), "recipient": recipient}
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import ParleySettings
+from services.mailer.config import SmtpSettings
 
 DEFAULT_UPLOAD_TYPES = (
     "image/png",
@@ -21,7 +21,8 @@ DEFAULT_UPLOAD_TYPES = (
 DEVELOPMENT_SECRET = "parley-development-secret-change-me-in-production"
 
 
-class GatewaySettings(ParleySettings):
+class GatewaySettings(SmtpSettings):
+    # SMTP settings: only whether email is configured matters here (the mailer sends).
     service_name: str = "gateway"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)

@@ -16,6 +16,7 @@ from services.gateway.errors import refuse_nul
 from shared.capacity import ChatLimit
 from shared.events.agent import AgentStatus, RoutingStrategy
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
+from shared.events.transcript import EMAIL_PATTERN
 
 
 class Body(BaseModel):
@@ -82,6 +83,21 @@ class ConfigureDepartment(Body):
 class Rate(Body):
     score: int = Field(ge=1, le=5)
     comment: str | None = Field(default=None, max_length=2000)
+
+
+class EmailTranscript(Body):
+    email: str | None = Field(
+        default=None,
+        max_length=320,
+        pattern=EMAIL_PATTERN,
+        description="Where to send it; by default the email the visitor gave in the pre-chat form.",
+    )
+
+
+def transcript_email(doc: dict[str, Any]) -> dict[str, Any]:
+    """One transcript email request as a response shows it (field by field: the view may grow)."""
+    fields = ("request_id", "recipient", "requested_by", "requested_at", "status", "attempt", "reason")
+    return {**{field: doc.get(field) for field in fields}, "next_attempt_at": doc.get("next_attempt_at")}
 
 
 class Login(Body):

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, HttpUrl
 
 from shared.events.envelope import EventBase, Strict
+from shared.events.transcript import EMAIL_PATTERN, TRANSCRIPT_EVENTS
 
 TEXT_LIMIT = 10_000
 TAG_PATTERN = r"^[\w][\w .:/+-]{0,49}$"
@@ -28,7 +29,7 @@ AssignmentReason = Literal[
 
 class VisitorInfo(Strict):
     name: str = Field(min_length=1, max_length=200)
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(default=None, max_length=320, pattern=EMAIL_PATTERN)
 
 
 class AttachmentRef(Strict):
@@ -267,4 +268,5 @@ CONVERSATION_EVENTS = (
     RatingGiven,
     TransferRequested,
     QueuePositionChanged,
+    *TRANSCRIPT_EVENTS,
 )

@@ -1,0 +1,26 @@
+"""Run the mailer: `python -m services.mailer`.
+
+It emails conversation transcripts that visitors and agents ask for, over the configured SMTP server,
+retrying from Kafka, and records each attempt's outcome on the conversation.
+"""
+
+from __future__ import annotations
+
+from services.mailer.config import MailerSettings
+from services.mailer.service import run
+from shared.logging import configure_logging
+
+
+def main() -> None:
+    settings = MailerSettings()
+    configure_logging(
+        service=settings.service_name,
+        level=settings.log_level,
+        log_format=settings.log_format,
+        library_level=settings.library_log_level,
+    )
+    run(settings)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from services.mailer.domain import mail_retry_policy
+from shared.retry import RetryPolicy
+from shared.settings import ParleySettings
+
+
+class SmtpSettings(ParleySettings):
+    """The outgoing mail server. Without a host and a sender, transcripts by email are not offered: the
+    gateway answers 409 and the widget and dashboard hide the buttons."""
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    # none: plain SMTP (a relay on loopback); starttls: upgrade on 587; tls: implicit TLS on 465.
+    smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str | None = Field(
+        default=None, description='The From address, e.g. "Acme Support <help@acme.com>".'
+    )
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
+
+    @property
+    def email_configured(self) -> bool:
+        return bool(self.smtp_host and self.smtp_sender)
+
+
+class MailerSettings(SmtpSettings):
+    service_name: str = "mailer"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8004, gt=0, lt=65536, description="Operations: /healthz, /readyz, /metrics.")
+    # Compresses the whole retry schedule (delays and the give-up horizon); tests use e.g. 0.0001.
+    mailer_retry_time_scale: float = Field(default=1.0, gt=0, le=1)
+
+    def retry_policy(self) -> RetryPolicy:
+        return mail_retry_policy(self.mailer_retry_time_scale)

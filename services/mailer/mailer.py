@@ -1,0 +1,296 @@
+"""Kafka adapter of transcript emails: reads the conversation events in the mailer's consumer group, sends
+each requested transcript, and appends the outcome of every attempt to the conversation's own partition.
+
+A failed attempt's `conversation.transcript_failed` record carries the next attempt's time: the retry
+schedule lives in the topic, not in memory. The group commits a partition up to the first record still
+holding a pending request; on an assignment the instance reads the partition back from there to its end
+(a later outcome supersedes an earlier schedule) before it attempts anything, so nothing is sent twice
+after a clean handover and nothing pending is forgotten after a crash (an attempt in flight during a crash
+is repeated: at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.conversation import queries as conversation_queries
+from services.history import queries as history_queries
+from services.mailer.config import MailerSettings
+from services.mailer.domain import PendingEmail, PendingEmails, decide, render_transcript
+from services.mailer.smtp import SmtpSender, build_message
+from shared.deadletter import publish_dead_letter
+from shared.events import EventBase, InvalidEvent, parse_event, serialize
+from shared.events.envelope import SYSTEM
+from shared.events.transcript import TranscriptFailed, TranscriptSent
+from shared.kafka import append_until_acknowledged, read_range
+from shared.logging import get_logger
+from shared.mongo import Document
+from shared.topics import CONVERSATION_EVENTS_TOPIC
+
+log = get_logger(__name__)
+MAX_WAIT_SECONDS = 1.0
+COMMIT_EVERY_SECONDS = 1.0
+VIEWS_BEHIND_RETRY = timedelta(seconds=0.5)  # the views have not applied the request yet: look again soon
+UNEXPECTED_RETRY = timedelta(seconds=5)
+# The mailer reads only its own event types: a cheap test on the raw record spares parsing every message.
+TRANSCRIPT_MARK = b'"type":"conversation.transcript_'
+
+
+class NotYet(Exception):
+    """The views have not applied the request's record yet."""
+
+
+class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(
+        self,
+        settings: MailerSettings,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        db: AsyncDatabase[Document],
+        sender: SmtpSender,
+        *,
+        group: str,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.sender = sender
+        self.group = group
+        self.rng = rng or random.Random()
+        self.policy = settings.retry_policy()
+        self.topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
+        self.conversations = db["conversations"]
+        self.agents = db["agents"]
+        self.summaries = db["history_conversations"]
+        self.messages = db["history_messages"]
+        self.pending: dict[int, PendingEmails] = {}
+        self.positions: dict[int, int] = {}
+        self.outcomes: Counter[str] = Counter()  # sent, retrying, failed, refused
+        self.dead_letters = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._last_commit = 0.0
+
+    # The consumer group.
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        with contextlib.suppress(Exception):  # the next owner reads back whatever was not committed
+            await self.commit()
+        for tp in revoked:
+            self.pending.pop(tp.partition, None)
+            self.positions.pop(tp.partition, None)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        self.consumer.pause(*assigned)
+        for tp in assigned:
+            delay = 0.5
+            while tp.partition not in self.pending:
+                try:
+                    await self._read_back(tp)
+                except Exception as exc:  # Kafka trouble: the partition must wait, not lose its requests
+                    log.warning("cannot read back pending emails; retrying", error=repr(exc), retry_in=delay)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+        self.consumer.resume(*assigned)
+        self._wake.set()
+
+    async def _read_back(self, tp: TopicPartition) -> None:
+        committed = await self.consumer.committed(tp)
+        end = (await self.consumer.end_offsets([tp]))[tp]
+        pending = PendingEmails()
+        if committed is not None:  # else a new group: it starts at the end, with nothing pending
+            for record in await read_range(self.settings, tp, committed, end):
+                await self._fold(pending, record)
+            self.consumer.seek(tp, end)
+        else:
+            end = await self.consumer.position(tp)
+        self.positions[tp.partition] = end
+        self.pending[tp.partition] = pending
+        log.info("pending emails read back", partition=tp.partition, pending=len(pending), start=committed)
+
+    async def _fold(self, pending: PendingEmails, record: ConsumerRecord[bytes, bytes]) -> None:
+        if TRANSCRIPT_MARK not in (record.value or b""):
+            return
+        try:
+            event = parse_event(record.value or b"")
+        except InvalidEvent as exc:
+            self.dead_letters += 1
+            await publish_dead_letter(
+                self.producer, self.settings, record, reason=f"invalid event: {exc}", group=self.group
+            )
+            return
+        pending.apply(event, record.offset)
+
+    # The loops.
+
+    async def run(self, stop: asyncio.Event) -> None:
+        scheduler = asyncio.create_task(self._schedule(stop), name="mail-scheduler")
+        try:
+            while not stop.is_set():
+                if scheduler.done():
+                    scheduler.result()  # a scheduler that died must take the service down, not go silent
+                batches = await self.consumer.getmany(timeout_ms=500, max_records=500)
+                for tp, records in batches.items():
+                    pending = self.pending.get(tp.partition)
+                    if pending is None:  # fetched before the partition was read back
+                        self.consumer.seek(tp, records[0].offset)
+                        continue
+                    for record in records:
+                        if record.offset >= self.positions[tp.partition]:  # not already read back
+                            await self._fold(pending, record)
+                            self.positions[tp.partition] = record.offset + 1
+                    self._wake.set()
+                if asyncio.get_running_loop().time() - self._last_commit >= COMMIT_EVERY_SECONDS:
+                    await self.commit()
+        finally:
+            scheduler.cancel()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(scheduler, *self._tasks, return_exceptions=True)
+
+    async def commit(self) -> None:
+        self._last_commit = asyncio.get_running_loop().time()
+        offsets = {
+            TopicPartition(self.topic, partition): OffsetAndMetadata(
+                pending.commit_offset(self.positions[partition]), ""
+            )
+            for partition, pending in self.pending.items()
+            if partition in self.positions
+        }
+        if offsets:
+            await self.consumer.commit(offsets)
+
+    async def _schedule(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now = datetime.now(UTC)
+            next_due: datetime | None = None
+            for partition, pending in list(self.pending.items()):
+                for email in pending.ready(now):
+                    email.in_flight = True
+                    task = asyncio.create_task(self._attempt(partition, email))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                due = pending.next_due()
+                if due is not None and (next_due is None or due < next_due):
+                    next_due = due
+            wait = MAX_WAIT_SECONDS
+            if next_due is not None:
+                wait = min(wait, max((next_due - datetime.now(UTC)).total_seconds(), 0.001))
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait)
+
+    async def _attempt(self, partition: int, email: PendingEmail) -> None:
+        try:
+            message = await self._compose(email)
+            if message is None:
+                self.outcomes["refused"] += 1
+                self._settle(partition, email)
+                return
+            result = await self.sender.send(message)
+            decision = decide(
+                result=result, attempt=email.attempt, policy=self.policy, now=datetime.now(UTC), rng=self.rng
+            )
+            envelope: dict[str, Any] = {
+                "tenant": email.tenant,
+                "aggregate_id": email.conversation_id,
+                "actor": SYSTEM,
+                "causation_id": email.request_event_id,
+            }
+            common = {"request_id": email.request_id, "recipient": email.recipient, "attempt": email.attempt}
+            outcome: EventBase
+            if decision.outcome == "sent":
+                outcome = TranscriptSent(**envelope, payload={**common, "message_id": result.message_id})
+            else:
+                reason = result.reason or "not sent"
+                payload = {**common, "reason": reason, "next_attempt_at": decision.next_attempt_at}
+                outcome = TranscriptFailed(**envelope, payload=payload)
+                log.warning("transcript email failed", request_id=email.request_id, reason=reason)
+            await append_until_acknowledged(
+                self.producer,
+                self.topic,
+                key=email.conversation_id,
+                value=serialize(outcome),
+                partition=partition,
+            )
+            self.outcomes[decision.outcome] += 1
+            self._settle(partition, email)
+        except NotYet:
+            email.due_at = datetime.now(UTC) + VIEWS_BEHIND_RETRY
+        except Exception:
+            # MongoDB unreachable or a bug, not the mail server's answer: say so; the request stays pending.
+            log.exception("transcript email attempt failed unexpectedly", request_id=email.request_id)
+            email.due_at = datetime.now(UTC) + UNEXPECTED_RETRY
+        finally:
+            email.in_flight = False
+            self._wake.set()
+
+    def _settle(self, partition: int, email: PendingEmail) -> None:
+        pending = self.pending.get(partition)
+        if pending is not None:
+            pending.settle(email)
+
+    async def _compose(self, email: PendingEmail) -> EmailMessage | None:
+        """The email to send, or None for a request the conversation view refused (the visitor's cap)."""
+        conversation = await conversation_queries.get_conversation(
+            conversations=self.conversations, tenant=email.tenant, conversation_id=email.conversation_id
+        )
+        summary = await self.summaries.find_one({"_id": email.conversation_id})
+        if conversation is None or summary is None:
+            raise NotYet
+        if conversation["position"] < email.offset or summary["position"] < email.offset:
+            raise NotYet
+        requests = conversation.get("transcript_emails") or []
+        request = next((r for r in requests if r["request_id"] == email.request_id), None)
+        if request is None or request["status"] == "refused":
+            return None
+        lines = await self._visible_lines(email)
+        agent_ids = sorted(
+            {str(a["id"]) for line in lines if (a := line.get("author") or {}).get("kind") == "agent"}
+        )
+        agents = await conversation_queries.agents_by_id(
+            agents=self.agents, tenant=email.tenant, agent_ids=agent_ids
+        )
+        visitor = conversation.get("visitor") or {}
+        transcript = render_transcript(
+            lines=lines,
+            visitor_name=visitor.get("name") or "You",
+            agent_names={agent_id: agent["name"] for agent_id, agent in agents.items()},
+            started_at=conversation["created_at"],
+        )
+        assert self.settings.smtp_sender is not None
+        return build_message(transcript, sender=self.settings.smtp_sender, recipient=email.recipient)
+
+    async def _visible_lines(self, email: PendingEmail) -> list[dict[str, Any]]:
+        """Every line a visitor may see (never a note), up to the request, page by page."""
+        lines: list[dict[str, Any]] = []
+        after: int | None = None
+        while True:
+            page = await history_queries.list_messages(
+                messages=self.messages,
+                conversation_id=email.conversation_id,
+                include_internal=False,
+                after_position=after,
+                limit=history_queries.MAX_MESSAGES,
+                tenant=email.tenant,
+            )
+            lines.extend(line for line in page if line["position"] < email.offset)
+            if len(page) < history_queries.MAX_MESSAGES:
+                return lines
+            after = page[-1]["position"]
+
+    def backlog(self) -> tuple[int, int]:
+        """Pending emails, and how many of them are waiting to be retried."""
+        emails = [email for pending in self.pending.values() for email in pending.all()]
+        return len(emails), sum(1 for email in emails if email.attempt > 1)
