@@ -17,6 +17,7 @@ cat <<TXT
     Conversation ops   http://127.0.0.1:${PARLEY_CONVERSATION_PORT:-8001}/healthz   /metrics
     History ops        http://127.0.0.1:${PARLEY_HISTORY_PORT:-8002}/healthz   /metrics
     Webhooks ops       http://127.0.0.1:${PARLEY_WEBHOOKS_PORT:-8003}/healthz   /metrics   (endpoints: /docs, "agent: webhooks")
+    Mailer ops         http://127.0.0.1:${PARLEY_MAILER_PORT:-8004}/healthz   /metrics   (transcripts by email: set PARLEY_SMTP_HOST, PARLEY_SMTP_SENDER)
     Kafka              $PARLEY_KAFKA_BOOTSTRAP
     MongoDB-wire       $PARLEY_MONGODB_URI
   Demo sign-in: sam@parley.test (supervisor), ann@parley.test, bob@parley.test; password parley-demo

@@ -29,7 +29,7 @@ def test_kustomization_applies_every_manifest() -> None:
 
 def test_every_service_has_a_deployment_that_runs_its_module_and_probes_its_port() -> None:
     deployments = {d["metadata"]["name"]: d for d in _documents() if d["kind"] == "Deployment"}
-    assert set(deployments) == {"gateway", "routing", "conversation", "history", "webhooks"}
+    assert set(deployments) == {"gateway", "routing", "conversation", "history", "webhooks", "mailer"}
     for name, deployment in deployments.items():
         (container,) = deployment["spec"]["template"]["spec"]["containers"]
         module = container["command"][-1]
