@@ -10,6 +10,7 @@ import { live } from './live.js';
 import { assignmentLabel, conversationInfo } from './sidebar.js';
 import { agentName, catchUp, LINE_EVENTS, loadAgents, loadDepartments, pushed, store } from './store.js';
 import { emptyState, menuButton, modal, showError, statusDot, toast } from './ui.js';
+import { emailTranscriptItem, loadEmailConfigured, transcriptEmailsInfo } from './transcript-email.js';
 
 export const TITLE = 'Chats';
 
@@ -52,11 +53,13 @@ function openThread(center, right, id) {
   const participant = () => detail?.participants.some((p) => p.id === store.me.id);
 
   function paintHeader() {
-    const actions = detail.status === 'closed' ? null : menuButton('Actions', [
+    const items = detail.status === 'closed' ? emailTranscriptItem(path, detail) : [
       ...(detail.kind === 'visitor' ? [{ label: 'Reassign…', onSelect: reassign }, { label: 'Transfer to department…', onSelect: transfer }] : []),
       { label: 'Add Teammate…', onSelect: addTeammate },
+      ...emailTranscriptItem(path, detail),
       { label: 'Leave', onSelect: leave, danger: true },
-    ], { title: 'Reassign, transfer, add a teammate, or leave' });
+    ];
+    const actions = items.length ? menuButton('Actions', items, { title: 'Reassign, transfer, add a teammate, email the transcript, or leave' }) : null;
     clear(header,
       h('div', { class: 'thread-title' },
         h('h2', { text: chatTitle(detail) }),
@@ -69,7 +72,7 @@ function openThread(center, right, id) {
       type: 'button', class: 'close-x', title: 'Close this conversation', 'aria-label': 'Close conversation', onclick: closeConversation,
     }, '✕');
     const typing = document.activeElement === tagInput;
-    clear(right, h('div', { class: 'sidebar-top' }, h('span', { class: 'section-title', text: 'Conversation' }), close), conversationInfo(detail, { showTags: false }), tagsEditor());
+    clear(right, h('div', { class: 'sidebar-top' }, h('span', { class: 'section-title', text: 'Conversation' }), close), conversationInfo(detail, { showTags: false }), tagsEditor(), transcriptEmailsInfo(detail));
     if (typing) tagInput.focus(); // moving the input in the page drops its focus
   }
 
@@ -163,6 +166,7 @@ function openThread(center, right, id) {
     paintHeader();
     paintSidebar();
     paintComposer();
+    loadEmailConfigured(path).then((yes) => { if (yes && !destroyed) paintHeader(); });
     return true;
   }
 

@@ -57,6 +57,8 @@ export function client(origin, getToken) {
       return request('POST', '/api/visitor/conversation/attachments', { form });
     },
     rate: (score, comment) => request('POST', '/api/visitor/conversation/rating', { json: { score, comment: comment || null } }),
+    transcriptEmails: () => request('GET', '/api/visitor/conversation/transcript-emails'),
+    emailTranscript: (email) => request('POST', '/api/visitor/conversation/transcript-emails', { json: { email } }),
     attachmentUrl: (id) => `${origin}/api/attachments/${encodeURIComponent(id)}?access_token=${encodeURIComponent(getToken() || '')}`,
   };
 }

@@ -5,6 +5,7 @@ import { clear, clock, fileSize, h, richText } from '../shared/dom.js';
 import { catchUp } from '../shared/catchup.js';
 import { emojiButton } from '../shared/emoji.js';
 import { client, connect, loadVisit, saveVisit } from './visitor-api.js';
+import { paintTranscriptOffer } from './transcript-email.js';
 
 const LINE_EVENTS = new Set([
   'conversation.message_posted', 'conversation.participant_joined', 'conversation.participant_left',
@@ -121,6 +122,7 @@ export function mount({ origin, title, departments }) {
   const thread = h('div', { class: 'thread', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages' });
   const typingEl = h('div', { class: 'typing', 'aria-live': 'polite' });
   const footer = h('div', { class: 'footer' });
+  const transcriptBox = h('div', { class: 'transcript-email', hidden: true });
 
   /** Our own writes answer with their positions: wait for the view to show them (it lags by ~100 ms). */
   function expect(events) {
@@ -135,7 +137,8 @@ export function mount({ origin, title, departments }) {
     last = -1;
     wanted = -1;
     clear(thread);
-    clear(body, notice, thread, typingEl, footer);
+    transcriptBox.dataset.shownFor = '';
+    clear(body, notice, thread, typingEl, footer, transcriptBox);
     renderComposer();
     socket?.close();
     socket = connect(origin, visit.token, {
@@ -192,6 +195,7 @@ export function mount({ origin, title, departments }) {
     }
     if (closed) renderRating();
     else if (!footer.querySelector('.composer')) renderComposer();
+    paintTranscriptOffer(transcriptBox, api, conversation);
   }
 
   async function fetchLines() {
