@@ -12,6 +12,8 @@ import pytest
 
 from services.conversation.domain import apply_conversation
 from services.gateway import commands
+from services.gateway.auth import AgentPrincipal, VisitorPrincipal
+from services.gateway.config import GatewaySettings
 from services.gateway.errors import ApiError, Conflict
 from services.mailer.domain import (
     PendingEmails,
@@ -26,12 +28,13 @@ from shared.events.conversation import ConversationStarted
 from shared.events.envelope import Actor
 from shared.events.transcript import TranscriptFailed, TranscriptRequested, TranscriptSent
 from shared.transcripts import VISITOR_REQUESTS_PER_CONVERSATION
-from tests.unit.gateway_fakes import conversation_view
+from tests.unit.gateway_fakes import FakePublisher, conversation_view, fake_views, gateway
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 VISITOR = Actor(kind="visitor", id="v1")
 ANN = Actor(kind="agent", id="ann")
 MAILER = Actor(kind="system", id="parley")
+ANN_AGENT = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 
 
 def _line(position: int, author: Actor, text: str, **fields: Any) -> dict[str, Any]:
@@ -223,3 +226,30 @@ def test_who_may_ask_for_the_transcript_and_where_it_goes() -> None:
             recipient="a@b.co",
             email_configured=True,
         )
+
+
+def test_without_smtp_the_routes_say_email_is_not_configured_and_the_offer_is_off() -> None:
+    closed = conversation_view(status="closed", visitor={"name": "Vera", "email": "vera@example.com"})
+    views = fake_views(conversations=[closed])
+    vera = VisitorPrincipal(conversation_id="c1", visitor_id="v1", tenant="acme")
+    unconfigured = GatewaySettings(smtp_host=None, smtp_sender=None)
+    publisher = FakePublisher()
+    visitor_client = gateway(views, publisher, visitor=vera, settings=unconfigured)
+    offer = visitor_client.get("/api/visitor/conversation/transcript-emails").json()
+    assert (offer["email_configured"], offer["can_request"]) == (False, False)
+    refused = visitor_client.post("/api/visitor/conversation/transcript-emails", json={})
+    assert refused.status_code == 409 and "email is not configured" in refused.json()["error"]["message"]
+    agent_client = gateway(views, publisher, agent=ANN_AGENT, settings=unconfigured)
+    assert (
+        agent_client.get("/api/agent/conversations/c1/transcript-emails").json()["email_configured"] is False
+    )
+    assert agent_client.post("/api/agent/conversations/c1/transcript-emails", json={}).status_code == 409
+    assert publisher.appended == []
+
+    configured = GatewaySettings(smtp_host="127.0.0.1", smtp_sender="help@acme.test")
+    asked = gateway(views, publisher, visitor=vera, settings=configured).post(
+        "/api/visitor/conversation/transcript-emails", json={}
+    )
+    assert asked.status_code == 202 and asked.json()["recipient"] == "vera@example.com"
+    (event,) = publisher.appended
+    assert isinstance(event, TranscriptRequested) and event.actor.kind == "visitor"
