@@ -78,13 +78,18 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.positions: dict[int, int] = {}
         self.outcomes: Counter[str] = Counter()  # sent, retrying, failed, refused
         self.dead_letters = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[int, set[asyncio.Task[None]]] = {}  # attempts in flight per partition
         self._wake = asyncio.Event()
         self._last_commit = 0.0
 
     # The consumer group.
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # Attempts in flight finish first: their outcomes are then on the topic for the next owner, which
+        # would otherwise read the request back as pending and send it a second time.
+        in_flight = [task for tp in revoked for task in self._tasks.get(tp.partition, ())]
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=self.settings.smtp_timeout_seconds + 5)
         with contextlib.suppress(Exception):  # the next owner reads back whatever was not committed
             await self.commit()
         for tp in revoked:
@@ -155,9 +160,10 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
                     await self.commit()
         finally:
             scheduler.cancel()
-            for task in self._tasks:
+            in_flight = [task for tasks in self._tasks.values() for task in tasks]
+            for task in in_flight:
                 task.cancel()
-            await asyncio.gather(scheduler, *self._tasks, return_exceptions=True)
+            await asyncio.gather(scheduler, *in_flight, return_exceptions=True)
 
     async def commit(self) -> None:
         self._last_commit = asyncio.get_running_loop().time()
@@ -179,8 +185,9 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
                 for email in pending.ready(now):
                     email.in_flight = True
                     task = asyncio.create_task(self._attempt(partition, email))
-                    self._tasks.add(task)
-                    task.add_done_callback(self._tasks.discard)
+                    tasks = self._tasks.setdefault(partition, set())
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
                 due = pending.next_due()
                 if due is not None and (next_due is None or due < next_due):
                     next_due = due

@@ -198,3 +198,33 @@ def test_an_agent_sends_it_a_refusing_server_is_retried_visibly_and_a_550_gives_
     eventually(failed)
     metrics = httpx.get(f"http://127.0.0.1:{mail_stack.processes['mailer'].port}/metrics").text
     assert 'parley_transcript_emails_total{outcome="failed"} 1' in metrics
+
+
+def test_a_pending_retry_and_a_request_made_while_the_mailer_is_down_are_sent_once_after_a_crash(
+    mail_stack: Stack, ann: httpx.Client, mailbox: Mailbox
+) -> None:
+    conversation_id, _ = ended_chat(mail_stack, ann)
+    emails = f"/api/agent/conversations/{conversation_id}/transcript-emails"
+    mailbox.refuse_until_recovered("crash@example.com")
+    retried = json_of(ann.post(emails, json={"email": "crash@example.com"}), 202)
+    eventually(
+        lambda: _assert_in("retrying", _request(ann, conversation_id, retried["request_id"])["status"])
+    )
+
+    delivered_before = len(mailbox.received)
+    mailer = mail_stack.processes["mailer"]
+    mailer.proc.kill()  # SIGKILL: the pending retry is only in Kafka now
+    mailer.proc.wait()
+    while_down = json_of(ann.post(emails, json={"email": "down@example.com"}), 202)
+    mailbox.recover("crash@example.com")
+    mailer.crash_and_restart()
+    mailer.wait_http_ready(f"http://127.0.0.1:{mailer.port}/healthz", timeout=60)
+
+    def both_sent() -> None:
+        for request in (retried, while_down):
+            assert _request(ann, conversation_id, request["request_id"])["status"] == "sent"
+
+    eventually(both_sent, timeout=120)  # the group waits for the killed member's session to expire
+    assert len(mailbox.to("crash@example.com")) == 1
+    assert len(mailbox.to("down@example.com")) == 1
+    assert len(mailbox.received) == delivered_before + 2, "an email sent before the crash is not sent again"
