@@ -34,8 +34,15 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def operations_app(projection: ProjectionConsumer, views: Projection, db: AsyncDatabase[Document]) -> FastAPI:
-    app = FastAPI(title=f"Parley {projection.settings.service_name} operations")
+def operations_app(
+    title: str,
+    db: AsyncDatabase[Document],
+    *,
+    assigned_partitions: Callable[[], int],
+    metrics: Callable[[], str],
+) -> FastAPI:
+    """/healthz (the process is up), /readyz (MongoDB answers; the partitions it holds) and /metrics."""
+    app = FastAPI(title=title)
 
     @app.get("/healthz")
     async def liveness() -> dict[str, str]:
@@ -47,13 +54,28 @@ def operations_app(projection: ProjectionConsumer, views: Projection, db: AsyncD
             await db.command("ping")
         except Exception as exc:  # reported, not raised: readiness answers even when MongoDB is down
             return JSONResponse({"status": "degraded", "mongodb": repr(exc)}, status_code=503)
-        return JSONResponse({"status": "ready", "assigned_partitions": len(projection.consumer.assignment())})
+        return JSONResponse({"status": "ready", "assigned_partitions": assigned_partitions()})
 
     @app.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> str:
-        return render_metrics(projection, views.document_counts())
+    async def render() -> str:
+        return metrics()
 
     return app
+
+
+def projection_operations_app(
+    projection: ProjectionConsumer,
+    views: Projection,
+    db: AsyncDatabase[Document],
+    *,
+    extra_metrics: Callable[[], str] = str,
+) -> FastAPI:
+    return operations_app(
+        f"Parley {projection.settings.service_name} operations",
+        db,
+        assigned_partitions=lambda: len(projection.consumer.assignment()),
+        metrics=lambda: render_metrics(projection, views.document_counts()) + extra_metrics(),
+    )
 
 
 def render_metrics(projection: ProjectionConsumer, documents: DocumentCounts) -> str:
@@ -101,7 +123,9 @@ async def run_projection_service(
 
     stop = stop_on_signals()
     server = EmbeddedServer(
-        uvicorn.Config(operations_app(projection, views, db), host=ops_host, port=ops_port, log_config=None)
+        uvicorn.Config(
+            projection_operations_app(projection, views, db), host=ops_host, port=ops_port, log_config=None
+        )
     )
     log.info("projection started", group=group, topics=[t.suffix for t in topics], ops_port=ops_port)
     try:

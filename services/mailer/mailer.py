@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -28,6 +30,7 @@ from services.history import queries as history_queries
 from services.mailer.config import MailerSettings
 from services.mailer.domain import PendingEmail, PendingEmails, decide, render_transcript
 from services.mailer.smtp import SmtpSender, build_message
+from shared.attempts import DueAttempts, until_done
 from shared.deadletter import publish_dead_letter
 from shared.events import EventBase, InvalidEvent, parse_event, serialize
 from shared.events.envelope import SYSTEM
@@ -38,7 +41,6 @@ from shared.mongo import Document
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 
 log = get_logger(__name__)
-MAX_WAIT_SECONDS = 1.0
 COMMIT_EVERY_SECONDS = 1.0
 VIEWS_BEHIND_RETRY = timedelta(seconds=0.5)  # the views have not applied the request yet: look again soon
 UNEXPECTED_RETRY = timedelta(seconds=5)
@@ -78,8 +80,7 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.positions: dict[int, int] = {}
         self.outcomes: Counter[str] = Counter()  # sent, retrying, failed, refused
         self.dead_letters = 0
-        self._tasks: dict[int, set[asyncio.Task[None]]] = {}  # attempts in flight per partition
-        self._wake = asyncio.Event()
+        self.attempts: DueAttempts[PendingEmail] = DueAttempts(self._attempt)
         self._last_commit = 0.0
 
     # The consumer group.
@@ -87,9 +88,7 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         # Attempts in flight finish first: their outcomes are then on the topic for the next owner, which
         # would otherwise read the request back as pending and send it a second time.
-        in_flight = [task for tp in revoked for task in self._tasks.get(tp.partition, ())]
-        if in_flight:
-            await asyncio.wait(in_flight, timeout=self.settings.smtp_timeout_seconds + 5)
+        await self.attempts.finish([tp.partition for tp in revoked], self.settings.smtp_timeout_seconds + 5)
         with contextlib.suppress(Exception):  # the next owner reads back whatever was not committed
             await self.commit()
         for tp in revoked:
@@ -99,16 +98,11 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         self.consumer.pause(*assigned)
         for tp in assigned:
-            delay = 0.5
-            while tp.partition not in self.pending:
-                try:
-                    await self._read_back(tp)
-                except Exception as exc:  # Kafka trouble: the partition must wait, not lose its requests
-                    log.warning("cannot read back pending emails; retrying", error=repr(exc), retry_in=delay)
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10.0)
+            await until_done(
+                functools.partial(self._read_back, tp), failure="cannot read back pending emails; retrying"
+            )
         self.consumer.resume(*assigned)
-        self._wake.set()
+        self.attempts.wake()
 
     async def _read_back(self, tp: TopicPartition) -> None:
         committed = await self.consumer.committed(tp)
@@ -140,7 +134,9 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
     # The loops.
 
     async def run(self, stop: asyncio.Event) -> None:
-        scheduler = asyncio.create_task(self._schedule(stop), name="mail-scheduler")
+        scheduler = asyncio.create_task(
+            self.attempts.run(stop, self._ready, self._next_due), name="mail-scheduler"
+        )
         try:
             while not stop.is_set():
                 if scheduler.done():
@@ -155,15 +151,13 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
                         if record.offset >= self.positions[tp.partition]:  # not already read back
                             await self._fold(pending, record)
                             self.positions[tp.partition] = record.offset + 1
-                    self._wake.set()
+                    self.attempts.wake()
                 if asyncio.get_running_loop().time() - self._last_commit >= COMMIT_EVERY_SECONDS:
                     await self.commit()
         finally:
             scheduler.cancel()
-            in_flight = [task for tasks in self._tasks.values() for task in tasks]
-            for task in in_flight:
-                task.cancel()
-            await asyncio.gather(scheduler, *in_flight, return_exceptions=True)
+            await asyncio.gather(scheduler, return_exceptions=True)
+            await self.attempts.cancel_all()
 
     async def commit(self) -> None:
         self._last_commit = asyncio.get_running_loop().time()
@@ -177,26 +171,13 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
         if offsets:
             await self.consumer.commit(offsets)
 
-    async def _schedule(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            now = datetime.now(UTC)
-            next_due: datetime | None = None
-            for partition, pending in list(self.pending.items()):
-                for email in pending.ready(now):
-                    email.in_flight = True
-                    task = asyncio.create_task(self._attempt(partition, email))
-                    tasks = self._tasks.setdefault(partition, set())
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                due = pending.next_due()
-                if due is not None and (next_due is None or due < next_due):
-                    next_due = due
-            wait = MAX_WAIT_SECONDS
-            if next_due is not None:
-                wait = min(wait, max((next_due - datetime.now(UTC)).total_seconds(), 0.001))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+    def _ready(self, now: datetime) -> Iterator[tuple[int, PendingEmail]]:
+        for partition, pending in list(self.pending.items()):
+            for email in pending.ready(now):
+                yield partition, email
+
+    def _next_due(self) -> datetime | None:
+        return min(filter(None, (pending.next_due() for pending in self.pending.values())), default=None)
 
     async def _attempt(self, partition: int, email: PendingEmail) -> None:
         try:
@@ -241,7 +222,7 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
             email.due_at = datetime.now(UTC) + UNEXPECTED_RETRY
         finally:
             email.in_flight = False
-            self._wake.set()
+            self.attempts.wake()
 
     def _settle(self, partition: int, email: PendingEmail) -> None:
         pending = self.pending.get(partition)

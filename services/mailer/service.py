@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse, PlainTextResponse
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.mailer.config import MailerSettings
@@ -16,7 +14,7 @@ from services.mailer.smtp import SmtpSender
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.mongo import Document, create_mongo_client, get_database
-from shared.service import EmbeddedServer, serve_until_stopped, stop_on_signals
+from shared.service import EmbeddedServer, operations_app, serve_until_stopped, stop_on_signals
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 
 log = get_logger(__name__)
@@ -40,45 +38,7 @@ def render_mail_metrics(mailer: Mailer | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def operations_app(mailer: Mailer | None, db: AsyncDatabase[Document]) -> FastAPI:
-    app = FastAPI(title="Parley mailer operations")
-
-    @app.get("/healthz")
-    async def liveness() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readiness() -> JSONResponse:
-        try:
-            await db.command("ping")
-        except Exception as exc:  # reported, not raised: readiness answers even when MongoDB is down
-            return JSONResponse({"status": "degraded", "mongodb": repr(exc)}, status_code=503)
-        partitions = len(mailer.consumer.assignment()) if mailer else 0
-        return JSONResponse({"status": "ready", "assigned_partitions": partitions})
-
-    @app.get("/metrics", response_class=PlainTextResponse)
-    async def metrics() -> str:
-        return render_mail_metrics(mailer)
-
-    return app
-
-
-async def serve(settings: MailerSettings) -> None:
-    await ensure_topics(settings)
-    mongo = create_mongo_client(settings)
-    db = get_database(mongo, settings)
-    stop = stop_on_signals()
-    if not settings.email_configured:
-        # Nothing can be requested (the gateway refuses): stay up for the probes, send nothing.
-        log.warning("SMTP is not configured (PARLEY_SMTP_HOST, PARLEY_SMTP_SENDER): no transcript emails")
-        server = EmbeddedServer(
-            uvicorn.Config(operations_app(None, db), host=settings.host, port=settings.port, log_config=None)
-        )
-        try:
-            await serve_until_stopped(stop, server, {})
-        finally:
-            await mongo.close()
-        return
+async def start_mailer(settings: MailerSettings, db: AsyncDatabase[Document]) -> Mailer:
     producer = create_producer(settings)
     await producer.start()
     # A new group starts at the end of the topic: requests made before the mailer first ran are not sent.
@@ -86,15 +46,32 @@ async def serve(settings: MailerSettings) -> None:
     mailer = Mailer(settings, consumer, producer, db, SmtpSender(settings), group=mailer_group(settings))
     consumer.subscribe([CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)], listener=mailer)
     await consumer.start()
-    server = EmbeddedServer(
-        uvicorn.Config(operations_app(mailer, db), host=settings.host, port=settings.port, log_config=None)
+    return mailer
+
+
+async def serve(settings: MailerSettings) -> None:
+    await ensure_topics(settings)
+    mongo = create_mongo_client(settings)
+    db = get_database(mongo, settings)
+    stop = stop_on_signals()
+    mailer = await start_mailer(settings, db) if settings.email_configured else None
+    if mailer is None:
+        # Nothing can be requested (the gateway refuses): stay up for the probes, send nothing.
+        log.warning("SMTP is not configured (PARLEY_SMTP_HOST, PARLEY_SMTP_SENDER): no transcript emails")
+    app = operations_app(
+        "Parley mailer operations",
+        db,
+        assigned_partitions=lambda: len(mailer.consumer.assignment()) if mailer else 0,
+        metrics=lambda: render_mail_metrics(mailer),
     )
+    server = EmbeddedServer(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None))
     log.info("mailer started", ops_port=settings.port, smtp_host=settings.smtp_host, tls=settings.smtp_tls)
     try:
-        await serve_until_stopped(stop, server, {"mail": mailer.run(stop)})
+        await serve_until_stopped(stop, server, {"mail": mailer.run(stop)} if mailer else {})
     finally:
-        await consumer.stop()
-        await producer.stop()
+        if mailer is not None:
+            await mailer.consumer.stop()
+            await mailer.producer.stop()
         await mongo.close()
         log.info("mailer stopped")
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import random
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,6 +29,7 @@ from services.webhooks.domain import Endpoint, decide, payload_body
 from services.webhooks.endpoints import EndpointDirectory
 from services.webhooks.queues import DeliveryQueues, Job
 from services.webhooks.sender import HttpSender
+from shared.attempts import DueAttempts, until_done
 from shared.deadletter import publish_dead_letter
 from shared.events import EventBase, InvalidEvent, parse_event, serialize
 from shared.events.envelope import SYSTEM
@@ -41,7 +44,6 @@ from shared.logging import get_logger
 from shared.topics import CONVERSATION_EVENTS_TOPIC, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
 log = get_logger(__name__)
-MAX_WAIT_SECONDS = 1.0
 COMMIT_EVERY_SECONDS = 1.0
 
 
@@ -79,8 +81,7 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
         self.deliveries_positions: dict[int, int] = {}
         self.failures: Counter[str] = Counter()  # consecutive failed attempts per endpoint
         self.stats = DeliveryStats()
-        self._tasks: dict[int, set[asyncio.Task[None]]] = {}
-        self._wake = asyncio.Event()
+        self.attempts: DueAttempts[Job] = DueAttempts(self._attempt)
         self._requests = asyncio.Semaphore(settings.webhook_concurrent_requests)
         self._last_commit = 0.0
 
@@ -92,8 +93,7 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in revoked:
             if tp.topic != self.source_topic:
                 continue
-            for task in self._tasks.pop(tp.partition, set()):
-                task.cancel()
+            self.attempts.cancel(tp.partition)
             self.queues.pop(tp.partition, None)
             self.source_positions.pop(tp.partition, None)
             self.deliveries_positions.pop(tp.partition, None)
@@ -110,18 +110,13 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                 # the end of the topic (a new group starts at the end).
                 self.source_positions[tp.partition] = await self.consumer.position(tp)
         for tp in deliveries:
-            delay = 0.5
-            while tp.partition not in self.queues:
-                try:
-                    await self._read_back(tp)
-                except Exception as exc:  # Kafka trouble: the partition's events must wait, not be skipped
-                    log.warning(
-                        "cannot read back pending deliveries; retrying", error=repr(exc), retry_in=delay
-                    )
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10.0)
+            # Kafka trouble: the partition's events must wait, not be skipped.
+            await until_done(
+                functools.partial(self._read_back, tp),
+                failure="cannot read back pending deliveries; retrying",
+            )
         self.consumer.resume(*sources)
-        self._wake.set()
+        self.attempts.wake()
 
     async def _read_back(self, tp: TopicPartition) -> None:
         committed = await self.consumer.committed(tp) or 0
@@ -144,7 +139,9 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
     # The loops.
 
     async def run(self, stop: asyncio.Event) -> None:
-        scheduler = asyncio.create_task(self._schedule(stop), name="webhook-scheduler")
+        scheduler = asyncio.create_task(
+            self.attempts.run(stop, self._ready, self._next_due), name="webhook-scheduler"
+        )
         try:
             while not stop.is_set():
                 if scheduler.done():
@@ -163,12 +160,8 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                     await self.commit()
         finally:
             scheduler.cancel()
-            for tasks in self._tasks.values():
-                for task in tasks:
-                    task.cancel()
-            await asyncio.gather(
-                scheduler, *(t for ts in self._tasks.values() for t in ts), return_exceptions=True
-            )
+            await asyncio.gather(scheduler, return_exceptions=True)
+            await self.attempts.cancel_all()
 
     async def commit(self) -> None:
         self._last_commit = asyncio.get_running_loop().time()
@@ -204,28 +197,15 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                 continue  # a redelivered event whose delivery is already pending
             if not endpoint.enabled or any(j.persisted_offset is not None for j in ahead):
                 await self._persist(job)  # it may wait long: Kafka must know, not memory alone
-        self._wake.set()
+        self.attempts.wake()
 
-    async def _schedule(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            now = datetime.now(UTC)
-            next_due: datetime | None = None
-            for partition, queues in list(self.queues.items()):
-                for job in queues.ready(now, self.directory.is_enabled):
-                    job.in_flight = True
-                    task = asyncio.create_task(self._attempt(partition, job))
-                    tasks = self._tasks.setdefault(partition, set())
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                due = queues.next_due()
-                if due is not None and (next_due is None or due < next_due):
-                    next_due = due
-            wait = MAX_WAIT_SECONDS
-            if next_due is not None:
-                wait = min(wait, max((next_due - datetime.now(UTC)).total_seconds(), 0.001))
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), wait)
+    def _ready(self, now: datetime) -> Iterator[tuple[int, Job]]:
+        for partition, queues in list(self.queues.items()):
+            for job in queues.ready(now, self.directory.is_enabled):
+                yield partition, job
+
+    def _next_due(self) -> datetime | None:
+        return min(filter(None, (queues.next_due() for queues in self.queues.values())), default=None)
 
     async def _attempt(self, partition: int, job: Job) -> None:
         try:
@@ -292,7 +272,7 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
             await asyncio.sleep(1)
         finally:
             job.in_flight = False
-            self._wake.set()
+            self.attempts.wake()
 
     async def _disable(self, endpoint: Endpoint, reason: str, failures: int) -> None:
         event = WebhookEndpointDisabled(
@@ -336,14 +316,14 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                 if queues.add(job) is job:
                     await self._persist(job)
         log.info("redelivery queued", endpoint_id=endpoint.endpoint_id, since=str(wanted.since))
-        self._wake.set()
+        self.attempts.wake()
 
     def resume(self, endpoint_id: str) -> None:
         """The endpoint was enabled again: its waiting deliveries go on, oldest first."""
         self.failures[endpoint_id] = 0
         for queues in self.queues.values():
             queues.resume(endpoint_id)
-        self._wake.set()
+        self.attempts.wake()
 
     async def _persist(self, job: Job) -> None:
         endpoint = self.directory.get(job.endpoint_id)

@@ -9,7 +9,6 @@ from typing import Any
 import uvicorn
 from aiokafka import AIOKafkaConsumer
 from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from fastapi.responses import PlainTextResponse
 
 from services.webhooks.config import WebhooksSettings
 from services.webhooks.dispatcher import Dispatcher
@@ -25,8 +24,7 @@ from shared.mongo import create_mongo_client, get_database
 from shared.replay import topic_partitions
 from shared.service import (
     EmbeddedServer,
-    operations_app,
-    render_metrics,
+    projection_operations_app,
     serve_until_stopped,
     stop_on_signals,
 )
@@ -147,13 +145,9 @@ async def serve(settings: WebhooksSettings) -> None:
     projection = ProjectionConsumer(
         settings, views_consumer, producer, views_group(settings), views.handle_batch, views.forget_cached
     )
-    app = operations_app(projection, views, db)
-    # The projection's /metrics is replaced by one that adds the delivery metrics.
-    app.router.routes = [route for route in app.router.routes if getattr(route, "path", None) != "/metrics"]
-
-    @app.get("/metrics", response_class=PlainTextResponse, include_in_schema=False)
-    async def metrics() -> str:
-        return render_metrics(projection, views.document_counts()) + render_delivery_metrics(dispatcher)
+    app = projection_operations_app(
+        projection, views, db, extra_metrics=lambda: render_delivery_metrics(dispatcher)
+    )
 
     stop = stop_on_signals()
     server = EmbeddedServer(uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None))

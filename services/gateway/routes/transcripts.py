@@ -17,10 +17,17 @@ from services.gateway.deps import (
     VisitorConversationDep,
     VisitorDep,
 )
+from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import EmailTranscript, transcript_email
+from shared.events.transcript import TranscriptRequested
 from shared.transcripts import visitor_requests_left
 
 router = APIRouter(tags=["transcripts by email"])
+
+
+async def _appended(event: TranscriptRequested, publisher: EventPublisher) -> dict[str, Any]:
+    await publisher.append(event)
+    return {"request_id": event.payload.request_id, "recipient": event.payload.recipient, "status": "pending"}
 
 
 @router.get("/api/visitor/conversation/transcript-emails", summary="Can I have the transcript by email?")
@@ -55,8 +62,7 @@ async def email_my_transcript(
         recipient=body.email,
         email_configured=settings.email_configured,
     )
-    await publisher.append(event)
-    return {"request_id": event.payload.request_id, "recipient": event.payload.recipient, "status": "pending"}
+    return await _appended(event, publisher)
 
 
 @router.get(
@@ -91,5 +97,4 @@ async def email_transcript(
         recipient=body.email,
         email_configured=settings.email_configured,
     )
-    await publisher.append(event)
-    return {"request_id": event.payload.request_id, "recipient": event.payload.recipient, "status": "pending"}
+    return await _appended(event, publisher)
