@@ -183,6 +183,7 @@ def apply_transcript_email(emails: list[View], event: EventBase) -> list[View]:
             "request_id": event.payload.request_id,
             "recipient": event.payload.recipient,
             "requested_by": requested_by,
+            "requested_by_id": event.actor.id,
             "requested_at": event.occurred_at,
             "status": "refused" if refused else "pending",
             "attempt": 0,

@@ -84,6 +84,7 @@ def test_the_visitor_and_an_agent_email_the_transcript_after_the_chat(
     emails = ann.get_by_role("list", name="Transcript emails")
     expect(emails).to_contain_text("Transcript sent to wanda@example.com")
     expect(emails).to_contain_text("Transcript sent to lead@example.com")
+    expect(emails).to_contain_text("Sent by You")
     eventually(lambda: received_by("lead@example.com"))
     assert NOTE not in parts_of(mailbox.to("lead@example.com")[0])[0]
     screenshot(ann, "chat-transcript-emails")

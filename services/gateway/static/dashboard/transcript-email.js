@@ -2,6 +2,7 @@
 // state of each transcript email in the sidebar ("Transcript sent to …", "failed …; retrying").
 import { dateTime, h } from '../shared/dom.js';
 import { api } from './api.js';
+import { agentName } from './store.js';
 import { modal, showError, toast } from './ui.js';
 
 let configured = null; // whether the server has SMTP: a setting, so asked once per page load
@@ -64,5 +65,5 @@ export function transcriptEmailsInfo(detail) {
     h('div', { class: 'section-title', text: 'Transcript emails' }),
     h('ul', { class: 'transcript-emails', 'aria-label': 'Transcript emails' }, emails.map((e) => h('li', { class: `transcript-email ${e.status}` },
       h('div', { text: (STATES[e.status] || (() => e.status))(e) }),
-      h('div', { class: 'muted small', text: `${e.requested_by === 'visitor' ? 'Asked by the visitor' : 'Sent by an agent'} · ${dateTime(e.updated_at || e.requested_at)}` })))));
+      h('div', { class: 'muted small', text: `${e.requested_by === 'visitor' ? 'Asked by the visitor' : `Sent by ${agentName(e.requested_by_id)}`} · ${dateTime(e.updated_at || e.requested_at)}` })))));
 }
