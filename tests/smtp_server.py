@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.processes import free_port
 
@@ -67,13 +68,28 @@ def parts_of(message: EmailMessage) -> tuple[str, str]:
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     assert text is not None and html is not None, "a transcript has a text and an HTML part"
-    return str(text.get_content()), str(html.get_content())
+    # SMTP lines end in CRLF; compare texts with the LF they were written with.
+    return str(text.get_content()).replace("\r\n", "\n"), str(html.get_content()).replace("\r\n", "\n")
 
 
 @contextmanager
-def running_mailbox() -> Iterator[Mailbox]:
+def running_mailbox(credentials: tuple[str, str] | None = None) -> Iterator[Mailbox]:
+    """With `credentials`, the server requires AUTH (over plain SMTP: loopback only) and accepts just those."""
     mailbox = Mailbox(port=free_port())
-    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port)
+    auth: dict[str, Any] = {}
+    if credentials is not None:
+
+        def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+            given = (data.login.decode(), data.password.decode()) if isinstance(data, LoginPassword) else None
+            # handled=False: aiosmtpd answers a refusal with 535 itself.
+            return AuthResult(success=given == credentials, handled=False)
+
+        auth = {
+            "authenticator": authenticator,
+            "auth_required": True,
+            "auth_require_tls": False,
+        }
+    controller = Controller(mailbox, hostname="127.0.0.1", port=mailbox.port, **auth)
     controller.start()
     try:
         yield mailbox
