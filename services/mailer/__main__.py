@@ -13,12 +13,7 @@ from shared.logging import configure_logging
 
 def main() -> None:
     settings = MailerSettings()
-    configure_logging(
-        service=settings.service_name,
-        level=settings.log_level,
-        log_format=settings.log_format,
-        library_level=settings.library_log_level,
-    )
+    configure_logging(settings)
     run(settings)
 
 
