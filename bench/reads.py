@@ -62,9 +62,9 @@ def measure(stack: Stack, *, messages: int, replies: int) -> dict[str, object]:
         widget.get_by_label("Message").fill("Hello there")
         widget.get_by_role("button", name="Start chat").click()
         expect(widget.get_by_text("Hello there")).to_be_visible(timeout=20_000)
-        conversation_id = json.loads(
-            visitor.evaluate("localStorage.getItem('parley.visitor')") or "{}"
-        )["conversation_id"]
+        conversation_id = json.loads(visitor.evaluate("localStorage.getItem('parley.visitor')") or "{}")[
+            "conversation_id"
+        ]
         with stack.client(stack.login("mia@example.com", PASSWORD)) as api:
             json_of(api.post(f"/api/agent/conversations/{conversation_id}/join"))
 

@@ -33,6 +33,11 @@ class GatewaySettings(SmtpSettings):
     default_tenant: str = "default"
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     upload_allowed_types: tuple[str, ...] = DEFAULT_UPLOAD_TYPES
+    # A read naming positions (`?min_position=`) polls the view this often, for this long, then answers 503
+    # with Retry-After (services/gateway/freshness.py). Views lag by ~100 ms, by seconds under heavy load.
+    fresh_read_wait_seconds: float = Field(default=2.0, gt=0, le=30)
+    fresh_read_poll_seconds: float = Field(default=0.03, gt=0, le=1)
+    fresh_read_retry_after_seconds: int = Field(default=1, ge=1, le=60)
 
     @model_validator(mode="after")
     def _production_has_its_own_secret(self) -> GatewaySettings:

@@ -29,10 +29,17 @@ class ApiError(Exception):
         self.message = message
         self.details = details
 
+    def headers(self) -> dict[str, str] | None:
+        """Headers the answer carries besides the JSON error (e.g. Retry-After)."""
+        return None
+
 
 class Unauthorized(ApiError):
     status_code = 401
     code = "unauthorized"
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(ApiError):
@@ -70,9 +77,8 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
         return JSONResponse(
-            _body(exc.code, exc.message, exc.details), status_code=exc.status_code, headers=headers
+            _body(exc.code, exc.message, exc.details), status_code=exc.status_code, headers=exc.headers()
         )
 
     @app.exception_handler(RequestValidationError)

@@ -26,11 +26,13 @@ class Appended:
     type: str
     partition: int
     position: int
+    aggregate_id: str  # the view document the event changes: a client reads it back with min_position
 
     def as_json(self) -> dict[str, object]:
         return {
             "event_id": self.event_id,
             "type": self.type,
+            "aggregate_id": self.aggregate_id,
             "partition": self.partition,
             "position": self.position,
         }
@@ -58,7 +60,7 @@ class EventPublisher:
         metadata = await self._producer.send_and_wait(
             topic_of(event).name(self._prefix), key=event.aggregate_id.encode(), value=serialize(event)
         )
-        return Appended(event.event_id, event.type, metadata.partition, metadata.offset)
+        return Appended(event.event_id, event.type, metadata.partition, metadata.offset, event.aggregate_id)
 
     async def append_all(self, *events: EventBase) -> list[Appended]:
         """Events of one aggregate land in one partition, in this order."""

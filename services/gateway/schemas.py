@@ -188,6 +188,7 @@ def visitor_message(doc: dict[str, Any], agent_names: dict[str, str]) -> dict[st
 class Appended(BaseModel):
     event_id: str
     type: str
+    aggregate_id: str
     partition: int
     position: int
 

@@ -2,7 +2,7 @@
 overrides putting an in-memory publisher and in-memory views where Kafka and MongoDB would be.
 
 The fake collections answer the few query shapes `services/conversation/queries.py` sends (an `_id`
-lookup, equality and array-membership filters, a regex `$or`, sort, limit); anything else fails loudly.
+lookup or `$in`, equality and array-membership filters, a regex `$or`, sort, limit); anything else fails loudly.
 """
 
 from __future__ import annotations
@@ -34,7 +34,10 @@ def _matches(doc: Doc, query: Doc) -> bool:
                 return False
             continue
         value = doc.get(key)
-        if isinstance(wanted, dict):
+        if isinstance(wanted, dict) and set(wanted) == {"$in"}:
+            if value not in wanted["$in"]:
+                return False
+        elif isinstance(wanted, dict):
             if set(wanted) - {"$regex", "$options"}:
                 raise NotImplementedError(f"fake views do not answer {wanted}")
             flags = re.IGNORECASE if "i" in wanted.get("$options", "") else 0
@@ -114,7 +117,7 @@ class FakePublisher:
 
     async def append(self, event: EventBase) -> Appended:
         self.appended.append(event)
-        return Appended(event.event_id, event.type, 0, len(self.appended) - 1)
+        return Appended(event.event_id, event.type, 0, len(self.appended) - 1, event.aggregate_id)
 
     async def append_all(self, *events: EventBase) -> list[Appended]:
         return [await self.append(event) for event in events]

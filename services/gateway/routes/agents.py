@@ -7,14 +7,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from services.conversation import queries as conversation_queries
-from services.gateway.deps import AgentDep, ViewsDep
+from services.gateway.deps import AgentDep, FreshAgents, ViewsDep
 from services.gateway.schemas import agent_card
 from shared.capacity import limit_of_agent
 
 router = APIRouter(prefix="/api/agent", tags=["agent: teammates"])
 
 
-@router.get("/agents", summary="Search teammates (to reassign, add, or start a chat)")
+@router.get(
+    "/agents", summary="Search teammates (to reassign, add, or start a chat)", dependencies=[FreshAgents]
+)
 async def search_agents(
     agent: AgentDep, views: ViewsDep, q: Annotated[str | None, Query(max_length=100)] = None
 ) -> dict[str, Any]:

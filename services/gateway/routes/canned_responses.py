@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, status
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
 from services.gateway.auth import AgentPrincipal
-from services.gateway.deps import AgentDep, PublisherDep, ViewsDep
+from services.gateway.deps import AgentDep, FreshCanned, PublisherDep, ViewsDep
 from services.gateway.errors import NotFound
 from services.gateway.schemas import CannedResponseBody, public
 
@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/agent/canned-responses", tags=["agent: canned re
 CannedId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
-@router.get("", summary="Canned responses, searchable by shortcut or text")
+@router.get("", summary="Canned responses, searchable by shortcut or text", dependencies=[FreshCanned])
 async def list_canned(
     agent: AgentDep, views: ViewsDep, q: Annotated[str | None, Query(max_length=100)] = None
 ) -> dict[str, Any]:

@@ -12,7 +12,16 @@ from fastapi import APIRouter, File, Path, Query, UploadFile, status
 
 from services.conversation import queries as conversation_queries
 from services.gateway import commands
-from services.gateway.deps import AgentDep, ConversationDep, PublisherDep, TeammateDep, UploadsDep, ViewsDep
+from services.gateway.deps import (
+    AgentDep,
+    ConversationDep,
+    FreshConversations,
+    FreshHistory,
+    PublisherDep,
+    TeammateDep,
+    UploadsDep,
+    ViewsDep,
+)
 from services.gateway.errors import NotFound
 from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import (
@@ -45,7 +54,11 @@ def _summary(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-@router.get("/monitor", summary="Monitor: open visitor conversations with the count of every filter")
+@router.get(
+    "/monitor",
+    summary="Monitor: open visitor conversations with the count of every filter",
+    dependencies=[FreshConversations],
+)
 async def monitor(agent: AgentDep, views: ViewsDep, filter: Page = "all") -> dict[str, Any]:
     result = await conversation_queries.monitor(
         conversations=views.conversations, tenant=agent.tenant, agent_id=agent.agent_id, status_filter=filter
@@ -58,7 +71,11 @@ async def monitor(agent: AgentDep, views: ViewsDep, filter: Page = "all") -> dic
     }
 
 
-@router.get("/chats", summary="My open chats (left sidebar), visitor and agent-to-agent")
+@router.get(
+    "/chats",
+    summary="My open chats (left sidebar), visitor and agent-to-agent",
+    dependencies=[FreshConversations],
+)
 async def my_chats(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
     docs = await conversation_queries.chats_of(
         conversations=views.conversations, tenant=agent.tenant, agent_id=agent.agent_id
@@ -67,7 +84,11 @@ async def my_chats(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
     return {"items": [_summary(d, now) for d in docs]}
 
 
-@router.get("/conversations/{conversation_id}", summary="A conversation with its sidebar information")
+@router.get(
+    "/conversations/{conversation_id}",
+    summary="A conversation with its sidebar information",
+    dependencies=[FreshConversations],
+)
 async def conversation_detail(
     conversation: ConversationDep, agent: AgentDep, views: ViewsDep
 ) -> dict[str, Any]:
@@ -82,7 +103,11 @@ async def conversation_detail(
     return detail
 
 
-@router.get("/conversations/{conversation_id}/messages", summary="Transcript, internal notes included")
+@router.get(
+    "/conversations/{conversation_id}/messages",
+    summary="Transcript, internal notes included",
+    dependencies=[FreshHistory],
+)
 async def conversation_messages(
     conversation: ConversationDep,
     views: ViewsDep,

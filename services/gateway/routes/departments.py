@@ -10,14 +10,16 @@ from fastapi import APIRouter, Path
 
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
-from services.gateway.deps import AgentDep, PublisherDep, ViewsDep
+from services.gateway.deps import AgentDep, FreshDepartments, PublisherDep, ViewsDep
 from services.gateway.schemas import ConfigureDepartment, public
 
 router = APIRouter(prefix="/api/agent/departments", tags=["agent: departments"])
 DepartmentId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$", description="e.g. sales, support")]
 
 
-@router.get("", summary="Departments with their members and routing strategy")
+@router.get(
+    "", summary="Departments with their members and routing strategy", dependencies=[FreshDepartments]
+)
 async def list_departments(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
     docs = await conversation_queries.departments(departments=views.departments, tenant=agent.tenant)
     return {"items": [public(doc) for doc in docs]}

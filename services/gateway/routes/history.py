@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from services.gateway.deps import AgentDep, SupervisorDep, ViewsDep
+from services.gateway.deps import AgentDep, FreshHistory, SupervisorDep, ViewsDep
 from services.gateway.errors import ApiError
 from services.gateway.schemas import public
 from services.history import queries as history_queries
@@ -18,7 +18,11 @@ MAX_REPORT_WINDOW = timedelta(days=366)
 router = APIRouter(prefix="/api/agent", tags=["agent: history and reports"])
 
 
-@router.get("/history", summary="Closed conversations, newest first, searchable, a page at a time")
+@router.get(
+    "/history",
+    summary="Closed conversations, newest first, searchable, a page at a time",
+    dependencies=[FreshHistory],
+)
 async def closed_history(
     agent: AgentDep,
     views: ViewsDep,
@@ -57,7 +61,11 @@ async def closed_history(
     return {**result, "items": [public(item) for item in result["items"]]}
 
 
-@router.get("/reports", summary="Supervisors: handled conversations, response and resolution times, CSAT")
+@router.get(
+    "/reports",
+    summary="Supervisors: handled conversations, response and resolution times, CSAT",
+    dependencies=[FreshHistory],
+)
 async def reports(
     agent: SupervisorDep,
     views: ViewsDep,

@@ -8,14 +8,18 @@ from fastapi import APIRouter
 
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
-from services.gateway.deps import AgentDep, MyProfileDep, PublisherDep, ViewsDep
+from services.gateway.deps import AgentDep, FreshAgents, MyProfileDep, PublisherDep, ViewsDep
 from services.gateway.schemas import SetStatus, UpdateProfile, agent_card
 from shared.capacity import limit_of_agent
 
 router = APIRouter(prefix="/api/agent/me", tags=["agent: my profile"])
 
 
-@router.get("", summary="My profile, with the chat limit that applies to me and where it comes from")
+@router.get(
+    "",
+    summary="My profile, with the chat limit that applies to me and where it comes from",
+    dependencies=[FreshAgents],
+)
 async def my_profile(me: MyProfileDep, agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
     counts = await conversation_queries.open_counts(conversations=views.conversations, tenant=agent.tenant)
     departments = await conversation_queries.departments(departments=views.departments, tenant=agent.tenant)

@@ -20,6 +20,8 @@ from services.gateway.deps import (
     VisitorConversationDep,
     VisitorConversationStatusDep,
     VisitorDep,
+    VisitorFreshConversation,
+    VisitorFreshHistory,
 )
 from services.gateway.errors import Forbidden
 from services.gateway.schemas import (
@@ -75,7 +77,11 @@ async def start_conversation(
     }
 
 
-@router.get("/conversation", summary="My conversation: status, agent, queue position")
+@router.get(
+    "/conversation",
+    summary="My conversation: status, agent, queue position",
+    dependencies=[VisitorFreshConversation],
+)
 async def my_conversation(
     conversation: VisitorConversationDep, visitor: VisitorDep, views: ViewsDep
 ) -> dict[str, Any]:
@@ -87,7 +93,11 @@ async def my_conversation(
     return visitor_conversation(conversation, assignee)
 
 
-@router.get("/conversation/messages", summary="My conversation's messages (never internal notes)")
+@router.get(
+    "/conversation/messages",
+    summary="My conversation's messages (never internal notes)",
+    dependencies=[VisitorFreshHistory],
+)
 async def my_messages(
     visitor: VisitorDep,
     views: ViewsDep,

@@ -1,4 +1,5 @@
 // The gateway's agent API: bearer token, JSON in and out, the API's error message surfaced as-is.
+import { noteAppended } from '../shared/fresh.js';
 
 const STORAGE_KEY = 'parley.agent.session';
 const listeners = new Set();
@@ -69,7 +70,9 @@ scheduleRefresh();
 export async function request(method, path, { json, form, query, anonymous } = {}) {
   const url = new URL(path, window.location.origin);
   for (const [key, value] of Object.entries(query || {})) {
-    if (value !== undefined && value !== null && value !== '') url.searchParams.set(key, value);
+    for (const one of Array.isArray(value) ? value : [value]) {
+      if (one !== undefined && one !== null && one !== '') url.searchParams.append(key, one);
+    }
   }
   const headers = {};
   if (!anonymous && session) headers.Authorization = `Bearer ${session.access_token}`;
@@ -87,10 +90,13 @@ export async function request(method, path, { json, form, query, anonymous } = {
     throw new ApiError(0, 'network', 'Cannot reach Parley. Check your connection; we retry automatically.');
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (method !== 'GET') noteAppended(data); // what we wrote: later reads wait for the views to have it
   if (!response.ok) {
     const error = data?.error || {};
     if (response.status === 401 && !anonymous) logout();
-    throw new ApiError(response.status, error.code || 'http_error', error.message || `Request failed (${response.status})`, error.details);
+    const failed = new ApiError(response.status, error.code || 'http_error', error.message || `Request failed (${response.status})`, error.details);
+    failed.retryAfter = Number(response.headers.get('Retry-After')) || null;
+    throw failed;
   }
   return data;
 }

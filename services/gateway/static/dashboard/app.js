@@ -3,7 +3,7 @@ import { clear, h } from '../shared/dom.js';
 import { api, getSession, login, logout, onSignedOut } from './api.js';
 import { chats } from './chats.js';
 import { live } from './live.js';
-import { loadAgents, loadDepartments, loadMe, refresher, store } from './store.js';
+import { changes, freshView, loadAgents, loadDepartments, loadMe, myProfile, store } from './store.js';
 import { avatar, showError, toast } from './ui.js';
 import * as monitor from './monitor.js';
 import * as chat from './chat.js';
@@ -135,17 +135,21 @@ function buildShell() {
   });
   live.addEventListener('connection', (event) => { connection.hidden = event.detail.connected; });
   // How many visitors wait for someone, wherever I am in the dashboard.
-  const countWaiting = async () => {
-    try {
-      const { counts } = await api.get('/api/agent/monitor', { filter: 'unassigned' });
+  const waiting = freshView({
+    read: (minPosition) => api.get('/api/agent/monitor', { filter: 'unassigned', min_position: minPosition }),
+    paint: ({ counts }) => {
       waitingBadge.hidden = counts.unassigned === 0;
       waitingBadge.textContent = String(counts.unassigned);
       waitingBadge.setAttribute('aria-label', `${counts.unassigned} waiting`);
-    } catch { /* the next event tries again */ }
-  };
-  const refreshWaiting = refresher(countWaiting, [200, 1000]);
-  live.addEventListener('event', (event) => { if (event.detail.topic === 'conversation') refreshWaiting(); });
-  live.addEventListener('ready', countWaiting);
+    },
+  });
+  live.addEventListener('event', (event) => {
+    const { topic, position, event: e } = event.detail;
+    if (topic !== 'conversation') return;
+    waiting.want(e.aggregate_id, position);
+    waiting.refresh();
+  });
+  live.addEventListener('ready', () => waiting.refresh());
   return { view, title, links, switcher };
 }
 
@@ -173,16 +177,18 @@ async function start() {
   live.start(store.me.status);
   chats.start();
   // My own status can change elsewhere (another tab, the router's presence rules): keep the switch true.
-  const refreshMe = refresher(async () => {
-    await loadMe().catch(() => null);
-    shell?.switcher.paint();
+  changes.addEventListener('me', () => shell?.switcher.paint());
+  const team = freshView({
+    read: (minPosition) => api.get('/api/agent/agents', { min_position: minPosition }),
+    paint: ({ items }) => { for (const agent of items) store.agents.set(agent.id, agent); },
   });
-  const refreshAgents = refresher(() => loadAgents().catch(() => null), [400]);
   live.addEventListener('event', (event) => {
-    const { topic, event: e } = event.detail;
-    if (topic === 'agent') {
-      if (e.aggregate_id === store.me?.id) refreshMe();
-      else refreshAgents();
+    const { topic, position, event: e } = event.detail;
+    if (topic !== 'agent') return;
+    if (e.aggregate_id === store.me?.id) myProfile.refresh();
+    else {
+      team.want(e.aggregate_id, position);
+      team.refresh();
     }
   });
   if (!window.location.hash) window.location.hash = '#/monitor';

@@ -8,7 +8,7 @@ import { strategyLabel } from './departments.js';
 import { renderLine } from './lines.js';
 import { live } from './live.js';
 import { assignmentLabel, conversationInfo } from './sidebar.js';
-import { agentName, catchUp, LINE_EVENTS, loadAgents, loadDepartments, pushed, store } from './store.js';
+import { agentName, freshView, LINE_EVENTS, loadAgents, loadDepartments, store } from './store.js';
 import { emptyState, menuButton, modal, showError, statusDot, toast } from './ui.js';
 import { emailTranscriptItem, loadEmailConfigured, transcriptEmailsInfo } from './transcript-email.js';
 
@@ -32,12 +32,9 @@ function openThread(center, right, id) {
   const path = `/api/agent/conversations/${encodeURIComponent(id)}`;
   const lines = new Map(); // position -> line: dedupes pushed and fetched lines
   let last = -1;
-  let wanted = -1;
   let readSent = -1;
   let detail = null;
   let composer = null;
-  let fetching = false;
-  let again = false;
   let destroyed = false;
   let typingTimer = null;
 
@@ -82,11 +79,8 @@ function openThread(center, right, id) {
         getConversation: () => detail,
         allowFiles: detail.kind === 'visitor',
         onTyping: (typing, mode) => live.typing(id, typing, mode),
-        onSent: (events) => {
-          // Show my own line as soon as the view has it, even if the socket is reconnecting.
-          for (const e of events) if (LINE_EVENTS.has(e.type)) wanted = Math.max(wanted, e.position);
-          fetchLines();
-        },
+        // Show my own line as soon as the view has it, even if the socket is reconnecting.
+        onSent: () => transcript.refresh(),
       });
       clear(composerSlot, composer.el);
     }
@@ -113,8 +107,7 @@ function openThread(center, right, id) {
     const tag = tagInput.value.trim();
     if (!tag) return;
     try {
-      const { events } = await api.post(`${path}/tags`, { tag });
-      heldUntilViewHas(events);
+      await api.post(`${path}/tags`, { tag }); // later reads of this chat wait for the view to have it
       tagInput.value = '';
       detail.tags = [...new Set([...detail.tags, tag])];
       paintSidebar();
@@ -122,11 +115,6 @@ function openThread(center, right, id) {
       showError(error);
     }
   });
-
-  /** What an action appended is shown at once; a view answer that lacks it must not take it back. */
-  function heldUntilViewHas(events) {
-    for (const e of events) pushed.note(id, e.position);
-  }
 
   function tagsEditor() {
     return h('div', { class: 'info-section' },
@@ -136,8 +124,7 @@ function openThread(center, right, id) {
           type: 'button', class: 'tag-remove', 'aria-label': `Remove tag ${tag}`,
           onclick: async () => {
             try {
-              const { events } = await api.del(`${path}/tags/${encodeURIComponent(tag)}`);
-              heldUntilViewHas(events);
+              await api.del(`${path}/tags/${encodeURIComponent(tag)}`);
               detail.tags = detail.tags.filter((t) => t !== tag);
               paintSidebar();
             } catch (error) { showError(error); }
@@ -146,52 +133,41 @@ function openThread(center, right, id) {
       detail.status === 'closed' ? null : tagInput);
   }
 
-  async function loadDetail() {
-    for (let attempt = 0; attempt < 25 && !destroyed; attempt++) {
-      try {
-        detail = await api.get(path);
-        break;
-      } catch (error) {
-        // A conversation just created may take a moment to appear in the views.
-        if (error.status !== 404 || attempt === 24) {
-          clear(center, emptyState('Cannot open this conversation', error.message, h('a', { class: 'button', href: '#/chats', text: 'Back to chats' })));
-          clear(right);
-          return false;
-        }
-        await new Promise((r) => setTimeout(r, 200));
+  // The sidebar and the thread, each as new as every event known of this chat: pushed, or written by me
+  // (a conversation I just started waits until the view has it instead of answering 404).
+  const thisChat = () => [id];
+  const sidebarView = freshView({
+    documents: thisChat,
+    read: (minPosition) => api.get(path, { min_position: minPosition }),
+    paint: (fetched) => {
+      const first = !detail;
+      detail = fetched;
+      for (const p of detail.participants) store.agents.set(p.id, { ...store.agents.get(p.id), ...p });
+      paintHeader();
+      paintSidebar();
+      paintComposer();
+      loadEmailConfigured(path).then((yes) => { if (yes && !destroyed) paintHeader(); });
+      if (first) {
+        transcript.refresh();
+        composer?.focus();
       }
-    }
-    if (destroyed || !detail) return false;
-    for (const p of detail.participants) store.agents.set(p.id, { ...store.agents.get(p.id), ...p });
-    paintHeader();
-    paintSidebar();
-    paintComposer();
-    loadEmailConfigured(path).then((yes) => { if (yes && !destroyed) paintHeader(); });
-    return true;
-  }
-
-  async function fetchLines() {
-    if (fetching) { again = true; return; }
-    fetching = true;
-    try {
-      let tries = 0;
-      do {
-        again = false;
-        let page;
-        do {
-          page = await api.get(`${path}/messages`, last >= 0 ? { after: last, limit: 200 } : { limit: 200 });
-          append(page.items);
-        } while (page.items.length === 200 && !destroyed);
-        // A pushed event may be ahead of the view by a few milliseconds: try again shortly.
-        if (last < wanted && tries++ < 30 && !destroyed) { await new Promise((r) => setTimeout(r, 150)); again = true; }
-      } while (again && !destroyed);
-    } catch (error) {
-      if (error.status !== 404) showError(error);
-    } finally {
-      fetching = false;
-    }
-    markRead();
-  }
+    },
+    onError: (error) => {
+      if (detail) return; // keep what is shown; the next event reads again
+      clear(center, emptyState('Cannot open this conversation', error.message, h('a', { class: 'button', href: '#/chats', text: 'Back to chats' })));
+      clear(right);
+    },
+  });
+  const transcript = freshView({
+    documents: thisChat,
+    read: (minPosition) => api.get(`${path}/messages`, { after: last >= 0 ? last : undefined, limit: 200, min_position: minPosition }),
+    paint: (page) => {
+      append(page.items);
+      if (page.items.length === 200) transcript.refresh(); // more than a page: read on
+      markRead();
+    },
+    onError: (error) => { if (error.status !== 404) showError(error); },
+  });
 
   function append(items) {
     const nearBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 120;
@@ -332,25 +308,11 @@ function openThread(center, right, id) {
   }
 
   // --- live -------------------------------------------------------------------------------------
-  const refreshDetail = catchUp(async () => {
-    const fetched = await api.get(path);
-    const current = pushed.caughtUp([fetched]);
-    // A view still behind the pushed events would take back what is shown (a tag just added): keep it.
-    if (!current && detail) return false;
-    detail = fetched;
-    paintHeader();
-    paintSidebar();
-    paintComposer();
-    return current;
-  });
   const onEvent = (event) => {
-    const { topic, position, event: e } = event.detail;
-    if (topic !== 'conversation' || e.aggregate_id !== id) return;
-    if (LINE_EVENTS.has(e.type)) {
-      wanted = Math.max(wanted, position);
-      fetchLines();
-    }
-    if (e.type !== 'conversation.read') refreshDetail();
+    const { topic, event: e } = event.detail;
+    if (topic !== 'conversation' || e.aggregate_id !== id || !detail) return;
+    if (LINE_EVENTS.has(e.type)) transcript.refresh();
+    if (e.type !== 'conversation.read') sidebarView.refresh();
   };
   const onTyping = (event) => {
     const { conversation_id: cid, typing, sender } = event.detail;
@@ -361,22 +323,20 @@ function openThread(center, right, id) {
     typingEl.textContent = `${who} is typing…`;
     typingTimer = setTimeout(() => { typingEl.textContent = ''; }, 6000);
   };
-  const onReady = (event) => { if (event.detail.reconnected) { fetchLines(); refreshDetail(); } };
+  const onReady = (event) => { if (event.detail.reconnected) { transcript.refresh(); sidebarView.refresh(); } };
   const onVisible = () => markRead();
   live.addEventListener('event', onEvent);
   live.addEventListener('typing', onTyping);
   live.addEventListener('ready', onReady);
   document.addEventListener('visibilitychange', onVisible);
 
-  loadDetail().then((ok) => {
-    if (!ok) return;
-    fetchLines();
-    composer?.focus();
-  });
+  sidebarView.refresh();
 
   return {
     destroy() {
       destroyed = true;
+      sidebarView.stop();
+      transcript.stop();
       composer?.stopTyping();
       clearTimeout(typingTimer);
       live.removeEventListener('event', onEvent);

@@ -1,37 +1,37 @@
 // My open chats (visitor and agent-to-agent) with unread counts, kept live for the sidebar and the badge.
 import { api } from './api.js';
 import { live } from './live.js';
-import { catchUp, pushed, store } from './store.js';
+import { freshView, store } from './store.js';
 
 class Chats extends EventTarget {
   constructor() {
     super();
     this.items = [];
     this.loaded = false;
-    this.refresh = catchUp(() => this.load());
+    // On a failure the sidebar keeps what it has; the next event reads again.
+    this.view = freshView({
+      read: (minPosition) => api.get('/api/agent/chats', { min_position: minPosition }),
+      paint: ({ items }) => {
+        this.items = items;
+        this.loaded = true;
+        this.dispatchEvent(new Event('change'));
+      },
+    });
   }
 
   start() {
     this.load();
     live.addEventListener('event', (event) => {
-      if (event.detail.topic === 'conversation') this.refresh();
+      const { topic, position, event: e } = event.detail;
+      if (topic !== 'conversation') return;
+      this.view.want(e.aggregate_id, position);
+      this.view.refresh();
     });
     live.addEventListener('ready', (event) => { if (event.detail.reconnected) this.load(); });
   }
 
-  /** Returns true when every chat listed is as new as the events pushed for it. */
-  async load() {
-    const mine = (this.loads = (this.loads || 0) + 1);
-    try {
-      const { items } = await api.get('/api/agent/chats');
-      if (mine !== this.loads) return false; // a slower answer to an older request: the newer one paints
-      this.items = items;
-      this.loaded = true;
-      this.dispatchEvent(new Event('change'));
-      return pushed.caughtUp(this.items);
-    } catch {
-      return false; // the sidebar keeps what it has and tries again
-    }
+  load() {
+    return this.view.refresh();
   }
 
   unreadOf(conversation) {

@@ -1,7 +1,7 @@
 // Departments for supervisors: who is in each team, how its chats are distributed, where overflow goes.
 import { clear, debounce, h } from '../shared/dom.js';
 import { api } from './api.js';
-import { loadAgents, loadDepartments, store } from './store.js';
+import { freshView, loadAgents, store } from './store.js';
 import { emptyState, showError, statusDot, toast } from './ui.js';
 
 export const TITLE = 'Departments';
@@ -16,8 +16,6 @@ export const strategyLabel = (value) => STRATEGIES.find(([v]) => v === value)?.[
 const memberName = (id) => store.agents.get(id)?.name || id;
 const slug = (name) => name.toLowerCase().normalize('NFKD').replace(/[\u0300-\u036f]/g, '')
   .replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 50);
-const same = (a, b) => a.name === b.name && a.strategy === b.strategy && (a.fallback ?? null) === (b.fallback ?? null)
-  && (a.default_max_chats ?? null) === (b.default_max_chats ?? null) && a.members.join() === b.members.join();
 
 export function render(view) {
   if (store.me.role !== 'supervisor') {
@@ -25,39 +23,23 @@ export function render(view) {
     return;
   }
   let confirmed = []; // as the view lists them
-  const pending = new Map(); // id -> what we saved, shown until the view has caught up with it
-  let timer = null;
-  let destroyed = false;
   const list = h('div', {}, h('p', { class: 'muted', text: 'Loading…' }));
-  const form = departmentForm({ onSaved: (id, body) => { pending.set(id, { id, ...body }); paint(); load(); } });
+  // Read back after a save once the view has it: what is listed is what was saved.
+  const departments = freshView({
+    read: (minPosition) => api.get('/api/agent/departments', { min_position: minPosition }),
+    paint: ({ items }) => {
+      store.departments = items;
+      confirmed = [...items].sort((a, b) => a.name.localeCompare(b.name));
+      paint();
+    },
+    onError: (error) => clear(list, emptyState('Could not load the departments', error.message)),
+  });
+  const form = departmentForm({ onSaved: (answer) => { departments.wantAppended(answer); departments.refresh(); } });
   clear(view, h('div', { class: 'departments' }, h('div', { class: 'card' }, h('h3', { text: 'Departments' }), list), form.el));
 
-  const shown = () => {
-    const byId = new Map(confirmed.map((d) => [d.id, d]));
-    for (const [id, saved] of pending) byId.set(id, { ...byId.get(id), ...saved });
-    return [...byId.values()].sort((a, b) => a.name.localeCompare(b.name));
-  };
-
-  async function load(tries = 0) {
-    clearTimeout(timer);
-    try {
-      confirmed = await loadDepartments();
-    } catch (error) {
-      if (!destroyed) clear(list, emptyState('Could not load the departments', error.message));
-      return;
-    }
-    if (destroyed) return;
-    for (const [id, saved] of pending) {
-      const listed = confirmed.find((d) => d.id === id);
-      if ((listed && same(listed, saved)) || tries >= 20) pending.delete(id);
-    }
-    paint();
-    if (pending.size) timer = setTimeout(() => load(tries + 1), 300);
-  }
-
   function paint() {
-    const items = shown();
-    form.refresh(confirmed, items);
+    const items = confirmed;
+    form.refresh(items);
     if (!items.length) {
       clear(list, emptyState('No departments yet', 'Create one with the form: chats visitors start for a department go to its members.'));
       return;
@@ -74,8 +56,8 @@ export function render(view) {
         h('td', {}, h('button', { type: 'button', class: 'link-button', text: 'Edit', 'aria-label': `Edit ${d.name}`, onclick: () => form.edit(d) })))))));
   }
 
-  loadAgents().catch(() => []).finally(() => load()); // members are listed by name
-  return () => { destroyed = true; clearTimeout(timer); };
+  loadAgents().catch(() => []).finally(() => departments.refresh()); // members are listed by name
+  return () => departments.stop();
 }
 
 function departmentForm({ onSaved }) {
@@ -159,10 +141,10 @@ function departmentForm({ onSaved }) {
     };
     submit.disabled = true;
     try {
-      await api.put(`/api/agent/departments/${encodeURIComponent(departmentId)}`, body);
+      const answer = await api.put(`/api/agent/departments/${encodeURIComponent(departmentId)}`, body);
       toast(editing ? `${body.name} saved` : `${body.name} created`);
       reset();
-      onSaved(departmentId, body);
+      onSaved(answer);
     } catch (err) {
       fail(err.message);
     } finally {
@@ -173,9 +155,9 @@ function departmentForm({ onSaved }) {
   return {
     el,
     edit,
-    refresh(confirmed, all) {
-      fallbacks = confirmed;
-      taken = all.map((d) => d.id);
+    refresh(listed) {
+      fallbacks = listed;
+      taken = listed.map((d) => d.id);
       paintFallbacks();
     },
   };

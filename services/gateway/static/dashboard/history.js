@@ -2,9 +2,8 @@
 import { clear, dateTime, debounce, duration, h } from '../shared/dom.js';
 import { api } from './api.js';
 import { live } from './live.js';
-import { refresher } from './store.js';
 import { renderLine } from './lines.js';
-import { agentName } from './store.js';
+import { agentName, CLOSING_EVENTS, freshView, recentlyClosed } from './store.js';
 import { asHtml, asText, download } from './transcript.js';
 import { emptyState, showError } from './ui.js';
 
@@ -20,31 +19,43 @@ export function render(view, [openId]) {
   const search = h('input', { type: 'search', class: 'search', placeholder: 'Search visitor, email, tag or message text…', 'aria-label': 'Search history', value: q });
   const summary = h('div', { class: 'muted small pad-x' });
   const list = h('div', { class: 'history-list', role: 'list' });
-  const more = h('button', { type: 'button', class: 'button wide', hidden: true, text: 'Load more', onclick: () => load(next) });
+  const more = h('button', { type: 'button', class: 'button wide', hidden: true, text: 'Load more', onclick: () => loadOlder() });
   const pane = h('section', { class: 'transcript-pane' });
   clear(view, h('div', { class: 'history' },
     h('section', { class: 'history-main' }, h('div', { class: 'search-box' }, search), summary, list, more),
     pane));
 
   let shown = '';
-  /** The newest page with no `before`; the page after the shown ones with the last answer's `next`. */
-  let lastLoad = 0;
-  async function load(before = null) {
-    const mine = ++lastLoad;
-    try {
-      const result = await api.get('/api/agent/history', { q: q || undefined, before: before || undefined, page_size: PAGE_SIZE });
-      if (mine !== lastLoad) return; // an answer to an older search must not paint over a newer one
-      const first = !before;
+  const failed = (error) => clear(list, emptyState('Could not search the history', error.message));
+  /** The newest page, as new as every closing pushed while the dashboard was open; a new search drops an
+   * answer to an older one still in flight. */
+  const newest = freshView({
+    documents: () => [...recentlyClosed.ids],
+    read: (minPosition) => api.get('/api/agent/history', { q: q || undefined, page_size: PAGE_SIZE, min_position: minPosition }),
+    paint: (result) => {
       const signature = JSON.stringify([q, result.next, result.items.map((c) => [c.id, c.rating, c.tags])]);
-      if (first && signature === shown) return; // unchanged: keep the list (and the focus) as it is
-      shown = first ? signature : '';
-      pages = first ? 1 : pages + 1;
+      if (signature === shown) return; // unchanged: keep the list (and the focus) as it is
+      shown = signature;
+      pages = 1;
       next = result.next;
-      items = first ? result.items : [...items, ...result.items];
+      items = result.items;
+      paint();
+    },
+    onError: failed,
+  });
+  /** The page after the shown ones, with the last answer's `next`. */
+  async function loadOlder() {
+    const asked = q;
+    try {
+      const result = await api.get('/api/agent/history', { q: q || undefined, before: next || undefined, page_size: PAGE_SIZE });
+      if (asked !== q) return; // searched meanwhile: the new search paints
+      shown = '';
+      pages += 1;
+      next = result.next;
+      items = [...items, ...result.items];
       paint();
     } catch (error) {
-      if (mine !== lastLoad) return;
-      clear(list, emptyState('Could not search the history', error.message));
+      failed(error);
     }
   }
 
@@ -100,20 +111,17 @@ export function render(view, [openId]) {
   search.addEventListener('input', debounce(() => {
     q = search.value.trim();
     sessionStorage.setItem('parley.history.q', q);
-    load();
+    newest.reload();
   }, 250));
-  // Closing a conversation reaches the history view a moment after the event: refresh then, and every
-  // 15 s for what was closed before this page opened (only the first page, only when something changed).
-  const refresh = refresher(() => { if (pages === 1) load(); }, [300, 1500, 4000]);
-  const onEvent = (event) => { if (event.detail.topic === 'conversation') refresh(); };
+  // A closing reaches the history view a moment after its event: the first page is read as new as it.
+  const onEvent = (event) => { if (CLOSING_EVENTS.has(event.detail.event.type) && pages === 1) newest.refresh(); };
   live.addEventListener('event', onEvent);
-  const ticker = setInterval(() => { if (pages === 1) load(); }, 15_000);
   clear(pane, emptyState('Pick a conversation', 'Its transcript opens here; download it as text or HTML.'));
-  load();
+  newest.reload();
   if (selected) open(selected);
   search.focus();
   return () => {
+    newest.stop();
     live.removeEventListener('event', onEvent);
-    clearInterval(ticker);
   };
 }

@@ -1,7 +1,8 @@
 // The agent WebSocket: tenant events, typing, and our heartbeat. Reconnects with backoff; after a
 // reconnect, listeners get `ready` with reconnected=true and re-fetch what they show (no gap).
 import { token } from './api.js';
-import { pushed } from './store.js';
+import { note } from '../shared/fresh.js';
+import { CLOSING_EVENTS, recentlyClosed } from './store.js';
 
 const HEARTBEAT_MS = 20_000;
 
@@ -48,7 +49,8 @@ export class Live extends EventTarget {
         this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
         this.dispatchEvent(new CustomEvent('ready', { detail: { reconnected } }));
       } else if (data.kind === 'event') {
-        if (data.topic === 'conversation') pushed.note(data.event.aggregate_id, data.position);
+        note(data.event.aggregate_id, data.position);
+        if (CLOSING_EVENTS.has(data.event.type)) recentlyClosed.note(data.event.aggregate_id);
         this.dispatchEvent(new CustomEvent('event', { detail: data }));
       } else if (data.kind === 'typing') {
         this.dispatchEvent(new CustomEvent('typing', { detail: data }));

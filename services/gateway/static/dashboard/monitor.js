@@ -3,7 +3,7 @@ import { clear, h, timeAgo } from '../shared/dom.js';
 import { api } from './api.js';
 import { live } from './live.js';
 import { assignmentBadge, conversationInfo } from './sidebar.js';
-import { catchUp, departmentName, pushed, store } from './store.js';
+import { departmentName, freshView, store } from './store.js';
 import { avatar, emptyState, showError } from './ui.js';
 
 export const TITLE = 'Monitor';
@@ -34,7 +34,7 @@ export function render(view) {
   function paintTabs(counts = {}) {
     clear(tabs, FILTERS.map(([name, label]) => h('button', {
       type: 'button', role: 'tab', class: 'tab', 'aria-selected': String(name === filter), dataset: { filter: name },
-      onclick: () => { filter = name; sessionStorage.setItem('parley.monitor.filter', name); load(); },
+      onclick: () => { filter = name; sessionStorage.setItem('parley.monitor.filter', name); rows.reload(); },
     }, label, h('span', { class: 'count', text: String(counts[name] ?? 0) }))));
   }
 
@@ -90,59 +90,55 @@ export function render(view) {
     clear(side, actions, conversationInfo(detail));
   }
 
-  async function select(id) {
+  function select(id) {
     selected = id;
     joining = false;
     for (const el of list.querySelectorAll('.monitor-row')) el.classList.toggle('selected', el.dataset.id === id);
-    await loadDetail();
+    shown.reload();
   }
 
-  /** Returns true when the sidebar shows a view as new as every event pushed for it. */
-  async function loadDetail() {
-    if (!selected) { paintSide(); return true; }
-    try {
-      detail = await api.get(`/api/agent/conversations/${encodeURIComponent(selected)}`);
-      if (detail.participants.some((p) => p.id === store.me.id)) joining = false;
-    } catch (error) {
+  // The selected conversation, as new as every event known of it.
+  const shown = freshView({
+    documents: () => (selected ? [selected] : []),
+    read: (minPosition) => (selected ? api.get(`/api/agent/conversations/${encodeURIComponent(selected)}`, { min_position: minPosition }) : null),
+    paint: (answer) => {
+      detail = answer;
+      if (detail?.participants.some((p) => p.id === store.me.id)) joining = false;
+      paintSide();
+    },
+    onError: (error) => {
       detail = null;
       if (error.status !== 404) showError(error);
-    }
-    paintSide();
-    return pushed.caughtUp([detail]);
-  }
-
-  /** Returns true when every listed conversation is as new as the events pushed for it. */
-  let lastLoad = 0;
-  async function load() {
-    const mine = ++lastLoad;
-    try {
-      const page = await api.get('/api/agent/monitor', { filter });
-      // A slower answer to an older request (another tab's filter) must not paint over a newer one.
-      if (mine !== lastLoad) return false;
+      paintSide();
+    },
+  });
+  // The list, as new as every event pushed about a conversation; a new filter drops an answer in flight.
+  const rows = freshView({
+    read: (minPosition) => api.get('/api/agent/monitor', { filter, min_position: minPosition }),
+    paint: (page) => {
       paintTabs(page.counts);
       paintList(page.items);
-      return pushed.caughtUp(page.items);
-    } catch (error) {
-      if (mine !== lastLoad) return false;
-      clear(list, emptyState('Could not load the Monitor', error.message, h('button', { type: 'button', class: 'button', onclick: load, text: 'Try again' })));
-      return false;
-    }
-  }
-
-  const refresh = catchUp(async () => {
-    const [listed, shown] = await Promise.all([load(), loadDetail()]);
-    return listed && shown;
+    },
+    onError: (error) => clear(list, emptyState('Could not load the Monitor', error.message, h('button', { type: 'button', class: 'button', onclick: () => rows.reload(), text: 'Try again' }))),
   });
-  const onEvent = (event) => { if (event.detail.topic === 'conversation') refresh(); };
-  const onReady = (event) => { if (event.detail.reconnected) refresh(); };
+  const onEvent = (event) => {
+    const { topic, position, event: e } = event.detail;
+    if (topic !== 'conversation') return;
+    rows.want(e.aggregate_id, position);
+    rows.refresh();
+    if (e.aggregate_id === selected) shown.refresh();
+  };
+  const onReady = (event) => { if (event.detail.reconnected) { rows.refresh(); shown.refresh(); } };
   live.addEventListener('event', onEvent);
   live.addEventListener('ready', onReady);
-  // Waiting times tick on: repaint the list every 30 s.
-  const ticker = setInterval(load, 30_000);
+  // Waiting times tick on: repaint the list every 30 s (a clock, not a wait for the views).
+  const ticker = setInterval(() => rows.refresh(), 30_000);
   paintTabs();
   paintSide();
-  load();
+  rows.reload();
   return () => {
+    rows.stop();
+    shown.stop();
     live.removeEventListener('event', onEvent);
     live.removeEventListener('ready', onReady);
     clearInterval(ticker);

@@ -1,7 +1,7 @@
 // Profile settings (name, avatar, capacity) and the team's canned responses.
 import { clear, h } from '../shared/dom.js';
 import { api } from './api.js';
-import { loadCanned, loadMe, refresher, store } from './store.js';
+import { freshView, myProfile, store } from './store.js';
 import { emptyState, showError, toast } from './ui.js';
 
 export const TITLE = 'Profile';
@@ -37,7 +37,7 @@ export function render(view) {
     try {
       await api.patch('/api/agent/me', changes);
       toast('Profile saved');
-      refresher(() => loadMe().catch(() => null), [300])();
+      myProfile.refresh(); // read back once the view has my change
     } catch (err) {
       error.hidden = false;
       error.textContent = err.message;
@@ -54,29 +54,39 @@ export function render(view) {
   cannedForm.addEventListener('submit', async (event) => {
     event.preventDefault();
     try {
-      await api.post('/api/agent/canned-responses', { shortcut: shortcut.value.trim(), text: text.value });
+      canned.wantAppended(await api.post('/api/agent/canned-responses', { shortcut: shortcut.value.trim(), text: text.value }));
       shortcut.value = '';
       text.value = '';
       toast('Canned response added');
-      setTimeout(paintCanned, 300);
+      canned.refresh();
     } catch (err) { showError(err); }
   });
 
-  async function paintCanned() {
-    const items = await loadCanned().catch((err) => { showError(err); return []; });
+  const canned = freshView({
+    read: (minPosition) => api.get('/api/agent/canned-responses', { min_position: minPosition }),
+    paint: ({ items }) => { store.canned = items; paintCanned(items); },
+    onError: showError,
+  });
+
+  function paintCanned(items) {
     clear(cannedList, items.length ? items.map((c) => h('div', { class: 'canned-row' },
       h('strong', { text: `/${c.shortcut}` }), h('span', { class: 'canned-text', text: c.text }),
       (me.role === 'supervisor' || c.created_by === me.id) ? h('button', {
         type: 'button', class: 'link-button danger', text: 'Delete', 'aria-label': `Delete /${c.shortcut}`,
         onclick: async () => {
-          try { await api.del(`/api/agent/canned-responses/${encodeURIComponent(c.id)}`); toast('Deleted'); setTimeout(paintCanned, 300); } catch (err) { showError(err); }
+          try {
+            canned.wantAppended(await api.del(`/api/agent/canned-responses/${encodeURIComponent(c.id)}`));
+            toast('Deleted');
+            canned.refresh();
+          } catch (err) { showError(err); }
         },
       }) : null)) : emptyState('No canned responses', 'Add the answers you type every day; use them in a chat by typing /.'));
   }
 
   clear(view, h('div', { class: 'profile' }, profileForm,
     h('div', { class: 'card' }, h('h3', { text: 'Canned responses' }), cannedList, cannedForm)));
-  paintCanned();
+  canned.refresh();
+  return () => canned.stop();
 }
 
 /** Which chat limit applies, in words: the router enforces the same rule. */

@@ -2,7 +2,7 @@
 import { clear, duration, h } from '../shared/dom.js';
 import { api } from './api.js';
 import { live } from './live.js';
-import { agentName, refresher, store } from './store.js';
+import { agentName, CLOSING_EVENTS, freshView, recentlyClosed, store } from './store.js';
 import { emptyState } from './ui.js';
 
 export const TITLE = 'Reports';
@@ -18,19 +18,20 @@ export function render(view) {
   let days = 30;
   const range = h('select', { 'aria-label': 'Period' }, RANGES.map(([n, label]) => h('option', { value: String(n), selected: n === days, text: label })));
   const body = h('div', { class: 'reports-body' }, h('p', { class: 'muted', text: 'Loading…' }));
-  range.addEventListener('change', () => { days = Number(range.value); load(); });
+  range.addEventListener('change', () => { days = Number(range.value); figures.reload(); });
   clear(view, h('div', { class: 'reports' }, h('div', { class: 'toolbar' }, h('span', { class: 'muted', text: 'Closed conversations in' }), range), body));
 
-  async function load() {
-    try {
+  // Figures change when a conversation closes or is rated: read them as new as those events.
+  const figures = freshView({
+    documents: () => [...recentlyClosed.ids],
+    read: (minPosition) => {
       const until = new Date();
       const since = new Date(until.getTime() - days * 86400 * 1000);
-      const report = await api.get('/api/agent/reports', { since: since.toISOString(), until: until.toISOString() });
-      paint(report);
-    } catch (error) {
-      clear(body, emptyState('Could not load the reports', error.message));
-    }
-  }
+      return api.get('/api/agent/reports', { since: since.toISOString(), until: until.toISOString(), min_position: minPosition });
+    },
+    paint: (report) => paint(report),
+    onError: (error) => clear(body, emptyState('Could not load the reports', error.message)),
+  });
 
   function card(label, value, note) {
     return h('div', { class: 'card stat' }, h('div', { class: 'stat-label', text: label }), h('div', { class: 'stat-value', text: value }), note ? h('div', { class: 'muted small', text: note }) : null);
@@ -64,13 +65,8 @@ export function render(view) {
       table('Per agent', report.by_agent.map((r) => ({ ...r, label: agentName(r.agent_id) === 'You' ? store.me.name : agentName(r.agent_id) })), 'Agent'),
       table('Per tag', report.by_tag.map((r) => ({ ...r, label: r.tag })), 'Tag'));
   }
-  // Figures change when a conversation closes or is rated: follow those events.
-  const refresh = refresher(load, [500, 2000]);
-  const onEvent = (event) => {
-    const type = event.detail.event.type;
-    if (type === 'conversation.closed' || type === 'conversation.rating_given' || type === 'conversation.reopened') refresh();
-  };
+  const onEvent = (event) => { if (CLOSING_EVENTS.has(event.detail.event.type)) figures.refresh(); };
   live.addEventListener('event', onEvent);
-  load();
-  return () => live.removeEventListener('event', onEvent);
+  figures.reload();
+  return () => { figures.stop(); live.removeEventListener('event', onEvent); };
 }

@@ -1,7 +1,9 @@
-// Shared dashboard state: who I am, the team and departments (for names), helpers for eventually consistent views.
+// Shared dashboard state: who I am, the team and departments (for names), and the conversations whose
+// closing the history and reports must show.
+import { freshView } from '../shared/fresh.js';
 import { api } from './api.js';
 
-export { catchUp } from '../shared/catchup.js';
+export { freshView };
 
 export const store = {
   me: null,
@@ -15,6 +17,20 @@ export async function loadMe() {
   store.agents.set(store.me.id, store.me);
   return store.me;
 }
+
+/** `me` fires when my profile was read again (the switch and the profile page repaint). */
+export const changes = new EventTarget();
+
+/** My profile, read back as new as every event known of me (my own writes, pushed events). */
+export const myProfile = freshView({
+  documents: () => (store.me ? [store.me.id] : []),
+  read: (minPosition) => api.get('/api/agent/me', { min_position: minPosition }),
+  paint: (answer) => {
+    store.me = answer;
+    store.agents.set(answer.id, answer);
+    changes.dispatchEvent(new Event('me'));
+  },
+});
 
 export async function loadAgents(q) {
   const result = await api.get('/api/agent/agents', { q });
@@ -43,28 +59,17 @@ export async function loadCanned() {
   return store.canned;
 }
 
-/**
- * Views catch up with an event within ~100 ms: run `fn` shortly after an event and once more a little
- * later, coalescing bursts. Returns a trigger function. For conversation views use `catchUp`
- * (../shared/catchup.js), which retries until the view has caught up.
- */
-export function refresher(fn, delays = [120, 900]) {
-  let timers = [];
-  return () => {
-    timers.forEach(clearTimeout);
-    timers = delays.map((ms) => setTimeout(fn, ms));
-  };
-}
+/** Event types that change what the history and reports show. */
+export const CLOSING_EVENTS = new Set(['conversation.closed', 'conversation.reopened', 'conversation.rating_given']);
 
-/** The latest position pushed per conversation: a view document behind it is stale. */
-export const pushed = {
-  positions: new Map(),
-  note(conversationId, position) {
-    this.positions.set(conversationId, Math.max(this.positions.get(conversationId) ?? -1, position));
-  },
-  /** True when no conversation in `docs` (view documents with `id` and `position`) is behind. */
-  caughtUp(docs) {
-    return docs.every((d) => !d || (d.position ?? -1) >= (this.positions.get(d.id) ?? -1));
+/** Conversations closed, reopened or rated while the dashboard was open, newest last: the history and the
+ * reports read them at the positions pushed, so a page opened just after a close already shows it. */
+export const recentlyClosed = {
+  ids: new Set(),
+  note(conversationId) {
+    this.ids.delete(conversationId);
+    this.ids.add(conversationId);
+    if (this.ids.size > 20) this.ids.delete(this.ids.values().next().value);
   },
 };
 

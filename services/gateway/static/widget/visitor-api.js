@@ -1,4 +1,5 @@
 // The visitor API and socket, scoped by the visitor token to exactly one conversation.
+import { noteAppended } from '../shared/fresh.js';
 
 const STORAGE_KEY = 'parley.visitor';
 
@@ -26,7 +27,9 @@ export function client(origin, getToken) {
   async function request(method, path, { json, form, query } = {}) {
     const url = new URL(path, origin);
     for (const [key, value] of Object.entries(query || {})) {
-      if (value !== undefined && value !== null) url.searchParams.set(key, value);
+      for (const one of Array.isArray(value) ? value : [value]) {
+        if (one !== undefined && one !== null) url.searchParams.append(key, one);
+      }
     }
     const headers = {};
     const token = getToken();
@@ -43,13 +46,19 @@ export function client(origin, getToken) {
       throw new VisitorApiError(0, 'We cannot reach the chat right now. Check your connection and try again.');
     }
     const data = await response.json().catch(() => null);
-    if (!response.ok) throw new VisitorApiError(response.status, data?.error?.message || `Something went wrong (${response.status}).`);
+    if (!response.ok) {
+      const failed = new VisitorApiError(response.status, data?.error?.message || `Something went wrong (${response.status}).`);
+      failed.code = data?.error?.code;
+      failed.retryAfter = Number(response.headers.get('Retry-After')) || null;
+      throw failed;
+    }
+    if (method !== 'GET') noteAppended(data); // what we wrote: later reads wait for the views to have it
     return data;
   }
   return {
     start: (form) => request('POST', '/api/visitor/conversations', { json: form }),
-    conversation: () => request('GET', '/api/visitor/conversation'),
-    messages: (after) => request('GET', '/api/visitor/conversation/messages', { query: { after, limit: 200 } }),
+    conversation: (minPosition) => request('GET', '/api/visitor/conversation', { query: { min_position: minPosition } }),
+    messages: (after, minPosition) => request('GET', '/api/visitor/conversation/messages', { query: { after, limit: 200, min_position: minPosition } }),
     send: (text, attachmentIds) => request('POST', '/api/visitor/conversation/messages', { json: { text, attachment_ids: attachmentIds } }),
     upload: (file) => {
       const form = new FormData();

@@ -2,8 +2,8 @@
 // position while waiting, the typing indicator, and a rating after close. Lives in a shadow root so the
 // host page's styles never leak in (or out).
 import { clear, clock, fileSize, h, richText } from '../shared/dom.js';
-import { catchUp } from '../shared/catchup.js';
 import { emojiButton } from '../shared/emoji.js';
+import { freshView, note } from '../shared/fresh.js';
 import { client, connect, loadVisit, saveVisit } from './visitor-api.js';
 import { paintTranscriptOffer } from './transcript-email.js';
 
@@ -33,9 +33,6 @@ export function mount({ origin, title, departments }) {
   let conversation = null;
   let lines = new Map();
   let last = -1;
-  let wanted = -1;
-  let fetching = false;
-  let again = false;
   let pending = [];
   let typingSent = false;
   let typingTimer = null;
@@ -106,7 +103,7 @@ export function mount({ origin, title, departments }) {
         });
         visit = { token: started.visitor_token, conversation_id: started.conversation_id, name: name.value.trim() };
         saveVisit(visit);
-        openConversation(started.events);
+        openConversation();
       } catch (err) {
         error.hidden = false;
         error.textContent = err.message;
@@ -124,18 +121,27 @@ export function mount({ origin, title, departments }) {
   const footer = h('div', { class: 'footer' });
   const transcriptBox = h('div', { class: 'transcript-email', hidden: true });
 
-  /** Our own writes answer with their positions: wait for the view to show them (it lags by ~100 ms). */
-  function expect(events) {
-    for (const e of events || []) {
-      if (LINE_EVENTS.has(e.type)) wanted = Math.max(wanted, e.position);
-    }
-    fetchLines();
-  }
+  // The conversation and its lines, each read once its view has every event we wrote or were pushed.
+  const mine = () => (visit ? [visit.conversation_id] : []);
+  const status = freshView({
+    documents: mine,
+    read: (minPosition) => api.conversation(minPosition),
+    paint: (answer) => { conversation = answer; paintStatus(); },
+    onError: (err) => { if (err.status === 401) forget('Your previous chat has expired. Start a new one below.'); },
+  });
+  const transcript = freshView({
+    documents: mine,
+    read: (minPosition) => api.messages(last >= 0 ? last : undefined, minPosition),
+    paint: (page) => {
+      appendLines(page.items);
+      if (page.items.length === 200) transcript.refresh(); // more than a page: read on
+    },
+    onError: (err) => { if (err.status === 401) forget('Your previous chat has expired. Start a new one below.'); },
+  });
 
-  function openConversation(events) {
+  function openConversation() {
     lines = new Map();
     last = -1;
-    wanted = -1;
     clear(thread);
     transcriptBox.dataset.shownFor = '';
     clear(body, notice, thread, typingEl, footer, transcriptBox);
@@ -143,36 +149,22 @@ export function mount({ origin, title, departments }) {
     socket?.close();
     socket = connect(origin, visit.token, {
       onEvent: ({ position, event }) => {
-        statusWanted = Math.max(statusWanted, position);
-        if (LINE_EVENTS.has(event.type)) {
-          wanted = Math.max(wanted, position);
-          fetchLines();
-        }
+        note(visit.conversation_id, position); // this socket carries our conversation only
+        if (LINE_EVENTS.has(event.type)) transcript.refresh();
         if (event.type === 'conversation.message_posted' && event.author.kind === 'agent') showAgentTyping(false);
-        refreshConversation();
+        status.refresh();
       },
       onTyping: showAgentTyping,
       // Whatever happened before the socket was ready (or while it was down) comes over REST.
-      onReady: () => { fetchLines(); refreshConversation(); },
+      onReady: () => { transcript.refresh(); status.refresh(); },
     });
-    refreshConversation();
-    expect(events);
+    status.reload();
+    transcript.reload();
   }
 
-  // The latest event position pushed for this conversation: a view behind it is stale, so ask again.
-  let statusWanted = -1;
-  const refreshConversation = catchUp(async () => {
-    try {
-      conversation = await api.conversation();
-    } catch (err) {
-      if (err.status === 401) { forget('Your previous chat has expired. Start a new one below.'); return true; }
-      return false; // 404 right after starting: the views catch up within a moment
-    }
-    paintStatus();
-    return (conversation.position ?? -1) >= statusWanted;
-  }, { first: 0 });
-
   function forget(message) {
+    status.stop();
+    transcript.stop();
     socket?.close();
     socket = null;
     visit = null;
@@ -196,24 +188,6 @@ export function mount({ origin, title, departments }) {
     if (closed) renderRating();
     else if (!footer.querySelector('.composer')) renderComposer();
     paintTranscriptOffer(transcriptBox, api, conversation);
-  }
-
-  async function fetchLines() {
-    if (fetching) { again = true; return; }
-    fetching = true;
-    let tries = 0;
-    try {
-      do {
-        again = false;
-        const page = await api.messages(last >= 0 ? last : undefined);
-        appendLines(page.items);
-        if (last < wanted && tries++ < 30) { await new Promise((r) => setTimeout(r, 150)); again = true; }
-      } while (again && visit);
-    } catch (err) {
-      if (err.status === 401) forget('Your previous chat has expired. Start a new one below.');
-    } finally {
-      fetching = false;
-    }
   }
 
   function appendLines(items) {
@@ -293,8 +267,8 @@ export function mount({ origin, title, departments }) {
       const ids = pending.map((p) => p.attachment_id).filter(Boolean);
       if (!text && !ids.length) { sendButton.disabled = false; return; }
       try {
-        const sent = await api.send(text, ids);
-        expect(sent.events);
+        await api.send(text, ids); // the client notes the positions it appended
+        transcript.refresh();
         field.value = '';
         field.style.height = 'auto';
         pending = [];
