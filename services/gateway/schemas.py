@@ -162,7 +162,7 @@ def visitor_conversation(doc: dict[str, Any], assignee: dict[str, Any] | None) -
         "created_at": doc["created_at"],
         "closed_at": doc.get("closed_at"),
         "rating": doc.get("rating"),
-        # How far the view has caught up (the last event position applied): lets a client tell a fresh view.
+        # How far the view has caught up (the last event position applied); see `min_position`.
         "position": doc.get("position"),
     }
 

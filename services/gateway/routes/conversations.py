@@ -48,8 +48,8 @@ def _summary(doc: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {
         **public(doc, drop=("user_agent",)),
         "waiting_seconds": waiting_seconds(doc, now),
-        # How far the view has caught up (the last event position applied): a client that was pushed a
-        # later event of this conversation knows the answer is stale and asks again.
+        # How far the view has caught up (the last event position applied); a client that needs a later
+        # event in the answer names it with `min_position` (services/gateway/freshness.py).
         "position": doc.get("position"),
     }
 

@@ -3,7 +3,7 @@ import { clear, h } from '../shared/dom.js';
 import { api, getSession, login, logout, onSignedOut } from './api.js';
 import { chats } from './chats.js';
 import { live } from './live.js';
-import { changes, freshView, loadAgents, loadDepartments, loadMe, myProfile, store } from './store.js';
+import { changes, freshView, loadAgents, loadDepartments, loadMe, myProfile, QUEUE_EVENTS, store } from './store.js';
 import { avatar, showError, toast } from './ui.js';
 import * as monitor from './monitor.js';
 import * as chat from './chat.js';
@@ -145,9 +145,8 @@ function buildShell() {
   });
   live.addEventListener('event', (event) => {
     const { topic, position, event: e } = event.detail;
-    if (topic !== 'conversation') return;
-    waiting.want(e.aggregate_id, position);
-    waiting.refresh();
+    if (topic !== 'conversation' || !QUEUE_EVENTS.has(e.type)) return;
+    waiting.saw(e.aggregate_id, position);
   });
   live.addEventListener('ready', () => waiting.refresh());
   return { view, title, links, switcher };
@@ -186,10 +185,7 @@ async function start() {
     const { topic, position, event: e } = event.detail;
     if (topic !== 'agent') return;
     if (e.aggregate_id === store.me?.id) myProfile.refresh();
-    else {
-      team.want(e.aggregate_id, position);
-      team.refresh();
-    }
+    else team.saw(e.aggregate_id, position);
   });
   if (!window.location.hash) window.location.hash = '#/monitor';
   route();

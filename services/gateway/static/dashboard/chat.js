@@ -309,10 +309,11 @@ function openThread(center, right, id) {
 
   // --- live -------------------------------------------------------------------------------------
   const onEvent = (event) => {
-    const { topic, event: e } = event.detail;
+    const { topic, position, event: e } = event.detail;
     if (topic !== 'conversation' || e.aggregate_id !== id || !detail) return;
-    if (LINE_EVENTS.has(e.type)) transcript.refresh();
-    if (e.type !== 'conversation.read') sidebarView.refresh();
+    // A line at or past this position is shown: the view had applied this event when it answered.
+    if (LINE_EVENTS.has(e.type) && position > last) transcript.saw(id, position);
+    if (e.type !== 'conversation.read') sidebarView.saw(id, position);
   };
   const onTyping = (event) => {
     const { conversation_id: cid, typing, sender } = event.detail;

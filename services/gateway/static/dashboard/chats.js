@@ -24,8 +24,9 @@ class Chats extends EventTarget {
     live.addEventListener('event', (event) => {
       const { topic, position, event: e } = event.detail;
       if (topic !== 'conversation') return;
-      this.view.want(e.aggregate_id, position);
-      this.view.refresh();
+      // Only my unread counts are shown: someone else's read receipt changes nothing here.
+      if (e.type === 'conversation.read' && e.payload.agent_id !== store.me?.id) return;
+      this.view.saw(e.aggregate_id, position);
     });
     live.addEventListener('ready', (event) => { if (event.detail.reconnected) this.load(); });
   }

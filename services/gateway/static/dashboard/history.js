@@ -114,7 +114,10 @@ export function render(view, [openId]) {
     newest.reload();
   }, 250));
   // A closing reaches the history view a moment after its event: the first page is read as new as it.
-  const onEvent = (event) => { if (CLOSING_EVENTS.has(event.detail.event.type) && pages === 1) newest.refresh(); };
+  const onEvent = (event) => {
+    const { position, event: e } = event.detail;
+    if (CLOSING_EVENTS.has(e.type) && pages === 1) newest.saw(e.aggregate_id, position);
+  };
   live.addEventListener('event', onEvent);
   clear(pane, emptyState('Pick a conversation', 'Its transcript opens here; download it as text or HTML.'));
   newest.reload();

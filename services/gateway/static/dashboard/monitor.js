@@ -124,9 +124,9 @@ export function render(view) {
   const onEvent = (event) => {
     const { topic, position, event: e } = event.detail;
     if (topic !== 'conversation') return;
-    rows.want(e.aggregate_id, position);
-    rows.refresh();
-    if (e.aggregate_id === selected) shown.refresh();
+    if (e.aggregate_id === selected) shown.saw(e.aggregate_id, position);
+    if (e.type === 'conversation.read') return; // unread counts are not on the Monitor
+    rows.saw(e.aggregate_id, position);
   };
   const onReady = (event) => { if (event.detail.reconnected) { rows.refresh(); shown.refresh(); } };
   live.addEventListener('event', onEvent);

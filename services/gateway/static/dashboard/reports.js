@@ -65,7 +65,10 @@ export function render(view) {
       table('Per agent', report.by_agent.map((r) => ({ ...r, label: agentName(r.agent_id) === 'You' ? store.me.name : agentName(r.agent_id) })), 'Agent'),
       table('Per tag', report.by_tag.map((r) => ({ ...r, label: r.tag })), 'Tag'));
   }
-  const onEvent = (event) => { if (CLOSING_EVENTS.has(event.detail.event.type)) figures.refresh(); };
+  const onEvent = (event) => {
+    const { position, event: e } = event.detail;
+    if (CLOSING_EVENTS.has(e.type)) figures.saw(e.aggregate_id, position);
+  };
   live.addEventListener('event', onEvent);
   figures.reload();
   return () => { figures.stop(); live.removeEventListener('event', onEvent); };

@@ -59,6 +59,10 @@ export async function loadCanned() {
   return store.canned;
 }
 
+/** The only event types that change a conversation's status or assignment, so who waits (the fold in
+ * services/conversation/domain.py): the waiting badge reads again after these only. */
+export const QUEUE_EVENTS = new Set(['conversation.started', 'conversation.assignment_decided', 'conversation.closed', 'conversation.reopened']);
+
 /** Event types that change what the history and reports show. */
 export const CLOSING_EVENTS = new Set(['conversation.closed', 'conversation.reopened', 'conversation.rating_given']);
 

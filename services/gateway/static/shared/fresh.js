@@ -24,7 +24,8 @@ const sleep = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
  * One view this page shows. `read(minPosition)` fetches it with `min_position` set to that list;
  * `paint(answer)` shows the answer. `documents()` names documents the answer must be as new as every
  * position known of them (a chat: its own id); `want(id, position)` names one more event for the next
- * answer (a list: the events pushed about its rows). `refresh()` reads; triggers during a read coalesce
+ * answer (a list: the events pushed about its rows), `saw(id, position)` that and reads unless the read in
+ * flight already waits for it. `refresh()` reads; triggers during a read coalesce
  * into one more read after it. `reload()` reads at once and drops any answer still in flight (a new
  * filter). A failure other than `view_behind` goes to `onError` and what is shown stays.
  */
@@ -33,24 +34,26 @@ export function freshView({ read, paint, documents = () => [], onError = () => {
   let run = 0;
   let busy = null;
   let again = false;
+  let asked = new Map(); // what the read in flight waits for
 
   const asking = () => {
-    const asked = new Map(wanted);
+    const positions = new Map(wanted);
     for (const id of documents()) {
       const position = known.get(id);
-      if (position !== undefined && position > (asked.get(id) ?? -1)) asked.set(id, position);
+      if (position !== undefined && position > (positions.get(id) ?? -1)) positions.set(id, position);
     }
-    return asked;
+    return positions;
   };
 
   async function cycle(mine) {
     let behind = 0;
     do {
       again = false;
-      const asked = asking();
+      asked = asking();
+      const mineAsked = asked;
       let answer;
       try {
-        answer = await read([...asked].map(([id, position]) => `${id}:${position}`));
+        answer = await read([...mineAsked].map(([id, position]) => `${id}:${position}`));
       } catch (error) {
         if (mine !== run) return;
         if (error.status === 503 && error.code === 'view_behind' && ++behind < attempts) {
@@ -64,14 +67,18 @@ export function freshView({ read, paint, documents = () => [], onError = () => {
       }
       if (mine !== run) return;
       behind = 0;
-      for (const [id, position] of asked) if (wanted.get(id) <= position) wanted.delete(id);
+      for (const [id, position] of mineAsked) if (wanted.get(id) <= position) wanted.delete(id);
       paint(answer);
     } while (again && mine === run);
   }
 
   function start() {
     const mine = run;
-    const running = cycle(mine).finally(() => { if (busy === running) busy = null; });
+    const running = cycle(mine).finally(() => {
+      if (busy !== running) return;
+      busy = null;
+      asked = new Map();
+    });
     busy = running;
     return running;
   }
@@ -86,6 +93,12 @@ export function freshView({ read, paint, documents = () => [], onError = () => {
     /** The next answer includes what a command of ours appended (its answer's `events`). */
     wantAppended(answer) {
       for (const e of answer?.events || []) this.want(e.aggregate_id, e.position);
+    },
+    /** An event at `position` of document `id` was pushed: read again, unless the read in flight waits for it. */
+    saw(id, position) {
+      if (busy && (asked.get(id) ?? -1) >= position) return busy;
+      this.want(id, position);
+      return this.refresh();
     },
     refresh() {
       if (busy) { again = true; return busy; }

@@ -150,9 +150,13 @@ export function mount({ origin, title, departments }) {
     socket = connect(origin, visit.token, {
       onEvent: ({ position, event }) => {
         note(visit.conversation_id, position); // this socket carries our conversation only
-        if (LINE_EVENTS.has(event.type)) transcript.refresh();
-        if (event.type === 'conversation.message_posted' && event.author.kind === 'agent') showAgentTyping(false);
-        status.refresh();
+        // A line at or past this position is shown: the view had applied this event when it answered.
+        if (LINE_EVENTS.has(event.type) && position > last) transcript.saw(visit.conversation_id, position);
+        if (event.type === 'conversation.message_posted') {
+          if (event.author.kind === 'agent') showAgentTyping(false);
+        } else {
+          status.saw(visit.conversation_id, position); // a message changes nothing of the status shown
+        }
       },
       onTyping: showAgentTyping,
       // Whatever happened before the socket was ready (or while it was down) comes over REST.
