@@ -5,7 +5,7 @@ infrastructure `make infra-up` started), opens Debian's Chromium with Playwright
 Monitor in one tab and the open chat in another, and a visitor in the demo shop's widget. The visitor
 writes N messages, the agent answers a few and tags the chat; each line is waited for on both sides.
 Every GET to /api/ made after the pages settled is counted, per page, and divided by the messages sent.
-Prints a JSON line; the numbers choose how the browser reads its own writes (see README, "Fresh reads").
+Prints a JSON line; the numbers chose how the browser reads its own writes (README, "Fresh reads").
 """
 
 from __future__ import annotations
