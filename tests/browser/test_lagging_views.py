@@ -93,3 +93,35 @@ def test_a_slow_answer_for_the_previous_monitor_tab_never_paints_over_the_chosen
     held[0].continue_()
     lia.wait_for_timeout(1500)
     expect(lia.locator(".monitor-row", has_text="Ola Ordered")).to_be_visible()
+
+
+def test_a_canned_response_added_or_deleted_while_the_views_lag_shows_once_they_catch_up(
+    stack: Stack, lia_id: str, pages: Pages
+) -> None:
+    """The list of canned responses is read back after a save: with the projection paused, that read
+    waits (503 view_behind, asked again) instead of painting the list without the new response for good."""
+    lia = pages.agent("lia@example.com")
+    lia.goto("/#/profile")
+    canned = lia.locator(".canned-list")
+    expect(canned).to_contain_text("No canned responses")
+    projection = stack.processes["conversation"].proc
+
+    projection.send_signal(signal.SIGSTOP)
+    try:
+        lia.get_by_role("textbox", name="Shortcut").fill("late")
+        lia.get_by_role("textbox", name="Canned response text").fill("Sorry for the wait, {visitor.name}.")
+        lia.get_by_role("button", name="Add canned response").click()
+        expect(lia.get_by_text("Canned response added")).to_be_visible()
+        lia.wait_for_timeout(2500)  # longer than the gateway holds a read: the list is asked again
+    finally:
+        projection.send_signal(signal.SIGCONT)
+    expect(canned.locator(".canned-row", has_text="/late")).to_be_visible()
+
+    projection.send_signal(signal.SIGSTOP)
+    try:
+        lia.get_by_role("button", name="Delete /late").click()
+        expect(lia.get_by_text("Deleted")).to_be_visible()
+        lia.wait_for_timeout(2500)
+    finally:
+        projection.send_signal(signal.SIGCONT)
+    expect(canned).to_contain_text("No canned responses")
