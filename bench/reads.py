@@ -21,11 +21,10 @@ from urllib.parse import urlsplit
 import httpx
 from playwright.sync_api import Page, Request, expect, sync_playwright
 
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, PASSWORD, Pages
 from tests.e2e.conftest import Stack, json_of, running_stack
 from tests.infrastructure import Infrastructure
 
-CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
-PASSWORD = "correct horse battery"
 SETTLE_MS = 4000  # after the last line shows: late refreshes of the run still count
 
 
@@ -43,56 +42,55 @@ def measure(stack: Stack, *, messages: int, replies: int) -> dict[str, object]:
     stack.register("mia@example.com", "Mia Measure", role="supervisor", max_chats=5)
     counts: Counter[str] = Counter()
     paths: Counter[str] = Counter()
+    started = json_of(
+        httpx.post(
+            f"{stack.base_url}/api/visitor/conversations", json={"name": "Rita Reader", "message": "Hi"}
+        ),
+        201,
+    )
+    conversation_id = started["conversation_id"]
+    with stack.client(stack.login("mia@example.com", PASSWORD)) as api:
+        json_of(api.post(f"/api/agent/conversations/{conversation_id}/join"))
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        agent = browser.new_context(base_url=stack.base_url, viewport={"width": 1440, "height": 900})
-        monitor = agent.new_page()
-        monitor.goto("/")
-        monitor.get_by_label("Email").fill("mia@example.com")
-        monitor.get_by_label("Password").fill(PASSWORD)
-        monitor.get_by_role("button", name="Sign in").click()
-        expect(monitor.get_by_role("group", name="Availability")).to_be_visible(timeout=20_000)
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = Pages(browser, stack.base_url)
+        monitor = pages.agent("mia@example.com")
+        chat = monitor.context.new_page()  # a second tab of the same session
+        chat.goto(f"/#/chats/{conversation_id}")
+        thread = chat.get_by_role("log", name="Messages")
+        expect(thread).to_contain_text("Hi")
+        monitor.get_by_role("tab", name="All").click()
+        expect(monitor.locator(".monitor-row", has_text="Rita Reader")).to_be_visible()
 
-        visitor = browser.new_context(base_url=stack.base_url).new_page()
+        # The visitor's widget carries on the chat started above, as after a reload of the shop.
+        visitor = pages.new()
+        visit = {"token": started["visitor_token"], "conversation_id": conversation_id, "name": "Rita Reader"}
+        visitor.add_init_script(f"localStorage.setItem('parley.visitor', {json.dumps(json.dumps(visit))})")
         visitor.goto("/demo")
         visitor.get_by_role("button", name="Open chat").click()
         widget = visitor.get_by_role("dialog", name="Acme Support")
-        widget.get_by_label("Your name").fill("Rita Reader")
-        widget.get_by_label("Email").fill("rita@example.org")
-        widget.get_by_label("Message").fill("Hello there")
-        widget.get_by_role("button", name="Start chat").click()
-        expect(widget.get_by_text("Hello there")).to_be_visible(timeout=20_000)
-        conversation_id = json.loads(visitor.evaluate("localStorage.getItem('parley.visitor')") or "{}")[
-            "conversation_id"
-        ]
-        with stack.client(stack.login("mia@example.com", PASSWORD)) as api:
-            json_of(api.post(f"/api/agent/conversations/{conversation_id}/join"))
-
-        chat = agent.new_page()
-        chat.goto(f"/#/chats/{conversation_id}")
-        expect(chat.get_by_role("log", name="Messages")).to_contain_text("Hello there", timeout=20_000)
-        monitor.get_by_role("tab", name="All").click()
-        expect(monitor.locator(".monitor-row", has_text="Rita Reader")).to_be_visible(timeout=20_000)
+        expect(widget.get_by_text("Hi", exact=True)).to_be_visible()
         monitor.wait_for_timeout(SETTLE_MS)
 
         _count_reads(monitor, "dashboard", counts, paths)
         _count_reads(chat, "dashboard", counts, paths)
         _count_reads(visitor, "widget", counts, paths)
-        thread = chat.get_by_role("log", name="Messages")
         field = widget.get_by_role("textbox", name="Message")
         for n in range(messages):
             field.fill(f"visitor line {n}")
             field.press("Enter")
-            expect(thread).to_contain_text(f"visitor line {n}", timeout=20_000)
+            expect(thread).to_contain_text(f"visitor line {n}")
             if n < replies:
                 chat.get_by_role("textbox", name="Message").fill(f"agent line {n}")
                 chat.get_by_role("textbox", name="Message").press("Enter")
-                expect(widget.get_by_text(f"agent line {n}")).to_be_visible(timeout=20_000)
+                expect(widget.get_by_text(f"agent line {n}")).to_be_visible()
         chat.get_by_role("textbox", name="Add tag").fill("measured")
         chat.get_by_role("textbox", name="Add tag").press("Enter")
         expect(monitor.locator(".monitor-row", has_text="Rita Reader")).to_be_visible()
         chat.wait_for_timeout(SETTLE_MS)
+        pages.close()
         browser.close()
+    assert not pages.errors, pages.errors
     sent = messages + replies
     return {
         "messages": sent,

@@ -9,8 +9,10 @@ with the last event it was pushed, instead of trusting whatever a fixed delay re
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -20,6 +22,17 @@ from tests.browser.conftest import PASSWORD, Pages
 from tests.e2e.conftest import Stack, json_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+
+
+@contextlib.contextmanager
+def projection_paused(stack: Stack) -> Iterator[None]:
+    """The conversation projection stopped (SIGSTOP): its views lack every event appended meanwhile."""
+    projection = stack.processes["conversation"].proc
+    projection.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        projection.send_signal(signal.SIGCONT)
 
 
 @pytest.fixture(scope="module")
@@ -46,15 +59,11 @@ def test_a_tag_added_while_the_views_lag_shows_once_they_catch_up(
     sidebar = lia.get_by_role("complementary", name="Conversation details")
     expect(sidebar).to_contain_text("Lia Lag")
 
-    projection = stack.processes["conversation"].proc
-    projection.send_signal(signal.SIGSTOP)
-    try:
+    with projection_paused(stack):
         lia.get_by_role("textbox", name="Add tag").fill("refund")
         lia.get_by_role("textbox", name="Add tag").press("Enter")
         # Longer than any fixed refresh delay the dashboard used: every answer in this window is stale.
         lia.wait_for_timeout(2500)
-    finally:
-        projection.send_signal(signal.SIGCONT)
     expect(sidebar.locator(".tag", has_text="refund")).to_be_visible()
     lia.wait_for_timeout(1500)  # and it stays: no later stale answer takes it away
     expect(sidebar.locator(".tag", has_text="refund")).to_be_visible()
@@ -104,24 +113,16 @@ def test_a_canned_response_added_or_deleted_while_the_views_lag_shows_once_they_
     lia.goto("/#/profile")
     canned = lia.locator(".canned-list")
     expect(canned).to_contain_text("No canned responses")
-    projection = stack.processes["conversation"].proc
-
-    projection.send_signal(signal.SIGSTOP)
-    try:
+    with projection_paused(stack):
         lia.get_by_role("textbox", name="Shortcut").fill("late")
         lia.get_by_role("textbox", name="Canned response text").fill("Sorry for the wait, {visitor.name}.")
         lia.get_by_role("button", name="Add canned response").click()
         expect(lia.get_by_text("Canned response added")).to_be_visible()
         lia.wait_for_timeout(2500)  # longer than the gateway holds a read: the list is asked again
-    finally:
-        projection.send_signal(signal.SIGCONT)
     expect(canned.locator(".canned-row", has_text="/late")).to_be_visible()
 
-    projection.send_signal(signal.SIGSTOP)
-    try:
+    with projection_paused(stack):
         lia.get_by_role("button", name="Delete /late").click()
         expect(lia.get_by_text("Deleted")).to_be_visible()
         lia.wait_for_timeout(2500)
-    finally:
-        projection.send_signal(signal.SIGCONT)
     expect(canned).to_contain_text("No canned responses")
