@@ -60,6 +60,9 @@ class Stack:
             "PARLEY_MONGODB_DATABASE": f"parley_bench_{run}",
             "PARLEY_TOPIC_PREFIX": f"bench-{run}",
             "PARLEY_LOG_LEVEL": "WARNING",
+            # The load generator is one address starting thousands of chats: the public-path rate limits
+            # are off for this stack only, by the setting any deployment could set (README: "Limits").
+            "PARLEY_RATE_LIMITS_ENABLED": "false",
         }
         # This process reads the same settings as the services it starts (replay, agent registration).
         os.environ.update(self.env)

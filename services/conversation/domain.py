@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from services.conversation.sign_ins import (
+    SessionsState,
+    SignInState,
+    apply_session,
+    apply_sign_in,
+)
 from shared.events import EventBase
 from shared.events.agent import (
+    SESSION_EVENTS,
+    SIGN_IN_EVENTS,
     AgentPasswordSet,
     AgentProfileUpdated,
     AgentRegistered,
@@ -281,13 +289,23 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
 
 
 def apply_credentials(view: View | None, event: EventBase, position: int) -> View:
-    if not isinstance(event, AgentPasswordSet):
+    if isinstance(event, AgentPasswordSet):
+        return {
+            **(view or {}),
+            **_base(event, position),
+            "email": event.payload.email.lower(),
+            "password_hash": event.payload.password_hash,
+        }
+    if view is None:
+        raise EventOutOfPlace(f"{event.type} for agent {event.aggregate_id}, who has no password")
+    nxt: View = {**view, "position": position, "updated_at": event.occurred_at}
+    if isinstance(event, SIGN_IN_EVENTS):
+        nxt["sign_in"] = apply_sign_in(SignInState.of_document(view.get("sign_in")), event).to_document()
+    elif isinstance(event, SESSION_EVENTS):
+        nxt["sessions"] = apply_session(SessionsState.of_document(view.get("sessions")), event).to_document()
+    else:
         raise EventOutOfPlace(f"{event.type} does not belong to the credentials view")
-    return {
-        **_base(event, position),
-        "email": event.payload.email.lower(),
-        "password_hash": event.payload.password_hash,
-    }
+    return nxt
 
 
 def apply_canned_response(view: View | None, event: EventBase, position: int) -> View:

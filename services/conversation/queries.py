@@ -87,6 +87,21 @@ async def credentials_by_email(*, credentials: AsyncCollection[View], email: str
     return await credentials.find_one({"email": email.strip().lower()})
 
 
+async def locked_accounts(*, credentials: AsyncCollection[View], tenant: str, now: float) -> dict[str, float]:
+    """Agent id -> until when sign-in is locked (epoch seconds), for the team's accounts locked now."""
+    docs = await credentials.find(
+        {"tenant": tenant, "sign_in.locked_until": {"$gt": now}}, {"sign_in.locked_until": 1}
+    ).to_list()
+    return {doc["_id"]: doc["sign_in"]["locked_until"] for doc in docs}
+
+
+async def credentials_of_agent(
+    *, credentials: AsyncCollection[View], tenant: str, agent_id: str
+) -> View | None:
+    doc = await credentials.find_one({"_id": agent_id})
+    return doc if doc is not None and doc["tenant"] == tenant else None
+
+
 async def canned_responses(*, canned: AsyncCollection[View], tenant: str, text: str | None) -> list[View]:
     query: dict[str, Any] = {"tenant": tenant, "deleted": False}
     if text:

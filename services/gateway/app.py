@@ -13,10 +13,12 @@ from fastapi import FastAPI
 
 from services.gateway.attachments import GridFSAttachmentStore
 from services.gateway.config import GatewaySettings
+from services.gateway.credential_record import CredentialRecord
 from services.gateway.deps import Views
 from services.gateway.errors import RefuseNulInUrls, install_error_handlers
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
+from services.gateway.rate_limits import LIMIT_NAMES, RateLimits
 from services.gateway.routes import (
     agents,
     attachments,
@@ -40,6 +42,11 @@ from shared.mongo import create_mongo_client, get_database
 log = get_logger(__name__)
 
 
+def rate_limits_of(settings: GatewaySettings) -> RateLimits:
+    rates = {name: getattr(settings, f"limit_{name}") for name in LIMIT_NAMES}
+    return RateLimits(rates, enabled=settings.rate_limits_enabled)
+
+
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     settings = settings or GatewaySettings()
 
@@ -58,8 +65,14 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.views = Views(app.state.db)
         app.state.publisher = EventPublisher(producer, settings)
         app.state.attachments = GridFSAttachmentStore(app.state.db)
-        app.state.hub = LiveHub(settings)
+        app.state.rate_limits = rate_limits_of(settings)
+        app.state.credential_record = CredentialRecord()
+        app.state.hub = LiveHub(settings, app.state.credential_record)
         await app.state.hub.start()
+        # After the hub follows the topic, so no sign-out falls between the two.
+        app.state.credential_record.load_sessions(
+            await app.state.views.credentials.find({"sessions": {"$exists": True}}, {"sessions": 1}).to_list()
+        )
         log.info("gateway ready", host=settings.host, port=settings.port)
         try:
             yield

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from services.gateway.config import GatewaySettings
+from shared.events.envelope import new_id
 
 _hasher = PasswordHasher()
 ALGORITHM = "HS256"
@@ -37,6 +38,10 @@ class AgentPrincipal:
     agent_id: str
     tenant: str
     role: Literal["agent", "supervisor"]
+    # The sign-in this token belongs to (kept by refreshes) and when it was issued: what sign-out and
+    # "sign out everywhere" revoke. Not part of who the agent is.
+    session_id: str = field(default="", compare=False)
+    issued_at: float = field(default=0.0, compare=False)
 
     @property
     def is_supervisor(self) -> bool:
@@ -51,15 +56,21 @@ class VisitorPrincipal:
 
 
 def _sign(
-    settings: GatewaySettings, kind: Literal["agent", "visitor"], expires: datetime, **claims: str
+    settings: GatewaySettings, kind: Literal["agent", "visitor"], expires: datetime, **claims: str | float
 ) -> str:
     signed = {**claims, "kind": kind, "exp": expires}
     return jwt.encode(signed, settings.secret_key.get_secret_value(), algorithm=ALGORITHM)
 
 
-def agent_token(settings: GatewaySettings, agent: AgentPrincipal) -> tuple[str, datetime]:
+def agent_token(
+    settings: GatewaySettings, agent: AgentPrincipal, session_id: str | None = None
+) -> tuple[str, datetime]:
+    """A token of the sign-in `session_id` (a new one when None); `iat` to the microsecond, so "revoked
+    before" is exact."""
     expires = datetime.now(UTC) + timedelta(minutes=settings.agent_token_minutes)
-    token = _sign(settings, "agent", expires, sub=agent.agent_id, tenant=agent.tenant, role=agent.role)
+    sid = session_id or new_id()
+    claims = {"sub": agent.agent_id, "tenant": agent.tenant, "role": agent.role, "sid": sid}
+    token = _sign(settings, "agent", expires, **claims, iat=time.time())
     return token, expires
 
 
@@ -80,7 +91,7 @@ _VERIFIED: OrderedDict[tuple[str, str, str], dict[str, Any]] = OrderedDict()
 VERIFIED_TOKENS_KEPT = 10_000
 
 
-def decode_token(settings: GatewaySettings, token: str, kind: Literal["agent", "visitor"]) -> dict[str, str]:
+def decode_token(settings: GatewaySettings, token: str, kind: Literal["agent", "visitor"]) -> dict[str, Any]:
     secret = settings.secret_key.get_secret_value()
     key = (secret, token, kind)
     if (known := _VERIFIED.get(key)) is not None:
@@ -103,8 +114,14 @@ def decode_token(settings: GatewaySettings, token: str, kind: Literal["agent", "
 
 def agent_of_token(settings: GatewaySettings, token: str) -> AgentPrincipal:
     """The agent a token speaks for, over HTTP or a WebSocket alike; InvalidToken when it speaks for none."""
-    claims = decode_token(settings, token, "agent")
-    return AgentPrincipal(agent_id=claims["sub"], tenant=claims["tenant"], role=claims["role"])  # type: ignore[arg-type]
+    claims: dict[str, Any] = decode_token(settings, token, "agent")
+    return AgentPrincipal(
+        agent_id=claims["sub"],
+        tenant=claims["tenant"],
+        role=claims["role"],
+        session_id=claims.get("sid", ""),
+        issued_at=float(claims.get("iat", 0.0)),
+    )
 
 
 def visitor_of_token(settings: GatewaySettings, token: str) -> VisitorPrincipal:

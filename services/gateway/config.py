@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field, SecretStr, model_validator
 
+from services.gateway.rate_limits import Rate, RateSetting
 from services.mailer.config import SmtpSettings
 
 DEFAULT_UPLOAD_TYPES = (
@@ -38,6 +41,28 @@ class GatewaySettings(SmtpSettings):
     fresh_read_wait_seconds: float = Field(default=2.0, gt=0, le=30)
     fresh_read_poll_seconds: float = Field(default=0.03, gt=0, le=1)
     fresh_read_retry_after_seconds: int = Field(default=1, ge=1, le=60)
+
+    # Rate limits on the public paths, per gateway instance, as COUNT/SECONDS (README: "Limits").
+    # `false` turns every one off: only for a stack driven by a load generator (the bench sets it).
+    rate_limits_enabled: bool = True
+    limit_conversation_starts_per_address: Annotated[Rate, RateSetting] = Rate(20, 600)
+    limit_messages_per_visitor: Annotated[Rate, RateSetting] = Rate(30, 60)
+    limit_messages_per_address: Annotated[Rate, RateSetting] = Rate(120, 60)
+    limit_uploads_per_visitor: Annotated[Rate, RateSetting] = Rate(10, 60)
+    limit_uploads_per_address: Annotated[Rate, RateSetting] = Rate(30, 60)
+    limit_sign_ins_per_address: Annotated[Rate, RateSetting] = Rate(30, 300)
+    limit_sign_ins_per_account: Annotated[Rate, RateSetting] = Rate(20, 300)
+    # The client address comes from X-Forwarded-For only when the direct peer is one of these proxies
+    # (exact addresses); otherwise a visitor could name any address and escape every limit.
+    trusted_proxies: tuple[str, ...] = ()
+    # Account lockout, shared by all instances through the agent-credentials topic (always on).
+    lockout_failures: int = Field(default=10, ge=1)
+    lockout_window_seconds: float = Field(default=900, gt=0)
+    lockout_first_seconds: float = Field(default=60, gt=0)
+    lockout_max_seconds: float = Field(default=3600, gt=0)
+    # Per tenant, the origins whose pages may start a conversation ({"default": ["https://shop.example"]});
+    # a tenant not listed accepts any origin (the demo).
+    widget_allowed_origins: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _production_has_its_own_secret(self) -> GatewaySettings:

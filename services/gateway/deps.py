@@ -31,10 +31,12 @@ from services.gateway.auth import (
     visitor_of_token,
 )
 from services.gateway.config import GatewaySettings
-from services.gateway.errors import ApiError, Forbidden, NotFound, Unauthorized
+from services.gateway.credential_record import CredentialRecord
+from services.gateway.errors import ApiError, Forbidden, NotFound, TooManyRequests, Unauthorized
 from services.gateway.freshness import foreign, parse_min_positions, wait_for_view
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
+from services.gateway.rate_limits import RateLimits, client_address, retry_after_header
 from services.gateway.schemas import ChooseAgent
 from services.gateway.uploads import Uploads
 from services.webhooks import queries as webhook_queries
@@ -59,10 +61,14 @@ _db = _app_state("db")
 get_attachments = _app_state("attachments")
 get_hub = _app_state("hub")
 get_views = _app_state("views")
+get_credential_record = _app_state("credential_record")
+get_rate_limits = _app_state("rate_limits")
 
 
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 HubDep = Annotated[LiveHub, Depends(get_hub)]
+CredentialRecordDep = Annotated[CredentialRecord, Depends(get_credential_record)]
+RateLimitsDep = Annotated[RateLimits, Depends(get_rate_limits)]
 ProducerDep = Annotated[AIOKafkaProducer, Depends(_producer)]
 DatabaseDep = Annotated[AsyncDatabase[dict[str, Any]], Depends(_db)]
 AttachmentsDep = Annotated[AttachmentStore, Depends(get_attachments)]
@@ -129,24 +135,40 @@ def _principal(
         raise refused(str(exc)) from exc
 
 
-async def get_current_agent(settings: SettingsDep, token: TokenDep) -> AgentPrincipal:
-    return _principal(agent_of_token, settings, token, Unauthorized)
+def _live_agent(agent: AgentPrincipal, record: CredentialRecord) -> AgentPrincipal:
+    """A signed-out session or a revoked agent is refused at once, not at the token's expiry."""
+    if record.is_revoked(agent.agent_id, agent.session_id, agent.issued_at):
+        raise InvalidToken("this session has ended; sign in again")
+    return agent
+
+
+async def get_current_agent(
+    settings: SettingsDep, token: TokenDep, record: CredentialRecordDep
+) -> AgentPrincipal:
+    return _principal(lambda s, t: _live_agent(agent_of_token(s, t), record), settings, token, Unauthorized)
 
 
 async def get_current_visitor(settings: SettingsDep, token: TokenDep) -> VisitorPrincipal:
     return _principal(visitor_of_token, settings, token, Unauthorized)
 
 
-async def _agent_or_visitor(settings: SettingsDep, token: TokenDep) -> AgentPrincipal | VisitorPrincipal:
+async def _agent_or_visitor(
+    settings: SettingsDep, token: TokenDep, record: CredentialRecordDep
+) -> AgentPrincipal | VisitorPrincipal:
     """For resources both sides may read (attachments): whichever token it is, scoped as that side."""
     try:
-        return agent_of_token(settings, token)
+        agent_of_token(settings, token)
     except InvalidToken:
         return await get_current_visitor(settings, token)
+    return await get_current_agent(settings, token, record)
 
 
-async def get_socket_agent(settings: SettingsDep, token: SocketTokenDep) -> AgentPrincipal:
-    return _principal(agent_of_token, settings, token, _policy_violation)
+async def get_socket_agent(
+    settings: SettingsDep, token: SocketTokenDep, record: CredentialRecordDep
+) -> AgentPrincipal:
+    return _principal(
+        lambda s, t: _live_agent(agent_of_token(s, t), record), settings, token, _policy_violation
+    )
 
 
 async def get_socket_visitor(settings: SettingsDep, token: SocketTokenDep) -> VisitorPrincipal:
@@ -183,6 +205,74 @@ async def get_uploads(settings: SettingsDep, store: AttachmentsDep, publisher: P
 
 
 UploadsDep = Annotated[Uploads, Depends(get_uploads)]
+
+# Rate limits on the public paths (services/gateway/rate_limits.py): a refusal is a 429 with Retry-After,
+# before anything is appended.
+
+
+async def get_client_address(request: Request, settings: SettingsDep) -> str:
+    peer = request.client.host if request.client else None
+    return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+
+
+ClientAddressDep = Annotated[str, Depends(get_client_address)]
+
+
+def enforce_limits(limits: RateLimits, what: str, *checks: tuple[str, str]) -> None:
+    """Each (limit name, key) in turn; the first over its limit refuses the request."""
+    for name, key in checks:
+        wait = limits.hit(name, key)
+        if wait is not None:
+            seconds = retry_after_header(wait)
+            raise TooManyRequests(f"{what}; please wait {seconds} s and try again.", retry_after=int(seconds))
+
+
+async def _limit_conversation_starts(limits: RateLimitsDep, address: ClientAddressDep) -> None:
+    enforce_limits(
+        limits, "Too many chats were started from your network", ("conversation_starts_per_address", address)
+    )
+
+
+async def _limit_visitor_messages(
+    limits: RateLimitsDep, address: ClientAddressDep, visitor: VisitorDep
+) -> None:
+    enforce_limits(
+        limits,
+        "You are sending messages too fast",
+        ("messages_per_visitor", visitor.visitor_id),
+        ("messages_per_address", address),
+    )
+
+
+async def _limit_visitor_uploads(
+    limits: RateLimitsDep, address: ClientAddressDep, visitor: VisitorDep
+) -> None:
+    enforce_limits(
+        limits,
+        "Too many files were uploaded",
+        ("uploads_per_visitor", visitor.visitor_id),
+        ("uploads_per_address", address),
+    )
+
+
+async def _limit_sign_ins(limits: RateLimitsDep, address: ClientAddressDep) -> None:
+    enforce_limits(limits, "Too many sign-in attempts", ("sign_ins_per_address", address))
+
+
+async def _page_origin_allowed(request: Request, settings: SettingsDep) -> None:
+    """Proof a real page started the chat: when the tenant lists its sites, the browser's Origin header must
+    be one of them (a script can forge it, but then it no longer runs in a visitor's browser, and the
+    per-address limit still holds it)."""
+    allowed = settings.widget_allowed_origins.get(settings.default_tenant)
+    if allowed and request.headers.get("origin") not in allowed:
+        raise Forbidden("chats can only be started from this team's website")
+
+
+WidgetOriginCheck = Depends(_page_origin_allowed)
+ConversationStartLimit = Depends(_limit_conversation_starts)
+VisitorMessageLimit = Depends(_limit_visitor_messages)
+VisitorUploadLimit = Depends(_limit_visitor_uploads)
+SignInAddressLimit = Depends(_limit_sign_ins)
 
 # The documents a request is about, loaded from the views and scoped to the asker's team.
 
@@ -242,7 +332,15 @@ async def get_named_teammate(body: ChooseAgent, agent: AgentDep, views: ViewsDep
     return await _team_agent(views, agent, body.agent_id, f"agent {body.agent_id} not found")
 
 
+async def get_teammate_in_path(
+    agent_id: Annotated[str, Path(min_length=1, max_length=100)], agent: AgentDep, views: ViewsDep
+) -> dict[str, Any]:
+    """The teammate the path names (`/agents/{agent_id}/...`), if on the signed-in agent's team."""
+    return await _team_agent(views, agent, agent_id, f"agent {agent_id} not found")
+
+
 ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
+TeammateInPathDep = Annotated[dict[str, Any], Depends(get_teammate_in_path)]
 VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
 VisitorConversationStatusDep = Annotated[dict[str, Any], Depends(get_visitor_conversation_status)]
 MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]

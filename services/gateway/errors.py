@@ -67,6 +67,21 @@ class UnsupportedMediaType(ApiError):
     code = "unsupported_media_type"
 
 
+class TooManyRequests(ApiError):
+    """429 with `Retry-After` (whole seconds): over a rate limit, or a locked account."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int, code: str = "too_many_requests") -> None:
+        super().__init__(message, details={"retry_after_seconds": retry_after})
+        self.code = code
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
 def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:

@@ -20,7 +20,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
+from services.conversation.sign_ins import SessionsState, apply_session, session_revoked
+from services.gateway.credential_record import CredentialRecord
 from shared.events import EventBase, InvalidEvent, parse_event
+from shared.events.agent import AgentSessionEnded, AgentSessionsRevoked
 from shared.events.conversation import (
     AssignmentDecided,
     ConversationClosed,
@@ -33,7 +36,7 @@ from shared.events.conversation import (
 from shared.kafka import create_consumer
 from shared.logging import get_logger
 from shared.settings import ParleySettings
-from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, SIGNALS
+from shared.topics import AGENT_CREDENTIALS, AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, SIGNALS
 
 log = get_logger(__name__)
 SEND_QUEUE_LIMIT = 1000
@@ -59,8 +62,17 @@ class Connection:
     agent_id: str | None = None
     conversation_id: str | None = None
     # Serialized once by the hub, whatever the number of sockets that receive it.
+    session_id: str = ""
+    issued_at: float = 0.0
     queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE_LIMIT))
     overflowed: bool = False
+    ended: bool = False
+
+    def end(self) -> None:
+        """The session was signed out or revoked: the pump closes the socket at its next turn."""
+        self.ended = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.queue.put_nowait("")
 
     def push(self, message: str) -> None:
         try:
@@ -134,8 +146,10 @@ class ConversationStatuses:
 
 
 class LiveHub:
-    def __init__(self, settings: ParleySettings) -> None:
+    def __init__(self, settings: ParleySettings, record: CredentialRecord | None = None) -> None:
         self._settings = settings
+        # Fed with every agent-credentials event (never pushed to a socket): locks and ended sessions.
+        self._record = record
         self._agents: dict[str, set[Connection]] = defaultdict(set)
         self._visitors: dict[str, set[Connection]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
@@ -162,7 +176,8 @@ class LiveHub:
 
     async def start(self) -> None:
         prefix = self._settings.topic_prefix
-        topics = [t.name(prefix) for t in (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, SIGNALS)]
+        followed = (CONVERSATION_EVENTS_TOPIC, AGENT_EVENTS_TOPIC, SIGNALS, AGENT_CREDENTIALS)
+        topics = [t.name(prefix) for t in followed]
         self._consumer = create_consumer(self._settings, *topics, group_id=None, auto_offset_reset="latest")
         await self._consumer.start()
         self._task = asyncio.create_task(self._follow(self._consumer), name="live-hub")
@@ -177,14 +192,31 @@ class LiveHub:
 
     async def _follow(self, consumer: AIOKafkaConsumer) -> None:
         signals = SIGNALS.name(self._settings.topic_prefix)
+        credentials = AGENT_CREDENTIALS.name(self._settings.topic_prefix)
         while True:
             batches = await consumer.getmany(timeout_ms=1000, max_records=1000)
             for records in batches.values():
                 for record in records:
                     if record.topic == signals:
                         self._relay_signal(record)
+                    elif record.topic == credentials:
+                        self._note_credentials(record)
                     else:
                         self._dispatch(record)
+
+    def _note_credentials(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = parse_event(record.value or b"")
+        except InvalidEvent:
+            return  # the projection dead-letters it
+        if self._record is not None:
+            self._record.apply(event)
+        if isinstance(event, AgentSessionEnded | AgentSessionsRevoked):
+            for connection in self._agents.get(event.tenant, ()):
+                if connection.agent_id == event.aggregate_id and session_revoked(
+                    apply_session(SessionsState(), event), connection.session_id, connection.issued_at
+                ):
+                    connection.end()
 
     def _dispatch(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:

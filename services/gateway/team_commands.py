@@ -7,7 +7,8 @@ the event to append, or the ApiError a client should see when a rule forbids it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
 
 from services.gateway.auth import AgentPrincipal
 from services.gateway.commands import View, agent_actor
@@ -16,6 +17,8 @@ from services.gateway.schemas import ConfigureDepartment
 from shared.events import Actor, EventBase
 from shared.events.agent import (
     AgentProfileUpdated,
+    AgentSessionsRevoked,
+    AgentSignInReset,
     AgentStatus,
     AgentStatusChanged,
     CannedResponseCreated,
@@ -126,3 +129,25 @@ def configure_department(
             raise NotFound(f"fallback department {config.fallback} not found")
     payload = {**config.model_dump(), "members": members}
     return _by(agent, DepartmentConfigured, department_id, payload)
+
+
+def as_datetime(epoch: float | None) -> datetime | None:
+    return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def _supervisor_only(agent: AgentPrincipal, what: str) -> None:
+    if not agent.is_supervisor:
+        raise Forbidden(f"only supervisors {what}")
+
+
+def unlock_sign_in(agent: AgentPrincipal, teammate: View) -> AgentSignInReset:
+    _supervisor_only(agent, "lift a sign-in lock")
+    return _by(agent, AgentSignInReset, teammate["_id"], {"reason": "unlocked"})
+
+
+def revoke_sessions(
+    agent: AgentPrincipal, teammate: View, *, reason: Literal["signed_out_everywhere", "deactivated"]
+) -> AgentSessionsRevoked:
+    """Every token the teammate holds stops working; deactivation (issue 14) is meant to append the same."""
+    _supervisor_only(agent, "sign a teammate out everywhere")
+    return _by(agent, AgentSessionsRevoked, teammate["_id"], {"reason": reason})

@@ -3,6 +3,7 @@ restricted) and canned responses (canned-responses topic, keyed by response id).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field, HttpUrl
@@ -71,6 +72,68 @@ class AgentPasswordSet(EventBase):
 
     type: Literal["agent.password_set"] = "agent.password_set"
     payload: AgentPasswordSetPayload
+
+
+class AgentSignInFailedPayload(Strict):
+    pass
+
+
+class AgentSignInFailed(EventBase):
+    """A wrong password for this account (agent-credentials topic): failures in a window lock the account."""
+
+    type: Literal["agent.sign_in_failed"] = "agent.sign_in_failed"
+    payload: AgentSignInFailedPayload
+
+
+class AgentSignInLockedPayload(Strict):
+    locked_until: datetime = Field(
+        description="Sign-in is refused, without checking the password, until then."
+    )
+    failures: int = Field(ge=1, description="Failed sign-ins in the window that led to the lock.")
+    lock_number: int = Field(
+        ge=1, description="Locks since the last successful sign-in; each lasts twice the last."
+    )
+
+
+class AgentSignInLocked(EventBase):
+    type: Literal["agent.sign_in_locked"] = "agent.sign_in_locked"
+    payload: AgentSignInLockedPayload
+
+
+class AgentSignInResetPayload(Strict):
+    reason: Literal["signed_in", "unlocked"] = Field(
+        description="signed_in: the right password after failures; unlocked: a supervisor lifted the lock."
+    )
+
+
+class AgentSignInReset(EventBase):
+    """Failed sign-ins and any lock are forgotten: the next lock starts again at the shortest interval."""
+
+    type: Literal["agent.sign_in_reset"] = "agent.sign_in_reset"
+    payload: AgentSignInResetPayload
+
+
+class AgentSessionEndedPayload(Strict):
+    session_id: str = Field(min_length=1, max_length=100)
+    expires_at: datetime = Field(description="When the session's token expires anyway; forgotten after.")
+
+
+class AgentSessionEnded(EventBase):
+    """An agent signed out: the token of this session is refused at once by every gateway instance."""
+
+    type: Literal["agent.session_ended"] = "agent.session_ended"
+    payload: AgentSessionEndedPayload
+
+
+class AgentSessionsRevokedPayload(Strict):
+    reason: Literal["signed_out_everywhere", "deactivated"]
+
+
+class AgentSessionsRevoked(EventBase):
+    """Every token this agent was issued before the event is refused (sign out everywhere, deactivation)."""
+
+    type: Literal["agent.sessions_revoked"] = "agent.sessions_revoked"
+    payload: AgentSessionsRevokedPayload
 
 
 class CannedResponsePayload(Strict):
@@ -149,7 +212,9 @@ class RoutingTick(EventBase):
 
 
 AGENT_EVENTS = (AgentRegistered, AgentProfileUpdated, AgentStatusChanged)
-CREDENTIAL_EVENTS = (AgentPasswordSet,)
+SIGN_IN_EVENTS = (AgentSignInFailed, AgentSignInLocked, AgentSignInReset)
+SESSION_EVENTS = (AgentSessionEnded, AgentSessionsRevoked)
+CREDENTIAL_EVENTS = (AgentPasswordSet, *SIGN_IN_EVENTS, *SESSION_EVENTS)
 PRESENCE_EVENTS = (AgentHeartbeat,)
 DEPARTMENT_EVENTS = (DepartmentConfigured,)
 ROUTING_EVENTS = (RoutingTick,)

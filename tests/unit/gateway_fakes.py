@@ -15,9 +15,10 @@ from fastapi.testclient import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.gateway import deps
-from services.gateway.app import create_app
+from services.gateway.app import create_app, rate_limits_of
 from services.gateway.auth import AgentPrincipal, VisitorPrincipal
 from services.gateway.config import GatewaySettings
+from services.gateway.credential_record import CredentialRecord
 from services.gateway.deps import Views
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import Appended
@@ -140,12 +141,15 @@ def gateway(
     visitor: VisitorPrincipal | None = None,
     settings: GatewaySettings | None = None,
     hub: LiveHub | None = None,
+    record: CredentialRecord | None = None,
 ) -> TestClient:
     """The gateway app without its lifespan (no Kafka, no MongoDB), signed in as `agent` or `visitor`.
     The live hub is not started: sockets register with it, and it follows only what a test feeds it."""
     settings = settings or GatewaySettings()
     app = create_app(settings)
     hub = hub or LiveHub(settings)
+    limits = rate_limits_of(settings)
+    known = record if record is not None else CredentialRecord()
     overrides: dict[Any, Any] = {
         deps.get_settings: lambda: settings,
         deps.get_views: lambda: views,
@@ -153,6 +157,8 @@ def gateway(
         deps.get_hub: lambda: hub,
         # No file store: a route that reaches for a file fails loudly (messages without files never do).
         deps.get_attachments: lambda: None,
+        deps.get_credential_record: lambda: known,
+        deps.get_rate_limits: lambda: limits,
     }
     if agent is not None:
         overrides[deps.get_current_agent] = lambda: agent

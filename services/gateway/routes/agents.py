@@ -1,13 +1,24 @@
-"""Teammates: search the team's agents, to reassign a chat, add someone to it, or start a direct chat."""
+"""Teammates: search the team's agents, to reassign a chat, add someone to it, or start a direct chat.
+Supervisors also see whose sign-in is locked, lift a lock, and sign a teammate out everywhere."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, status
 
 from services.conversation import queries as conversation_queries
-from services.gateway.deps import AgentDep, FreshAgents, ViewsDep
+from services.gateway import team_commands
+from services.gateway.deps import (
+    AgentDep,
+    CredentialRecordDep,
+    FreshAgents,
+    PublisherDep,
+    TeammateInPathDep,
+    ViewsDep,
+)
+from services.gateway.errors import NotFound
 from services.gateway.schemas import agent_card
 from shared.capacity import limit_of_agent
 
@@ -24,8 +35,62 @@ async def search_agents(
         agents=views.agents, conversations=views.conversations, tenant=agent.tenant, text=q
     )
     departments = await conversation_queries.departments(departments=views.departments, tenant=agent.tenant)
-    return {
-        "items": [
-            agent_card(doc, doc["open_conversations"], limit_of_agent(doc, departments)) for doc in docs
-        ]
-    }
+    locked = (
+        await conversation_queries.locked_accounts(
+            credentials=views.credentials, tenant=agent.tenant, now=time.time()
+        )
+        if agent.is_supervisor
+        else {}
+    )
+    items = []
+    for doc in docs:
+        card = agent_card(doc, doc["open_conversations"], limit_of_agent(doc, departments))
+        if agent.is_supervisor:
+            card["locked_until"] = team_commands.as_datetime(locked.get(doc["_id"]))
+        items.append(card)
+    return {"items": items}
+
+
+async def _credentials(views: ViewsDep, teammate: dict[str, Any]) -> dict[str, Any]:
+    credentials = await conversation_queries.credentials_of_agent(
+        credentials=views.credentials, tenant=teammate["tenant"], agent_id=teammate["_id"]
+    )
+    if credentials is None:
+        raise NotFound(f"agent {teammate['_id']} has no password yet")
+    return credentials
+
+
+@router.post(
+    "/agents/{agent_id}/unlock",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Supervisors: lift a teammate's sign-in lock",
+)
+async def unlock(
+    teammate: TeammateInPathDep,
+    agent: AgentDep,
+    views: ViewsDep,
+    publisher: PublisherDep,
+    record: CredentialRecordDep,
+) -> None:
+    await _credentials(views, teammate)
+    event = team_commands.unlock_sign_in(agent, teammate)
+    await publisher.append(event)
+    record.apply(event)
+
+
+@router.post(
+    "/agents/{agent_id}/sign-out-everywhere",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Supervisors: end every session of a teammate, on every gateway instance and socket",
+)
+async def sign_out_everywhere(
+    teammate: TeammateInPathDep,
+    agent: AgentDep,
+    views: ViewsDep,
+    publisher: PublisherDep,
+    record: CredentialRecordDep,
+) -> None:
+    await _credentials(views, teammate)
+    event = team_commands.revoke_sessions(agent, teammate, reason="signed_out_everywhere")
+    await publisher.append(event)
+    record.apply(event)

@@ -31,6 +31,9 @@ router = APIRouter(tags=["live"])
 async def _pump(websocket: WebSocket, connection: Connection) -> None:
     while True:
         message = await connection.queue.get()
+        if connection.ended:
+            await websocket.close(code=1008, reason="this session has ended; sign in again")
+            return
         if connection.overflowed:
             await websocket.close(code=1013, reason="too far behind; reconnect and fetch what you missed")
             return
@@ -93,7 +96,10 @@ async def agent_socket(
         else:
             raise _unknown(message)
 
-    await _serve(websocket, hub, Connection(tenant=agent.tenant, agent_id=agent.agent_id), on_message)
+    connection = Connection(
+        tenant=agent.tenant, agent_id=agent.agent_id, session_id=agent.session_id, issued_at=agent.issued_at
+    )
+    await _serve(websocket, hub, connection, on_message)
 
 
 @router.websocket("/ws/visitor")

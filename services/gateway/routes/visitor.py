@@ -13,6 +13,7 @@ from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.auth import VisitorPrincipal, visitor_token
 from services.gateway.deps import (
+    ConversationStartLimit,
     PublisherDep,
     SettingsDep,
     UploadsDep,
@@ -22,6 +23,9 @@ from services.gateway.deps import (
     VisitorDep,
     VisitorFreshConversation,
     VisitorFreshHistory,
+    VisitorMessageLimit,
+    VisitorUploadLimit,
+    WidgetOriginCheck,
 )
 from services.gateway.errors import Forbidden
 from services.gateway.schemas import (
@@ -38,7 +42,12 @@ from shared.events.envelope import Actor, new_id
 router = APIRouter(prefix="/api/visitor", tags=["visitor"])
 
 
-@router.post("/conversations", status_code=status.HTTP_201_CREATED, summary="Start a chat (pre-chat form)")
+@router.post(
+    "/conversations",
+    status_code=status.HTTP_201_CREATED,
+    summary="Start a chat (pre-chat form)",
+    dependencies=[WidgetOriginCheck, ConversationStartLimit],
+)
 async def start_conversation(
     body: StartConversation, request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
@@ -127,7 +136,12 @@ async def my_messages(
     return {"items": items}
 
 
-@router.post("/conversation/messages", status_code=status.HTTP_201_CREATED, summary="Write to the agent")
+@router.post(
+    "/conversation/messages",
+    status_code=status.HTTP_201_CREATED,
+    summary="Write to the agent",
+    dependencies=[VisitorMessageLimit],
+)
 async def post_message(
     body: PostMessage,
     conversation: VisitorConversationStatusDep,
@@ -147,7 +161,12 @@ async def post_message(
     return {"events": [a.as_json() for a in appended]}
 
 
-@router.post("/conversation/attachments", status_code=status.HTTP_201_CREATED, summary="Upload a file")
+@router.post(
+    "/conversation/attachments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Upload a file",
+    dependencies=[VisitorUploadLimit],
+)
 async def upload(
     conversation: VisitorConversationDep,
     visitor: VisitorDep,
