@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field, SecretStr, model_validator
 
 from services.gateway.rate_limits import Rate, RateSetting
@@ -45,13 +43,13 @@ class GatewaySettings(SmtpSettings):
     # Rate limits on the public paths, per gateway instance, as COUNT/SECONDS (README: "Limits").
     # `false` turns every one off: only for a stack driven by a load generator (the bench sets it).
     rate_limits_enabled: bool = True
-    limit_conversation_starts_per_address: Annotated[Rate, RateSetting] = Rate(20, 600)
-    limit_messages_per_visitor: Annotated[Rate, RateSetting] = Rate(30, 60)
-    limit_messages_per_address: Annotated[Rate, RateSetting] = Rate(120, 60)
-    limit_uploads_per_visitor: Annotated[Rate, RateSetting] = Rate(10, 60)
-    limit_uploads_per_address: Annotated[Rate, RateSetting] = Rate(30, 60)
-    limit_sign_ins_per_address: Annotated[Rate, RateSetting] = Rate(30, 300)
-    limit_sign_ins_per_account: Annotated[Rate, RateSetting] = Rate(20, 300)
+    limit_conversation_starts_per_address: RateSetting = Rate(20, 600)
+    limit_messages_per_visitor: RateSetting = Rate(30, 60)
+    limit_messages_per_address: RateSetting = Rate(120, 60)
+    limit_uploads_per_visitor: RateSetting = Rate(10, 60)
+    limit_uploads_per_address: RateSetting = Rate(30, 60)
+    limit_sign_ins_per_address: RateSetting = Rate(30, 300)
+    limit_sign_ins_per_account: RateSetting = Rate(20, 300)
     # The client address comes from X-Forwarded-For only when the direct peer is one of these proxies
     # (exact addresses); otherwise a visitor could name any address and escape every limit.
     trusted_proxies: tuple[str, ...] = ()

@@ -10,8 +10,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 from pydantic import BeforeValidator
+from pydantic_settings import NoDecode
 
 Clock = Callable[[], float]
 KEYS_KEPT = 100_000
@@ -42,7 +44,8 @@ class Rate:
         return f"{self.count}/{self.seconds:g}"
 
 
-RateSetting = BeforeValidator(Rate.parse)
+# A setting's type: "COUNT/SECONDS" in the environment (not JSON, which pydantic-settings would expect).
+RateSetting = Annotated[Rate, NoDecode, BeforeValidator(Rate.parse)]
 
 
 class FixedWindowLimiter:
