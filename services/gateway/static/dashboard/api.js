@@ -50,6 +50,12 @@ export function logout() {
   listeners.forEach((fn) => fn());
 }
 
+/** Sign out on the server too: this session's token stops working at once, everywhere. */
+export async function signOut() {
+  if (session) await request('POST', '/api/agent/auth/logout').catch(() => null);
+  logout();
+}
+
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
   if (!session) return;

@@ -1,6 +1,6 @@
 // The agent dashboard: sign-in, the shell (navigation, availability switch), and a small hash router.
 import { clear, h } from '../shared/dom.js';
-import { api, getSession, login, logout, onSignedOut } from './api.js';
+import { api, getSession, login, onSignedOut, signOut } from './api.js';
 import { chats } from './chats.js';
 import { live } from './live.js';
 import { changes, freshView, loadAgents, loadDepartments, loadMe, myProfile, QUEUE_EVENTS, store } from './store.js';
@@ -123,7 +123,7 @@ function buildShell() {
     ...links,
     h('div', { class: 'rail-spacer' }),
     h('div', { class: 'rail-me', title: me.email }, avatar(me.name, me.avatar_url), h('span', { class: 'rail-me-name', text: me.name })),
-    h('button', { type: 'button', class: 'rail-link rail-signout', onclick: () => logout() }, h('span', { class: 'rail-icon', 'aria-hidden': 'true', text: '⎋' }), 'Sign out'));
+    h('button', { type: 'button', class: 'rail-link rail-signout', onclick: () => signOut() }, h('span', { class: 'rail-icon', 'aria-hidden': 'true', text: '⎋' }), 'Sign out'));
   const topbar = h('header', { class: 'topbar' }, title, connection, h('div', { class: 'topbar-spacer' }), h('span', { class: 'muted small', text: 'Availability' }), switcher.el);
   clear(root, h('div', { class: 'app' }, rail, h('div', { class: 'content' }, topbar, view)));
 

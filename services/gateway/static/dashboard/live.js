@@ -1,6 +1,6 @@
 // The agent WebSocket: tenant events, typing, and our heartbeat. Reconnects with backoff; after a
 // reconnect, listeners get `ready` with reconnected=true and re-fetch what they show (no gap).
-import { token } from './api.js';
+import { logout, token } from './api.js';
 import { note } from '../shared/fresh.js';
 import { CLOSING_EVENTS, recentlyClosed } from './store.js';
 
@@ -56,11 +56,13 @@ export class Live extends EventTarget {
         this.dispatchEvent(new CustomEvent('typing', { detail: data }));
       }
     });
-    socket.addEventListener('close', () => {
+    socket.addEventListener('close', (closed) => {
       clearInterval(this.heartbeat);
       if (this.socket !== socket) return;
       this.setConnected(false);
       if (this.stopped) return;
+      // 1008: the server refused the token (signed out elsewhere, revoked, expired): sign in again.
+      if (closed.code === 1008) { logout(); return; }
       const delay = Math.min(10_000, 500 * 2 ** this.attempt++) + Math.random() * 300;
       setTimeout(() => this.connect(), delay);
     });

@@ -2,6 +2,7 @@
 import { clear, h } from '../shared/dom.js';
 import { api } from './api.js';
 import { freshView, myProfile, store } from './store.js';
+import { lockedAccountsCard } from './locked-accounts.js';
 import { emptyState, showError, toast } from './ui.js';
 
 export const TITLE = 'Profile';
@@ -84,7 +85,8 @@ export function render(view) {
   }
 
   clear(view, h('div', { class: 'profile' }, profileForm,
-    h('div', { class: 'card' }, h('h3', { text: 'Canned responses' }), cannedList, cannedForm)));
+    h('div', { class: 'card' }, h('h3', { text: 'Canned responses' }), cannedList, cannedForm),
+    me.role === 'supervisor' ? lockedAccountsCard() : null));
   canned.refresh();
   return () => canned.stop();
 }
