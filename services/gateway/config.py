@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
-from services.gateway.rate_limits import Rate, RateSetting
+from services.gateway.rate_limits import Rate, RateSetting, proxy_networks
 from services.mailer.config import SmtpSettings
 
 DEFAULT_UPLOAD_TYPES = (
@@ -51,7 +51,8 @@ class GatewaySettings(SmtpSettings):
     limit_sign_ins_per_address: RateSetting = Rate(30, 300)
     limit_sign_ins_per_account: RateSetting = Rate(20, 300)
     # The client address comes from X-Forwarded-For only when the direct peer is one of these proxies
-    # (exact addresses); otherwise a visitor could name any address and escape every limit.
+    # (addresses or networks, e.g. ["10.0.0.0/8"]); otherwise a visitor could name any address and escape
+    # every limit. Behind a load balancer, unset means every visitor shares the balancer's address.
     trusted_proxies: tuple[str, ...] = ()
     # Account lockout, shared by all instances through the agent-credentials topic (always on).
     lockout_failures: int = Field(default=10, ge=1)
@@ -61,6 +62,12 @@ class GatewaySettings(SmtpSettings):
     # Per tenant, the origins whose pages may start a conversation ({"default": ["https://shop.example"]});
     # a tenant not listed accepts any origin (the demo).
     widget_allowed_origins: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
+        proxy_networks(proxies)  # fails at start, not on the first request
+        return proxies
 
     @model_validator(mode="after")
     def _production_has_its_own_secret(self) -> GatewaySettings:

@@ -10,6 +10,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import Annotated
 
 from pydantic import BeforeValidator
@@ -94,15 +96,30 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
+@lru_cache(maxsize=8)
+def proxy_networks(trusted_proxies: tuple[str, ...]) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Addresses or networks (`10.0.0.0/8`); ValueError for anything else."""
+    return tuple(ip_network(proxy, strict=False) for proxy in trusted_proxies)
+
+
+def _is_trusted(address: str, networks: tuple[IPv4Network | IPv6Network, ...]) -> bool:
+    try:
+        ip = ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
 def client_address(peer: str | None, forwarded_for: str | None, trusted_proxies: tuple[str, ...]) -> str:
     """The address a request came from. X-Forwarded-For is read only when the direct peer is a trusted
     proxy, and then from the right: the first address no trusted proxy added is the client's (anything to
     its left the client could have written itself)."""
     address = peer or "unknown"
-    if address not in trusted_proxies or not forwarded_for:
+    networks = proxy_networks(trusted_proxies)
+    if not forwarded_for or not _is_trusted(address, networks):
         return address
     for hop in reversed([part.strip() for part in forwarded_for.split(",") if part.strip()]):
-        if hop not in trusted_proxies:
+        if not _is_trusted(hop, networks):
             return hop[:100]
     return address
 

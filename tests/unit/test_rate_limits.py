@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
+from services.gateway.config import GatewaySettings
 from services.gateway.rate_limits import (
     FixedWindowLimiter,
     Rate,
@@ -101,3 +103,10 @@ def test_refusals_are_counted_per_limit_and_nothing_is_refused_when_disabled() -
     assert limits.refused["conversation_starts_per_address"] == 0
     off = RateLimits(rates, enabled=False, clock=Clock())
     assert all(off.hit("messages_per_visitor", "v") is None for _ in range(10))
+
+
+def test_trusted_proxies_may_be_networks_and_a_bad_one_fails_at_start() -> None:
+    assert client_address("10.1.2.3", "198.51.100.1, 10.9.9.9", ("10.0.0.0/8",)) == "198.51.100.1"
+    assert client_address("fd00::1", "2001:db8::7", ("fd00::/8",)) == "2001:db8::7"
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        GatewaySettings(trusted_proxies=("not-an-address",))
