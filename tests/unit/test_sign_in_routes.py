@@ -51,7 +51,7 @@ def test_wrong_passwords_lock_the_account_and_a_locked_one_costs_no_password_che
     refused = _login(client, PASSWORD)
     assert refused.status_code == 429
     assert refused.json()["error"]["code"] == "account_locked"
-    assert refused.headers["Retry-After"] == "60"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60  # the first lock: 60 s from the last failure
     assert (record.password_checks, record.accounts_locked, record.refused_while_locked) == (3, 1, 1)
 
 
