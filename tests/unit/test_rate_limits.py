@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from services.gateway.config import GatewaySettings
 from services.gateway.rate_limits import (
+    LIMIT_NAMES,
     FixedWindowLimiter,
     Rate,
     RateLimits,
@@ -84,18 +85,7 @@ def test_the_forwarded_address_counts_only_behind_a_trusted_proxy() -> None:
 
 
 def test_refusals_are_counted_per_limit_and_nothing_is_refused_when_disabled() -> None:
-    rates = dict.fromkeys(
-        (
-            "conversation_starts_per_address",
-            "messages_per_visitor",
-            "messages_per_address",
-            "uploads_per_visitor",
-            "uploads_per_address",
-            "sign_ins_per_address",
-            "sign_ins_per_account",
-        ),
-        Rate(1, 60),
-    )
+    rates = dict.fromkeys(LIMIT_NAMES, Rate(1, 60))
     limits = RateLimits(rates, enabled=True, clock=Clock())
     assert limits.hit("messages_per_visitor", "v") is None
     assert limits.hit("messages_per_visitor", "v") is not None

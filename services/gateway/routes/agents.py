@@ -21,6 +21,7 @@ from services.gateway.deps import (
 from services.gateway.errors import NotFound
 from services.gateway.schemas import agent_card
 from shared.capacity import limit_of_agent
+from shared.events import EventBase
 
 router = APIRouter(prefix="/api/agent", tags=["agent: teammates"])
 
@@ -51,13 +52,22 @@ async def search_agents(
     return {"items": items}
 
 
-async def _credentials(views: ViewsDep, teammate: dict[str, Any]) -> dict[str, Any]:
+async def _append_about(
+    teammate: dict[str, Any],
+    event: EventBase,
+    views: ViewsDep,
+    publisher: PublisherDep,
+    record: CredentialRecordDep,
+) -> None:
+    """Appends a credentials event about a teammate who has a password (the view has no account to fold it
+    into otherwise), and folds it into this instance's record at once."""
     credentials = await conversation_queries.credentials_of_agent(
         credentials=views.credentials, tenant=teammate["tenant"], agent_id=teammate["_id"]
     )
     if credentials is None:
         raise NotFound(f"agent {teammate['_id']} has no password yet")
-    return credentials
+    await publisher.append(event)
+    record.apply(event)
 
 
 @router.post(
@@ -72,10 +82,7 @@ async def unlock(
     publisher: PublisherDep,
     record: CredentialRecordDep,
 ) -> None:
-    await _credentials(views, teammate)
-    event = team_commands.unlock_sign_in(agent, teammate)
-    await publisher.append(event)
-    record.apply(event)
+    await _append_about(teammate, team_commands.unlock_sign_in(agent, teammate), views, publisher, record)
 
 
 @router.post(
@@ -90,7 +97,5 @@ async def sign_out_everywhere(
     publisher: PublisherDep,
     record: CredentialRecordDep,
 ) -> None:
-    await _credentials(views, teammate)
     event = team_commands.revoke_sessions(agent, teammate, reason="signed_out_everywhere")
-    await publisher.append(event)
-    record.apply(event)
+    await _append_about(teammate, event, views, publisher, record)
