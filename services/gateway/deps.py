@@ -210,7 +210,7 @@ UploadsDep = Annotated[Uploads, Depends(get_uploads)]
 # before anything is appended.
 
 
-async def get_client_address(request: Request, settings: SettingsDep) -> str:
+async def get_client_address(request: HTTPConnection, settings: SettingsDep) -> str:
     peer = request.client.host if request.client else None
     return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
 
@@ -259,7 +259,7 @@ async def _limit_sign_ins(limits: RateLimitsDep, address: ClientAddressDep) -> N
     enforce_limits(limits, "Too many sign-in attempts", ("sign_ins_per_address", address))
 
 
-async def _page_origin_allowed(request: Request, settings: SettingsDep) -> None:
+async def _page_origin_allowed(request: HTTPConnection, settings: SettingsDep) -> None:
     """Proof a real page started the chat: when the tenant lists its sites, the browser's Origin header must
     be one of them (a script can forge it, but then it no longer runs in a visitor's browser, and the
     per-address limit still holds it)."""
