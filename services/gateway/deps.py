@@ -40,6 +40,7 @@ from services.gateway.rate_limits import RateLimits, client_address, retry_after
 from services.gateway.schemas import ChooseAgent
 from services.gateway.uploads import Uploads
 from services.webhooks import queries as webhook_queries
+from shared.events import EventBase
 
 Collection = AsyncCollection[dict[str, Any]]
 P = TypeVar("P", AgentPrincipal, VisitorPrincipal)
@@ -339,8 +340,36 @@ async def get_teammate_in_path(
     return await _team_agent(views, agent, agent_id, f"agent {agent_id} not found")
 
 
-ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
 TeammateInPathDep = Annotated[dict[str, Any], Depends(get_teammate_in_path)]
+
+
+class TeammateAccount:
+    """A teammate's account, which has a password (so the credentials view can fold events about it), and
+    how to append such an event: to the topic, then at once to this instance's record."""
+
+    def __init__(self, teammate: dict[str, Any], publisher: EventPublisher, record: CredentialRecord) -> None:
+        self.teammate = teammate
+        self._publisher = publisher
+        self._record = record
+
+    async def append(self, event: EventBase) -> None:
+        await self._publisher.append(event)
+        self._record.apply(event)
+
+
+async def get_teammate_account(
+    teammate: TeammateInPathDep, views: ViewsDep, publisher: PublisherDep, record: CredentialRecordDep
+) -> TeammateAccount:
+    credentials = await conversation_queries.credentials_of_agent(
+        credentials=views.credentials, tenant=teammate["tenant"], agent_id=teammate["_id"]
+    )
+    if credentials is None:
+        raise NotFound(f"agent {teammate['_id']} has no password yet")
+    return TeammateAccount(teammate, publisher, record)
+
+
+ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
+TeammateAccountDep = Annotated[TeammateAccount, Depends(get_teammate_account)]
 VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
 VisitorConversationStatusDep = Annotated[dict[str, Any], Depends(get_visitor_conversation_status)]
 MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]

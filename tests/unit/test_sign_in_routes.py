@@ -111,3 +111,21 @@ def test_a_tenant_that_lists_its_sites_accepts_chats_from_them_only() -> None:
     assert allowed.status_code == 201
     for headers in ({"Origin": "https://evil.test"}, {}):
         assert client.post("/api/visitor/conversations", json=body, headers=headers).status_code == 403
+
+
+def test_a_supervisor_signs_a_teammate_out_everywhere_and_an_agent_may_not() -> None:
+    sam_view = {**ANN_VIEW, "_id": "sam", "name": "Sam", "email": "sam@acme.test", "role": "supervisor"}
+    publisher, record = FakePublisher(), CredentialRecord()
+    views = fake_views(agent_credentials=[ANN_CREDENTIALS], agents=[ANN_VIEW, sam_view])
+    client = gateway(views, publisher, settings=SETTINGS, record=record)
+    ann, _ = agent_token(SETTINGS, AgentPrincipal(agent_id="ann", tenant="acme", role="agent"))
+    sam, _ = agent_token(SETTINGS, AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor"))
+    as_ann, as_sam = {"Authorization": f"Bearer {ann}"}, {"Authorization": f"Bearer {sam}"}
+    assert client.post("/api/agent/agents/ann/sign-out-everywhere", headers=as_ann).status_code == 403
+    assert (
+        client.post("/api/agent/agents/sam/sign-out-everywhere", headers=as_sam).status_code == 404
+    )  # no password
+    assert client.post("/api/agent/agents/ann/sign-out-everywhere", headers=as_sam).status_code == 204
+    assert [e.type for e in publisher.appended] == ["agent.sessions_revoked"]
+    assert client.get("/api/agent/me", headers=as_ann).status_code == 401
+    assert client.get("/api/agent/me", headers=as_sam).status_code == 200

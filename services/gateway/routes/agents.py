@@ -10,18 +10,9 @@ from fastapi import APIRouter, Query, status
 
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
-from services.gateway.deps import (
-    AgentDep,
-    CredentialRecordDep,
-    FreshAgents,
-    PublisherDep,
-    TeammateInPathDep,
-    ViewsDep,
-)
-from services.gateway.errors import NotFound
+from services.gateway.deps import AgentDep, FreshAgents, TeammateAccountDep, ViewsDep
 from services.gateway.schemas import agent_card
 from shared.capacity import limit_of_agent
-from shared.events import EventBase
 
 router = APIRouter(prefix="/api/agent", tags=["agent: teammates"])
 
@@ -52,37 +43,13 @@ async def search_agents(
     return {"items": items}
 
 
-async def _append_about(
-    teammate: dict[str, Any],
-    event: EventBase,
-    views: ViewsDep,
-    publisher: PublisherDep,
-    record: CredentialRecordDep,
-) -> None:
-    """Appends a credentials event about a teammate who has a password (the view has no account to fold it
-    into otherwise), and folds it into this instance's record at once."""
-    credentials = await conversation_queries.credentials_of_agent(
-        credentials=views.credentials, tenant=teammate["tenant"], agent_id=teammate["_id"]
-    )
-    if credentials is None:
-        raise NotFound(f"agent {teammate['_id']} has no password yet")
-    await publisher.append(event)
-    record.apply(event)
-
-
 @router.post(
     "/agents/{agent_id}/unlock",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Supervisors: lift a teammate's sign-in lock",
 )
-async def unlock(
-    teammate: TeammateInPathDep,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
-    record: CredentialRecordDep,
-) -> None:
-    await _append_about(teammate, team_commands.unlock_sign_in(agent, teammate), views, publisher, record)
+async def unlock(account: TeammateAccountDep, agent: AgentDep) -> None:
+    await account.append(team_commands.unlock_sign_in(agent, account.teammate))
 
 
 @router.post(
@@ -90,12 +57,7 @@ async def unlock(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Supervisors: end every session of a teammate, on every gateway instance and socket",
 )
-async def sign_out_everywhere(
-    teammate: TeammateInPathDep,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
-    record: CredentialRecordDep,
-) -> None:
-    event = team_commands.revoke_sessions(agent, teammate, reason="signed_out_everywhere")
-    await _append_about(teammate, event, views, publisher, record)
+async def sign_out_everywhere(account: TeammateAccountDep, agent: AgentDep) -> None:
+    await account.append(
+        team_commands.revoke_sessions(agent, account.teammate, reason="signed_out_everywhere")
+    )
