@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.conversation.sign_ins import SignInState, apply_sign_in
+from services.gateway.config import GatewaySettings
 from shared.events import EventBase
 from shared.events.agent import AgentSignInFailed, AgentSignInLocked, AgentSignInReset
 from shared.events.envelope import SYSTEM
@@ -23,6 +24,15 @@ class LockoutPolicy:
     window_seconds: float
     first_lock_seconds: float
     max_lock_seconds: float
+
+    @classmethod
+    def of_settings(cls, settings: GatewaySettings) -> LockoutPolicy:
+        return cls(
+            failures=settings.lockout_failures,
+            window_seconds=settings.lockout_window_seconds,
+            first_lock_seconds=settings.lockout_first_seconds,
+            max_lock_seconds=settings.lockout_max_seconds,
+        )
 
 
 @dataclass(frozen=True, slots=True)

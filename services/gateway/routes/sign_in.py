@@ -15,6 +15,7 @@ from fastapi import APIRouter, status
 from services.conversation import queries as conversation_queries
 from services.gateway import lockout, team_commands
 from services.gateway.auth import AgentPrincipal, agent_token, verify_password
+from services.gateway.credential_record import CredentialRecord
 from services.gateway.deps import (
     AgentDep,
     CredentialRecordDep,
@@ -26,8 +27,10 @@ from services.gateway.deps import (
     enforce_limits,
 )
 from services.gateway.errors import TooManyRequests, Unauthorized
+from services.gateway.publisher import EventPublisher
 from services.gateway.rate_limits import retry_after_header
 from services.gateway.schemas import Login, agent_card
+from shared.events import EventBase
 from shared.events.agent import AgentSessionEnded
 from shared.events.envelope import Actor
 
@@ -61,7 +64,7 @@ async def login(
         )
     record.password_checks += 1
     if not verify_password(credentials["password_hash"], body.password):
-        events = lockout.after_failure(credentials, state, now, lockout_policy(settings))
+        events = lockout.after_failure(credentials, state, now, lockout.LockoutPolicy.of_settings(settings))
         await _record(publisher, record, events)
         raise Unauthorized("wrong email or password")
     agent = await conversation_queries.get_agent(
@@ -80,16 +83,7 @@ async def login(
     return {"access_token": token, "token_type": "bearer", "expires_at": expires, "agent": card}
 
 
-def lockout_policy(settings: SettingsDep) -> lockout.LockoutPolicy:
-    return lockout.LockoutPolicy(
-        failures=settings.lockout_failures,
-        window_seconds=settings.lockout_window_seconds,
-        first_lock_seconds=settings.lockout_first_seconds,
-        max_lock_seconds=settings.lockout_max_seconds,
-    )
-
-
-async def _record(publisher: PublisherDep, record: CredentialRecordDep, events: list[Any]) -> None:
+async def _record(publisher: EventPublisher, record: CredentialRecord, events: list[EventBase]) -> None:
     """Appends, then folds into this instance's record at once: its next decision does not wait for the
     live hub or the projection to bring its own events back."""
     if not events:
