@@ -18,6 +18,7 @@ from services.conversation.sign_ins import (
     merged,
     session_revoked,
 )
+from services.gateway.publisher import EventPublisher
 from shared.events import EventBase
 from shared.events.agent import SESSION_EVENTS, SIGN_IN_EVENTS
 
@@ -63,3 +64,17 @@ class CredentialRecord:
     def is_revoked(self, agent_id: str, session_id: str, issued_at: float) -> bool:
         state = self._sessions.get(agent_id)
         return state is not None and session_revoked(state, session_id, issued_at)
+
+
+class TeammateAccount:
+    """A teammate's account, which has a password (so the credentials view can fold events about it), and
+    how to append such an event: to the topic, then at once to this instance's record."""
+
+    def __init__(self, teammate: dict[str, Any], publisher: EventPublisher, record: CredentialRecord) -> None:
+        self.teammate = teammate
+        self._publisher = publisher
+        self._record = record
+
+    async def append(self, event: EventBase) -> None:
+        await self._publisher.append(event)
+        self._record.apply(event)

@@ -31,16 +31,15 @@ from services.gateway.auth import (
     visitor_of_token,
 )
 from services.gateway.config import GatewaySettings
-from services.gateway.credential_record import CredentialRecord
-from services.gateway.errors import ApiError, Forbidden, NotFound, TooManyRequests, Unauthorized
+from services.gateway.credential_record import CredentialRecord, TeammateAccount
+from services.gateway.errors import ApiError, Forbidden, NotFound, Unauthorized
 from services.gateway.freshness import foreign, parse_min_positions, wait_for_view
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
-from services.gateway.rate_limits import RateLimits, client_address, retry_after_header
+from services.gateway.rate_limits import RateLimits, client_address
 from services.gateway.schemas import ChooseAgent
 from services.gateway.uploads import Uploads
 from services.webhooks import queries as webhook_queries
-from shared.events import EventBase
 
 Collection = AsyncCollection[dict[str, Any]]
 P = TypeVar("P", AgentPrincipal, VisitorPrincipal)
@@ -219,26 +218,16 @@ async def get_client_address(request: HTTPConnection, settings: SettingsDep) -> 
 ClientAddressDep = Annotated[str, Depends(get_client_address)]
 
 
-def enforce_limits(limits: RateLimits, what: str, *checks: tuple[str, str]) -> None:
-    """Each (limit name, key) in turn; the first over its limit refuses the request."""
-    for name, key in checks:
-        wait = limits.hit(name, key)
-        if wait is not None:
-            seconds = retry_after_header(wait)
-            raise TooManyRequests(f"{what}; please wait {seconds} s and try again.", retry_after=int(seconds))
-
-
 async def _limit_conversation_starts(limits: RateLimitsDep, address: ClientAddressDep) -> None:
-    enforce_limits(
-        limits, "Too many chats were started from your network", ("conversation_starts_per_address", address)
+    limits.enforce(
+        "Too many chats were started from your network", ("conversation_starts_per_address", address)
     )
 
 
 async def _limit_visitor_messages(
     limits: RateLimitsDep, address: ClientAddressDep, visitor: VisitorDep
 ) -> None:
-    enforce_limits(
-        limits,
+    limits.enforce(
         "You are sending messages too fast",
         ("messages_per_visitor", visitor.visitor_id),
         ("messages_per_address", address),
@@ -248,8 +237,7 @@ async def _limit_visitor_messages(
 async def _limit_visitor_uploads(
     limits: RateLimitsDep, address: ClientAddressDep, visitor: VisitorDep
 ) -> None:
-    enforce_limits(
-        limits,
+    limits.enforce(
         "Too many files were uploaded",
         ("uploads_per_visitor", visitor.visitor_id),
         ("uploads_per_address", address),
@@ -257,7 +245,7 @@ async def _limit_visitor_uploads(
 
 
 async def _limit_sign_ins(limits: RateLimitsDep, address: ClientAddressDep) -> None:
-    enforce_limits(limits, "Too many sign-in attempts", ("sign_ins_per_address", address))
+    limits.enforce("Too many sign-in attempts", ("sign_ins_per_address", address))
 
 
 async def _page_origin_allowed(request: HTTPConnection, settings: SettingsDep) -> None:
@@ -341,20 +329,6 @@ async def get_teammate_in_path(
 
 
 TeammateInPathDep = Annotated[dict[str, Any], Depends(get_teammate_in_path)]
-
-
-class TeammateAccount:
-    """A teammate's account, which has a password (so the credentials view can fold events about it), and
-    how to append such an event: to the topic, then at once to this instance's record."""
-
-    def __init__(self, teammate: dict[str, Any], publisher: EventPublisher, record: CredentialRecord) -> None:
-        self.teammate = teammate
-        self._publisher = publisher
-        self._record = record
-
-    async def append(self, event: EventBase) -> None:
-        await self._publisher.append(event)
-        self._record.apply(event)
 
 
 async def get_teammate_account(

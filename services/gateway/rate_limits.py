@@ -17,6 +17,8 @@ from typing import Annotated
 from pydantic import BeforeValidator
 from pydantic_settings import NoDecode
 
+from services.gateway.errors import TooManyRequests
+
 Clock = Callable[[], float]
 KEYS_KEPT = 100_000
 
@@ -142,6 +144,16 @@ class RateLimits:
         self.enabled = enabled
         self._limiters = {name: FixedWindowLimiter(rates[name], clock=clock) for name in LIMIT_NAMES}
         self.refused: dict[str, int] = dict.fromkeys(LIMIT_NAMES, 0)
+
+    def enforce(self, what: str, *checks: tuple[str, str]) -> None:
+        """Each (limit name, key) in turn; the first over its limit refuses the request with a 429 that says
+        `what` happened and how long to wait."""
+        for name, key in checks:
+            wait = self.hit(name, key)
+            if wait is not None:
+                seconds = retry_after_header(wait)
+                message = f"{what}; please wait {seconds} s and try again."
+                raise TooManyRequests(message, retry_after=int(seconds))
 
     def hit(self, name: str, key: str) -> float | None:
         """None when the request may go on; else the seconds to wait (the refusal is counted)."""

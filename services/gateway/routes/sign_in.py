@@ -24,7 +24,6 @@ from services.gateway.deps import (
     SettingsDep,
     SignInAddressLimit,
     ViewsDep,
-    enforce_limits,
 )
 from services.gateway.errors import TooManyRequests, Unauthorized
 from services.gateway.publisher import EventPublisher
@@ -46,7 +45,7 @@ async def login(
     limits: RateLimitsDep,
     record: CredentialRecordDep,
 ) -> dict[str, Any]:
-    enforce_limits(limits, "Too many sign-in attempts", ("sign_ins_per_account", body.email.strip().lower()))
+    limits.enforce("Too many sign-in attempts", ("sign_ins_per_account", body.email.strip().lower()))
     credentials = await conversation_queries.credentials_by_email(
         credentials=views.credentials, email=body.email
     )
