@@ -44,7 +44,13 @@ start_kafka() {
   write_kafka_config
   if [ ! -f "$KAFKA_DATA/meta.properties" ]; then
     local cluster_id
-    cluster_id="$("$PYTHON" -c 'import base64,os;print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("="))')"
+    # A random base64url id; one starting with "-" would be read as an option by the storage tool (1 run in
+    # 64 failed so), so draw again until it does not.
+    cluster_id="$("$PYTHON" -c '
+import base64, os
+while (cluster_id := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")).startswith("-"):
+    pass
+print(cluster_id)')"
     say "Formatting Kafka storage (cluster $cluster_id) ..."
     kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$KAFKA_HOME/server.properties" \
       > "$LOG_DIR/kafka-format.log" 2>&1 || { tail -20 "$LOG_DIR/kafka-format.log"; fail "Kafka storage format failed"; }
