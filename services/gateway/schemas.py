@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from services.gateway.commands import MAX_DIRECT_PARTICIPANTS
 from services.gateway.errors import refuse_nul
 from shared.capacity import ChatLimit
-from shared.events.agent import AgentStatus, RoutingStrategy
+from shared.events.agent import AgentStatus, BusinessHours, RoutingStrategy
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
 from shared.events.transcript import EMAIL_PATTERN
 
@@ -78,6 +78,10 @@ class ConfigureDepartment(Body):
     strategy: RoutingStrategy = "least_busy"
     fallback: str | None = Field(default=None, max_length=100)
     default_max_chats: int | None = Field(default=None, ge=1, le=100)
+    hours: BusinessHours | None = Field(
+        default=None,
+        description="Opening hours in a named time zone; null: the `default` department's, else always open.",
+    )
 
 
 class Rate(Body):

@@ -47,6 +47,11 @@ class ConversationStartedPayload(Strict):
     locale: str | None = Field(default=None, max_length=35)
     channel: Literal["web_widget", "api"] = "web_widget"
     department: str | None = Field(default=None, max_length=100)
+    offline: bool = Field(
+        default=False,
+        description="A message left in the widget's leave-a-message form (department closed or nobody "
+        "available): the visitor is not waiting in the chat and is answered at `visitor.email`.",
+    )
 
 
 class ConversationStarted(EventBase):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from services.gateway import team_commands
 from services.gateway.auth import AgentPrincipal
@@ -110,3 +111,19 @@ def test_a_department_names_members_and_a_fallback_that_exist() -> None:
         _configure(SAM, {"name": "Sales", "fallback": "support"}, fallback=None)
     event = _configure(SAM, {"name": "Sales", "fallback": "support"}, fallback={"_id": "support"})
     assert event.payload.fallback == "support"
+
+
+def test_a_department_carries_its_business_hours_into_the_event() -> None:
+    hours = {
+        "timezone": "Europe/Paris",
+        "weekly": [{"day": "mon", "open": "09:00", "close": "17:00"}],
+        "holidays": ["2026-12-25"],
+        "offline_text": "Back on Monday",
+        "offline_form_when_unavailable": True,
+    }
+    event = _configure(SAM, {"name": "Sales", "hours": hours})
+    assert event.payload.hours is not None
+    assert event.payload.hours.model_dump(mode="json") == hours
+    assert _configure(SAM, {"name": "Sales"}).payload.hours is None
+    with pytest.raises(ValidationError, match="unknown time zone"):
+        ConfigureDepartment.model_validate({"name": "Sales", "hours": {"timezone": "Europe/Atlantis"}})
