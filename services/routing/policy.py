@@ -20,11 +20,12 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from services.routing.state import AgentEntry, TenantState, effective_status, new_agent
+from shared.business_hours import hours_of, is_open
 from shared.events import EventBase
 from shared.events.agent import (
     AgentHeartbeat,
@@ -128,6 +129,8 @@ class _Ctx:
     at: str
     outputs: list[Output]
     loads: Counter[str]
+    # department -> open at `at` by its business hours (asked once per department per fact)
+    open_now: dict[str, bool] = field(default_factory=dict)
 
 
 def decide(
@@ -228,6 +231,17 @@ def _agent(state: TenantState, agent_id: str) -> AgentEntry:
     return state.agents.setdefault(agent_id, new_agent())
 
 
+def _open(ctx: _Ctx, department: str) -> bool:
+    """Whether the department's business hours (else the tenant default's) have it open now. A closed
+    department's chats wait in its queue, and go to nobody by strategy or fallback, until a fact at or after
+    the opening (the router's tick at the latest) drains the queue; an agent may still take one by joining."""
+    known = ctx.open_now.get(department)
+    if known is None:
+        known = is_open(hours_of(ctx.state.departments, department), _parse(ctx.at))
+        ctx.open_now[department] = known
+    return known
+
+
 def _has_room(ctx: _Ctx, agent_id: str, department: str) -> bool:
     return agent_id in ctx.state.agents and ctx.loads[agent_id] < ctx.state.capacity(agent_id, department)
 
@@ -283,14 +297,14 @@ def _choose(
     state = ctx.state
     conv = state.conversations[conversation_id]
     department = conv["department"]
-    if state.strategy(department) == "pooled":
-        return None  # agents take from the pool themselves
+    if state.strategy(department) == "pooled" or not _open(ctx, department):
+        return None  # agents take from the pool themselves; a closed department's chats wait for the opening
     avoid = {*conv["left"], *exclude}
     chosen = _pick(ctx, department, _free_agents(ctx, department, avoid))
     if chosen is not None or own_only:
         return chosen
     for fallback in _fallbacks(state, department):
-        if state.strategy(fallback) == "pooled":
+        if state.strategy(fallback) == "pooled" or not _open(ctx, fallback):
             continue
         chosen = _pick(ctx, fallback, _free_agents(ctx, fallback, avoid))
         if chosen is not None:
@@ -404,6 +418,7 @@ def _route(
         and prefer not in exclude
         and effective_status(state.agents[prefer]) == "available"
         and _has_room(ctx, prefer, conv["department"])
+        and _open(ctx, conv["department"])
     ):
         chosen = prefer
     if chosen is None:
@@ -569,7 +584,9 @@ def _configure(ctx: _Ctx, department: str, event: DepartmentConfigured) -> None:
         "fallback": payload.fallback,
         "default_max_chats": payload.default_max_chats,
         "rr_last": previous.get("rr_last") if previous else None,
+        "hours": payload.hours.model_dump(mode="json") if payload.hours is not None else None,
     }
+    ctx.open_now.clear()  # these hours, or the tenant default's, may have changed
 
 
 def _tick(ctx: _Ctx, grace_seconds: float, heartbeat_timeout_seconds: float) -> None:
@@ -578,6 +595,7 @@ def _tick(ctx: _Ctx, grace_seconds: float, heartbeat_timeout_seconds: float) -> 
     now = max(ctx.at, state.meta.get("now") or ctx.at)
     state.meta["now"] = now
     ctx.at = now
+    ctx.open_now.clear()
     timeout = timedelta(seconds=heartbeat_timeout_seconds)
     for agent in state.agents.values():
         last_seen = agent["last_seen"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from shared.capacity import chat_limit
 from shared.events.agent import AgentStatus, RoutingStrategy
@@ -46,6 +46,7 @@ class DepartmentEntry(TypedDict):
     fallback: str | None  # the department that takes what nobody here can
     default_max_chats: int | None
     rr_last: str | None  # round robin: the member who got the last conversation
+    hours: NotRequired[dict[str, Any] | None]  # BusinessHours as JSON; absent in entries from before it
 
 
 class Meta(TypedDict, total=False):

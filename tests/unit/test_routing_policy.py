@@ -20,6 +20,7 @@ from shared.events.agent import (
     AgentStatus,
     AgentStatusChanged,
     AgentStatusChangedPayload,
+    BusinessHours,
     DepartmentConfigured,
     DepartmentConfiguredPayload,
     RoutingStrategy,
@@ -94,6 +95,7 @@ class Desk:
         strategy: RoutingStrategy = "least_busy",
         fallback: str | None = None,
         default_max_chats: int | None = None,
+        hours: BusinessHours | None = None,
     ) -> list[Brief]:
         payload = DepartmentConfiguredPayload(
             name=dept,
@@ -101,6 +103,7 @@ class Desk:
             strategy=strategy,
             fallback=fallback,
             default_max_chats=default_max_chats,
+            hours=hours,
         )
         return self.apply(DepartmentConfigured(**self._env(dept), payload=payload))
 
@@ -121,9 +124,9 @@ class Desk:
         payload = AgentProfileUpdatedPayload(max_concurrent_chats=max_chats)
         return self.apply(AgentProfileUpdated(**self._env(agent_id), payload=payload))
 
-    def start(self, cid: str, department: str | None = None) -> list[Brief]:
+    def start(self, cid: str, department: str | None = None, offline: bool = False) -> list[Brief]:
         payload = ConversationStartedPayload(
-            visitor_id=f"v-{cid}", visitor=VisitorInfo(name="Vera"), department=department
+            visitor_id=f"v-{cid}", visitor=VisitorInfo(name="Vera"), department=department, offline=offline
         )
         return self.apply(ConversationStarted(**self._env(cid), payload=payload))
 
