@@ -25,9 +25,7 @@ HORIZON_DAYS = 400
 Interval = tuple[datetime, datetime]
 
 
-def hours_of(
-    departments: Mapping[str, Mapping[str, Any] | None], department: str | None
-) -> BusinessHours | None:
+def hours_of(departments: Mapping[str, Any], department: str | None) -> BusinessHours | None:
     """The hours that apply to `department` (a mapping from department id to its configuration, whose
     `hours` is a BusinessHours or its JSON), falling back to the tenant default; None: always open."""
     for candidate in (department, TENANT_DEFAULT_DEPARTMENT):

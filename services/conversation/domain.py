@@ -83,6 +83,7 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
             locale=started.locale,
             channel=started.channel,
             department=started.department,
+            offline=started.offline,
         )
     if isinstance(event, DirectConversationStarted):
         if view is not None:
@@ -228,6 +229,7 @@ def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
         "locale": None,
         "channel": None,
         "department": None,
+        "offline": False,  # a message left in the widget's form: the visitor waits for an email reply
         "subject": None,
         "tags": [],
         "created_at": event.occurred_at,

@@ -11,7 +11,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
 View = dict[str, Any]
-MonitorFilter = Literal["unassigned", "assigned", "mine", "all"]
+MonitorFilter = Literal["unassigned", "assigned", "mine", "offline", "all"]
 
 
 async def get_conversation(
@@ -34,6 +34,8 @@ async def monitor(
         "unassigned": [d for d in open_docs if d["assignment"] != "assigned"],
         "assigned": [d for d in open_docs if d["assignment"] == "assigned"],
         "mine": [d for d in open_docs if d.get("assignee_id") == agent_id or agent_id in d["participants"]],
+        # Messages left while the department was closed or nobody was available (views from before: False).
+        "offline": [d for d in open_docs if d.get("offline")],
         "all": open_docs,
     }
     return {"items": buckets[status_filter], "counts": {name: len(docs) for name, docs in buckets.items()}}
@@ -53,6 +55,12 @@ async def open_counts(*, conversations: AsyncCollection[View], tenant: str) -> C
         {"tenant": tenant, "status": "open", "assignment": "assigned"}, {"assignee_id": 1}
     ).to_list()
     return Counter(doc["assignee_id"] for doc in docs if doc.get("assignee_id"))
+
+
+async def available_agent_ids(*, agents: AsyncCollection[View], tenant: str) -> set[str]:
+    """The team's agents whose status is available (the widget's "anyone there?")."""
+    docs = await agents.find({"tenant": tenant, "status": "available"}, {"_id": 1}).to_list()
+    return {doc["_id"] for doc in docs}
 
 
 async def get_agent(*, agents: AsyncCollection[View], tenant: str, agent_id: str) -> View | None:

@@ -37,6 +37,16 @@ class StartConversation(Body):
     page_url: HttpUrl | None = None
     locale: str | None = Field(default=None, max_length=35)
     department: str | None = Field(default=None, max_length=100)
+    offline: bool = Field(
+        default=False,
+        description="Leave a message (the department is closed or nobody is available): needs an email and a message.",
+    )
+
+    @model_validator(mode="after")
+    def _a_left_message_can_be_answered(self) -> StartConversation:
+        if self.offline and not (self.email and self.message and self.message.strip()):
+            raise ValueError("a left message needs an email to reply to and a message")
+        return self
 
 
 class PostMessage(Body):
@@ -162,6 +172,7 @@ def visitor_conversation(doc: dict[str, Any], assignee: dict[str, Any] | None) -
         "status": doc["status"],
         "assignment": doc["assignment"],
         "queue_position": doc.get("queue_position"),
+        "offline": doc.get("offline", False),  # a left message: answered by email, not in a waiting chat
         "agent": {"name": assignee["name"], "avatar_url": assignee.get("avatar_url")} if assignee else None,
         "created_at": doc["created_at"],
         "closed_at": doc.get("closed_at"),
@@ -197,7 +208,7 @@ class Appended(BaseModel):
     position: int
 
 
-Page = Literal["unassigned", "assigned", "mine", "all"]
+Page = Literal["unassigned", "assigned", "mine", "offline", "all"]
 
 
 def waiting_seconds(doc: dict[str, Any], now: datetime) -> float | None:

@@ -124,6 +124,7 @@ QUERIES: dict[str, Query] = {
     "agent by id": lambda v: conversation_queries.get_agent(
         agents=v["agents"], tenant=TENANT, agent_id=AGENT
     ),
+    "available agents": lambda v: conversation_queries.available_agent_ids(agents=v["agents"], tenant=TENANT),
     "agents by ids": lambda v: conversation_queries.agents_by_id(
         agents=v["agents"], tenant=TENANT, agent_ids=[AGENT, "a7-4"]
     ),

@@ -18,8 +18,8 @@ def paris(**extra: Any) -> BusinessHours:
     return BusinessHours.model_validate({"timezone": "Europe/Paris", "weekly": WEEKDAYS_9_TO_5, **extra})
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def test_open_within_the_local_weekly_interval_and_closed_outside_it() -> None:

@@ -1,10 +1,12 @@
 """The visitor's side: start a chat, write, upload, read their own conversation, rate it.
 
-Every route here is scoped by the visitor token to exactly one conversation.
+Every route here is scoped by the visitor token to exactly one conversation, except starting one and
+asking whether the team is open (`/availability`, which shows nothing of any conversation or agent).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, UploadFile, status
@@ -12,6 +14,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile, status
 from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.auth import VisitorPrincipal, visitor_token
+from services.gateway.availability import availability
 from services.gateway.deps import (
     ConversationStartLimit,
     PublisherDep,
@@ -42,6 +45,25 @@ from shared.events.envelope import Actor, new_id
 router = APIRouter(prefix="/api/visitor", tags=["visitor"])
 
 
+@router.get("/availability", summary="Before a chat: open or closed, anyone available, the opening hours")
+async def team_availability(
+    settings: SettingsDep,
+    views: ViewsDep,
+    department: Annotated[
+        str | None, Query(max_length=100, description="As the widget starts a chat with")
+    ] = None,
+) -> dict[str, Any]:
+    tenant = settings.default_tenant
+    departments = await conversation_queries.departments(departments=views.departments, tenant=tenant)
+    available = await conversation_queries.available_agent_ids(agents=views.agents, tenant=tenant)
+    return availability(
+        departments={doc["_id"]: doc for doc in departments},
+        department=department or None,
+        available_agents=available,
+        at=datetime.now(UTC),
+    )
+
+
 @router.post(
     "/conversations",
     status_code=status.HTTP_201_CREATED,
@@ -67,6 +89,7 @@ async def start_conversation(
             "user_agent": (request.headers.get("user-agent") or "")[:500] or None,
             "locale": body.locale,
             "department": body.department,
+            "offline": body.offline,
         },
     )
     events: list[Any] = [started]

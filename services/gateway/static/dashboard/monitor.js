@@ -1,4 +1,4 @@
-// Monitor: every open visitor conversation, live, with the unassigned / assigned / mine / all filters.
+// Monitor: every open visitor conversation, live, with the unassigned / assigned / mine / offline / all filters.
 import { clear, h, timeAgo } from '../shared/dom.js';
 import { api } from './api.js';
 import { live } from './live.js';
@@ -11,12 +11,14 @@ const FILTERS = [
   ['unassigned', 'Unassigned'],
   ['assigned', 'Assigned'],
   ['mine', 'Mine'],
+  ['offline', 'Offline messages'],
   ['all', 'All'],
 ];
 const EMPTY = {
   unassigned: 'Nobody is waiting. New chats from your website show up here the moment a visitor writes.',
   assigned: 'No conversation is assigned right now.',
   mine: 'You have no open conversations. Pick one from Unassigned, or set yourself Available to get chats.',
+  offline: 'No offline messages. Messages visitors leave while you are closed or away show up here.',
   all: 'No open conversations. New chats from your website show up here the moment a visitor writes.',
 };
 
@@ -51,7 +53,7 @@ export function render(view) {
       },
       avatar(c.visitor?.name),
       h('span', { class: 'row-main' },
-        h('span', { class: 'row-top' }, h('strong', { class: 'row-name', text: c.visitor?.name || 'Visitor' }), c.department ? h('span', { class: 'chip', text: departmentName(c.department) }) : null, h('span', { class: 'muted small row-time', text: timeAgo(c.last_activity_at) })),
+        h('span', { class: 'row-top' }, h('strong', { class: 'row-name', text: c.visitor?.name || 'Visitor' }), c.department ? h('span', { class: 'chip', text: departmentName(c.department) }) : null, c.offline ? h('span', { class: 'chip offline-chip', text: 'Offline message' }) : null, c.offline && c.visitor?.email ? h('span', { class: 'muted small row-email', text: c.visitor.email }) : null, h('span', { class: 'muted small row-time', text: timeAgo(c.last_activity_at) })),
         h('span', { class: 'row-preview', text: last ? `${last.author_kind === 'agent' ? 'Agent: ' : ''}${last.text || (last.has_attachments ? '📎 Attachment' : '')}` : 'No messages yet' })),
       assignmentBadge(c));
       return rowEl;
