@@ -57,6 +57,7 @@ export function client(origin, getToken) {
   }
   return {
     start: (form) => request('POST', '/api/visitor/conversations', { json: form }),
+    availability: (department) => request('GET', '/api/visitor/availability', { query: { department: department || undefined } }),
     conversation: (minPosition) => request('GET', '/api/visitor/conversation', { query: { min_position: minPosition } }),
     messages: (after, minPosition) => request('GET', '/api/visitor/conversation/messages', { query: { after, limit: 200, min_position: minPosition } }),
     send: (text, attachmentIds) => request('POST', '/api/visitor/conversation/messages', { json: { text, attachment_ids: attachmentIds } }),

@@ -1,4 +1,5 @@
-// The visitor widget: a chat bubble, the pre-chat form, the thread with emoji and files, the queue
+// The visitor widget: a chat bubble, the pre-chat form (or, when the team is closed or away, the
+// leave-a-message form of offline.js), the thread with emoji and files, the queue
 // position while waiting, the typing indicator, and a rating after close. Lives in a shadow root so the
 // host page's styles never leak in (or out).
 import { clear, clock, fileSize, h, richText } from '../shared/dom.js';
@@ -6,6 +7,7 @@ import { emojiButton } from '../shared/emoji.js';
 import { freshView, note } from '../shared/fresh.js';
 import { client, connect, loadVisit, saveVisit } from './visitor-api.js';
 import { paintTranscriptOffer } from './transcript-email.js';
+import { backAt, offlineForm, openingHours } from './offline.js';
 
 const LINE_EVENTS = new Set([
   'conversation.message_posted', 'conversation.participant_joined', 'conversation.participant_left',
@@ -65,8 +67,55 @@ export function mount({ origin, title, departments }) {
   }
 
   // --- pre-chat form ----------------------------------------------------------------------------
+  const REPLY_TIME = 'We usually reply in a few minutes';
+  let fileProblem = null; // a left message's file that could not be sent
+  let asked = 0; // the latest availability question: an older answer arriving late is dropped
+
+  async function startChat(fields, department) {
+    const page = /^https?:/.test(window.location.href) ? window.location.href.slice(0, 2000) : null;
+    const started = await api.start({ ...fields, page_url: page, department: department || null, locale: navigator.language?.slice(0, 35) || null });
+    visit = { token: started.visitor_token, conversation_id: started.conversation_id, name: fields.name };
+    saveVisit(visit);
+  }
+
+  // Open or closed, anyone there: the pre-chat form, else the leave-a-message form.
+  async function checkAvailability(prechat, department) {
+    const question = ++asked;
+    let info;
+    try {
+      info = await api.availability(department?.value);
+    } catch {
+      return; // the chat form stays: better a chat that waits than no way to write
+    }
+    if (question !== asked || visit) return;
+    const hours = openingHours(info.opening_hours);
+    prechat.querySelector('.opening-hours-box')?.replaceChildren(...(hours ? [h('details', {}, h('summary', { text: 'Opening hours' }), hours)] : []));
+    if (!info.offer_offline_form) {
+      subtitle.textContent = REPLY_TIME;
+      if (!body.contains(prechat)) clear(body, prechat);
+      if (department && !prechat.contains(department)) prechat.querySelector('.department-box')?.append(department);
+      return;
+    }
+    subtitle.textContent = info.open ? 'Nobody is available right now' : backAt(info.next_opening);
+    clear(body, offlineForm(info, {
+      department,
+      send: async (fields, file) => {
+        await startChat({ ...fields, offline: true }, department?.value);
+        if (file) {
+          try {
+            const stored = await api.upload(file);
+            await api.send('', [stored.attachment_id]);
+          } catch (err) {
+            fileProblem = err.message; // the message is sent: say so, and that the file can go from the composer
+          }
+        }
+        openConversation();
+      },
+    }));
+  }
+
   function renderPrechat(notice) {
-    subtitle.textContent = 'We usually reply in a few minutes';
+    subtitle.textContent = REPLY_TIME;
     const name = h('input', { type: 'text', name: 'name', required: true, maxlength: '200', autocomplete: 'name' });
     const email = h('input', { type: 'email', name: 'email', required: true, maxlength: '320', autocomplete: 'email' });
     const department = departments.length
@@ -79,8 +128,9 @@ export function mount({ origin, title, departments }) {
       h('p', { class: 'intro', text: 'Hi there 👋 Tell us who you are and we will get right back to you.' }),
       h('label', {}, 'Your name', name),
       h('label', {}, 'Email', email),
-      department ? h('label', {}, 'Department (optional)', department) : null,
+      department ? h('label', { class: 'department-box' }, 'Department (optional)', department) : null,
       h('label', {}, 'Message', message),
+      h('div', { class: 'opening-hours-box' }),
       error, submit);
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
@@ -96,13 +146,7 @@ export function mount({ origin, title, departments }) {
       submit.disabled = true;
       submit.textContent = 'Starting…';
       try {
-        const page = /^https?:/.test(window.location.href) ? window.location.href.slice(0, 2000) : null;
-        const started = await api.start({
-          name: name.value.trim(), email: email.value.trim(), message: message.value.trim(),
-          page_url: page, department: department?.value || null, locale: navigator.language?.slice(0, 35) || null,
-        });
-        visit = { token: started.visitor_token, conversation_id: started.conversation_id, name: name.value.trim() };
-        saveVisit(visit);
+        await startChat({ name: name.value.trim(), email: email.value.trim(), message: message.value.trim() }, department?.value);
         openConversation();
       } catch (err) {
         error.hidden = false;
@@ -112,6 +156,8 @@ export function mount({ origin, title, departments }) {
       }
     });
     clear(body, form);
+    department?.addEventListener('change', () => checkAvailability(form, department));
+    checkAvailability(form, department);
   }
 
   // --- conversation -----------------------------------------------------------------------------
@@ -182,9 +228,12 @@ export function mount({ origin, title, departments }) {
     const closed = conversation.status === 'closed';
     if (closed) subtitle.textContent = 'This chat has ended';
     else if (conversation.assignment === 'assigned' && conversation.agent) subtitle.textContent = `${conversation.agent.name} is here to help`;
-    else subtitle.textContent = 'Waiting for an agent…';
+    else subtitle.textContent = conversation.offline ? 'Message sent' : 'Waiting for an agent…';
     notice.hidden = closed || conversation.assignment === 'assigned';
-    if (!notice.hidden) {
+    if (!notice.hidden && conversation.offline) {
+      notice.textContent = 'Thanks, we got your message and will reply by email. Any answer also shows here.'
+        + (fileProblem ? ` Your file was not sent (${fileProblem}); you can attach it below.` : '');
+    } else if (!notice.hidden) {
       notice.textContent = conversation.assignment === 'queued'
         ? `No agent is available right now. You are #${conversation.queue_position || 1} in line: we will answer here as soon as someone is free. You can keep browsing; this chat stays open.`
         : 'Connecting you with an agent…';
