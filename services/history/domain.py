@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import copy
 import statistics
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from shared.business_hours import hours_of, open_seconds_between
 from shared.events import EventBase
 from shared.events.conversation import (
     AssignmentDecided,
@@ -217,17 +218,49 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def figures(summaries: Iterable[Doc], *, first_responder: str | None = None) -> Doc:
+def _median(values: list[float]) -> float | None:
+    return _round(statistics.median(values)) if values else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return _round(statistics.fmean(values)) if values else None
+
+
+def _within_hours(departments: Mapping[str, Any], summary: Doc, end_field: str) -> float | None:
+    """Seconds from the start to `end_field` that fell within the department's business hours (Chatwoot's
+    business-hours variant: time outside opening hours does not count). The hours are today's configuration."""
+    start, end = summary.get("created_at"), summary.get(end_field)
+    if start is None or end is None:
+        return None
+    return open_seconds_between(hours_of(departments, summary.get("department")), start, end)
+
+
+def figures(
+    summaries: Iterable[Doc],
+    *,
+    first_responder: str | None = None,
+    departments: Mapping[str, Any] | None = None,
+) -> Doc:
     """Report figures over closed summaries. With `first_responder`, first response times count only the
-    conversations that agent answered first, so a teammate who joined later is not blamed for the wait."""
+    conversations that agent answered first, so a teammate who joined later is not blamed for the wait.
+    `departments` (id -> configuration) gives the business-hours variants; without it they equal the plain ones."""
     rows = list(summaries)
-    first = [
-        s["first_response_seconds"]
+    departments = departments or {}
+    answered = [
+        s
         for s in rows
         if s.get("first_response_seconds") is not None
         and (first_responder is None or s.get("first_responder_id") == first_responder)
     ]
-    resolution = [s["resolution_seconds"] for s in rows if s.get("resolution_seconds") is not None]
+    first = [s["first_response_seconds"] for s in answered]
+    first_in_hours = [
+        v for s in answered if (v := _within_hours(departments, s, "first_response_at")) is not None
+    ]
+    resolved = [s for s in rows if s.get("resolution_seconds") is not None]
+    resolution = [s["resolution_seconds"] for s in resolved]
+    resolution_in_hours = [
+        v for s in resolved if (v := _within_hours(departments, s, "closed_at")) is not None
+    ]
     scores = [s["rating"]["score"] for s in rows if s.get("rating")]
     return {
         "conversations": len(rows),
@@ -235,6 +268,10 @@ def figures(summaries: Iterable[Doc], *, first_responder: str | None = None) -> 
         "avg_first_response_seconds": _round(statistics.fmean(first)) if first else None,
         "median_resolution_seconds": _round(statistics.median(resolution)) if resolution else None,
         "avg_resolution_seconds": _round(statistics.fmean(resolution)) if resolution else None,
+        "median_first_response_business_seconds": _median(first_in_hours),
+        "avg_first_response_business_seconds": _mean(first_in_hours),
+        "median_resolution_business_seconds": _median(resolution_in_hours),
+        "avg_resolution_business_seconds": _mean(resolution_in_hours),
         "csat_average": _round(statistics.fmean(scores)) if scores else None,
         "csat_count": len(scores),
     }
@@ -246,8 +283,15 @@ def days_between(since: datetime, until: datetime) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-def build_report(summaries: Iterable[Doc], *, since: datetime, until: datetime) -> Doc:
-    """Per UTC day, per agent and per tag figures for the conversations closed in [since, until)."""
+def build_report(
+    summaries: Iterable[Doc],
+    *,
+    since: datetime,
+    until: datetime,
+    departments: Mapping[str, Any] | None = None,
+) -> Doc:
+    """Per UTC day, per agent and per tag figures for the conversations closed in [since, until);
+    `departments` (id -> configuration with `hours`) for the business-hours variants."""
     closed = [
         s
         for s in summaries
@@ -265,11 +309,16 @@ def build_report(summaries: Iterable[Doc], *, since: datetime, until: datetime) 
     return {
         "since": since,
         "until": until,
-        "totals": figures(closed),
-        "by_day": [{"day": day.isoformat(), **figures(rows)} for day, rows in sorted(by_day.items())],
+        "totals": figures(closed, departments=departments),
+        "by_day": [
+            {"day": day.isoformat(), **figures(rows, departments=departments)}
+            for day, rows in sorted(by_day.items())
+        ],
         "by_agent": [
-            {"agent_id": agent_id, **figures(rows, first_responder=agent_id)}
+            {"agent_id": agent_id, **figures(rows, first_responder=agent_id, departments=departments)}
             for agent_id, rows in sorted(by_agent.items())
         ],
-        "by_tag": [{"tag": tag, **figures(rows)} for tag, rows in sorted(by_tag.items())],
+        "by_tag": [
+            {"tag": tag, **figures(rows, departments=departments)} for tag, rows in sorted(by_tag.items())
+        ],
     }

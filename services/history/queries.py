@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
@@ -150,7 +151,12 @@ async def search_closed(
 
 
 async def report(
-    *, conversations: AsyncCollection[Document], tenant: str, since: datetime, until: datetime
+    *,
+    conversations: AsyncCollection[Document],
+    tenant: str,
+    since: datetime,
+    until: datetime,
+    departments: Mapping[str, Any] | None = None,
 ) -> Doc:
     """Figures for visitor conversations closed in [since, until): totals, per UTC day, agent and tag.
     Agent-to-agent (direct) conversations are not support work and are left out.
@@ -169,4 +175,4 @@ async def report(
             )
         )
         summaries += [summary for day_summaries in found for summary in day_summaries]
-    return build_report(summaries, since=since, until=until)
+    return build_report(summaries, since=since, until=until, departments=departments)

@@ -267,3 +267,34 @@ def test_report_figures_per_day_agent_and_tag() -> None:
 
     tags = {row["tag"]: row for row in report["by_tag"]}
     assert tags["refund"]["conversations"] == 2 and tags["refund"]["median_resolution_seconds"] == 150
+
+
+def test_business_hours_variants_leave_out_the_time_the_department_was_closed() -> None:
+    # Friday 16:00 UTC to Monday 10:00 UTC, with support open weekdays 09:00-17:00 UTC: 1 h Friday + 1 h Monday.
+    friday = datetime(2026, 1, 16, 16, 0, tzinfo=UTC)
+    monday = datetime(2026, 1, 19, 10, 0, tzinfo=UTC)
+    weekdays = [{"day": d, "open": "09:00", "close": "17:00"} for d in ("mon", "tue", "wed", "thu", "fri")]
+    departments = {"support": {"hours": {"timezone": "UTC", "weekly": weekdays}}}
+    summary = {
+        "_id": "weekend",
+        "status": "closed",
+        "kind": "visitor",
+        "department": "support",
+        "created_at": friday,
+        "first_response_at": monday,
+        "first_responder_id": "ann",
+        "first_response_seconds": (monday - friday).total_seconds(),
+        "closed_at": monday + timedelta(hours=1),
+        "resolution_seconds": (monday + timedelta(hours=1) - friday).total_seconds(),
+        "agent_ids": ["ann"],
+        "tags": [],
+        "rating": None,
+    }
+    window = {"since": friday - timedelta(days=1), "until": monday + timedelta(days=1)}
+    totals = build_report([summary], departments=departments, **window)["totals"]
+    assert totals["median_first_response_seconds"] == 66 * 3600
+    assert totals["median_first_response_business_seconds"] == 2 * 3600
+    assert totals["avg_resolution_business_seconds"] == 3 * 3600
+    # A department with no hours (and no default) is always open: both figures agree.
+    plain = build_report([{**summary, "department": "sales"}], departments=departments, **window)["totals"]
+    assert plain["median_first_response_business_seconds"] == plain["median_first_response_seconds"]

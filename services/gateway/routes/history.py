@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from services.conversation import queries as conversation_queries
 from services.gateway.deps import AgentDep, FreshHistory, SupervisorDep, ViewsDep
 from services.gateway.errors import ApiError
 from services.gateway.schemas import public
@@ -78,7 +79,12 @@ async def reports(
         raise ApiError("since must be before until")
     if until - since > MAX_REPORT_WINDOW:
         raise ApiError(f"a report covers at most {MAX_REPORT_WINDOW.days} days")
+    departments = await conversation_queries.departments(departments=views.departments, tenant=agent.tenant)
     figures: dict[str, Any] = await history_queries.report(
-        conversations=views.history, tenant=agent.tenant, since=since, until=until
+        conversations=views.history,
+        tenant=agent.tenant,
+        since=since,
+        until=until,
+        departments={doc["_id"]: doc for doc in departments},  # their business hours
     )
     return {"since": since, "until": until, **figures}
