@@ -4,8 +4,9 @@ restricted) and canned responses (canned-responses topic, keyed by response id).
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import available_timezones
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
@@ -206,11 +207,15 @@ class BusinessHours(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        # The installed IANA names only: ZoneInfo alone would also open a directory ("Europe") or a data file.
+        if value not in _time_zones():
+            raise ValueError(f"unknown time zone {value!r}")
         return value
+
+
+@cache
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 class DepartmentConfiguredPayload(Strict):

@@ -124,6 +124,8 @@ def test_a_department_without_hours_takes_the_tenant_default_departments() -> No
     "bad",
     [
         {"timezone": "Mars/Olympus"},
+        {"timezone": "Europe"},  # a folder of the zone database, not a zone
+        {"timezone": "../../etc/passwd"},
         {"timezone": "UTC", "weekly": [{"day": "mon", "open": "09:00", "close": "09:00"}]},
         {"timezone": "UTC", "weekly": [{"day": "mon", "open": "25:00", "close": "26:00"}]},
         {"timezone": "UTC", "weekly": [{"day": "monday", "open": "09:00", "close": "10:00"}]},
