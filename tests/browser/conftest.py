@@ -48,9 +48,21 @@ class Pages:
         self.contexts: list[BrowserContext] = []
         self.errors: list[str] = []
 
-    def new(self, *, width: int = 1440, height: int = 900) -> Page:
+    def new(
+        self,
+        *,
+        width: int = 1440,
+        height: int = 900,
+        timezone_id: str | None = None,
+        locale: str | None = None,
+    ) -> Page:
+        """`timezone_id` (IANA) and `locale` are the browser's own, as a visitor abroad has them."""
         context = self.browser.new_context(
-            base_url=self.base_url, viewport={"width": width, "height": height}, accept_downloads=True
+            base_url=self.base_url,
+            viewport={"width": width, "height": height},
+            accept_downloads=True,
+            timezone_id=timezone_id,
+            locale=locale,
         )
         context.set_default_timeout(20_000)
         self.contexts.append(context)

@@ -1,6 +1,7 @@
 // Departments for supervisors: who is in each team, how its chats are distributed, where overflow goes.
 import { clear, debounce, h } from '../shared/dom.js';
 import { api } from './api.js';
+import { hoursPicker, hoursSummary } from './business-hours.js';
 import { freshView, loadAgents, store } from './store.js';
 import { emptyState, showError, statusDot, toast } from './ui.js';
 
@@ -46,13 +47,14 @@ export function render(view) {
     }
     const nameOf = (id) => items.find((d) => d.id === id)?.name || id;
     clear(list, h('table', { class: 'table' },
-      h('thead', {}, h('tr', {}, ['Department', 'Members', 'Strategy', 'Fallback', 'Default max chats', ''].map((t) => h('th', { text: t })))),
+      h('thead', {}, h('tr', {}, ['Department', 'Members', 'Strategy', 'Fallback', 'Default max chats', 'Hours', ''].map((t) => h('th', { text: t })))),
       h('tbody', {}, items.map((d) => h('tr', { dataset: { id: d.id } },
         h('td', {}, h('strong', { text: d.name }), h('div', { class: 'muted small', text: d.id })),
         h('td', { text: d.members.length ? d.members.map(memberName).join(', ') : 'Nobody yet' }),
         h('td', { text: strategyLabel(d.strategy) }),
         h('td', { text: d.fallback ? nameOf(d.fallback) : 'None' }),
         h('td', { text: d.default_max_chats ?? '—' }),
+        h('td', { text: hoursSummary(d.hours) }),
         h('td', {}, h('button', { type: 'button', class: 'link-button', text: 'Edit', 'aria-label': `Edit ${d.name}`, onclick: () => form.edit(d) })))))));
   }
 
@@ -74,6 +76,7 @@ function departmentForm({ onSaved }) {
   const strategyHint = h('span', { class: 'muted small' });
   const fallback = h('select', {});
   const maxChats = h('input', { type: 'number', min: '1', max: '100', placeholder: 'Each agent’s own setting' });
+  const hours = hoursPicker();
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'button primary' });
   const cancel = h('button', { type: 'button', class: 'button', text: 'Cancel', onclick: () => reset() });
@@ -85,6 +88,7 @@ function departmentForm({ onSaved }) {
     h('label', {}, 'Strategy', strategy, strategyHint),
     h('label', {}, 'Fallback department', fallback, h('span', { class: 'muted small', text: 'Takes the chats nobody here can take.' })),
     h('label', {}, 'Default max chats', maxChats, h('span', { class: 'muted small', text: 'For members with no limit of their own (1 to 100).' })),
+    hours.el,
     error,
     h('div', { class: 'button-row' }, submit, cancel));
 
@@ -108,6 +112,7 @@ function departmentForm({ onSaved }) {
     name.value = id.value = maxChats.value = '';
     strategy.value = 'least_busy';
     members.set([]);
+    hours.set(null);
     paintFallbacks('');
     paintMode();
   }
@@ -117,6 +122,7 @@ function departmentForm({ onSaved }) {
     strategy.value = department.strategy;
     maxChats.value = department.default_max_chats ?? '';
     members.set(department.members);
+    hours.set(department.hours || null);
     paintFallbacks(department.fallback || '');
     paintMode();
     name.focus();
@@ -132,7 +138,15 @@ function departmentForm({ onSaved }) {
     if (!name.value.trim()) { fail('Give the department a name.'); return; }
     if (!ID_PATTERN.test(departmentId)) { fail('The ID takes 1 to 50 lower-case letters, digits, - or _, starting with a letter or digit.'); return; }
     if (!editing && taken.includes(departmentId)) { fail(`There is already a department “${departmentId}”: edit it in the list instead.`); return; }
+    let schedule;
+    try {
+      schedule = hours.get();
+    } catch (err) {
+      fail(err.message);
+      return;
+    }
     const body = {
+      hours: schedule,
       name: name.value.trim(),
       members: members.get(),
       strategy: strategy.value,

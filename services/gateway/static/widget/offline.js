@@ -46,6 +46,7 @@ export function offlineForm(info, { department, send }) {
     h('label', {}, 'Message', message),
     h('label', {}, 'Attachment (optional)', file),
     error, submit);
+  form.addEventListener('input', () => { error.hidden = true; });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     const problems = [];
