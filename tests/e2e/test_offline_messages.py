@@ -69,7 +69,7 @@ def test_a_message_left_while_the_department_is_closed_waits_for_it_under_the_of
 
     def waiting_in_the_offline_filter() -> dict[str, Any]:
         monitor = json_of(http_sue.get("/api/agent/monitor", params={"filter": "offline"}))
-        items = [c for c in monitor["items"] if c["id"] == conversation_id]
+        items: list[dict[str, Any]] = [c for c in monitor["items"] if c["id"] == conversation_id]
         # The router has decided: queued, though Ann is available with room, because the department is closed.
         assert items and items[0]["assignment"] == "queued", monitor
         return items[0]

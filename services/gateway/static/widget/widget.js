@@ -7,6 +7,7 @@ import { emojiButton } from '../shared/emoji.js';
 import { freshView, note } from '../shared/fresh.js';
 import { client, connect, loadVisit, saveVisit } from './visitor-api.js';
 import { paintTranscriptOffer } from './transcript-email.js';
+import { contactForm } from './contact-form.js';
 import { backAt, offlineForm, openingHours } from './offline.js';
 
 const LINE_EVENTS = new Set([
@@ -116,44 +117,22 @@ export function mount({ origin, title, departments }) {
 
   function renderPrechat(notice) {
     subtitle.textContent = REPLY_TIME;
-    const name = h('input', { type: 'text', name: 'name', required: true, maxlength: '200', autocomplete: 'name' });
-    const email = h('input', { type: 'email', name: 'email', required: true, maxlength: '320', autocomplete: 'email' });
     const department = departments.length
       ? h('select', { name: 'department' }, h('option', { value: '', text: 'No preference' }), departments.map((d) => h('option', { value: d, text: d })))
       : null;
-    const message = h('textarea', { name: 'message', rows: '3', required: true, maxlength: '5000', placeholder: 'How can we help?' });
-    const error = h('p', { class: 'error', role: 'alert', hidden: !notice, text: notice || '' });
-    const submit = h('button', { type: 'submit', class: 'primary', text: 'Start chat' });
-    const form = h('form', { class: 'prechat', novalidate: true },
-      h('p', { class: 'intro', text: 'Hi there 👋 Tell us who you are and we will get right back to you.' }),
-      h('label', {}, 'Your name', name),
-      h('label', {}, 'Email', email),
-      department ? h('label', { class: 'department-box' }, 'Department (optional)', department) : null,
-      h('label', {}, 'Message', message),
-      h('div', { class: 'opening-hours-box' }),
-      error, submit);
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      const problems = [];
-      if (!name.value.trim()) problems.push('your name');
-      if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email.value.trim())) problems.push('a valid email');
-      if (!message.value.trim()) problems.push('a message');
-      if (problems.length) {
-        error.hidden = false;
-        error.textContent = `Please enter ${problems.join(', ')}.`;
-        return;
-      }
-      submit.disabled = true;
-      submit.textContent = 'Starting…';
-      try {
-        await startChat({ name: name.value.trim(), email: email.value.trim(), message: message.value.trim() }, department?.value);
+    const form = contactForm({
+      label: 'Start a chat',
+      before: [h('p', { class: 'intro', text: 'Hi there 👋 Tell us who you are and we will get right back to you.' })],
+      department,
+      placeholder: 'How can we help?',
+      after: [h('div', { class: 'opening-hours-box' })],
+      submitText: 'Start chat',
+      busyText: 'Starting…',
+      notice,
+      submit: async (fields) => {
+        await startChat(fields, department?.value);
         openConversation();
-      } catch (err) {
-        error.hidden = false;
-        error.textContent = err.message;
-        submit.disabled = false;
-        submit.textContent = 'Start chat';
-      }
+      },
     });
     clear(body, form);
     department?.addEventListener('change', () => checkAvailability(form, department));
