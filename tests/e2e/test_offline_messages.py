@@ -80,11 +80,34 @@ def test_a_message_left_while_the_department_is_closed_waits_for_it_under_the_of
     everything = json_of(http_sue.get("/api/agent/monitor", params={"filter": "all"}))
     assert everything["counts"]["offline"] == 1
 
-    # An agent may pick it at once, hours or not.
+    # A second message waits too; an agent may pick the first at once, hours or not.
+    second = json_of(
+        httpx.post(
+            f"{stack.base_url}/api/visitor/conversations",
+            json={
+                "name": "Max",
+                "email": "max@example.com",
+                "message": "Hello?",
+                "department": "night",
+                "offline": True,
+            },
+        ),
+        201,
+    )["conversation_id"]
     json_of(http_ann.post(f"/api/agent/conversations/{conversation_id}/join"))
 
-    def taken() -> None:
-        detail = json_of(http_sue.get(f"/api/agent/conversations/{conversation_id}"))
-        assert detail["assignee"] and detail["assignee"]["id"] == ann
+    def assigned_to_ann(cid: str) -> None:
+        detail = json_of(http_sue.get(f"/api/agent/conversations/{cid}"))
+        assert detail["assignee"] and detail["assignee"]["id"] == ann, detail
 
-    eventually(taken)
+    eventually(lambda: assigned_to_ann(conversation_id))
+    assert json_of(http_sue.get(f"/api/agent/conversations/{second}"))["assignee"] is None
+
+    # The department opens (around the clock from now on): the message still waiting is routed to Ann.
+    opened = {**hours, "weekly": [{"day": day, "open": "00:00", "close": "24:00"} for day in WEEKDAYS]}
+    json_of(
+        http_sue.put(
+            "/api/agent/departments/night", json={"name": "Night", "members": [ann], "hours": opened}
+        )
+    )
+    eventually(lambda: assigned_to_ann(second))
