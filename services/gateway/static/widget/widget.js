@@ -77,6 +77,7 @@ export function mount({ origin, title, departments }) {
     const started = await api.start({ ...fields, page_url: page, department: department || null, locale: navigator.language?.slice(0, 35) || null });
     visit = { token: started.visitor_token, conversation_id: started.conversation_id, name: fields.name };
     saveVisit(visit);
+    fileProblem = null;
   }
 
   // Open or closed, anyone there: the pre-chat form, else the leave-a-message form.
