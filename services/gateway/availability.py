@@ -17,6 +17,21 @@ from shared.events.agent import BusinessHours
 HOURS_SHOWN = timedelta(days=7)
 
 
+def resolve_department(departments: Mapping[str, Mapping[str, Any]], requested: str | None) -> str | None:
+    """The department a page asks for, as routing and business hours know it: its id. The widget's tag
+    names departments as people read them (`data-departments="Sales,Support"`) while the dashboard keys
+    them by id (`sales`), so an id or a display name matches, ignoring case. A name nobody configured stays
+    as it is: routing serves it with every agent until a supervisor configures it."""
+    if not requested or requested in departments:
+        return requested or None
+    wanted = requested.casefold()
+    for department_id in sorted(departments):
+        doc = departments[department_id]
+        if wanted in (department_id.casefold(), str(doc.get("name", "")).casefold()):
+            return department_id
+    return requested
+
+
 def availability(
     *,
     departments: Mapping[str, Mapping[str, Any]],
@@ -26,6 +41,7 @@ def availability(
 ) -> dict[str, Any]:
     """`departments` maps ids to department views; `available_agents` are the ids of the team's agents who
     are available. A department nobody configured (or none) is served by every agent, as routing does."""
+    department = resolve_department(departments, department)
     hours = hours_of(departments, department)
     config = departments.get(department) if department else None
     serving = set(config["members"]) if config is not None else None

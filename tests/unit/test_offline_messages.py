@@ -7,7 +7,7 @@ from typing import Any
 
 from services.conversation.domain import apply_conversation
 from services.gateway.auth import AgentPrincipal
-from services.gateway.availability import availability
+from services.gateway.availability import availability, resolve_department
 from services.gateway.config import GatewaySettings
 from shared.events.agent import BusinessHours
 from shared.events.conversation import ConversationStarted
@@ -137,6 +137,36 @@ def test_a_left_message_starts_a_conversation_marked_offline_and_needs_an_email_
     assert client.post("/api/visitor/conversations", json={"name": "Max"}).status_code == 201
     plain = publisher.appended[-1]
     assert isinstance(plain, ConversationStarted) and plain.payload.offline is False
+
+
+def test_the_widget_may_name_a_department_as_people_read_it_and_the_chat_goes_to_its_id() -> None:
+    """The demo shop's tag says `data-departments="Sales,Support"`; the dashboard keys them `sales`."""
+    configured = {"sales": {"_id": "sales", "name": "Sales"}, "vip": {"_id": "vip", "name": "Key accounts"}}
+    assert resolve_department(configured, "Sales") == "sales"
+    assert resolve_department(configured, "SALES") == "sales"
+    assert resolve_department(configured, "key ACCOUNTS") == "vip"
+    assert resolve_department(configured, "vip") == "vip"
+    assert resolve_department(configured, "Billing") == "Billing"  # nobody configured it: everyone serves it
+    assert resolve_department(configured, "") is None and resolve_department(configured, None) is None
+
+    settings = GatewaySettings()
+    publisher = FakePublisher()
+    views = fake_views(
+        departments=[
+            {**doc, "tenant": settings.default_tenant, "members": [], "hours": PARIS_9_TO_5}
+            for doc in configured.values()
+        ]
+    )
+    client = gateway(views, publisher, settings=settings)
+    assert (
+        client.post("/api/visitor/conversations", json={"name": "Max", "department": "Sales"}).status_code
+        == 201
+    )
+    started = publisher.appended[0]
+    assert isinstance(started, ConversationStarted) and started.payload.department == "sales"
+    # Before the chat, the widget asks with the same words and gets the department's own hours.
+    answer = client.get("/api/visitor/availability", params={"department": "Sales"}).json()
+    assert (answer["department"], answer["timezone"]) == ("sales", "Europe/Paris")
 
 
 OPEN = {"created_at": WEDNESDAY_NOON, "first_response_at": None, "last_activity_at": WEDNESDAY_NOON}

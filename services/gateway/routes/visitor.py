@@ -14,7 +14,7 @@ from fastapi import APIRouter, File, Query, Request, UploadFile, status
 from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.auth import VisitorPrincipal, visitor_token
-from services.gateway.availability import availability
+from services.gateway.availability import availability, resolve_department
 from services.gateway.deps import (
     ConversationStartLimit,
     PublisherDep,
@@ -71,8 +71,14 @@ async def team_availability(
     dependencies=[WidgetOriginCheck, ConversationStartLimit],
 )
 async def start_conversation(
-    body: StartConversation, request: Request, settings: SettingsDep, publisher: PublisherDep
+    body: StartConversation, request: Request, settings: SettingsDep, views: ViewsDep, publisher: PublisherDep
 ) -> dict[str, Any]:
+    department = body.department
+    if department:
+        configured = await conversation_queries.departments(
+            departments=views.departments, tenant=settings.default_tenant
+        )
+        department = resolve_department({doc["_id"]: doc for doc in configured}, department)
     conversation_id, visitor_id = new_id(), new_id()
     actor = Actor(kind="visitor", id=visitor_id)
     envelope: dict[str, Any] = {
@@ -88,7 +94,7 @@ async def start_conversation(
             "page_url": body.page_url,
             "user_agent": (request.headers.get("user-agent") or "")[:500] or None,
             "locale": body.locale,
-            "department": body.department,
+            "department": department,
             "offline": body.offline,
         },
     )
