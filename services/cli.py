@@ -22,6 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from services.gateway.auth import hash_password
 from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
+from services.gateway.team_commands import agent_id_for
 from shared.events.agent import AgentPasswordSet, AgentRegistered, CannedResponseCreated
 from shared.events.envelope import Actor
 from shared.kafka import create_consumer, create_producer, ensure_topics
@@ -76,11 +77,6 @@ async def ensure_writable_topics(settings: ParleySettings, *, timeout: float = 6
     finally:
         await reader.stop()
     return created
-
-
-def agent_id_for(tenant: str, email: str) -> str:
-    """Stable per (tenant, email): registering the same person twice targets the same agent."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"parley:{tenant}:agent:{email.strip().lower()}"))
 
 
 async def register_agent(

@@ -19,9 +19,15 @@ from shared.events import EventBase
 from shared.events.agent import (
     SESSION_EVENTS,
     SIGN_IN_EVENTS,
+    AgentChatLimitSet,
+    AgentDeactivated,
+    AgentInvited,
+    AgentPasswordLinkIssued,
     AgentPasswordSet,
     AgentProfileUpdated,
+    AgentReactivated,
     AgentRegistered,
+    AgentRoleChanged,
     AgentStatusChanged,
     CannedResponseCreated,
     CannedResponseDeleted,
@@ -250,7 +256,7 @@ def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
 
 
 def apply_agent(view: View | None, event: EventBase, position: int) -> View:
-    if isinstance(event, AgentRegistered):
+    if isinstance(event, AgentRegistered | AgentInvited):
         p = event.payload
         registered = {
             **_base(event, position),
@@ -264,6 +270,12 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
             # Until the agent picks a status, their first sign-in makes them available (Chatwoot's default).
             "status_chosen": False,
             "registered_at": event.occurred_at,
+            # The limit the team set (the operator's or a supervisor's): the agent may lower theirs, not
+            # raise it past this.
+            "max_chats_set_by_team": p.max_concurrent_chats,
+            "invited_by": event.actor.id if isinstance(event, AgentInvited) else None,
+            "deactivated": False,
+            "deactivated_at": None,
         }
         # Registering again (e.g. the demo seed run twice) refreshes the account but keeps live state.
         if view is not None:
@@ -272,6 +284,8 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
                 status_since=view["status_since"],
                 status_chosen=view.get("status_chosen", True),
                 avatar_url=view["avatar_url"],
+                deactivated=view.get("deactivated", False),
+                deactivated_at=view.get("deactivated_at"),
             )
             registered["registered_at"] = view["registered_at"]
         return registered
@@ -285,19 +299,49 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
         nxt["status_chosen"] = True
         if view["status"] != event.payload.status:
             nxt.update(status=event.payload.status, status_since=event.occurred_at)
+    elif isinstance(event, AgentRoleChanged):
+        nxt["role"] = event.payload.role
+    elif isinstance(event, AgentChatLimitSet):
+        limit = event.payload.max_concurrent_chats
+        nxt.update(max_concurrent_chats=limit, max_chats_set_by_team=limit)
+    elif isinstance(event, AgentDeactivated):
+        nxt.update(deactivated=True, deactivated_at=event.occurred_at)
+        if view["status"] != "offline":
+            nxt.update(status="offline", status_since=event.occurred_at)
+    elif isinstance(event, AgentReactivated):
+        # Offline until they sign in again, which makes them available (as a new agent's first sign-in).
+        nxt.update(deactivated=False, deactivated_at=None, status_chosen=False)
     else:
         raise EventOutOfPlace(f"{event.type} does not belong to an agent view")
     return nxt
 
 
 def apply_credentials(view: View | None, event: EventBase, position: int) -> View:
+    """An account's password, its one-time link, sign-in failures and sessions. An invited account's
+    document holds only its link until the password is set (no `email` yet: sign-in does not find it)."""
     if isinstance(event, AgentPasswordSet):
+        link = (view or {}).get("password_link")
+        if link is not None and link["link_id"] == event.payload.link_id:
+            link = {**link, "used_at": event.occurred_at}
         return {
             **(view or {}),
             **_base(event, position),
             "email": event.payload.email.lower(),
             "password_hash": event.payload.password_hash,
+            "password_link": link,
         }
+    if isinstance(event, AgentPasswordLinkIssued):
+        p = event.payload
+        link = {
+            "link_id": p.link_id,
+            "token_hash": p.token_hash,
+            "purpose": p.purpose,
+            "email": p.email.lower(),
+            "expires_at": p.expires_at,
+            "issued_at": event.occurred_at,
+            "used_at": None,
+        }
+        return {**(view or {}), **_base(event, position), "password_link": link}
     if view is None:
         raise EventOutOfPlace(f"{event.type} for agent {event.aggregate_id}, who has no password")
     nxt: View = {**view, "position": position, "updated_at": event.occurred_at}

@@ -82,7 +82,8 @@ async def agents_by_id(
 async def search_agents(
     *, agents: AsyncCollection[View], conversations: AsyncCollection[View], tenant: str, text: str | None
 ) -> list[View]:
-    query: dict[str, Any] = {"tenant": tenant}
+    # Deactivated agents take no chats: they are not offered to reassign, add or write to.
+    query: dict[str, Any] = {"tenant": tenant, "deactivated": {"$ne": True}}
     if text:
         pattern = {"$regex": re.escape(text), "$options": "i"}
         query["$or"] = [{"name": pattern}, {"email": pattern}]
@@ -93,6 +94,28 @@ async def search_agents(
 
 async def credentials_by_email(*, credentials: AsyncCollection[View], email: str) -> View | None:
     return await credentials.find_one({"email": email.strip().lower()})
+
+
+async def credentials_by_link_token(*, credentials: AsyncCollection[View], token_hash: str) -> View | None:
+    """The account whose latest one-time link has this token (any team: the token is the only key)."""
+    return await credentials.find_one({"password_link.token_hash": token_hash})
+
+
+async def team(
+    *, agents: AsyncCollection[View], credentials: AsyncCollection[View], tenant: str
+) -> list[tuple[View, View | None]]:
+    """Every agent of the team, deactivated and invited ones too, with their credentials (None before the
+    view shows an invited account's link), by name."""
+    docs = await agents.find({"tenant": tenant}).sort([("name", ASCENDING)]).limit(1000).to_list()
+    creds = await credentials.find(
+        {"tenant": tenant}, {"password_hash": 1, "password_link": 1, "sign_in.locked_until": 1}
+    ).to_list()
+    by_id = {doc["_id"]: doc for doc in creds}
+    return [(doc, by_id.get(doc["_id"])) for doc in docs]
+
+
+async def agent_by_email(*, agents: AsyncCollection[View], tenant: str, email: str) -> View | None:
+    return await agents.find_one({"tenant": tenant, "email": email.strip().lower()})
 
 
 async def locked_accounts(*, credentials: AsyncCollection[View], tenant: str, now: float) -> dict[str, float]:

@@ -28,8 +28,10 @@ from services.gateway.routes import (
     health,
     history,
     profile,
+    set_password,
     sign_in,
     sockets,
+    team,
     transcripts,
     visitor,
     web,
@@ -73,6 +75,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.credential_record.load_sessions(
             await app.state.views.credentials.find({"sessions": {"$exists": True}}, {"sessions": 1}).to_list()
         )
+        app.state.credential_record.load_deactivated(
+            await app.state.views.agents.find({"deactivated": True}, {"deactivated": 1}).to_list()
+        )
         log.info("gateway ready", host=settings.host, port=settings.port)
         try:
             yield
@@ -89,6 +94,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         sign_in,
         profile,
         agents,
+        team,
+        set_password,
         conversations,
         canned_responses,
         departments,

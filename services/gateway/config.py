@@ -54,6 +54,8 @@ class GatewaySettings(SmtpSettings):
     # (addresses or networks, e.g. ["10.0.0.0/8"]); otherwise a visitor could name any address and escape
     # every limit. Behind a load balancer, unset means every visitor shares the balancer's address.
     trusted_proxies: tuple[str, ...] = ()
+    # How long an invitation's or a reset's one-time link to set a password stays valid.
+    password_link_hours: float = Field(default=72, gt=0, le=24 * 30)
     # Account lockout, shared by all instances through the agent-credentials topic (always on).
     lockout_failures: int = Field(default=10, ge=1)
     lockout_window_seconds: float = Field(default=900, gt=0)

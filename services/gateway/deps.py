@@ -32,7 +32,7 @@ from services.gateway.auth import (
 )
 from services.gateway.config import GatewaySettings
 from services.gateway.credential_record import CredentialRecord, TeammateAccount
-from services.gateway.errors import ApiError, Forbidden, NotFound, Unauthorized
+from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
 from services.gateway.freshness import foreign, parse_min_positions, wait_for_view
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
@@ -317,8 +317,12 @@ async def get_my_profile(agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
 
 
 async def get_named_teammate(body: ChooseAgent, agent: AgentDep, views: ViewsDep) -> dict[str, Any]:
-    """The teammate a request body names (`{"agent_id": ...}`), if on the signed-in agent's team."""
-    return await _team_agent(views, agent, body.agent_id, f"agent {body.agent_id} not found")
+    """The teammate a request body names (`{"agent_id": ...}`), if on the signed-in agent's team and not
+    deactivated (a deactivated agent is given no chat, added to none, and has no direct chats)."""
+    teammate = await _team_agent(views, agent, body.agent_id, f"agent {body.agent_id} not found")
+    if teammate.get("deactivated"):
+        raise Conflict(f"{teammate['name']} is deactivated")
+    return teammate
 
 
 async def get_teammate_in_path(
@@ -331,23 +335,22 @@ async def get_teammate_in_path(
 TeammateInPathDep = Annotated[dict[str, Any], Depends(get_teammate_in_path)]
 
 
-async def get_teammate_account(
-    teammate: TeammateInPathDep, views: ViewsDep, publisher: PublisherDep, record: CredentialRecordDep
+async def _account_of(
+    teammate: dict[str, Any], views: Views, publisher: EventPublisher, record: CredentialRecord
 ) -> TeammateAccount:
     credentials = await conversation_queries.credentials_of_agent(
         credentials=views.credentials, tenant=teammate["tenant"], agent_id=teammate["_id"]
     )
-    if credentials is None:
+    return TeammateAccount(teammate, publisher, record, credentials)
+
+
+async def get_teammate_account(
+    teammate: TeammateInPathDep, views: ViewsDep, publisher: PublisherDep, record: CredentialRecordDep
+) -> TeammateAccount:
+    account = await _account_of(teammate, views, publisher, record)
+    if not account.has_password:
         raise NotFound(f"agent {teammate['_id']} has no password yet")
-    return TeammateAccount(teammate, publisher, record)
-
-
-ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
-TeammateAccountDep = Annotated[TeammateAccount, Depends(get_teammate_account)]
-VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
-VisitorConversationStatusDep = Annotated[dict[str, Any], Depends(get_visitor_conversation_status)]
-MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]
-TeammateDep = Annotated[dict[str, Any], Depends(get_named_teammate)]
+    return account
 
 
 async def get_supervisor(agent: AgentDep) -> AgentPrincipal:
@@ -358,6 +361,28 @@ async def get_supervisor(agent: AgentDep) -> AgentPrincipal:
 
 
 SupervisorDep = Annotated[AgentPrincipal, Depends(get_supervisor)]
+
+
+async def get_team_member(
+    supervisor: SupervisorDep,
+    agent_id: Annotated[str, Path(min_length=1, max_length=100)],
+    views: ViewsDep,
+    publisher: PublisherDep,
+    record: CredentialRecordDep,
+) -> TeammateAccount:
+    """The teammate the path names, for a supervisor managing the team (403 for anyone else, before the
+    teammate is looked up); with or without a password yet."""
+    teammate = await _team_agent(views, supervisor, agent_id, f"agent {agent_id} not found")
+    return await _account_of(teammate, views, publisher, record)
+
+
+ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
+TeammateAccountDep = Annotated[TeammateAccount, Depends(get_teammate_account)]
+VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
+VisitorConversationStatusDep = Annotated[dict[str, Any], Depends(get_visitor_conversation_status)]
+MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]
+TeammateDep = Annotated[dict[str, Any], Depends(get_named_teammate)]
+TeamMemberDep = Annotated[TeammateAccount, Depends(get_team_member)]
 
 
 async def get_webhook_endpoint(

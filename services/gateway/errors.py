@@ -24,10 +24,12 @@ class ApiError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, details: Any = None) -> None:
+    def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
+        if code is not None:
+            self.code = code  # a more precise code than the class's, e.g. account_deactivated
 
     def headers(self) -> dict[str, str] | None:
         """Headers the answer carries besides the JSON error (e.g. Retry-After)."""
@@ -55,6 +57,13 @@ class NotFound(ApiError):
 class Conflict(ApiError):
     status_code = 409
     code = "conflict"
+
+
+class Gone(ApiError):
+    """Something that existed and can no longer be used, e.g. a one-time link already used or expired."""
+
+    status_code = 410
+    code = "gone"
 
 
 class PayloadTooLarge(ApiError):

@@ -23,7 +23,12 @@ from aiokafka.structs import ConsumerRecord
 from services.conversation.sign_ins import SessionsState, apply_session, session_revoked
 from services.gateway.credential_record import CredentialRecord
 from shared.events import EventBase, InvalidEvent, parse_event
-from shared.events.agent import AgentSessionEnded, AgentSessionsRevoked
+from shared.events.agent import (
+    ACCOUNT_ACTIVITY_EVENTS,
+    AgentDeactivated,
+    AgentSessionEnded,
+    AgentSessionsRevoked,
+)
 from shared.events.conversation import (
     AssignmentDecided,
     ConversationClosed,
@@ -224,6 +229,12 @@ class LiveHub:
         except InvalidEvent:
             return  # the projections dead-letter it; there is nothing to show
         self.events_seen += 1
+        if self._record is not None and isinstance(event, ACCOUNT_ACTIVITY_EVENTS):
+            self._record.apply(event)  # refused at sign-in and on every request at once, on every instance
+        if isinstance(event, AgentDeactivated):
+            for connection in self._agents.get(event.tenant, ()):
+                if connection.agent_id == event.aggregate_id:
+                    connection.end()
         topic = "conversation" if record.topic.endswith(CONVERSATION_EVENTS_TOPIC.suffix) else "agent"
         if topic == "conversation":
             self.statuses.follow(event)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from services.gateway.commands import MAX_DIRECT_PARTICIPANTS
 from services.gateway.errors import refuse_nul
 from shared.capacity import ChatLimit
-from shared.events.agent import AgentStatus, BusinessHours, RoutingStrategy
+from shared.events.agent import AgentRole, AgentStatus, BusinessHours, RoutingStrategy
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
 from shared.events.transcript import EMAIL_PATTERN
 
@@ -123,6 +123,31 @@ class UpdateProfile(Body):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     avatar_url: HttpUrl | None = None
     max_concurrent_chats: int | None = Field(default=None, ge=1, le=100)
+
+
+class InviteAgent(Body):
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
+    role: AgentRole = "agent"
+    max_concurrent_chats: int | None = Field(
+        default=None, ge=1, le=100, description="null: their department's default applies, else the team's"
+    )
+    departments: list[str] = Field(default_factory=list, max_length=50, description="Department ids")
+
+
+class ChangeRole(Body):
+    role: AgentRole
+
+
+class SetChatLimit(Body):
+    max_concurrent_chats: int | None = Field(
+        ge=1, le=100, description="null: their department's default applies, else the team's"
+    )
+
+
+class SetPassword(Body):
+    token: str = Field(min_length=20, max_length=200)
+    password: str = Field(min_length=8, max_length=1000)
 
 
 class SetStatus(Body):

@@ -1,4 +1,6 @@
-"""What the team's own commands mean: signing in, profile and availability, canned responses, departments.
+"""What the team's own commands mean: signing in, profile and availability, canned responses, departments,
+and a supervisor managing the team's accounts (invite, one-time password links, role, chat limit,
+deactivation).
 
 Pure, like `commands.py` (which holds the conversation commands): from the current views and a request to
 the event to append, or the ApiError a client should see when a rule forbids it.
@@ -6,17 +8,29 @@ the event to append, or the ApiError a client should see when a rule forbids it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from services.gateway.auth import AgentPrincipal
 from services.gateway.commands import View, agent_actor
-from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound
-from services.gateway.schemas import ConfigureDepartment
+from services.gateway.errors import ApiError, Conflict, Forbidden, Gone, NotFound
+from services.gateway.schemas import ConfigureDepartment, InviteAgent
+from shared.capacity import limit_of_agent
 from shared.events import Actor, EventBase
 from shared.events.agent import (
+    AgentChatLimitSet,
+    AgentDeactivated,
+    AgentInvited,
+    AgentPasswordLinkIssued,
+    AgentPasswordSet,
     AgentProfileUpdated,
+    AgentReactivated,
+    AgentRole,
+    AgentRoleChanged,
     AgentSessionsRevoked,
     AgentSignInReset,
     AgentStatus,
@@ -25,6 +39,7 @@ from shared.events.agent import (
     CannedResponseDeleted,
     CannedResponseUpdated,
     DepartmentConfigured,
+    DepartmentConfiguredPayload,
 )
 from shared.events.envelope import new_id
 
@@ -62,10 +77,26 @@ def status_on_sign_in(*, me: View) -> AgentStatusChanged | None:
     return _about_me(me, AgentStatusChanged, {"status": "available"})
 
 
-def update_profile(*, me: View, changes: Mapping[str, Any]) -> AgentProfileUpdated:
+def update_profile(
+    *, me: View, changes: Mapping[str, Any], departments: Iterable[View] = ()
+) -> AgentProfileUpdated:
+    """An agent may lower their own chat limit, never raise it past what the team set (a supervisor's
+    setting, else the department's or team's default that applies); supervisors set any limit."""
     if not changes:
         raise Conflict("nothing to change: send name, avatar_url or max_concurrent_chats")
+    wanted = changes.get("max_concurrent_chats")
+    if wanted is not None and me.get("role") != "supervisor":
+        ceiling = own_chat_limit_ceiling(me, departments)
+        if wanted > ceiling:
+            raise Forbidden(f"your chat limit can be at most {ceiling}, the limit a supervisor set")
     return _about_me(me, AgentProfileUpdated, dict(changes))
+
+
+def own_chat_limit_ceiling(me: View, departments: Iterable[View]) -> int:
+    set_by_team = me.get("max_chats_set_by_team", me.get("max_concurrent_chats"))
+    if set_by_team is not None:
+        return int(set_by_team)
+    return limit_of_agent({**me, "max_concurrent_chats": None}, departments).chats
 
 
 def set_status(*, me: View, status: AgentStatus) -> AgentStatusChanged:
@@ -146,8 +177,170 @@ def unlock_sign_in(agent: AgentPrincipal, teammate: View) -> AgentSignInReset:
 
 
 def revoke_sessions(
-    agent: AgentPrincipal, teammate: View, *, reason: Literal["signed_out_everywhere", "deactivated"]
+    agent: AgentPrincipal,
+    teammate: View,
+    *,
+    reason: Literal["signed_out_everywhere", "deactivated", "role_changed"],
 ) -> AgentSessionsRevoked:
-    """Every token the teammate holds stops working; deactivation (issue 14) is meant to append the same."""
+    """Every token the teammate holds stops working (sign out everywhere, deactivation, a role change)."""
     _supervisor_only(agent, "sign a teammate out everywhere")
     return _by(agent, AgentSessionsRevoked, teammate["_id"], {"reason": reason})
+
+
+# -- the team's accounts (supervisors) ------------------------------------------------------------------
+
+
+def agent_id_for(tenant: str, email: str) -> str:
+    """Stable per (tenant, email): registering or inviting the same person twice targets the same agent."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"parley:{tenant}:agent:{email.strip().lower()}"))
+
+
+def hash_link_token(token: str) -> str:
+    """What the credentials topic keeps of a one-time link's token: its SHA-256 (the token is 256 random
+    bits, so no salt or slow hash is needed to keep it from being guessed back)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class NewLink:
+    """A one-time link about to be issued: its id, its token's hash and when it expires."""
+
+    link_id: str
+    token_hash: str
+    expires_at: datetime
+
+
+def _link_issued(
+    agent: AgentPrincipal, agent_id: str, email: str, link: NewLink, purpose: Literal["invite", "reset"]
+) -> AgentPasswordLinkIssued:
+    payload = {
+        "link_id": link.link_id,
+        "email": email,
+        "token_hash": link.token_hash,
+        "purpose": purpose,
+        "expires_at": link.expires_at,
+    }
+    return _by(agent, AgentPasswordLinkIssued, agent_id, payload)
+
+
+def invite_agent(
+    *,
+    agent: AgentPrincipal,
+    invitation: InviteAgent,
+    email_in_use: bool,
+    departments_found: Mapping[str, View],
+    link: NewLink,
+) -> list[EventBase]:
+    """The invited account, the departments it joins (each department's configuration with it added to
+    the members) and its one-time link to set a password. `departments_found` maps the requested
+    department ids the team has to their views."""
+    _supervisor_only(agent, "invite teammates")
+    email = invitation.email.strip().lower()
+    if email_in_use:
+        raise Conflict(f"an account with the email {email} already exists")
+    wanted = list(dict.fromkeys(invitation.departments))
+    if missing := [d for d in wanted if d not in departments_found]:
+        raise NotFound(f"departments not found: {', '.join(missing)}")
+    agent_id = agent_id_for(agent.tenant, email)
+    account = {
+        "email": email,
+        "name": invitation.name,
+        "role": invitation.role,
+        "max_concurrent_chats": invitation.max_concurrent_chats,
+    }
+    events: list[EventBase] = [_by(agent, AgentInvited, agent_id, account)]
+    for department_id in wanted:
+        department = departments_found[department_id]
+        configuration = {k: v for k, v in department.items() if k in DepartmentConfiguredPayload.model_fields}
+        members = list(dict.fromkeys([*department.get("members", []), agent_id]))
+        events.append(_by(agent, DepartmentConfigured, department_id, {**configuration, "members": members}))
+    events.append(_link_issued(agent, agent_id, email, link, "invite"))
+    return events
+
+
+def issue_password_link(
+    *, agent: AgentPrincipal, teammate: View, has_password: bool, link: NewLink
+) -> AgentPasswordLinkIssued:
+    """A new one-time link (it replaces any earlier one): the invitation again for an account without a
+    password yet, else a reset. A deactivated account is reactivated first."""
+    _supervisor_only(agent, "issue password links")
+    if teammate.get("deactivated"):
+        raise Conflict(f"{teammate['name']} is deactivated; reactivate them first")
+    purpose: Literal["invite", "reset"] = "reset" if has_password else "invite"
+    return _link_issued(agent, teammate["_id"], teammate["email"], link, purpose)
+
+
+def usable_password_link(*, link: View | None, used: bool, now: datetime) -> View:
+    """`link` is the account's latest link whose token matches (with `tenant` and `agent_id`), None when no
+    link has this token; `used` whether this instance saw it used. Checked before any password is hashed."""
+    if link is None:
+        raise NotFound("this link is not valid; ask a supervisor for a new one")
+    if used or link.get("used_at") is not None:
+        raise Gone("this link was already used; sign in, or ask a supervisor for a new one")
+    if link["expires_at"] <= now:
+        raise Gone("this link has expired; ask a supervisor for a new one")
+    return link
+
+
+def set_password_with_link(*, link: View, password_hash: str) -> AgentPasswordSet:
+    """The account's password, set by its owner with a usable link (`usable_password_link`), which it uses up."""
+    return AgentPasswordSet(
+        tenant=link["tenant"],
+        aggregate_id=link["agent_id"],
+        actor=Actor(kind="agent", id=link["agent_id"]),
+        payload={"email": link["email"], "password_hash": password_hash, "link_id": link["link_id"]},
+    )
+
+
+def _active_supervisors(team: Iterable[View]) -> set[str]:
+    return {a["_id"] for a in team if a.get("role") == "supervisor" and not a.get("deactivated")}
+
+
+def _keep_a_supervisor(team: Sequence[View], teammate: View, what: str) -> None:
+    if _active_supervisors(team) <= {teammate["_id"]}:
+        raise Conflict(f"{what} would leave the team without an active supervisor")
+
+
+def change_role(
+    *, agent: AgentPrincipal, teammate: View, role: AgentRole, team: Sequence[View], has_password: bool
+) -> list[EventBase]:
+    """The new role, and the teammate's sessions revoked so their next token carries it (a demoted
+    supervisor loses supervisor rights at once)."""
+    _supervisor_only(agent, "change roles")
+    if teammate["role"] == role:
+        raise Conflict(
+            f"{teammate['name']} is already {'a supervisor' if role == 'supervisor' else 'an agent'}"
+        )
+    if role != "supervisor":
+        _keep_a_supervisor(team, teammate, "this change")
+    events: list[EventBase] = [_by(agent, AgentRoleChanged, teammate["_id"], {"role": role})]
+    if has_password:
+        events.append(revoke_sessions(agent, teammate, reason="role_changed"))
+    return events
+
+
+def set_chat_limit(*, agent: AgentPrincipal, teammate: View, max_chats: int | None) -> AgentChatLimitSet:
+    _supervisor_only(agent, "set a teammate's chat limit")
+    return _by(agent, AgentChatLimitSet, teammate["_id"], {"max_concurrent_chats": max_chats})
+
+
+def deactivate_agent(
+    *, agent: AgentPrincipal, teammate: View, team: Sequence[View], has_password: bool
+) -> list[EventBase]:
+    """Deactivated, and every session revoked at once (every gateway instance refuses the tokens and
+    closes the sockets); the router hands their chats on when it reads the deactivation."""
+    _supervisor_only(agent, "deactivate teammates")
+    if teammate.get("deactivated"):
+        raise Conflict(f"{teammate['name']} is already deactivated")
+    _keep_a_supervisor(team, teammate, "deactivating them")
+    events: list[EventBase] = [_by(agent, AgentDeactivated, teammate["_id"], {})]
+    if has_password:
+        events.append(revoke_sessions(agent, teammate, reason="deactivated"))
+    return events
+
+
+def reactivate_agent(*, agent: AgentPrincipal, teammate: View) -> AgentReactivated:
+    _supervisor_only(agent, "reactivate teammates")
+    if not teammate.get("deactivated"):
+        raise Conflict(f"{teammate['name']} is not deactivated")
+    return _by(agent, AgentReactivated, teammate["_id"], {})

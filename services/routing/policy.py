@@ -28,8 +28,12 @@ from services.routing.state import AgentEntry, TenantState, effective_status, ne
 from shared.business_hours import hours_of, is_open
 from shared.events import EventBase
 from shared.events.agent import (
+    AgentChatLimitSet,
+    AgentDeactivated,
     AgentHeartbeat,
+    AgentInvited,
     AgentProfileUpdated,
+    AgentReactivated,
     AgentRegistered,
     AgentStatus,
     AgentStatusChanged,
@@ -63,8 +67,12 @@ ROUTING_FACT_TYPES: frozenset[str] = frozenset(
         ReassignmentRequested,
         TransferRequested,
         AgentRegistered,
+        AgentInvited,
         AgentProfileUpdated,
+        AgentChatLimitSet,
         AgentStatusChanged,
+        AgentDeactivated,
+        AgentReactivated,
         AgentHeartbeat,
         DepartmentConfigured,
     )
@@ -206,13 +214,19 @@ def _apply(ctx: _Ctx, event: EventBase) -> None:
     elif isinstance(event, TransferRequested):
         if conv is not None and conv["open"]:
             _transfer(ctx, event.aggregate_id, event.payload.department)
-    elif isinstance(event, AgentRegistered):
+    elif isinstance(event, AgentRegistered | AgentInvited):
         if event.aggregate_id not in state.agents:
             state.agents[event.aggregate_id] = new_agent(event.payload.max_concurrent_chats)
     elif isinstance(event, AgentProfileUpdated):
         agent = _agent(state, event.aggregate_id)
         if event.payload.max_concurrent_chats is not None:
             agent["max_chats"] = event.payload.max_concurrent_chats
+    elif isinstance(event, AgentChatLimitSet):
+        _agent(state, event.aggregate_id)["max_chats"] = event.payload.max_concurrent_chats
+    elif isinstance(event, AgentDeactivated):
+        _deactivate(ctx, event.aggregate_id)
+    elif isinstance(event, AgentReactivated):
+        _agent(state, event.aggregate_id)["deactivated"] = False
     elif isinstance(event, AgentStatusChanged):
         _status(ctx, event.aggregate_id, event.payload.status)
     elif isinstance(event, AgentHeartbeat):
@@ -243,7 +257,10 @@ def _open(ctx: _Ctx, department: str) -> bool:
 
 
 def _has_room(ctx: _Ctx, agent_id: str, department: str) -> bool:
-    return agent_id in ctx.state.agents and ctx.loads[agent_id] < ctx.state.capacity(agent_id, department)
+    agent = ctx.state.agents.get(agent_id)
+    if agent is None or agent.get("deactivated"):
+        return False
+    return ctx.loads[agent_id] < ctx.state.capacity(agent_id, department)
 
 
 def _free_agents(ctx: _Ctx, department: str, exclude: Collection[str] = ()) -> list[str]:
@@ -513,8 +530,9 @@ def _leave_successor(
 
 def _reassign(ctx: _Ctx, conversation_id: str, agent_id: str, *, forced: bool) -> None:
     conv = ctx.state.conversations[conversation_id]
-    if conv["assignee"] == agent_id:
-        return
+    target = ctx.state.agents.get(agent_id)
+    if conv["assignee"] == agent_id or (target is not None and target.get("deactivated")):
+        return  # a deactivated agent takes no chat, forced or not; the gateway says so first
     if not forced and agent_id in ctx.state.agents and not _has_room(ctx, agent_id, conv["department"]):
         return  # only a supervisor may push an agent past their max chats; the gateway says so first
     if agent_id in conv["left"]:
@@ -551,6 +569,21 @@ def _status(ctx: _Ctx, agent_id: str, status: AgentStatus) -> None:
     if agent["last_seen"] is not None and agent["last_seen"] < ctx.at:
         agent["last_seen"] = ctx.at
     _after_presence_change(ctx, agent, before)
+
+
+def _deactivate(ctx: _Ctx, agent_id: str) -> None:
+    """A deactivated agent is offline for good (until reactivated): every open chat they hold or take part
+    in is handed on at once, exactly as if they had left it (a teammate present in it takes over, else it
+    is queued and the drain gives it to whoever is free)."""
+    agent = _agent(ctx.state, agent_id)
+    if agent.get("deactivated"):
+        return
+    agent["deactivated"] = True
+    agent["status"] = "offline"
+    agent["offline_since"] = ctx.at
+    for conversation_id, conv in list(ctx.state.conversations.items()):
+        if conv["open"] and (conv["assignee"] == agent_id or agent_id in conv["participants"]):
+            _leave(ctx, conversation_id, agent_id)
 
 
 def _heartbeat(ctx: _Ctx, agent_id: str) -> None:

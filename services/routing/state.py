@@ -23,6 +23,7 @@ class AgentEntry(TypedDict):
     last_seen: str | None  # last presence heartbeat; None: presence not tracked for this agent
     presence_lost: bool  # heartbeats stopped for longer than the timeout
     offline_since: str | None  # when the agent became (effectively) offline: the grace period runs from here
+    deactivated: NotRequired[bool]  # a supervisor deactivated the account; absent in entries from before it
 
 
 class ConversationEntry(TypedDict):
@@ -72,8 +73,9 @@ def new_agent(max_chats: int | None = None) -> AgentEntry:
 
 
 def effective_status(agent: AgentEntry) -> str:
-    """Declared status, except that an agent whose presence heartbeats stopped counts as offline."""
-    return "offline" if agent["presence_lost"] else str(agent["status"])
+    """Declared status, except that an agent whose presence heartbeats stopped, or who was deactivated,
+    counts as offline (a heartbeat or status fact in flight when they were deactivated changes nothing)."""
+    return "offline" if agent["presence_lost"] or agent.get("deactivated") else str(agent["status"])
 
 
 @dataclass

@@ -33,6 +33,70 @@ class AgentRegistered(EventBase):
     payload: AgentRegisteredPayload
 
 
+class AgentInvitedPayload(AgentRegisteredPayload):
+    """The same account fields as agent.registered; the account has no password until the invitation's
+    one-time link is used (agent.password_link_issued, agent.password_set). Department membership is the
+    department.configured events appended with it."""
+
+
+class AgentInvited(EventBase):
+    """A supervisor invited a teammate (the actor is the supervisor)."""
+
+    type: Literal["agent.invited"] = "agent.invited"
+    payload: AgentInvitedPayload
+
+
+class AgentRoleChangedPayload(Strict):
+    role: AgentRole
+
+
+class AgentRoleChanged(EventBase):
+    """A supervisor changed a teammate's role; their sessions are revoked with it, so the next token says it."""
+
+    type: Literal["agent.role_changed"] = "agent.role_changed"
+    payload: AgentRoleChangedPayload
+
+
+class AgentChatLimitSetPayload(Strict):
+    max_concurrent_chats: int | None = Field(
+        ge=1,
+        le=100,
+        description="The limit a supervisor set; null: their department's default applies, else the team's. "
+        "The agent may lower their own limit, never raise it past this.",
+    )
+
+
+class AgentChatLimitSet(EventBase):
+    """A supervisor set a teammate's chat limit."""
+
+    type: Literal["agent.chat_limit_set"] = "agent.chat_limit_set"
+    payload: AgentChatLimitSetPayload
+
+
+class AgentDeactivatedPayload(Strict):
+    pass
+
+
+class AgentDeactivated(EventBase):
+    """A supervisor deactivated a teammate: they cannot sign in, their sessions are revoked
+    (agent.sessions_revoked, reason deactivated), the router hands their open chats on at once, as if they
+    had left each, and never assigns them a chat again until they are reactivated."""
+
+    type: Literal["agent.deactivated"] = "agent.deactivated"
+    payload: AgentDeactivatedPayload
+
+
+class AgentReactivatedPayload(Strict):
+    pass
+
+
+class AgentReactivated(EventBase):
+    """A deactivated teammate may sign in again; they are offline until they do."""
+
+    type: Literal["agent.reactivated"] = "agent.reactivated"
+    payload: AgentReactivatedPayload
+
+
 class AgentProfileUpdatedPayload(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     avatar_url: HttpUrl | None = None
@@ -67,6 +131,30 @@ class AgentHeartbeat(EventBase):
 class AgentPasswordSetPayload(Strict):
     email: str = Field(max_length=320)
     password_hash: str = Field(description="argon2id hash; the clear password never leaves the gateway.")
+    link_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="The one-time link the password was set with (agent.password_link_issued); it is used up.",
+    )
+
+
+class AgentPasswordLinkIssuedPayload(Strict):
+    link_id: str = Field(min_length=1, max_length=100)
+    email: str = Field(max_length=320)
+    token_hash: str = Field(
+        pattern=r"^[0-9a-f]{64}$",
+        description="SHA-256 of the link's token (hex); the token itself is shown once and never stored.",
+    )
+    purpose: Literal["invite", "reset"]
+    expires_at: datetime
+
+
+class AgentPasswordLinkIssued(EventBase):
+    """A supervisor issued a one-time link to set the password (an invitation or a reset). Only the latest
+    link of an account is valid, once, until it expires (restricted agent-credentials topic)."""
+
+    type: Literal["agent.password_link_issued"] = "agent.password_link_issued"
+    payload: AgentPasswordLinkIssuedPayload
 
 
 class AgentPasswordSet(EventBase):
@@ -128,11 +216,12 @@ class AgentSessionEnded(EventBase):
 
 
 class AgentSessionsRevokedPayload(Strict):
-    reason: Literal["signed_out_everywhere", "deactivated"]
+    reason: Literal["signed_out_everywhere", "deactivated", "role_changed"]
 
 
 class AgentSessionsRevoked(EventBase):
-    """Every token this agent was issued before the event is refused (sign out everywhere, deactivation)."""
+    """Every token this agent was issued before the event is refused (sign out everywhere, deactivation, a
+    role change: the next sign-in's token carries the new role)."""
 
     type: Literal["agent.sessions_revoked"] = "agent.sessions_revoked"
     payload: AgentSessionsRevokedPayload
@@ -268,10 +357,19 @@ class RoutingTick(EventBase):
     payload: RoutingTickPayload
 
 
-AGENT_EVENTS = (AgentRegistered, AgentProfileUpdated, AgentStatusChanged)
+ACCOUNT_ACTIVITY_EVENTS = (AgentDeactivated, AgentReactivated)
+AGENT_EVENTS = (
+    AgentRegistered,
+    AgentInvited,
+    AgentProfileUpdated,
+    AgentStatusChanged,
+    AgentRoleChanged,
+    AgentChatLimitSet,
+    *ACCOUNT_ACTIVITY_EVENTS,
+)
 SIGN_IN_EVENTS = (AgentSignInFailed, AgentSignInLocked, AgentSignInReset)
 SESSION_EVENTS = (AgentSessionEnded, AgentSessionsRevoked)
-CREDENTIAL_EVENTS = (AgentPasswordSet, *SIGN_IN_EVENTS, *SESSION_EVENTS)
+CREDENTIAL_EVENTS = (AgentPasswordSet, AgentPasswordLinkIssued, *SIGN_IN_EVENTS, *SESSION_EVENTS)
 PRESENCE_EVENTS = (AgentHeartbeat,)
 DEPARTMENT_EVENTS = (DepartmentConfigured,)
 ROUTING_EVENTS = (RoutingTick,)

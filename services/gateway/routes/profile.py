@@ -26,9 +26,16 @@ async def my_profile(me: MyProfileDep, agent: AgentDep, views: ViewsDep) -> dict
     return agent_card(me, counts.get(agent.agent_id, 0), limit_of_agent(me, departments))
 
 
-@router.patch("", summary="Update my profile (name, avatar, max concurrent chats)")
-async def update_profile(body: UpdateProfile, me: MyProfileDep, publisher: PublisherDep) -> dict[str, Any]:
-    event = team_commands.update_profile(me=me, changes=body.model_dump(exclude_none=True))
+@router.patch(
+    "", summary="Update my profile (name, avatar, max concurrent chats up to the limit a supervisor set)"
+)
+async def update_profile(
+    body: UpdateProfile, me: MyProfileDep, views: ViewsDep, publisher: PublisherDep
+) -> dict[str, Any]:
+    departments = await conversation_queries.departments(departments=views.departments, tenant=me["tenant"])
+    event = team_commands.update_profile(
+        me=me, changes=body.model_dump(exclude_none=True), departments=departments
+    )
     return {"events": [(await publisher.append(event)).as_json()]}
 
 

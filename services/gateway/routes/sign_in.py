@@ -25,7 +25,7 @@ from services.gateway.deps import (
     SignInAddressLimit,
     ViewsDep,
 )
-from services.gateway.errors import TooManyRequests, Unauthorized
+from services.gateway.errors import Forbidden, TooManyRequests, Unauthorized
 from services.gateway.publisher import EventPublisher
 from services.gateway.rate_limits import retry_after_header
 from services.gateway.schemas import Login, agent_card
@@ -49,7 +49,7 @@ async def login(
     credentials = await conversation_queries.credentials_by_email(
         credentials=views.credentials, email=body.email
     )
-    if credentials is None:
+    if credentials is None or not credentials.get("password_hash"):
         raise Unauthorized("wrong email or password")
     now = time.time()
     state = record.sign_in_state(credentials["_id"], credentials)
@@ -71,6 +71,9 @@ async def login(
     )
     if agent is None:
         raise Unauthorized("this account is being set up; retry in a moment")
+    if record.is_deactivated(agent["_id"], agent):
+        # Said only to whoever knows the password: anyone else gets the usual "wrong email or password".
+        raise Forbidden("this account is deactivated; ask a supervisor", code="account_deactivated")
     await _record(publisher, record, lockout.after_success(credentials, state))
     principal = AgentPrincipal(agent_id=agent["_id"], tenant=agent["tenant"], role=agent["role"])
     token, expires = agent_token(settings, principal)

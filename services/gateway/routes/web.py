@@ -67,6 +67,12 @@ async def dashboard() -> FileResponse:
     return _page("dashboard/index.html")
 
 
+@router.get("/set-password")
+async def set_password_page() -> FileResponse:
+    """Where an invitation's or reset's one-time link leads (the token in the fragment)."""
+    return _page("dashboard/set-password.html")
+
+
 @router.get("/demo")
 async def demo_shop() -> FileResponse:
     return _page("demo/index.html")
