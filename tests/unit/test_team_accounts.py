@@ -197,7 +197,7 @@ def test_an_agent_lowers_their_own_chat_limit_but_never_raises_it_past_the_super
 
 
 def _fold(fold: Any, *events: EventBase) -> dict[str, Any]:
-    view = None
+    view: dict[str, Any] | None = None
     for position, event in enumerate(events):
         view = fold(view, event, position)
     assert view is not None
@@ -266,8 +266,9 @@ def test_an_instance_knows_the_links_it_saw_before_the_view_does_and_forgets_rep
     in_view = {"_id": "cat", "tenant": "acme", "password_link": {"link_id": "l1", "token_hash": "x"}}
     assert record.password_link(team_commands.hash_link_token("token-one"), in_view) is None
     # A link issued before the instance started is found in the view.
-    dan = {"_id": "dan", "tenant": "acme", "password_link": {"link_id": "l9", "token_hash": "y"}}
-    assert record.password_link("y", dan) == {**dan["password_link"], "tenant": "acme", "agent_id": "dan"}
+    dan_link = {"link_id": "l9", "token_hash": "y"}
+    dan = {"_id": "dan", "tenant": "acme", "password_link": dan_link}
+    assert record.password_link("y", dan) == {**dan_link, "tenant": "acme", "agent_id": "dan"}
     used = AgentPasswordSet.model_validate(
         {
             **first.model_dump(),
