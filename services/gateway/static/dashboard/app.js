@@ -10,11 +10,12 @@ import * as chat from './chat.js';
 import * as history from './history.js';
 import * as reports from './reports.js';
 import * as departments from './departments.js';
+import * as teamPage from './team.js';
 import * as webhooks from './webhooks.js';
 import * as profile from './profile.js';
 
 const root = document.getElementById('app');
-const VIEWS = { monitor, chats: chat, history, reports, departments, webhooks, profile };
+const VIEWS = { monitor, chats: chat, history, reports, team: teamPage, departments, webhooks, profile };
 const STATUSES = [
   ['available', 'Available'],
   ['away', 'Away'],
@@ -110,6 +111,7 @@ function buildShell() {
     link('chats', 'Chats', '💬', chatsBadge),
     link('history', 'History', '🕘'),
     me.role === 'supervisor' ? link('reports', 'Reports', '📊') : null,
+    me.role === 'supervisor' ? link('team', 'Team', '👥') : null,
     me.role === 'supervisor' ? link('departments', 'Departments', '🏢') : null,
     me.role === 'supervisor' ? link('webhooks', 'Webhooks', '🔗') : null,
     link('profile', 'Profile', '⚙'),
