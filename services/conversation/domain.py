@@ -17,11 +17,13 @@ from services.conversation.sign_ins import (
 )
 from shared.events import EventBase
 from shared.events.agent import (
+    LINK_EMAIL_EVENTS,
     SESSION_EVENTS,
     SIGN_IN_EVENTS,
     AgentChatLimitSet,
     AgentDeactivated,
     AgentInvited,
+    AgentPasswordLinkEmailFailed,
     AgentPasswordLinkIssued,
     AgentPasswordSet,
     AgentProfileUpdated,
@@ -349,6 +351,15 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
         nxt["sign_in"] = apply_sign_in(SignInState.of_document(view.get("sign_in")), event).to_document()
     elif isinstance(event, SESSION_EVENTS):
         nxt["sessions"] = apply_session(SessionsState.of_document(view.get("sessions")), event).to_document()
+    elif isinstance(event, LINK_EMAIL_EVENTS):
+        link = view.get("password_link")
+        if link is not None and link["link_id"] == event.payload.link_id:  # else about a replaced link
+            sent = event.payload
+            emailed = {"status": "sent", "recipient": sent.recipient, "attempt": sent.attempt, "reason": None}
+            if isinstance(event, AgentPasswordLinkEmailFailed):
+                retrying = event.payload.next_attempt_at is not None
+                emailed.update(status="retrying" if retrying else "failed", reason=event.payload.reason)
+            nxt["password_link"] = {**link, "emailed": emailed}
     else:
         raise EventOutOfPlace(f"{event.type} does not belong to the credentials view")
     return nxt

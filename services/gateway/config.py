@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from services.gateway.rate_limits import Rate, RateSetting, proxy_networks
 from services.mailer.config import SmtpSettings
@@ -19,16 +19,11 @@ DEFAULT_UPLOAD_TYPES = (
 )
 
 
-DEVELOPMENT_SECRET = "parley-development-secret-change-me-in-production"
-
-
 class GatewaySettings(SmtpSettings):
     # SMTP settings: only whether email is configured matters here (the mailer sends).
     service_name: str = "gateway"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, gt=0, lt=65536)
-    # Every gateway instance must share it; `make run` uses this development default, production sets its own.
-    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
     agent_token_minutes: int = Field(default=60, gt=0)
     visitor_token_days: int = Field(default=30, gt=0)
     default_tenant: str = "default"
@@ -70,15 +65,3 @@ class GatewaySettings(SmtpSettings):
     def _proxies_are_addresses(cls, proxies: tuple[str, ...]) -> tuple[str, ...]:
         proxy_networks(proxies)  # fails at start, not on the first request
         return proxies
-
-    @model_validator(mode="after")
-    def _production_has_its_own_secret(self) -> GatewaySettings:
-        # Tokens signed with the published default could be forged by anyone who read the source.
-        if self.environment == "production" and (
-            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
-            or len(self.secret_key.get_secret_value()) < 32
-        ):
-            raise ValueError(
-                "PARLEY_SECRET_KEY must be set to a random value of 32+ characters in production"
-            )
-        return self

@@ -8,7 +8,6 @@ the event to append, or the ApiError a client should see when a rule forbids it.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -193,12 +192,6 @@ def revoke_sessions(
 def agent_id_for(tenant: str, email: str) -> str:
     """Stable per (tenant, email): registering or inviting the same person twice targets the same agent."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"parley:{tenant}:agent:{email.strip().lower()}"))
-
-
-def hash_link_token(token: str) -> str:
-    """What the credentials topic keeps of a one-time link's token: its SHA-256 (the token is 256 random
-    bits, so no salt or slow hash is needed to keep it from being guessed back)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

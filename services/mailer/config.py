@@ -2,16 +2,25 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from services.mailer.domain import mail_retry_policy
 from shared.retry import RetryPolicy
 from shared.settings import ParleySettings
 
+DEVELOPMENT_SECRET = "parley-development-secret-change-me-in-production"
+
 
 class SmtpSettings(ParleySettings):
-    """The outgoing mail server. Without a host and a sender, transcripts by email are not offered: the
-    gateway answers 409 and the widget and dashboard hide the buttons."""
+    """The outgoing mail server, and what the gateway and the mailer share. Without a host and a sender,
+    transcripts by email are not offered (the gateway answers 409 and the widget and dashboard hide the
+    buttons) and password links are only shown to the supervisor, not emailed."""
+
+    # Signs agent tokens and derives one-time password links (`shared/password_links.py`): every gateway
+    # instance and the mailer share it; `make run` uses this development default, production sets its own.
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # Where the dashboard is reached: the links in emails start with it.
+    public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://\S+$")
 
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, gt=0, lt=65536)
@@ -27,6 +36,18 @@ class SmtpSettings(ParleySettings):
     @property
     def email_configured(self) -> bool:
         return bool(self.smtp_host and self.smtp_sender)
+
+    @model_validator(mode="after")
+    def _production_has_its_own_secret(self) -> SmtpSettings:
+        # Tokens and links made with the published default could be forged by anyone who read the source.
+        if self.environment == "production" and (
+            self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
+            or len(self.secret_key.get_secret_value()) < 32
+        ):
+            raise ValueError(
+                "PARLEY_SECRET_KEY must be set to a random value of 32+ characters in production"
+            )
+        return self
 
 
 class MailerSettings(SmtpSettings):

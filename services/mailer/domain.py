@@ -1,5 +1,6 @@
-"""The pure rules of transcript emails: what the email says (notes never, user text escaped), when to try
-again, and which requests are still pending in a partition. No I/O here; `mailer.py` is the Kafka side."""
+"""The pure rules of the mailer's emails (transcripts, password links): what an email says (notes never, user
+text escaped), when to try again, and which requests are still pending in a partition. No I/O here;
+`mailer.py` is the Kafka side."""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.events import EventBase
+from shared.events.agent import (
+    AgentPasswordLinkEmailed,
+    AgentPasswordLinkEmailFailed,
+    AgentPasswordLinkIssued,
+)
 from shared.events.transcript import TranscriptFailed, TranscriptRequested, TranscriptSent
 from shared.retry import RetryPolicy
+from shared.topics import AGENT_CREDENTIALS, CONVERSATION_EVENTS_TOPIC, TopicSpec
 
 # A mail server that refuses for a while (greylisting, a full queue) usually accepts within hours.
 RETRY_DELAYS_SECONDS: tuple[float, ...] = (30, 120, 600, 1800, 3600)
@@ -36,10 +43,13 @@ def mail_retry_policy(time_scale: float = 1.0) -> RetryPolicy:
 
 
 @dataclass(frozen=True, slots=True)
-class Transcript:
+class RenderedEmail:
     subject: str
     text: str
     html: str
+
+
+Transcript = RenderedEmail
 
 
 def _clean(text: str) -> str:
@@ -104,6 +114,31 @@ def render_transcript(
     return Transcript(subject=subject, text="\n".join(text_parts), html=page)
 
 
+def render_password_link(*, name: str, url: str, purpose: str, expires_at: datetime) -> RenderedEmail:
+    """The email with a one-time link to set a password: an invitation to the team, or a reset."""
+    who = _clean(name)
+    if purpose == "invite":
+        subject = "You are invited to your team's Parley"
+        lead = f"Hello {who}, you are invited to answer your team's chats on Parley. Set your password:"
+    else:
+        subject = "Set a new Parley password"
+        lead = f"Hello {who}, a supervisor of your team sent you this link to set a new password:"
+    until = f"The link works once, until {_when(expires_at)}. If you did not expect it, ignore this email."
+    text = f"{lead}\n\n{url}\n\n{until}\n"
+    page = (
+        "<!doctype html><html><body>"
+        f"<p>{html.escape(lead)}</p>"
+        f'<p><a href="{html.escape(url, quote=True)}">Set your password</a></p>'
+        f'<p style="color:#666">{html.escape(until)}</p>'
+        "</body></html>"
+    )
+    return RenderedEmail(subject=subject, text=text, html=page)
+
+
+class NotYet(Exception):
+    """The views have not applied the request's record yet."""
+
+
 # --- what follows an attempt -------------------------------------------------------------------------
 
 
@@ -137,11 +172,52 @@ def decide(
 # --- the pending requests of one partition -----------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class MailFlow:
+    """One kind of email the mailer sends, all on one topic: the event that asks for it and the mailer's own
+    outcome events, whose payloads name the email by `id_field` (and carry recipient, attempt, then
+    message_id, or reason and next_attempt_at)."""
+
+    name: str  # in logs and metrics
+    topic: TopicSpec
+    requested: type[EventBase]
+    sent: type[EventBase]
+    failed: type[EventBase]
+    id_field: str
+    recipient_field: str
+    mark: bytes  # a cheap test on a raw record: only records holding it are parsed
+
+    def email_id(self, event: EventBase) -> str:
+        return str(getattr(event.payload, self.id_field))
+
+
+TRANSCRIPTS = MailFlow(
+    name="transcript",
+    topic=CONVERSATION_EVENTS_TOPIC,
+    requested=TranscriptRequested,
+    sent=TranscriptSent,
+    failed=TranscriptFailed,
+    id_field="request_id",
+    recipient_field="recipient",
+    mark=b'"type":"conversation.transcript_',
+)
+PASSWORD_LINKS = MailFlow(
+    name="password_link",
+    topic=AGENT_CREDENTIALS,
+    requested=AgentPasswordLinkIssued,
+    sent=AgentPasswordLinkEmailed,
+    failed=AgentPasswordLinkEmailFailed,
+    id_field="link_id",
+    recipient_field="email",
+    mark=b'"type":"agent.password_link_',
+)
+
+
 @dataclass(slots=True)
 class PendingEmail:
     request_id: str
     tenant: str
-    conversation_id: str
+    aggregate_id: str  # the conversation of a transcript, the agent of a password link
     recipient: str
     attempt: int  # the number of the next attempt
     offset: int  # the record that holds this state: the request, or the failure that scheduled a retry
@@ -155,7 +231,8 @@ class PendingEmails:
     reading the partition back from the committed offset after a restart or a rebalance rebuilds it: a later
     outcome supersedes what an earlier record scheduled."""
 
-    def __init__(self) -> None:
+    def __init__(self, flow: MailFlow = TRANSCRIPTS) -> None:
+        self._flow = flow
         self._pending: dict[str, PendingEmail] = {}
 
     def __len__(self) -> int:
@@ -165,30 +242,37 @@ class PendingEmails:
         return list(self._pending.values())
 
     def apply(self, event: EventBase, offset: int) -> None:
-        if isinstance(event, TranscriptRequested):
-            if event.payload.request_id not in self._pending:
-                self._pending[event.payload.request_id] = PendingEmail(
-                    request_id=event.payload.request_id,
+        flow = self._flow
+        email_id = (
+            flow.email_id(event) if isinstance(event, flow.requested | flow.sent | flow.failed) else None
+        )
+        if email_id is None:
+            return
+        if isinstance(event, flow.requested):
+            if email_id not in self._pending:
+                self._pending[email_id] = PendingEmail(
+                    request_id=email_id,
                     tenant=event.tenant,
-                    conversation_id=event.aggregate_id,
-                    recipient=event.payload.recipient,
+                    aggregate_id=event.aggregate_id,
+                    recipient=str(getattr(event.payload, flow.recipient_field)),
                     attempt=1,
                     offset=offset,
                     request_event_id=event.causation_id or event.event_id,
                 )
-        elif isinstance(event, TranscriptSent | TranscriptFailed):
-            self._pending.pop(event.payload.request_id, None)
-            if isinstance(event, TranscriptFailed) and event.payload.next_attempt_at is not None:
-                self._pending[event.payload.request_id] = PendingEmail(
-                    request_id=event.payload.request_id,
-                    tenant=event.tenant,
-                    conversation_id=event.aggregate_id,
-                    recipient=event.payload.recipient,
-                    attempt=event.payload.attempt + 1,
-                    offset=offset,
-                    request_event_id=event.causation_id or event.event_id,
-                    due_at=event.payload.next_attempt_at,
-                )
+            return
+        self._pending.pop(email_id, None)
+        next_attempt_at = getattr(event.payload, "next_attempt_at", None)
+        if isinstance(event, flow.failed) and next_attempt_at is not None:
+            self._pending[email_id] = PendingEmail(
+                request_id=email_id,
+                tenant=event.tenant,
+                aggregate_id=event.aggregate_id,
+                recipient=str(getattr(event.payload, "recipient")),  # noqa: B009  (any flow's outcome has one)
+                attempt=int(getattr(event.payload, "attempt")) + 1,  # noqa: B009
+                offset=offset,
+                request_event_id=event.causation_id or event.event_id,
+                due_at=next_attempt_at,
+            )
 
     def settle(self, pending: PendingEmail) -> None:
         """The attempt's outcome is on the topic: forget this state (its successor, if any, is read back)."""

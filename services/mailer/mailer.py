@@ -1,12 +1,13 @@
-"""Kafka adapter of transcript emails: reads the conversation events in the mailer's consumer group, sends
-each requested transcript, and appends the outcome of every attempt to the conversation's own partition.
+"""Kafka adapter of the mailer: for one flow of emails (`MailFlow`: transcripts on the conversation events,
+password links on the agent credentials) it reads the flow's topic in its own consumer group, sends each
+requested email, and appends the outcome of every attempt to the requesting aggregate's own partition.
 
-A failed attempt's `conversation.transcript_failed` record carries the next attempt's time: the retry
-schedule lives in the topic, not in memory. The group commits a partition up to the first record still
-holding a pending request; on an assignment the instance reads the partition back from there to its end
-(a later outcome supersedes an earlier schedule) before it attempts anything, so nothing is sent twice
-after a clean handover and nothing pending is forgotten after a crash (an attempt in flight during a crash
-is repeated: at least once).
+A failed attempt's record (`conversation.transcript_failed`, `agent.password_link_email_failed`) carries the
+next attempt's time: the retry schedule lives in the topic, not in memory. The group commits a partition
+up to the first record still holding a pending request; on an assignment the instance reads the partition
+back from there to its end (a later outcome supersedes an earlier schedule) before it attempts anything, so
+nothing is sent twice after a clean handover and nothing pending is forgotten after a crash (an attempt in
+flight during a crash is repeated: at least once).
 """
 
 from __future__ import annotations
@@ -16,40 +17,31 @@ import contextlib
 import functools
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
-from pymongo.asynchronous.database import AsyncDatabase
 
-from services.conversation import queries as conversation_queries
-from services.history import queries as history_queries
 from services.mailer.config import MailerSettings
-from services.mailer.domain import PendingEmail, PendingEmails, decide, render_transcript
-from services.mailer.smtp import SmtpSender, build_message
+from services.mailer.domain import MailFlow, NotYet, PendingEmail, PendingEmails, decide
+from services.mailer.smtp import SmtpSender
 from shared.attempts import DueAttempts, until_done
 from shared.deadletter import publish_dead_letter
 from shared.events import EventBase, InvalidEvent, parse_event, serialize
 from shared.events.envelope import SYSTEM
-from shared.events.transcript import TranscriptFailed, TranscriptSent
 from shared.kafka import append_until_acknowledged, read_range
 from shared.logging import get_logger
-from shared.mongo import Document
-from shared.topics import CONVERSATION_EVENTS_TOPIC
 
 log = get_logger(__name__)
 COMMIT_EVERY_SECONDS = 1.0
 VIEWS_BEHIND_RETRY = timedelta(seconds=0.5)  # the views have not applied the request yet: look again soon
 UNEXPECTED_RETRY = timedelta(seconds=5)
-# The mailer reads only its own event types: a cheap test on the raw record spares parsing every message.
-TRANSCRIPT_MARK = b'"type":"conversation.transcript_'
-
-
-class NotYet(Exception):
-    """The views have not applied the request's record yet."""
+# The email for a pending request, or None when the views say it is not to be sent (a visitor's request
+# past the cap, a link replaced or used since); raises NotYet while they have not applied the request.
+Compose = Callable[[PendingEmail], Awaitable[EmailMessage | None]]
 
 
 class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -58,9 +50,10 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
         settings: MailerSettings,
         consumer: AIOKafkaConsumer,
         producer: AIOKafkaProducer,
-        db: AsyncDatabase[Document],
         sender: SmtpSender,
         *,
+        flow: MailFlow,
+        compose: Compose,
         group: str,
         rng: random.Random | None = None,
     ) -> None:
@@ -71,11 +64,9 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.group = group
         self.rng = rng or random.Random()
         self.policy = settings.retry_policy()
-        self.topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
-        self.conversations = db["conversations"]
-        self.agents = db["agents"]
-        self.summaries = db["history_conversations"]
-        self.messages = db["history_messages"]
+        self.flow = flow
+        self._compose = compose
+        self.topic = flow.topic.name(settings.topic_prefix)
         self.pending: dict[int, PendingEmails] = {}
         self.positions: dict[int, int] = {}
         self.outcomes: Counter[str] = Counter()  # sent, retrying, failed, refused
@@ -107,7 +98,7 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
     async def _read_back(self, tp: TopicPartition) -> None:
         committed = await self.consumer.committed(tp)
         end = (await self.consumer.end_offsets([tp]))[tp]
-        pending = PendingEmails()
+        pending = PendingEmails(self.flow)
         if committed is not None:  # else a new group: it starts at the end, with nothing pending
             for record in await read_range(self.settings, tp, committed, end):
                 await self._fold(pending, record)
@@ -116,10 +107,16 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
             end = await self.consumer.position(tp)
         self.positions[tp.partition] = end
         self.pending[tp.partition] = pending
-        log.info("pending emails read back", partition=tp.partition, pending=len(pending), start=committed)
+        log.info(
+            "pending emails read back",
+            flow=self.flow.name,
+            partition=tp.partition,
+            pending=len(pending),
+            start=committed,
+        )
 
     async def _fold(self, pending: PendingEmails, record: ConsumerRecord[bytes, bytes]) -> None:
-        if TRANSCRIPT_MARK not in (record.value or b""):
+        if self.flow.mark not in (record.value or b""):
             return
         try:
             event = parse_event(record.value or b"")
@@ -190,25 +187,27 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
             decision = decide(
                 result=result, attempt=email.attempt, policy=self.policy, now=datetime.now(UTC), rng=self.rng
             )
+            flow = self.flow
             envelope: dict[str, Any] = {
                 "tenant": email.tenant,
-                "aggregate_id": email.conversation_id,
+                "aggregate_id": email.aggregate_id,
                 "actor": SYSTEM,
                 "causation_id": email.request_event_id,
             }
-            common = {"request_id": email.request_id, "recipient": email.recipient, "attempt": email.attempt}
+            common = {flow.id_field: email.request_id, "recipient": email.recipient, "attempt": email.attempt}
             outcome: EventBase
             if decision.outcome == "sent":
-                outcome = TranscriptSent(**envelope, payload={**common, "message_id": result.message_id})
+                sent = {**common, "message_id": result.message_id}
+                outcome = flow.sent.model_validate({**envelope, "payload": sent})
             else:
                 reason = result.reason or "not sent"
-                payload = {**common, "reason": reason, "next_attempt_at": decision.next_attempt_at}
-                outcome = TranscriptFailed(**envelope, payload=payload)
-                log.warning("transcript email failed", request_id=email.request_id, reason=reason)
+                failed = {**common, "reason": reason, "next_attempt_at": decision.next_attempt_at}
+                outcome = flow.failed.model_validate({**envelope, "payload": failed})
+                log.warning("email failed", flow=flow.name, request_id=email.request_id, reason=reason)
             await append_until_acknowledged(
                 self.producer,
                 self.topic,
-                key=email.conversation_id,
+                key=email.aggregate_id,
                 value=serialize(outcome),
                 partition=partition,
             )
@@ -218,7 +217,9 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
             email.due_at = datetime.now(UTC) + VIEWS_BEHIND_RETRY
         except Exception:
             # MongoDB unreachable or a bug, not the mail server's answer: say so; the request stays pending.
-            log.exception("transcript email attempt failed unexpectedly", request_id=email.request_id)
+            log.exception(
+                "email attempt failed unexpectedly", flow=self.flow.name, request_id=email.request_id
+            )
             email.due_at = datetime.now(UTC) + UNEXPECTED_RETRY
         finally:
             email.in_flight = False
@@ -228,55 +229,6 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
         pending = self.pending.get(partition)
         if pending is not None:
             pending.settle(email)
-
-    async def _compose(self, email: PendingEmail) -> EmailMessage | None:
-        """The email to send, or None for a request the conversation view refused (the visitor's cap)."""
-        conversation = await conversation_queries.get_conversation(
-            conversations=self.conversations, tenant=email.tenant, conversation_id=email.conversation_id
-        )
-        summary = await self.summaries.find_one({"_id": email.conversation_id})
-        if conversation is None or summary is None:
-            raise NotYet
-        if conversation["position"] < email.offset or summary["position"] < email.offset:
-            raise NotYet
-        requests = conversation.get("transcript_emails") or []
-        request = next((r for r in requests if r["request_id"] == email.request_id), None)
-        if request is None or request["status"] == "refused":
-            return None
-        lines = await self._visible_lines(email)
-        agent_ids = sorted(
-            {str(a["id"]) for line in lines if (a := line.get("author") or {}).get("kind") == "agent"}
-        )
-        agents = await conversation_queries.agents_by_id(
-            agents=self.agents, tenant=email.tenant, agent_ids=agent_ids
-        )
-        visitor = conversation.get("visitor") or {}
-        transcript = render_transcript(
-            lines=lines,
-            visitor_name=visitor.get("name") or "You",
-            agent_names={agent_id: agent["name"] for agent_id, agent in agents.items()},
-            started_at=conversation["created_at"],
-        )
-        assert self.settings.smtp_sender is not None
-        return build_message(transcript, sender=self.settings.smtp_sender, recipient=email.recipient)
-
-    async def _visible_lines(self, email: PendingEmail) -> list[dict[str, Any]]:
-        """Every line a visitor may see (never a note), up to the request, page by page."""
-        lines: list[dict[str, Any]] = []
-        after: int | None = None
-        while True:
-            page = await history_queries.list_messages(
-                messages=self.messages,
-                conversation_id=email.conversation_id,
-                include_internal=False,
-                after_position=after,
-                limit=history_queries.MAX_MESSAGES,
-                tenant=email.tenant,
-            )
-            lines.extend(line for line in page if line["position"] < email.offset)
-            if len(page) < history_queries.MAX_MESSAGES:
-                return lines
-            after = page[-1]["position"]
 
     def backlog(self) -> tuple[int, int]:
         """Pending emails, and how many of them are waiting to be retried."""

@@ -11,10 +11,10 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 
 from services.mailer.config import SmtpSettings
-from services.mailer.domain import SendResult, Transcript
+from services.mailer.domain import RenderedEmail, SendResult
 
 
-def build_message(transcript: Transcript, *, sender: str, recipient: str) -> EmailMessage:
+def build_message(transcript: RenderedEmail, *, sender: str, recipient: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = recipient

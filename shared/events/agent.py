@@ -151,7 +151,9 @@ class AgentPasswordLinkIssuedPayload(Strict):
 
 class AgentPasswordLinkIssued(EventBase):
     """A supervisor issued a one-time link to set the password (an invitation or a reset). Only the latest
-    link of an account is valid, once, until it expires (restricted agent-credentials topic)."""
+    link of an account is valid, once, until it expires (restricted agent-credentials topic). Its token is
+    HMAC-SHA256 of the link id under the deployment's secret key, so only the gateway and the mailer (which
+    emails it when SMTP is configured) can name it; the event holds the token's SHA-256 only."""
 
     type: Literal["agent.password_link_issued"] = "agent.password_link_issued"
     payload: AgentPasswordLinkIssuedPayload
@@ -162,6 +164,38 @@ class AgentPasswordSet(EventBase):
 
     type: Literal["agent.password_set"] = "agent.password_set"
     payload: AgentPasswordSetPayload
+
+
+class AgentPasswordLinkEmailedPayload(Strict):
+    link_id: str = Field(min_length=1, max_length=100)
+    recipient: str = Field(max_length=320)
+    attempt: int = Field(ge=1)
+    message_id: str = Field(max_length=300, description="The email's Message-ID header.")
+
+
+class AgentPasswordLinkEmailed(EventBase):
+    """Written only by the mailer (when SMTP is configured): the server accepted the email with the link."""
+
+    type: Literal["agent.password_link_emailed"] = "agent.password_link_emailed"
+    payload: AgentPasswordLinkEmailedPayload
+
+
+class AgentPasswordLinkEmailFailedPayload(Strict):
+    link_id: str = Field(min_length=1, max_length=100)
+    recipient: str = Field(max_length=320)
+    attempt: int = Field(ge=1)
+    reason: str = Field(max_length=500)
+    next_attempt_at: datetime | None = Field(
+        default=None, description="When the mailer tries again; None: it gave up."
+    )
+
+
+class AgentPasswordLinkEmailFailed(EventBase):
+    """Written only by the mailer: an attempt to email the link failed. With `next_attempt_at` it is also the
+    retry's schedule, read back by whichever mailer instance owns the partition."""
+
+    type: Literal["agent.password_link_email_failed"] = "agent.password_link_email_failed"
+    payload: AgentPasswordLinkEmailFailedPayload
 
 
 class AgentSignInFailedPayload(Strict):
@@ -369,7 +403,14 @@ AGENT_EVENTS = (
 )
 SIGN_IN_EVENTS = (AgentSignInFailed, AgentSignInLocked, AgentSignInReset)
 SESSION_EVENTS = (AgentSessionEnded, AgentSessionsRevoked)
-CREDENTIAL_EVENTS = (AgentPasswordSet, AgentPasswordLinkIssued, *SIGN_IN_EVENTS, *SESSION_EVENTS)
+LINK_EMAIL_EVENTS = (AgentPasswordLinkEmailed, AgentPasswordLinkEmailFailed)
+CREDENTIAL_EVENTS = (
+    AgentPasswordSet,
+    AgentPasswordLinkIssued,
+    *LINK_EMAIL_EVENTS,
+    *SIGN_IN_EVENTS,
+    *SESSION_EVENTS,
+)
 PRESENCE_EVENTS = (AgentHeartbeat,)
 DEPARTMENT_EVENTS = (DepartmentConfigured,)
 ROUTING_EVENTS = (RoutingTick,)

@@ -74,7 +74,13 @@ def test_an_invited_teammate_sets_a_password_once_with_the_link_and_signs_in(
     )
     cat_id, link = invited["id"], invited["link"]
     assert (link["purpose"], link["emailed"]) == ("invite", False)
-    row = eventually(lambda: _member(supervisor, cat_id))
+
+    def invited_row() -> dict[str, Any]:
+        row = _member(supervisor, cat_id)
+        assert row["password_link"] is not None, row  # the credentials view shows the link a moment later
+        return row
+
+    row = eventually(invited_row)
     assert (row["account"], row["email"], row["name"], row["max_concurrent_chats"]) == (
         "invited",
         "cat@team.test",

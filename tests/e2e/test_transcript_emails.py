@@ -154,6 +154,42 @@ def test_a_visitor_gets_the_transcript_after_the_chat_without_the_note_and_at_mo
     assert mailbox.to("anyone@example.com") == []
 
 
+def test_a_password_link_is_emailed_retried_while_refused_and_works_once(
+    mail_stack: Stack, mailbox: Mailbox
+) -> None:
+    """The Team's invitation and reset links go out by email too (the same mailer, retried from the
+    agent-credentials topic), with the token the supervisor was shown."""
+    mail_stack.register("sue@example.com", "Sue Supervisor", role="supervisor")
+    sue = mail_stack.client(mail_stack.login("sue@example.com", PASSWORD))
+    mailbox.refuse_until_recovered("cat@example.com")
+    invited = json_of(
+        sue.post("/api/agent/team/invitations", json={"name": "Cat <Cook>", "email": "cat@example.com"}), 201
+    )
+    assert invited["link"]["emailed"] is True
+    token = invited["link"]["url"].partition("#token=")[2]
+
+    def email_state() -> str:
+        items = json_of(sue.get("/api/agent/team"))["items"]
+        (cat,) = [m for m in items if m["id"] == invited["id"]]
+        assert cat["password_link"] and cat["password_link"]["emailed"], cat
+        return str(cat["password_link"]["emailed"]["status"])
+
+    eventually(lambda: _assert_in(email_state(), ["retrying"]), timeout=60)
+    mailbox.recover("cat@example.com")
+    eventually(lambda: _assert_in(email_state(), ["sent"]), timeout=60)
+    (mail,) = mailbox.to("cat@example.com")
+    text, html = parts_of(mail)
+    assert f"/set-password#token={token}" in text and "Cat <Cook>" in text
+    assert "Cat &lt;Cook&gt;" in html and "<Cook>" not in html
+    assert mail["Subject"] == "You are invited to your team's Parley"
+    json_of(
+        httpx.post(
+            f"{mail_stack.base_url}/api/set-password", json={"token": token, "password": "cats password"}
+        )
+    )
+    mail_stack.login("cat@example.com", "cats password")
+
+
 def test_an_agent_sends_it_a_refusing_server_is_retried_visibly_and_a_550_gives_up(
     mail_stack: Stack, ann: httpx.Client, mailbox: Mailbox
 ) -> None:

@@ -14,11 +14,13 @@ from services.gateway.auth import AgentPrincipal
 from services.gateway.credential_record import CredentialRecord
 from services.gateway.errors import Conflict, Forbidden, Gone, NotFound
 from services.gateway.schemas import InviteAgent
+from services.mailer.domain import PASSWORD_LINKS, PendingEmails, render_password_link
 from shared.events import EventBase
 from shared.events.agent import (
     AgentChatLimitSet,
     AgentDeactivated,
     AgentInvited,
+    AgentPasswordLinkEmailFailed,
     AgentPasswordLinkIssued,
     AgentPasswordSet,
     AgentReactivated,
@@ -26,6 +28,7 @@ from shared.events.agent import (
     AgentSessionsRevoked,
     DepartmentConfigured,
 )
+from shared.password_links import hash_link_token, link_token
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
@@ -34,7 +37,7 @@ SAM_VIEW = {"_id": "sam", "tenant": "acme", "name": "Sam", "email": "sam@acme.te
 ANN_VIEW = {"_id": "ann", "tenant": "acme", "name": "Ann", "email": "ann@acme.test", "role": "agent"}
 TEAM = [SAM_VIEW, ANN_VIEW]
 SALES = {"_id": "sales", "tenant": "acme", "name": "Sales", "members": ["ann"], "strategy": "round_robin"}
-LINK = team_commands.NewLink("link-1", team_commands.hash_link_token("t" * 43), NOW + timedelta(hours=72))
+LINK = team_commands.NewLink("link-1", hash_link_token("t" * 43), NOW + timedelta(hours=72))
 CAT = InviteAgent(
     name="Cat", email="Cat@Acme.test", role="agent", max_concurrent_chats=2, departments=["sales"]
 )
@@ -250,7 +253,7 @@ def test_the_credentials_view_holds_only_the_latest_link_and_marks_it_used() -> 
 
 
 def _issued(agent_id: str, token: str, link_id: str) -> AgentPasswordLinkIssued:
-    link = team_commands.NewLink(link_id, team_commands.hash_link_token(token), NOW + timedelta(hours=1))
+    link = team_commands.NewLink(link_id, hash_link_token(token), NOW + timedelta(hours=1))
     teammate = {"_id": agent_id, "name": agent_id, "email": f"{agent_id}@acme.test"}
     return team_commands.issue_password_link(agent=SAM, teammate=teammate, has_password=False, link=link)
 
@@ -259,12 +262,12 @@ def test_an_instance_knows_the_links_it_saw_before_the_view_does_and_forgets_rep
     record = CredentialRecord()
     first = _issued("cat", "token-one", "l1")
     record.apply(first)
-    found = record.password_link(team_commands.hash_link_token("token-one"), None)
+    found = record.password_link(hash_link_token("token-one"), None)
     assert found is not None and (found["agent_id"], found["link_id"]) == ("cat", "l1")
     record.apply(_issued("cat", "token-two", "l2"))
     # The view still shows the first link; this instance saw it replaced.
     in_view = {"_id": "cat", "tenant": "acme", "password_link": {"link_id": "l1", "token_hash": "x"}}
-    assert record.password_link(team_commands.hash_link_token("token-one"), in_view) is None
+    assert record.password_link(hash_link_token("token-one"), in_view) is None
     # A link issued before the instance started is found in the view.
     dan_link = {"link_id": "l9", "token_hash": "y"}
     dan = {"_id": "dan", "tenant": "acme", "password_link": dan_link}
@@ -291,3 +294,54 @@ def test_an_instance_refuses_every_token_of_a_deactivated_account_until_it_is_re
     record.apply(team_commands.reactivate_agent(agent=SAM, teammate={**ANN_VIEW, "deactivated": True}))
     assert not record.is_revoked("ann", "s1", issued_at=NOW.timestamp() + 3600)
     assert record.is_deactivated("bob", {"deactivated": True}) and not record.is_deactivated("bob", None)
+
+
+def test_the_mailer_derives_the_token_the_supervisor_was_shown_and_keeps_the_email_pending_until_sent() -> (
+    None
+):
+    token = link_token("k" * 40, "link-1")
+    assert token != link_token("k" * 40, "link-2") and token != link_token("j" * 40, "link-1")
+    issued = _issued("cat", token, "link-1")
+    assert issued.payload.token_hash == hash_link_token(token)
+    pending = PendingEmails(PASSWORD_LINKS)
+    pending.apply(issued, 7)
+    (email,) = pending.ready(NOW)
+    assert (email.request_id, email.aggregate_id, email.recipient, email.offset) == (
+        "link-1",
+        "cat",
+        "cat@acme.test",
+        7,
+    )
+    failed = AgentPasswordLinkEmailFailed.model_validate(
+        {
+            "tenant": "acme",
+            "aggregate_id": "cat",
+            "actor": {"kind": "system", "id": "mailer"},
+            "payload": {
+                "link_id": "link-1",
+                "recipient": "cat@acme.test",
+                "attempt": 1,
+                "reason": "451 busy",
+                "next_attempt_at": NOW + timedelta(minutes=1),
+            },
+        }
+    )
+    pending.apply(failed, 8)
+    assert [(p.attempt, p.offset) for p in pending.all()] == [(2, 8)] and pending.ready(NOW) == []
+    view = _fold(apply_credentials, issued, failed)
+    assert view["password_link"]["emailed"] == {
+        "status": "retrying",
+        "recipient": "cat@acme.test",
+        "attempt": 1,
+        "reason": "451 busy",
+    }
+
+
+def test_the_link_email_escapes_the_name_in_its_html() -> None:
+    rendered = render_password_link(
+        name="Cat <script>", url="https://x.test/set-password#token=abc", purpose="invite", expires_at=NOW
+    )
+    assert "Cat &lt;script&gt;" in rendered.html and "<script>" not in rendered.html
+    assert "https://x.test/set-password#token=abc" in rendered.text
+    reset = render_password_link(name="Cat", url="https://x.test/p", purpose="reset", expires_at=NOW)
+    assert reset.subject == "Set a new Parley password"

@@ -14,6 +14,7 @@ from services.gateway import team_commands
 from services.gateway.auth import hash_password
 from services.gateway.deps import CredentialRecordDep, PublisherDep, SignInAddressLimit, ViewsDep
 from services.gateway.schemas import SetPassword
+from shared.password_links import hash_link_token
 
 router = APIRouter(prefix="/api/set-password", tags=["agent: sign-in"])
 
@@ -22,7 +23,7 @@ router = APIRouter(prefix="/api/set-password", tags=["agent: sign-in"])
 async def set_password(
     body: SetPassword, views: ViewsDep, publisher: PublisherDep, record: CredentialRecordDep
 ) -> dict[str, Any]:
-    token_hash = team_commands.hash_link_token(body.token)
+    token_hash = hash_link_token(body.token)
     in_view = await conversation_queries.credentials_by_link_token(
         credentials=views.credentials, token_hash=token_hash
     )

@@ -4,7 +4,6 @@ issued it, and only its hash is kept (on the restricted agent-credentials topic)
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,24 +26,24 @@ from services.gateway.deps import (
 from services.gateway.schemas import ChangeRole, InviteAgent, SetChatLimit, agent_card
 from shared.capacity import limit_of_agent
 from shared.events.envelope import new_id
+from shared.password_links import hash_link_token, link_path, link_token
 
 router = APIRouter(prefix="/api/agent/team", tags=["agent: team (supervisors)"])
-SET_PASSWORD_PATH = "/set-password"
 
 
 def _new_link(settings: GatewaySettings) -> tuple[str, team_commands.NewLink]:
-    """A fresh token (256 random bits) and what is recorded of it."""
-    token = secrets.token_urlsafe(32)
+    """A new link's token (shown once; the mailer derives the same to email it) and what is recorded of it."""
+    link_id = new_id()
+    token = link_token(settings.secret_key.get_secret_value(), link_id)
     expires = datetime.now(UTC) + timedelta(hours=settings.password_link_hours)
-    return token, team_commands.NewLink(new_id(), team_commands.hash_link_token(token), expires)
+    return token, team_commands.NewLink(link_id, hash_link_token(token), expires)
 
 
 def _link_answer(
     token: str, link: team_commands.NewLink, purpose: str, settings: GatewaySettings
 ) -> dict[str, Any]:
-    # In the fragment, so the token is never sent in a request line, a log or a Referer.
     return {
-        "url": f"{SET_PASSWORD_PATH}#token={token}",
+        "url": link_path(token),
         "purpose": purpose,
         "expires_at": link.expires_at,
         "emailed": settings.email_configured,
@@ -79,6 +78,7 @@ def member(
                 "purpose": link["purpose"],
                 "expires_at": link["expires_at"],
                 "used": link.get("used_at") is not None,
+                "emailed": link.get("emailed"),  # the mailer's last outcome: sent, retrying or failed
             }
             if link
             else None

@@ -145,8 +145,13 @@ export function render(view) {
     if (m.account === 'invited') {
       const link = m.password_link;
       const expired = link && new Date(link.expires_at) <= new Date();
+      const emailed = link?.emailed;
+      const mailNote = !emailed ? null
+        : emailed.status === 'sent' ? `Link emailed to ${emailed.recipient}`
+          : `Email ${emailed.status === 'retrying' ? 'failed; retrying' : 'failed'}: ${emailed.reason || ''}`;
       return h('span', {}, h('span', { class: 'badge badge-waiting', text: 'Invited' }),
-        h('div', { class: 'muted small', text: expired ? 'Link expired: send a new one' : 'Has not set a password yet' }));
+        h('div', { class: 'muted small', text: expired ? 'Link expired: send a new one' : 'Has not set a password yet' }),
+        mailNote ? h('div', { class: 'muted small', text: mailNote }) : null);
     }
     return h('span', {}, statusDot(m.status), ` ${m.status}`,
       m.locked_until ? h('div', { class: 'badge badge-waiting', text: `Locked until ${new Date(m.locked_until).toLocaleTimeString()}` }) : null);
