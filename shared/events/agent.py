@@ -11,6 +11,7 @@ from zoneinfo import available_timezones
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
 from shared.events.envelope import EventBase, Strict
+from shared.events.transcript import EmailFailedFields, EmailSentFields
 
 AgentStatus = Literal["available", "away", "offline"]
 AgentRole = Literal["agent", "supervisor"]
@@ -166,11 +167,8 @@ class AgentPasswordSet(EventBase):
     payload: AgentPasswordSetPayload
 
 
-class AgentPasswordLinkEmailedPayload(Strict):
+class AgentPasswordLinkEmailedPayload(EmailSentFields):
     link_id: str = Field(min_length=1, max_length=100)
-    recipient: str = Field(max_length=320)
-    attempt: int = Field(ge=1)
-    message_id: str = Field(max_length=300, description="The email's Message-ID header.")
 
 
 class AgentPasswordLinkEmailed(EventBase):
@@ -180,14 +178,8 @@ class AgentPasswordLinkEmailed(EventBase):
     payload: AgentPasswordLinkEmailedPayload
 
 
-class AgentPasswordLinkEmailFailedPayload(Strict):
+class AgentPasswordLinkEmailFailedPayload(EmailFailedFields):
     link_id: str = Field(min_length=1, max_length=100)
-    recipient: str = Field(max_length=320)
-    attempt: int = Field(ge=1)
-    reason: str = Field(max_length=500)
-    next_attempt_at: datetime | None = Field(
-        default=None, description="When the mailer tries again; None: it gave up."
-    )
 
 
 class AgentPasswordLinkEmailFailed(EventBase):

@@ -27,11 +27,27 @@ class TranscriptRequested(EventBase):
     payload: TranscriptRequestedPayload
 
 
-class TranscriptSentPayload(Strict):
-    request_id: str = Field(min_length=1, max_length=100)
+class EmailSentFields(Strict):
+    """What the mailer records of an accepted email (a transcript's, a password link's)."""
+
     recipient: str = Field(max_length=320)
     attempt: int = Field(ge=1)
     message_id: str = Field(max_length=300, description="The email's Message-ID header.")
+
+
+class EmailFailedFields(Strict):
+    """What the mailer records of a failed attempt; with `next_attempt_at`, the retry's schedule."""
+
+    recipient: str = Field(max_length=320)
+    attempt: int = Field(ge=1)
+    reason: str = Field(max_length=500)
+    next_attempt_at: datetime | None = Field(
+        default=None, description="When the mailer tries again; None: it gave up."
+    )
+
+
+class TranscriptSentPayload(EmailSentFields):
+    request_id: str = Field(min_length=1, max_length=100)
 
 
 class TranscriptSent(EventBase):
@@ -41,14 +57,8 @@ class TranscriptSent(EventBase):
     payload: TranscriptSentPayload
 
 
-class TranscriptFailedPayload(Strict):
+class TranscriptFailedPayload(EmailFailedFields):
     request_id: str = Field(min_length=1, max_length=100)
-    recipient: str = Field(max_length=320)
-    attempt: int = Field(ge=1)
-    reason: str = Field(max_length=500)
-    next_attempt_at: datetime | None = Field(
-        default=None, description="When the mailer tries again; None: it gave up."
-    )
 
 
 class TranscriptFailed(EventBase):

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +20,7 @@ from services.gateway.publisher import EventPublisher
 from shared.events import Actor
 from shared.events.agent import AgentStatus, AgentStatusChanged
 from shared.kafka import create_producer, ensure_topics
+from shared.settings import ParleySettings
 from tests.infrastructure import Infrastructure, delete_topics
 from tests.processes import ServiceProcess, free_port
 
@@ -188,6 +189,36 @@ def _drop_database(uri: str, name: str) -> None:
     client: MongoClient[dict[str, Any]] = MongoClient(uri)
     with client:
         client.drop_database(name)
+
+
+def assert_views_equal_replay(
+    stack: Stack,
+    rebuild: Callable[..., Coroutine[Any, Any, int]],
+    settings_class: type[ParleySettings],
+    names: Sequence[str],
+) -> None:
+    """A service's `rebuild` (its `rebuild_views`) replays its topics into `rebuild_`-prefixed collections;
+    each of `names` must then equal the live view. Retried while the live projections catch up."""
+    env = stack.env
+    settings = settings_class(
+        kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
+        mongodb_uri=env["PARLEY_MONGODB_URI"],
+        mongodb_database=env["PARLEY_MONGODB_DATABASE"],
+        topic_prefix=env["PARLEY_TOPIC_PREFIX"],
+    )
+
+    def same_as_replayed() -> None:
+        asyncio.run(rebuild(settings, prefix="rebuild_", show_progress=False))
+        from pymongo import MongoClient
+
+        client: MongoClient[dict[str, Any]] = MongoClient(env["PARLEY_MONGODB_URI"])
+        with client:
+            db = client[env["PARLEY_MONGODB_DATABASE"]]
+            for name in names:
+                live = list(db[name].find().sort("_id"))
+                assert live and live == list(db[f"rebuild_{name}"].find().sort("_id")), name
+
+    eventually(same_as_replayed, timeout=60, interval=1)
 
 
 def json_of(response: httpx.Response, status: int = 200) -> Any:

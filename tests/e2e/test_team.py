@@ -3,16 +3,14 @@ broker and MongoDB-wire server): invite with a one-time link, reset, role change
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from services.conversation.views import rebuild_views
 from shared.settings import ParleySettings
-from tests.e2e.conftest import Stack, eventually, json_of
+from tests.e2e.conftest import Stack, assert_views_equal_replay, eventually, json_of
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "correct horse battery"
@@ -213,21 +211,5 @@ def test_the_last_active_supervisor_stays_one(stack: Stack, supervisor: httpx.Cl
 
 def test_the_team_views_equal_a_replay_of_their_topics(stack: Stack) -> None:
     """Runs last in this module: the invitations, links, roles and deactivations above."""
-    env = stack.env
-    settings = ParleySettings(
-        kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
-        mongodb_uri=env["PARLEY_MONGODB_URI"],
-        mongodb_database=env["PARLEY_MONGODB_DATABASE"],
-        topic_prefix=env["PARLEY_TOPIC_PREFIX"],
-    )
-
-    def same_as_replayed() -> None:
-        asyncio.run(rebuild_views(settings, prefix="rebuild_", show_progress=False))
-        client: MongoClient[dict[str, Any]] = MongoClient(env["PARLEY_MONGODB_URI"])
-        with client:
-            db = client[env["PARLEY_MONGODB_DATABASE"]]
-            for name in ("agents", "agent_credentials", "departments", "conversations"):
-                live = list(db[name].find().sort("_id"))
-                assert live and live == list(db[f"rebuild_{name}"].find().sort("_id")), name
-
-    eventually(same_as_replayed, timeout=60, interval=1)
+    views = ("agents", "agent_credentials", "departments", "conversations")
+    assert_views_equal_replay(stack, rebuild_views, ParleySettings, views)

@@ -4,7 +4,6 @@ the `standardwebhooks` library. The retry schedule is compressed 20,000 times (3
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,11 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
-from pymongo import MongoClient
 
 from services.webhooks.config import WebhooksSettings
 from services.webhooks.views import rebuild_views
-from tests.e2e.conftest import Stack, eventually, json_of, running_stack
+from tests.e2e.conftest import Stack, assert_views_equal_replay, eventually, json_of, running_stack
 from tests.infrastructure import Infrastructure
 from tests.processes import ServiceProcess, free_port
 from tests.webhook_receiver import Receiver, running_receiver
@@ -347,24 +345,8 @@ def test_a_production_gateway_refuses_loopback_endpoints(
 
 
 def test_the_webhook_views_equal_a_replay_of_their_topics(webhook_stack: Stack) -> None:
-    env = webhook_stack.env
-    settings = WebhooksSettings(
-        kafka_bootstrap=env["PARLEY_KAFKA_BOOTSTRAP"],
-        mongodb_uri=env["PARLEY_MONGODB_URI"],
-        mongodb_database=env["PARLEY_MONGODB_DATABASE"],
-        topic_prefix=env["PARLEY_TOPIC_PREFIX"],
-    )
-
-    def same_as_replayed() -> None:
-        asyncio.run(rebuild_views(settings, prefix="rebuild_", show_progress=False))
-        client: MongoClient[dict[str, Any]] = MongoClient(env["PARLEY_MONGODB_URI"])
-        with client:
-            db = client[env["PARLEY_MONGODB_DATABASE"]]
-            for name in ("webhook_endpoints", "webhook_deliveries"):
-                live = list(db[name].find().sort("_id"))
-                assert live and live == list(db[f"rebuild_{name}"].find().sort("_id")), name
-
-    eventually(same_as_replayed, timeout=60, interval=1)
+    views = ("webhook_endpoints", "webhook_deliveries")
+    assert_views_equal_replay(webhook_stack, rebuild_views, WebhooksSettings, views)
 
 
 def test_two_instances_share_the_deliveries_each_once_in_order(
