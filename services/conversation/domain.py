@@ -336,14 +336,19 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
         p = event.payload
         link = {
             "link_id": p.link_id,
-            "token_hash": p.token_hash,
             "purpose": p.purpose,
             "email": p.email.lower(),
             "expires_at": p.expires_at,
             "issued_at": event.occurred_at,
             "used_at": None,
         }
-        return {**(view or {}), **_base(event, position), "password_link": link}
+        # At the top level: FerretDB serves only top-level fields from an index.
+        return {
+            **(view or {}),
+            **_base(event, position),
+            "password_link": link,
+            "link_token_hash": p.token_hash,
+        }
     if view is None:
         raise EventOutOfPlace(f"{event.type} for agent {event.aggregate_id}, who has no password")
     nxt: View = {**view, "position": position, "updated_at": event.occurred_at}

@@ -98,7 +98,7 @@ async def credentials_by_email(*, credentials: AsyncCollection[View], email: str
 
 async def credentials_by_link_token(*, credentials: AsyncCollection[View], token_hash: str) -> View | None:
     """The account whose latest one-time link has this token (any team: the token is the only key)."""
-    return await credentials.find_one({"password_link.token_hash": token_hash})
+    return await credentials.find_one({"link_token_hash": token_hash})
 
 
 async def team(

@@ -66,9 +66,8 @@ class ConversationViews:
         )
         await self.db[f"{self.prefix}agents"].create_index([("tenant", ASCENDING), ("email", ASCENDING)])
         await self.db[f"{self.prefix}agent_credentials"].create_index([("email", ASCENDING)])
-        await self.db[f"{self.prefix}agent_credentials"].create_index(
-            [("password_link.token_hash", ASCENDING)]
-        )
+        await self.db[f"{self.prefix}agent_credentials"].create_index([("tenant", ASCENDING)])
+        await self.db[f"{self.prefix}agent_credentials"].create_index([("link_token_hash", ASCENDING)])
         await self.db[f"{self.prefix}canned_responses"].create_index(
             [("tenant", ASCENDING), ("deleted", ASCENDING), ("shortcut", ASCENDING)]
         )

@@ -85,6 +85,7 @@ def _doc(tenant: int, n: int) -> Document:
         "tags": ["vip"] if n % 10 == 0 else [],
         "name": f"Name {n}",
         "email": f"a{tenant}-{n}@example.com",
+        "link_token_hash": f"{tenant:032x}{n:032x}",
         "shortcut": f"s{n}",
         "text": f"text {n}",
         "deleted": False,
@@ -133,6 +134,15 @@ QUERIES: dict[str, Query] = {
     ),
     "credentials by email": lambda v: conversation_queries.credentials_by_email(
         credentials=v["credentials"], email="a7-3@example.com"
+    ),
+    "credentials by link token": lambda v: conversation_queries.credentials_by_link_token(
+        credentials=v["credentials"], token_hash="ab" * 32
+    ),
+    "agent by email": lambda v: conversation_queries.agent_by_email(
+        agents=v["agents"], tenant=TENANT, email="a7-3@example.com"
+    ),
+    "team": lambda v: conversation_queries.team(
+        agents=v["agents"], credentials=v["credentials"], tenant=TENANT
     ),
     "canned responses": lambda v: conversation_queries.canned_responses(
         canned=v["canned"], tenant=TENANT, text=None

@@ -244,7 +244,7 @@ def test_the_credentials_view_holds_only_the_latest_link_and_marks_it_used() -> 
     assert isinstance(issued, AgentPasswordLinkIssued)
     view = _fold(apply_credentials, issued)
     assert "email" not in view and "password_hash" not in view  # sign-in finds no such account yet
-    assert (view["password_link"]["token_hash"], view["password_link"]["used_at"]) == (LINK.token_hash, None)
+    assert (view["link_token_hash"], view["password_link"]["used_at"]) == (LINK.token_hash, None)
     link = {**view["password_link"], "tenant": "acme", "agent_id": issued.aggregate_id}
     password = _at(team_commands.set_password_with_link(link=link, password_hash="$argon2id$x"), 3)
     view = _fold(apply_credentials, issued, password)
