@@ -106,12 +106,17 @@ async def team(
 ) -> list[tuple[View, View | None]]:
     """Every agent of the team, deactivated and invited ones too, with their credentials (None before the
     view shows an invited account's link), by name."""
-    docs = await agents.find({"tenant": tenant}).sort([("name", ASCENDING)]).limit(1000).to_list()
+    docs = await team_agents(agents=agents, tenant=tenant)
     creds = await credentials.find(
         {"tenant": tenant}, {"password_hash": 1, "password_link": 1, "sign_in.locked_until": 1}
     ).to_list()
     by_id = {doc["_id"]: doc for doc in creds}
     return [(doc, by_id.get(doc["_id"])) for doc in docs]
+
+
+async def team_agents(*, agents: AsyncCollection[View], tenant: str) -> list[View]:
+    """Every agent of the team, deactivated and invited ones too, by name."""
+    return await agents.find({"tenant": tenant}).sort([("name", ASCENDING)]).limit(1000).to_list()
 
 
 async def agent_by_email(*, agents: AsyncCollection[View], tenant: str, email: str) -> View | None:

@@ -169,7 +169,7 @@ async def password_link(
 async def change_role(
     body: ChangeRole, account: TeamMemberDep, supervisor: SupervisorDep, views: ViewsDep
 ) -> dict[str, Any]:
-    team = await _team(views, supervisor.tenant)
+    team = await conversation_queries.team_agents(agents=views.agents, tenant=supervisor.tenant)
     events = team_commands.change_role(
         agent=supervisor,
         teammate=account.teammate,
@@ -197,7 +197,7 @@ async def set_chat_limit(
     summary="Deactivate a teammate: no sign-in, every session ends, their open chats are routed again at once",
 )
 async def deactivate(account: TeamMemberDep, supervisor: SupervisorDep, views: ViewsDep) -> dict[str, Any]:
-    team = await _team(views, supervisor.tenant)
+    team = await conversation_queries.team_agents(agents=views.agents, tenant=supervisor.tenant)
     events = team_commands.deactivate_agent(
         agent=supervisor, teammate=account.teammate, team=team, has_password=account.has_password
     )
@@ -208,8 +208,3 @@ async def deactivate(account: TeamMemberDep, supervisor: SupervisorDep, views: V
 async def reactivate(account: TeamMemberDep, supervisor: SupervisorDep) -> dict[str, Any]:
     event = team_commands.reactivate_agent(agent=supervisor, teammate=account.teammate)
     return {"events": await account.append(event)}
-
-
-async def _team(views: Any, tenant: str) -> list[dict[str, Any]]:
-    rows = await conversation_queries.team(agents=views.agents, credentials=views.credentials, tenant=tenant)
-    return [doc for doc, _ in rows]
