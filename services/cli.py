@@ -23,7 +23,8 @@ from services.gateway.auth import hash_password
 from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
 from services.gateway.team_commands import agent_id_for
-from shared.events.agent import AgentPasswordSet, AgentRegistered, CannedResponseCreated
+from shared.events.agent import AgentPasswordSet, AgentRegistered
+from shared.events.canned_response import CannedResponseCreated
 from shared.events.envelope import Actor
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.settings import ParleySettings

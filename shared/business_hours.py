@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from shared.events.agent import WEEKDAYS, BusinessHours
+from shared.events.department import WEEKDAYS, BusinessHours
 
 TENANT_DEFAULT_DEPARTMENT = "default"
 # next_opening looks this far ahead; a schedule closed for longer (no intervals at all) never opens.

@@ -31,11 +31,8 @@ from shared.events.agent import (
     AgentRegistered,
     AgentRoleChanged,
     AgentStatusChanged,
-    CannedResponseCreated,
-    CannedResponseDeleted,
-    CannedResponseUpdated,
-    DepartmentConfigured,
 )
+from shared.events.canned_response import CannedResponseCreated, CannedResponseDeleted, CannedResponseUpdated
 from shared.events.conversation import (
     AssignmentDecided,
     AttachmentUploaded,
@@ -56,6 +53,7 @@ from shared.events.conversation import (
     TeammateInvited,
     TransferRequested,
 )
+from shared.events.department import DepartmentConfigured
 from shared.events.transcript import TranscriptFailed, TranscriptRequested, TranscriptSent
 from shared.transcripts import visitor_requests_left
 

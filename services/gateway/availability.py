@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.business_hours import hours_of, intervals, is_open, next_opening
-from shared.events.agent import BusinessHours
+from shared.events.department import BusinessHours
 
 HOURS_SHOWN = timedelta(days=7)
 

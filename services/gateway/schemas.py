@@ -14,8 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 from services.gateway.commands import MAX_DIRECT_PARTICIPANTS
 from services.gateway.errors import refuse_nul
 from shared.capacity import ChatLimit
-from shared.events.agent import AgentRole, AgentStatus, BusinessHours, RoutingStrategy
+from shared.events.agent import AgentRole, AgentStatus
 from shared.events.conversation import MAX_POSITION, TAG_PATTERN, TEXT_LIMIT
+from shared.events.department import BusinessHours, RoutingStrategy
 from shared.events.transcript import EMAIL_PATTERN
 
 

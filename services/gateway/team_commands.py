@@ -34,12 +34,9 @@ from shared.events.agent import (
     AgentSignInReset,
     AgentStatus,
     AgentStatusChanged,
-    CannedResponseCreated,
-    CannedResponseDeleted,
-    CannedResponseUpdated,
-    DepartmentConfigured,
-    DepartmentConfiguredPayload,
 )
+from shared.events.canned_response import CannedResponseCreated, CannedResponseDeleted, CannedResponseUpdated
+from shared.events.department import DepartmentConfigured, DepartmentConfiguredPayload
 from shared.events.envelope import new_id
 
 E = TypeVar("E", bound=EventBase)

@@ -15,13 +15,13 @@ from typing import Any
 from services.routing.config import RoutingSettings
 from services.routing.policy import Output, PositionChanged
 from shared.events import Actor, EventBase
-from shared.events.agent import RoutingTick, RoutingTickPayload
 from shared.events.conversation import (
     AssignmentDecided,
     AssignmentDecidedPayload,
     QueuePositionChanged,
     QueuePositionChangedPayload,
 )
+from shared.events.routing import RoutingTick, RoutingTickPayload
 
 ROUTER = Actor(kind="system", id="router")
 # Decision ids derive from the fact that caused them, so a decision re-sent after a crash is recognisably

@@ -37,8 +37,6 @@ from shared.events.agent import (
     AgentRegistered,
     AgentStatus,
     AgentStatusChanged,
-    DepartmentConfigured,
-    RoutingTick,
 )
 from shared.events.conversation import (
     AssignmentReason,
@@ -51,6 +49,8 @@ from shared.events.conversation import (
     TeammateInvited,
     TransferRequested,
 )
+from shared.events.department import DepartmentConfigured
+from shared.events.routing import RoutingTick
 
 Outcome = Literal["assigned", "queued", "unassigned"]
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict
 
 from shared.capacity import chat_limit
-from shared.events.agent import AgentStatus, RoutingStrategy
+from shared.events.agent import AgentStatus
+from shared.events.department import RoutingStrategy
 
 
 class AgentEntry(TypedDict):

@@ -12,16 +12,12 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from shared.events.agent import (
-    AGENT_EVENTS,
-    CANNED_RESPONSE_EVENTS,
-    CREDENTIAL_EVENTS,
-    DEPARTMENT_EVENTS,
-    PRESENCE_EVENTS,
-    ROUTING_EVENTS,
-)
+from shared.events.agent import AGENT_EVENTS, CREDENTIAL_EVENTS, PRESENCE_EVENTS
+from shared.events.canned_response import CANNED_RESPONSE_EVENTS
 from shared.events.conversation import CONVERSATION_EVENTS
+from shared.events.department import DEPARTMENT_EVENTS
 from shared.events.envelope import Actor, EventBase
+from shared.events.routing import ROUTING_EVENTS
 from shared.events.webhook import WEBHOOK_DELIVERY_EVENTS, WEBHOOK_ENDPOINT_EVENTS
 from shared.topics import (
     AGENT_CREDENTIALS,

@@ -1,14 +1,12 @@
 """Events of agents (agent-events topic, keyed by agent id), their credentials (agent-credentials topic,
-restricted) and canned responses (canned-responses topic, keyed by response id)."""
+restricted) and their presence (presence topic)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from functools import cache
+from datetime import datetime
 from typing import Literal
-from zoneinfo import available_timezones
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import Field, HttpUrl
 
 from shared.events.envelope import EventBase, Strict
 from shared.events.transcript import EmailFailedFields, EmailSentFields
@@ -253,136 +251,6 @@ class AgentSessionsRevoked(EventBase):
     payload: AgentSessionsRevokedPayload
 
 
-class CannedResponsePayload(Strict):
-    shortcut: str = Field(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,39}$", description="Typed after '/' in the composer."
-    )
-    text: str = Field(min_length=1, max_length=5000, description="May use {visitor.name} and {agent.name}.")
-
-
-class CannedResponseCreated(EventBase):
-    type: Literal["canned_response.created"] = "canned_response.created"
-    payload: CannedResponsePayload
-
-
-class CannedResponseUpdated(EventBase):
-    type: Literal["canned_response.updated"] = "canned_response.updated"
-    payload: CannedResponsePayload
-
-
-class CannedResponseDeletedPayload(Strict):
-    pass
-
-
-class CannedResponseDeleted(EventBase):
-    type: Literal["canned_response.deleted"] = "canned_response.deleted"
-    payload: CannedResponseDeletedPayload
-
-
-RoutingStrategy = Literal["least_busy", "round_robin", "pooled"]
-
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-class OpeningInterval(Strict):
-    """One weekly opening, in the schedule's time zone. A close at or before the open runs past midnight
-    (fri 22:00-02:00 closes on Saturday at 02:00); 24:00 closes at the end of the day."""
-
-    day: Weekday
-    open: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, local time")
-    close: str = Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$", description="HH:MM, local time")
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> OpeningInterval:
-        if self.open == self.close:
-            raise ValueError("an opening interval cannot open and close at the same time")
-        return self
-
-
-class BusinessHours(Strict):
-    """When a department answers chats. Outside these hours its chats wait and the widget offers a message."""
-
-    timezone: str = Field(max_length=64, description="IANA time zone, e.g. Europe/Paris")
-    weekly: list[OpeningInterval] = Field(default_factory=list, max_length=50)
-    holidays: list[date] = Field(
-        default_factory=list,
-        max_length=400,
-        description="Local dates closed all day (openings that start on them).",
-    )
-    offline_text: str = Field(
-        default="We're away right now. Leave a message and we'll reply by email.", max_length=1000
-    )
-    offline_form_when_unavailable: bool = Field(
-        default=False,
-        description="Offer the leave-a-message form while open too, when no agent is available.",
-    )
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        # The installed IANA names only: ZoneInfo alone would also open a directory ("Europe") or a data file.
-        if value not in _time_zones():
-            raise ValueError(f"unknown time zone {value!r}")
-        return value
-
-
-@cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(available_timezones())
-
-
-class DepartmentConfiguredPayload(Strict):
-    name: str = Field(min_length=1, max_length=200)
-    members: list[str] = Field(
-        default_factory=list, max_length=1000, description="Agent ids, in round-robin order."
-    )
-    strategy: RoutingStrategy = Field(
-        default="least_busy",
-        description="least_busy: fewest open chats, then idle longest; round_robin: next member in turn; "
-        "pooled: nobody is auto-assigned, agents take from the queue.",
-    )
-    fallback: str | None = Field(
-        default=None, max_length=100, description="Department whose agents take chats nobody here can take."
-    )
-    default_max_chats: int | None = Field(
-        default=None,
-        ge=1,
-        le=100,
-        description="Max concurrent chats for members with no setting of their own.",
-    )
-    hours: BusinessHours | None = Field(
-        default=None,
-        description="Business hours; null: the tenant default (the `default` department's hours), else always open.",
-    )
-
-
-class DepartmentConfigured(EventBase):
-    """A department (team) was created or reconfigured; the aggregate id is the department id (departments topic)."""
-
-    type: Literal["department.configured"] = "department.configured"
-    payload: DepartmentConfiguredPayload
-
-
-class RoutingTickPayload(Strict):
-    offline_grace_seconds: float = Field(
-        default=60.0,
-        ge=0,
-        description="How long an offline agent keeps their chats before they are re-routed.",
-    )
-    heartbeat_timeout_seconds: float = Field(
-        default=60.0, gt=0, description="Presence silence after which an agent counts as offline."
-    )
-
-
-class RoutingTick(EventBase):
-    """The router's clock (routing-facts topic, keyed by tenant): time-based rules run on it, so replay repeats them."""
-
-    type: Literal["routing.tick"] = "routing.tick"
-    payload: RoutingTickPayload
-
-
 ACCOUNT_ACTIVITY_EVENTS = (AgentDeactivated, AgentReactivated)
 AGENT_EVENTS = (
     AgentRegistered,
@@ -404,6 +272,3 @@ CREDENTIAL_EVENTS = (
     *SESSION_EVENTS,
 )
 PRESENCE_EVENTS = (AgentHeartbeat,)
-DEPARTMENT_EVENTS = (DepartmentConfigured,)
-ROUTING_EVENTS = (RoutingTick,)
-CANNED_RESPONSE_EVENTS = (CannedResponseCreated, CannedResponseUpdated, CannedResponseDeleted)

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.events.agent import WEEKDAYS
+from shared.events.department import WEEKDAYS
 from tests.e2e.conftest import Stack, eventually, json_of
 
 pytestmark = pytest.mark.e2e

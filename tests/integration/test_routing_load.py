@@ -35,8 +35,6 @@ from shared.events.agent import (
     AgentStatus,
     AgentStatusChanged,
     AgentStatusChangedPayload,
-    DepartmentConfigured,
-    DepartmentConfiguredPayload,
 )
 from shared.events.conversation import (
     AssignmentDecided,
@@ -53,6 +51,7 @@ from shared.events.conversation import (
     TransferRequestedPayload,
     VisitorInfo,
 )
+from shared.events.department import DepartmentConfigured, DepartmentConfiguredPayload
 from shared.kafka import create_consumer, ensure_topics
 from shared.settings import ParleySettings
 from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, DEPARTMENTS, PRESENCE, ROUTING_FACTS

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.business_hours import hours_of, intervals, is_open, next_opening, open_seconds_between
-from shared.events.agent import BusinessHours
+from shared.events.department import BusinessHours
 
 WEEKDAYS_9_TO_5 = [{"day": d, "open": "09:00", "close": "17:00"} for d in ("mon", "tue", "wed", "thu", "fri")]
 

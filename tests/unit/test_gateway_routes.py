@@ -11,7 +11,7 @@ from services.gateway.auth import AgentPrincipal, VisitorPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.live_hub import ConversationStatuses, LiveHub
 from shared.events import Actor
-from shared.events.agent import CannedResponseCreated, DepartmentConfigured
+from shared.events.canned_response import CannedResponseCreated
 from shared.events.conversation import (
     ConversationClosed,
     ConversationStarted,
@@ -19,6 +19,7 @@ from shared.events.conversation import (
     ReassignmentRequested,
     TransferRequested,
 )
+from shared.events.department import DepartmentConfigured
 from tests.unit.gateway_fakes import FakePublisher, conversation_view, fake_views, gateway
 
 ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")

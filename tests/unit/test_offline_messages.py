@@ -9,8 +9,8 @@ from services.conversation.domain import apply_conversation
 from services.gateway.auth import AgentPrincipal
 from services.gateway.availability import availability, resolve_department
 from services.gateway.config import GatewaySettings
-from shared.events.agent import BusinessHours
 from shared.events.conversation import ConversationStarted
+from shared.events.department import BusinessHours
 from tests.unit.gateway_fakes import FakePublisher, conversation_view, fake_views, gateway
 
 # Wednesday 2026-01-14; Paris is UTC+1 in winter.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.events.agent import BusinessHours
+from shared.events.department import BusinessHours
 from tests.unit.test_routing_policy import Desk
 
 # The Desk's clock starts on Saturday 2025-03-01 at 09:00 UTC and moves a minute per fact.

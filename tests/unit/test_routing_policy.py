@@ -20,12 +20,6 @@ from shared.events.agent import (
     AgentStatus,
     AgentStatusChanged,
     AgentStatusChangedPayload,
-    BusinessHours,
-    DepartmentConfigured,
-    DepartmentConfiguredPayload,
-    RoutingStrategy,
-    RoutingTick,
-    RoutingTickPayload,
 )
 from shared.events.conversation import (
     AssignmentDecided,
@@ -47,6 +41,13 @@ from shared.events.conversation import (
     TransferRequestedPayload,
     VisitorInfo,
 )
+from shared.events.department import (
+    BusinessHours,
+    DepartmentConfigured,
+    DepartmentConfiguredPayload,
+    RoutingStrategy,
+)
+from shared.events.routing import RoutingTick, RoutingTickPayload
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SUPERVISOR = Actor(kind="agent", id="sup")

@@ -24,12 +24,7 @@ from services.gateway.lockout import (
     lock_remaining,
 )
 from shared.events import EventBase
-from shared.events.agent import (
-    AgentPasswordSet,
-    AgentSessionEnded,
-    AgentSessionsRevoked,
-    AgentSignInReset,
-)
+from shared.events.agent import AgentPasswordSet, AgentSessionEnded, AgentSessionsRevoked, AgentSignInReset
 from shared.events.envelope import SYSTEM
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC).timestamp()

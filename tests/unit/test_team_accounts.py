@@ -26,8 +26,8 @@ from shared.events.agent import (
     AgentReactivated,
     AgentRoleChanged,
     AgentSessionsRevoked,
-    DepartmentConfigured,
 )
+from shared.events.department import DepartmentConfigured
 from shared.password_links import hash_link_token, link_token
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
