@@ -4,7 +4,7 @@ calls out with retries (webhook deliveries, transcript emails). Pure: the caller
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 JITTER = 0.1  # each delay varies by up to ±10%, so calls that failed together do not retry together
@@ -17,6 +17,10 @@ class RetryPolicy:
     give_up_after_seconds: float
     time_scale: float = 1.0  # tests compress the whole schedule, e.g. 0.0001
     jitter: float = JITTER
+
+    def scaled(self, time_scale: float) -> RetryPolicy:
+        """The same schedule with every delay multiplied by `time_scale` (tests compress it)."""
+        return replace(self, time_scale=time_scale)
 
     def nominal_delay(self, failed_attempt: int) -> float:
         """Seconds between attempt `failed_attempt` (1 = the first) and the next, before jitter."""

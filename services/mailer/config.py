@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from services.mailer.domain import mail_retry_policy
+from services.mailer.domain import MAIL_RETRY_POLICY
 from shared.retry import RetryPolicy
 from shared.settings import ParleySettings
 
@@ -58,4 +58,4 @@ class MailerSettings(SmtpSettings):
     mailer_retry_time_scale: float = Field(default=1.0, gt=0, le=1)
 
     def retry_policy(self) -> RetryPolicy:
-        return mail_retry_policy(self.mailer_retry_time_scale)
+        return MAIL_RETRY_POLICY.scaled(self.mailer_retry_time_scale)

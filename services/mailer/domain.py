@@ -23,20 +23,11 @@ from shared.retry import RetryPolicy
 from shared.topics import AGENT_CREDENTIALS, CONVERSATION_EVENTS_TOPIC, TopicSpec
 
 # A mail server that refuses for a while (greylisting, a full queue) usually accepts within hours.
-RETRY_DELAYS_SECONDS: tuple[float, ...] = (30, 120, 600, 1800, 3600)
-RETRY_EVERY_SECONDS: float = 2 * 3600
-GIVE_UP_AFTER_SECONDS: float = 24 * 3600
+MAIL_RETRY_POLICY = RetryPolicy(
+    delays_seconds=(30, 120, 600, 1800, 3600), every_seconds=2 * 3600, give_up_after_seconds=24 * 3600
+)
 # Control characters other than tab and newline have no business in a mail body (they can hide text).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def mail_retry_policy(time_scale: float = 1.0) -> RetryPolicy:
-    return RetryPolicy(
-        delays_seconds=RETRY_DELAYS_SECONDS,
-        every_seconds=RETRY_EVERY_SECONDS,
-        give_up_after_seconds=GIVE_UP_AFTER_SECONDS,
-        time_scale=time_scale,
-    )
 
 
 # --- the email ---------------------------------------------------------------------------------------

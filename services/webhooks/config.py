@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from services.webhooks.domain import delivery_retry_policy
+from services.webhooks.domain import DELIVERY_RETRY_POLICY
 from services.webhooks.targets import TargetPolicy
 from shared.retry import RetryPolicy
 from shared.settings import ParleySettings
@@ -31,4 +31,4 @@ class WebhooksSettings(WebhookTargetSettings):
     webhook_concurrent_requests: int = Field(default=50, ge=1, le=1000)
 
     def retry_policy(self) -> RetryPolicy:
-        return delivery_retry_policy(self.webhook_retry_time_scale)
+        return DELIVERY_RETRY_POLICY.scaled(self.webhook_retry_time_scale)

@@ -18,9 +18,11 @@ NOTE_TYPE: str = NoteAdded.model_fields["type"].default
 DELIVERABLE_TYPES: frozenset[str] = frozenset(cls.model_fields["type"].default for cls in CONVERSATION_EVENTS)
 
 # The schedule: 5 s, 30 s, 2 min, 10 min, 1 h, 6 h, then every 6 h, giving up 3 days after the first.
-RETRY_DELAYS_SECONDS: tuple[float, ...] = (5, 30, 120, 600, 3600, 6 * 3600)
-RETRY_EVERY_SECONDS: float = 6 * 3600
-GIVE_UP_AFTER_SECONDS: float = 3 * 24 * 3600
+DELIVERY_RETRY_POLICY = RetryPolicy(
+    delays_seconds=(5, 30, 120, 600, 3600, 6 * 3600),
+    every_seconds=6 * 3600,
+    give_up_after_seconds=3 * 24 * 3600,
+)
 GONE = 410  # Standard Webhooks: a receiver that answers 410 wants no more deliveries
 
 
@@ -76,15 +78,6 @@ class Endpoint:
         ):
             secrets.append(self.previous_secret)
         return secrets
-
-
-def delivery_retry_policy(time_scale: float = 1.0) -> RetryPolicy:
-    return RetryPolicy(
-        delays_seconds=RETRY_DELAYS_SECONDS,
-        every_seconds=RETRY_EVERY_SECONDS,
-        give_up_after_seconds=GIVE_UP_AFTER_SECONDS,
-        time_scale=time_scale,
-    )
 
 
 def payload_body(event: dict[str, Any]) -> bytes:

@@ -16,10 +16,10 @@ from services.gateway.auth import AgentPrincipal, VisitorPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import ApiError, Conflict
 from services.mailer.domain import (
+    MAIL_RETRY_POLICY,
     PendingEmails,
     SendResult,
     decide,
-    mail_retry_policy,
     render_transcript,
 )
 from services.mailer.smtp import build_message
@@ -84,7 +84,7 @@ def test_the_message_has_a_plain_text_and_an_html_part_for_the_recipient() -> No
 
 
 def test_the_mail_schedule_is_30s_2min_10min_30min_1h_then_every_2h_for_a_day() -> None:
-    policy = replace(mail_retry_policy(), jitter=0)
+    policy = replace(MAIL_RETRY_POLICY, jitter=0)
     assert [policy.nominal_delay(n) for n in range(1, 8)] == [30, 120, 600, 1800, 3600, 7200, 7200]
     last = policy.max_attempts()
     assert policy.elapsed_before(last) <= 24 * 3600 < policy.elapsed_before(last + 1)

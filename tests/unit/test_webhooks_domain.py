@@ -14,11 +14,11 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.webhooks.config import WebhookTargetSettings
 from services.webhooks.domain import (
+    DELIVERY_RETRY_POLICY,
     AttemptResult,
     Decision,
     Endpoint,
     decide,
-    delivery_retry_policy,
     payload_body,
     subscribes,
     unknown_event_types,
@@ -58,7 +58,7 @@ def test_endpoints_receive_only_their_own_tenants_events() -> None:
 
 
 def test_the_schedule_is_5s_30s_2min_10min_1h_6h_then_every_6h_for_3_days() -> None:
-    policy = replace(delivery_retry_policy(), jitter=0)
+    policy = replace(DELIVERY_RETRY_POLICY, jitter=0)
     delays = [policy.nominal_delay(n) for n in range(1, 9)]
     assert delays == [5, 30, 120, 600, 3600, 21600, 21600, 21600]
     last = policy.max_attempts()
@@ -68,14 +68,14 @@ def test_the_schedule_is_5s_30s_2min_10min_1h_6h_then_every_6h_for_3_days() -> N
 
 
 def test_jitter_stays_within_ten_percent_and_a_scale_compresses_everything() -> None:
-    policy = delivery_retry_policy()
+    policy = DELIVERY_RETRY_POLICY
     rng = random.Random(7)
     for _ in range(100):
         at = policy.next_attempt_at(2, NOW, rng)
         assert at is not None and 27 <= (at - NOW).total_seconds() <= 33
-    compressed = replace(delivery_retry_policy(0.001), jitter=0)
+    compressed = replace(DELIVERY_RETRY_POLICY.scaled(0.001), jitter=0)
     assert compressed.nominal_delay(1) == pytest.approx(0.005)
-    assert compressed.max_attempts() == delivery_retry_policy().max_attempts()
+    assert compressed.max_attempts() == DELIVERY_RETRY_POLICY.max_attempts()
 
 
 def _decide(result: AttemptResult, attempt: int = 1, failures: int = 0, threshold: int = 5) -> Decision:
@@ -83,7 +83,7 @@ def _decide(result: AttemptResult, attempt: int = 1, failures: int = 0, threshol
         result=result,
         attempt=attempt,
         consecutive_failures=failures,
-        policy=replace(delivery_retry_policy(), jitter=0),
+        policy=replace(DELIVERY_RETRY_POLICY, jitter=0),
         disable_after_failures=threshold,
         now=NOW,
         rng=random.Random(0),
@@ -104,7 +104,7 @@ def test_the_threshold_disables_the_endpoint_with_the_reason_and_410_gives_up_at
     gone = _decide(AttemptResult(410, 1.0))
     assert gone.outcome == "dead_lettered"
     assert gone.disable_reason == "the endpoint answered 410 Gone"
-    last = _decide(AttemptResult(503, 1.0), attempt=delivery_retry_policy().max_attempts())
+    last = _decide(AttemptResult(503, 1.0), attempt=DELIVERY_RETRY_POLICY.max_attempts())
     assert (last.outcome, last.disable_reason) == ("dead_lettered", None)
 
 
