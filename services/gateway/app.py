@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from services.gateway.attachments import GridFSAttachmentStore
+from services.gateway.attachments import AttachmentStore
 from services.gateway.config import GatewaySettings
 from services.gateway.credential_record import CredentialRecord
 from services.gateway.deps import Views
@@ -66,7 +66,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.db = get_database(mongo, settings)
         app.state.views = Views(app.state.db)
         app.state.publisher = EventPublisher(producer, settings)
-        app.state.attachments = GridFSAttachmentStore(app.state.db)
+        app.state.attachments = AttachmentStore(app.state.db)
         app.state.rate_limits = rate_limits_of(settings)
         app.state.credential_record = CredentialRecord()
         app.state.hub = LiveHub(settings, app.state.credential_record)

@@ -1,4 +1,4 @@
-"""Attachment storage behind one interface, with the upload rules (size, type allow-list, content sniffing).
+"""Attachment storage, with the upload rules (size, type allow-list, content sniffing).
 
 Files live in GridFS on the MongoDB-wire server, so every gateway instance can stream any of them back.
 Events carry only the metadata and the reference.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
@@ -61,24 +61,9 @@ def check_upload(
     return media_type
 
 
-class AttachmentStore(Protocol):
-    async def save(
-        self,
-        *,
-        attachment_id: str,
-        conversation_id: str,
-        tenant: str,
-        filename: str,
-        content_type: str,
-        content: bytes,
-    ) -> StoredAttachment: ...
+class AttachmentStore:
+    """Attachments in a GridFS bucket: any gateway instance can stream back a file another one stored."""
 
-    async def describe(self, attachment_id: str) -> StoredAttachment: ...
-
-    def stream(self, attachment_id: str) -> AsyncIterator[bytes]: ...
-
-
-class GridFSAttachmentStore:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], bucket: str = "attachments") -> None:
         self._bucket = AsyncGridFSBucket(db, bucket_name=bucket)
         self._files = db[f"{bucket}.files"]

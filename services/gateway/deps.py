@@ -224,24 +224,13 @@ async def _limit_conversation_starts(limits: RateLimitsDep, address: ClientAddre
     )
 
 
-async def _limit_visitor_messages(
-    limits: RateLimitsDep, address: ClientAddressDep, visitor: VisitorDep
-) -> None:
-    limits.enforce(
-        "You are sending messages too fast",
-        ("messages_per_visitor", visitor.visitor_id),
-        ("messages_per_address", address),
-    )
+def _visitor_limit(refusal: str, *, per_visitor: str, per_address: str) -> Any:
+    """A limit on what one visitor, and any visitor at one address, may do (rules in rate_limits.py)."""
 
+    async def limit(limits: RateLimitsDep, address: ClientAddressDep, visitor: VisitorDep) -> None:
+        limits.enforce(refusal, (per_visitor, visitor.visitor_id), (per_address, address))
 
-async def _limit_visitor_uploads(
-    limits: RateLimitsDep, address: ClientAddressDep, visitor: VisitorDep
-) -> None:
-    limits.enforce(
-        "Too many files were uploaded",
-        ("uploads_per_visitor", visitor.visitor_id),
-        ("uploads_per_address", address),
-    )
+    return Depends(limit)
 
 
 async def _limit_sign_ins(limits: RateLimitsDep, address: ClientAddressDep) -> None:
@@ -259,8 +248,14 @@ async def _page_origin_allowed(request: HTTPConnection, settings: SettingsDep) -
 
 WidgetOriginCheck = Depends(_page_origin_allowed)
 ConversationStartLimit = Depends(_limit_conversation_starts)
-VisitorMessageLimit = Depends(_limit_visitor_messages)
-VisitorUploadLimit = Depends(_limit_visitor_uploads)
+VisitorMessageLimit = _visitor_limit(
+    "You are sending messages too fast",
+    per_visitor="messages_per_visitor",
+    per_address="messages_per_address",
+)
+VisitorUploadLimit = _visitor_limit(
+    "Too many files were uploaded", per_visitor="uploads_per_visitor", per_address="uploads_per_address"
+)
 SignInAddressLimit = Depends(_limit_sign_ins)
 
 # The documents a request is about, loaded from the views and scoped to the asker's team.

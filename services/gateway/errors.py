@@ -98,6 +98,11 @@ def _body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"error": error}
 
 
+def _unavailable(message: str) -> JSONResponse:
+    """Infrastructure trouble, not the client's fault: a 503 it may retry shortly."""
+    return JSONResponse(_body("unavailable", message), status_code=503, headers={"Retry-After": "2"})
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -122,11 +127,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KafkaError)
     async def kafka_down(_: Request, exc: KafkaError) -> JSONResponse:
         log.error("kafka unavailable", error=repr(exc))
-        return JSONResponse(
-            _body("unavailable", "The event store is unavailable; nothing was recorded. Retry shortly."),
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
+        return _unavailable("The event store is unavailable; nothing was recorded. Retry shortly.")
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -139,11 +140,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PyMongoError)
     async def mongo_down(_: Request, exc: PyMongoError) -> JSONResponse:
         log.error("mongodb unavailable", error=repr(exc))
-        return JSONResponse(
-            _body("unavailable", "The view store is unavailable. Retry shortly."),
-            status_code=503,
-            headers={"Retry-After": "2"},
-        )
+        return _unavailable("The view store is unavailable. Retry shortly.")
 
 
 NUL_REFUSED = "Text must not contain NUL characters (U+0000)."
