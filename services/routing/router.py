@@ -131,23 +131,14 @@ class Router:
         # a crash in between, the fact is re-decided from the old state with the same event ids.
         pending = []
         for index, output in enumerate(outputs):
+            out = output_event(fact, output, index)
             if isinstance(output, Decision):
                 with bind_event_context(tenant=tenant, conversation_id=output.conversation_id):
-                    log.info(
-                        "assignment_decided",
-                        outcome=output.outcome,
-                        agent_id=output.agent_id,
-                        reason=output.reason,
-                        queue_position=output.queue_position,
-                        department=output.department,
-                        forced=output.forced,
-                        over_capacity=output.over_capacity,
-                        fact=fact.type,
-                    )
+                    # The log line says what the event records, field for field.
+                    log.info("assignment_decided", **out.payload.model_dump(mode="json"), fact=fact.type)
                 self.metrics.observe(tenant, output)
             else:
                 self.metrics.position_updates += 1
-            out = output_event(fact, output, index)
             pending.append(await self.decisions.send(key=output.conversation_id, value=serialize(out)))
         if pending:
             await asyncio.gather(*pending)
