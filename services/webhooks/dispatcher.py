@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
@@ -44,6 +45,7 @@ from shared.logging import get_logger
 from shared.topics import CONVERSATION_EVENTS_TOPIC, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
 log = get_logger(__name__)
+D = TypeVar("D", WebhookDeliveryScheduled, WebhookDeliveryAttempted)
 COMMIT_EVERY_SECONDS = 1.0
 
 
@@ -51,6 +53,23 @@ COMMIT_EVERY_SECONDS = 1.0
 class DeliveryStats:
     attempts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (endpoint, outcome) -> count
     dead_letters: int = 0
+
+
+def _delivery_record(cls: type[D], job: Job, tenant: str, **details: Any) -> D:
+    """A record of the delivery log: in the conversation of the event delivered, caused by that event."""
+    return cls(
+        tenant=tenant,
+        aggregate_id=job.key[1],
+        actor=SYSTEM,
+        causation_id=job.event_id,
+        payload={
+            "endpoint_id": job.endpoint_id,
+            "source_partition": job.source_partition,
+            "source_offset": job.source_offset,
+            "attempt": job.attempt,
+            **details,
+        },
+    )
 
 
 class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -225,29 +244,20 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
             )
             self.failures[endpoint.endpoint_id] = decision.consecutive_failures
             self.stats.attempts[(endpoint.endpoint_id, decision.outcome)] += 1
-            await self._publish(
-                WebhookDeliveryAttempted(
-                    tenant=endpoint.tenant,
-                    aggregate_id=job.key[1],
-                    actor=SYSTEM,
-                    causation_id=job.event_id,
-                    payload={
-                        "endpoint_id": endpoint.endpoint_id,
-                        "event_id": job.event_id,
-                        "event_type": job.event["type"],
-                        "attempt": job.attempt,
-                        "source_partition": job.source_partition,
-                        "source_offset": job.source_offset,
-                        "status_code": result.status_code,
-                        "latency_ms": result.latency_ms,
-                        "response_excerpt": result.response_excerpt,
-                        "error": result.error,
-                        "outcome": decision.outcome,
-                        "next_attempt_at": decision.next_attempt_at,
-                    },
-                ),
-                partition,
+            attempted = _delivery_record(
+                WebhookDeliveryAttempted,
+                job,
+                endpoint.tenant,
+                event_id=job.event_id,
+                event_type=job.event["type"],
+                status_code=result.status_code,
+                latency_ms=result.latency_ms,
+                response_excerpt=result.response_excerpt,
+                error=result.error,
+                outcome=decision.outcome,
+                next_attempt_at=decision.next_attempt_at,
             )
+            await self._publish(attempted, partition)
             queues = self.queues.get(partition)
             if queues is None:
                 return
@@ -327,19 +337,9 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def _persist(self, job: Job) -> None:
         endpoint = self.directory.get(job.endpoint_id)
-        scheduled = WebhookDeliveryScheduled(
-            tenant=endpoint.tenant if endpoint else str(job.event["tenant"]),
-            aggregate_id=job.key[1],
-            actor=SYSTEM,
-            causation_id=job.event_id,
-            payload={
-                "endpoint_id": job.endpoint_id,
-                "event": job.event,
-                "source_partition": job.source_partition,
-                "source_offset": job.source_offset,
-                "attempt": job.attempt,
-                "due_at": job.due_at,
-            },
+        tenant = endpoint.tenant if endpoint else str(job.event["tenant"])
+        scheduled = _delivery_record(
+            WebhookDeliveryScheduled, job, tenant, event=job.event, due_at=job.due_at
         )
         job.persisted_offset = await self._publish(scheduled, job.source_partition)
 
