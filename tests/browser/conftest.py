@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
-from tests.e2e.conftest import Stack, stack  # noqa: F401  (the module-scoped stack fixture, re-exported)
+from tests.e2e.conftest import PASSWORD, Stack, stack  # noqa: F401  (the module-scoped stack fixture, re-exported)
 from tests.processes import REPO_ROOT
 
 CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
@@ -23,7 +23,6 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
-PASSWORD = "correct horse battery"
 
 # Views are eventually consistent and routing decides asynchronously: give auto-waiting room, never sleep.
 expect.set_options(timeout=20_000)
@@ -79,6 +78,34 @@ class Pages:
         page.get_by_role("button", name="Sign in").click()
         expect(page.get_by_role("group", name="Availability")).to_be_visible()
         return page
+
+    def widget(
+        self, *, height: int = 800, timezone_id: str | None = None, locale: str | None = None
+    ) -> Locator:
+        """A visitor on the demo shop who opened the chat widget; its `.page` is the visitor's tab."""
+        visitor = self.new(width=1280, height=height, timezone_id=timezone_id, locale=locale)
+        visitor.goto("/demo")
+        visitor.get_by_role("button", name="Open chat").click()
+        return visitor.get_by_role("dialog", name="Acme Support")
+
+    def start_chat(
+        self, name: str, email: str, message: str, *, department: str | None = None, height: int = 800
+    ) -> Locator:
+        """A visitor who started a chat from the demo shop's widget with this first message."""
+        widget = self.widget(height=height)
+        widget.get_by_label("Your name").fill(name)
+        widget.get_by_label("Email").fill(email)
+        if department is not None:
+            widget.get_by_label("Department (optional)").select_option(department)
+        widget.get_by_label("Message").fill(message)
+        widget.get_by_role("button", name="Start chat").click()
+        return widget
+
+    def chat(self, agent_email: str, conversation_id: str) -> Locator:
+        """The agent's dashboard open on one chat: its sidebar (`.page` is the agent's tab)."""
+        page = self.agent(agent_email)
+        page.goto(f"/#/chats/{conversation_id}")
+        return page.get_by_role("complementary", name="Conversation details")
 
     def close(self) -> None:
         for context in self.contexts:

@@ -49,11 +49,7 @@ XSS = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module")
 def team(stack: Stack) -> dict[str, str]:
-    ids = {
-        "sam": stack.register("sam@example.com", "Sam Supervisor", role="supervisor", max_chats=5),
-        "ann": stack.register("ann@example.com", "Ann Agent"),
-        "bob": stack.register("bob@example.com", "Bob Agent"),
-    }
+    ids = stack.register_team()
     with stack.client(stack.login("sam@example.com", PASSWORD)) as sam:
         json_of(
             sam.post(
@@ -89,15 +85,10 @@ def test_the_seed_guide_story_in_the_browser(stack: Stack, team: dict[str, str],
     expect(ann.get_by_text("All clear")).to_be_visible()
 
     # The visitor starts a chat from the demo shop's widget while every agent is offline.
-    visitor = pages.new(width=1280, height=800)
-    visitor.goto("/demo")
-    visitor.get_by_role("button", name="Open chat").click()
-    widget = visitor.get_by_role("dialog", name="Acme Support")
-    widget.get_by_label("Your name").fill("Vera Visitor")
-    widget.get_by_label("Email").fill("vera@example.org")
-    widget.get_by_label("Department (optional)").select_option("Support")
-    widget.get_by_label("Message").fill("Hello, my order never arrived")
-    widget.get_by_role("button", name="Start chat").click()
+    widget = pages.start_chat(
+        "Vera Visitor", "vera@example.org", "Hello, my order never arrived", department="Support"
+    )
+    visitor = widget.page
     expect(widget.get_by_text("Hello, my order never arrived")).to_be_visible()
     expect(
         widget.get_by_text(re.compile(r"No agent is available right now\. You are #1 in line"))

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import re
 
-import httpx
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import PASSWORD, Pages, screenshot
-from tests.e2e.conftest import Stack, json_of
+from tests.browser.conftest import Pages, screenshot
+from tests.e2e.conftest import Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -91,19 +90,9 @@ def test_a_supervisor_sets_up_departments_and_an_agent_transfers_a_chat(
     screenshot(sue, "departments")
 
     # A visitor writes; Ann joins, then transfers the chat to Sales from the actions menu.
-    started = json_of(
-        httpx.post(
-            f"{stack.base_url}/api/visitor/conversations",
-            json={"name": "Bea Buyer", "message": "Do you ship to Norway?"},
-        ),
-        201,
-    )
-    conversation_id = started["conversation_id"]
-    with stack.client(stack.login("ann@example.com", PASSWORD)) as api:
-        json_of(api.post(f"/api/agent/conversations/{conversation_id}/join"))
-    ann = pages.agent("ann@example.com")
-    ann.goto(f"/#/chats/{conversation_id}")
-    sidebar = ann.get_by_role("complementary", name="Conversation details")
+    conversation_id = stack.joined_chat("ann@example.com", name="Bea Buyer", message="Do you ship to Norway?")
+    sidebar = pages.chat("ann@example.com", conversation_id)
+    ann = sidebar.page
     expect(sidebar).to_contain_text("Ann Agent")
     expect(sidebar).not_to_contain_text("Department")
     ann.get_by_role("button", name="Actions").click()

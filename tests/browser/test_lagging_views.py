@@ -44,19 +44,9 @@ def lia_id(stack: Stack) -> str:
 def test_a_tag_added_while_the_views_lag_shows_once_they_catch_up(
     stack: Stack, lia_id: str, pages: Pages
 ) -> None:
-    started = json_of(
-        httpx.post(
-            f"{stack.base_url}/api/visitor/conversations",
-            json={"name": "Paul Patient", "message": "My refund is late"},
-        ),
-        201,
-    )
-    conversation_id = started["conversation_id"]
-    with stack.client(stack.login("lia@example.com", PASSWORD)) as api:
-        json_of(api.post(f"/api/agent/conversations/{conversation_id}/join"))
-    lia = pages.agent("lia@example.com")
-    lia.goto(f"/#/chats/{conversation_id}")
-    sidebar = lia.get_by_role("complementary", name="Conversation details")
+    conversation_id = stack.joined_chat("lia@example.com", name="Paul Patient", message="My refund is late")
+    sidebar = pages.chat("lia@example.com", conversation_id)
+    lia = sidebar.page
     expect(sidebar).to_contain_text("Lia Lag")
 
     with projection_paused(stack):

@@ -43,14 +43,8 @@ def team(stack: Stack) -> None:
 def test_a_visitor_writing_too_fast_is_told_to_wait_and_keeps_the_text(
     stack: Stack, team: None, pages: Pages
 ) -> None:
-    visitor = pages.new(width=1280, height=800)
-    visitor.goto("/demo")
-    visitor.get_by_role("button", name="Open chat").click()
-    widget = visitor.get_by_role("dialog", name="Acme Support")
-    widget.get_by_label("Your name").fill("Quinn Quick")
-    widget.get_by_label("Email").fill("quinn@example.org")
-    widget.get_by_label("Message").fill("Hello")
-    widget.get_by_role("button", name="Start chat").click()
+    widget = pages.start_chat("Quinn Quick", "quinn@example.org", "Hello")
+    visitor = widget.page
     expect(widget.get_by_text("Hello", exact=True)).to_be_visible()
     message = widget.get_by_role("textbox", name="Message")
     for n in range(MESSAGES_PER_VISITOR):

@@ -62,10 +62,8 @@ def test_a_visitor_leaves_a_message_while_the_team_is_closed_and_an_agent_finds_
     eventually(closed)
 
     # The visitor, in New York, opens the widget: the offline text (as text), the hours in their own time.
-    visitor = pages.new(width=1280, height=900, timezone_id=VISITOR_ZONE, locale="en-US")
-    visitor.goto("/demo")
-    visitor.get_by_role("button", name="Open chat").click()
-    widget = visitor.get_by_role("dialog", name="Acme Support")
+    widget = pages.widget(height=900, timezone_id=VISITOR_ZONE, locale="en-US")
+    visitor = widget.page
     message_form = widget.get_by_role("form", name="Leave a message")
     expect(message_form).to_contain_text(OFFLINE_TEXT)
     expect(message_form.locator("b")).to_have_count(0)

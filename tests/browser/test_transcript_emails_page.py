@@ -30,14 +30,8 @@ def test_the_visitor_and_an_agent_email_the_transcript_after_the_chat(
     mailbox: Mailbox,  # noqa: F811
 ) -> None:
     ann = pages.agent("ann@example.com")
-    visitor = pages.new(width=1280, height=860)
-    visitor.goto("/demo")
-    visitor.get_by_role("button", name="Open chat").click()
-    widget = visitor.get_by_role("dialog", name="Acme Support")
-    widget.get_by_label("Your name").fill("Wanda Widget")
-    widget.get_by_label("Email").fill("wanda@example.com")
-    widget.get_by_label("Message").fill("Where is my <b>parcel</b>?")
-    widget.get_by_role("button", name="Start chat").click()
+    widget = pages.start_chat("Wanda Widget", "wanda@example.com", "Where is my <b>parcel</b>?", height=860)
+    visitor = widget.page
     expect(widget.get_by_text("Where is my <b>parcel</b>?")).to_be_visible()
 
     row = ann.locator(".monitor-row", has_text="Wanda Widget")

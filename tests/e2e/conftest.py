@@ -44,6 +44,9 @@ def eventually(check: Callable[[], T], *, timeout: float = 30.0, interval: float
             time.sleep(interval)
 
 
+PASSWORD = "correct horse battery"  # every agent the tests register
+
+
 @dataclass
 class Stack:
     base_url: str
@@ -89,7 +92,7 @@ class Stack:
                     tenant=self.settings.default_tenant,
                     email=email,
                     name=name,
-                    password="correct horse battery",
+                    password=PASSWORD,
                     role=role,
                     max_chats=max_chats,
                 )
@@ -111,6 +114,28 @@ class Stack:
             # Signing in before the view has the chosen status would count as a first sign-in.
             eventually(lambda: self._assert_agent_view(agent_id, status_chosen=True))
         return agent_id
+
+    def register_team(self) -> dict[str, str]:
+        """The team of the seed-guide stories: Sam (supervisor, 5 chats), Ann and Bob; ids by first name."""
+        return {
+            "sam": self.register("sam@example.com", "Sam Supervisor", role="supervisor", max_chats=5),
+            "ann": self.register("ann@example.com", "Ann Agent"),
+            "bob": self.register("bob@example.com", "Bob Agent"),
+        }
+
+    def start_conversation(self, **visitor: str) -> dict[str, Any]:
+        """A visitor starts a chat over the API (name, message, email, department, ...): the 201 answer."""
+        started: dict[str, Any] = json_of(
+            httpx.post(f"{self.base_url}/api/visitor/conversations", json=visitor), 201
+        )
+        return started
+
+    def joined_chat(self, agent_email: str, **visitor: str) -> str:
+        """The id of a visitor's chat, started over the API, that the agent joined."""
+        conversation_id: str = self.start_conversation(**visitor)["conversation_id"]
+        with self.client(self.login(agent_email, PASSWORD)) as api:
+            json_of(api.post(f"/api/agent/conversations/{conversation_id}/join"))
+        return conversation_id
 
     def _assert_agent_view(self, agent_id: str, **expected: object) -> None:
         from pymongo import MongoClient

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from pymongo import MongoClient
 
-from tests.e2e.conftest import Stack, eventually, json_of
+from tests.e2e.conftest import PASSWORD, Stack, eventually, json_of
 from tests.processes import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -26,16 +26,11 @@ PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
     b"\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
 )
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
 def team(stack: Stack) -> dict[str, Any]:
-    ids = {
-        "sam": stack.register("sam@example.com", "Sam Supervisor", role="supervisor", max_chats=5),
-        "ann": stack.register("ann@example.com", "Ann Agent"),
-        "bob": stack.register("bob@example.com", "Bob Agent"),
-    }
+    ids = stack.register_team()
     tokens = {name: stack.login(f"{name}@example.com", PASSWORD) for name in ids}
     return {"ids": ids, "http": {name: stack.client(token) for name, token in tokens.items()}}
 
