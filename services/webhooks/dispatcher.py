@@ -18,7 +18,7 @@ import json
 import random
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -250,10 +250,7 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                 endpoint.tenant,
                 event_id=job.event_id,
                 event_type=job.event["type"],
-                status_code=result.status_code,
-                latency_ms=result.latency_ms,
-                response_excerpt=result.response_excerpt,
-                error=result.error,
+                **asdict(result),  # what the receiver answered, as it came
                 outcome=decision.outcome,
                 next_attempt_at=decision.next_attempt_at,
             )
