@@ -18,8 +18,8 @@ import httpx
 import pytest
 from playwright.sync_api import Route, expect
 
-from tests.browser.conftest import PASSWORD, Pages
-from tests.e2e.conftest import Stack, json_of
+from tests.browser.conftest import Pages
+from tests.e2e.conftest import PASSWORD, Stack, json_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, Pages, screenshot
-from tests.e2e.conftest import Stack, eventually, running_stack
+from tests.browser.conftest import Pages, screenshot
+from tests.e2e.conftest import PASSWORD, Stack, eventually, running_stack
 from tests.infrastructure import Infrastructure
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]

@@ -25,21 +25,13 @@ from shared.consumer import ConsumerStats, ProjectionConsumer
 from shared.events import Actor, EventBase, RecordedEvent, serialize
 from shared.events.conversation import (
     AssignmentDecided,
-    AssignmentDecidedPayload,
     ConversationClosed,
-    ConversationClosedPayload,
     ConversationStarted,
-    ConversationStartedPayload,
     MessagePosted,
-    MessagePostedPayload,
     NoteAdded,
-    NoteAddedPayload,
     ParticipantJoined,
-    ParticipantPayload,
     RatingGiven,
-    RatingGivenPayload,
     TagAdded,
-    TagPayload,
     TagRemoved,
     TeammateInvited,
     VisitorInfo,
@@ -48,6 +40,7 @@ from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
+from tests.events import ANN, BOB, ROUTER, build_event
 from tests.processes import REPO_ROOT, ServiceProcess, free_port, service_env
 
 pytestmark = pytest.mark.integration
@@ -55,9 +48,6 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=1)
 VISITOR = Actor(kind="visitor", id="v-vera")
-ANN = Actor(kind="agent", id="ann")
-BOB = Actor(kind="agent", id="bob")
-ROUTER = Actor(kind="system", id="router")
 
 
 def support_chat(conversation: str, start: datetime, *, visitor: str, closed: bool = True) -> list[EventBase]:
@@ -72,36 +62,32 @@ def support_chat(conversation: str, start: datetime, *, visitor: str, closed: bo
         }
 
     def msg(seconds: int, actor: Actor, text: str, **extra: Any) -> MessagePosted:
-        payload = MessagePostedPayload(message_id=f"{conversation}-{seconds}", text=text, **extra)
-        return MessagePosted(payload=payload, **env(seconds, actor))
+        return build_event(
+            MessagePosted, **env(seconds, actor), message_id=f"{conversation}-{seconds}", text=text, **extra
+        )
 
     events: list[EventBase] = [
-        ConversationStarted(
-            payload=ConversationStartedPayload(
-                visitor_id="v-vera", visitor=VisitorInfo(name=visitor, email=f"{visitor.lower()}@example.com")
-            ),
+        build_event(
+            ConversationStarted,
             **env(0, VISITOR),
+            visitor_id="v-vera",
+            visitor=VisitorInfo(name=visitor, email=f"{visitor.lower()}@example.com"),
         ),
         msg(2, VISITOR, "My parcel never arrived"),
-        AssignmentDecided(
-            payload=AssignmentDecidedPayload(outcome="assigned", agent_id="ann", reason="auto"),
-            **env(3, ROUTER),
-        ),
-        ParticipantJoined(payload=ParticipantPayload(agent_id="ann"), **env(4, ANN)),
+        build_event(AssignmentDecided, **env(3, ROUTER), outcome="assigned", agent_id="ann", reason="auto"),
+        build_event(ParticipantJoined, **env(4, ANN), agent_id="ann"),
         msg(30, ANN, "Sorry to hear that, let me check"),
-        NoteAdded(
-            payload=NoteAddedPayload(note_id=f"{conversation}-n", text="Courier lost it"), **env(40, ANN)
-        ),
-        TagAdded(payload=TagPayload(tag="lost-parcel"), **env(41, ANN)),
-        TagAdded(payload=TagPayload(tag="vip"), **env(42, ANN)),
-        TagRemoved(payload=TagPayload(tag="vip"), **env(43, ANN)),
-        TeammateInvited(payload=ParticipantPayload(agent_id="bob"), **env(50, ANN)),
+        build_event(NoteAdded, **env(40, ANN), note_id=f"{conversation}-n", text="Courier lost it"),
+        build_event(TagAdded, **env(41, ANN), tag="lost-parcel"),
+        build_event(TagAdded, **env(42, ANN), tag="vip"),
+        build_event(TagRemoved, **env(43, ANN), tag="vip"),
+        build_event(TeammateInvited, **env(50, ANN), agent_id="bob"),
         msg(60, BOB, "A refund is on its way", canned_response_id="refund-sent"),
     ]
     if closed:
         events += [
-            ConversationClosed(payload=ConversationClosedPayload(reason="refunded"), **env(120, ANN)),
-            RatingGiven(payload=RatingGivenPayload(score=5, comment="Fast"), **env(130, VISITOR)),
+            build_event(ConversationClosed, **env(120, ANN), reason="refunded"),
+            build_event(RatingGiven, **env(130, VISITOR), score=5, comment="Fast"),
         ]
     return events
 
@@ -113,9 +99,7 @@ def scenario() -> list[EventBase]:
     events += support_chat("c-open", T0 + timedelta(hours=6), visitor="Olga", closed=False)
     # An event for a conversation that never started: the live consumer dead-letters it.
     events.append(
-        TagAdded(
-            payload=TagPayload(tag="orphan"), tenant="acme", aggregate_id="c-ghost", actor=ANN, occurred_at=T0
-        )
+        build_event(TagAdded, tenant="acme", aggregate_id="c-ghost", actor=ANN, occurred_at=T0, tag="orphan")
     )
     return events
 
@@ -354,15 +338,17 @@ async def test_history_pages_and_reports_read_day_by_day_across_a_long_history(
     for n in range(120):
         closed_at = end - timedelta(days=n // 3, minutes=0 if n % 3 < 2 else 7)
         chat = f"day-{n:03d}"
-        env = {"tenant": "acme", "aggregate_id": chat, "actor": ANN, "occurred_at": closed_at}
-        started = ConversationStarted(
-            payload=ConversationStartedPayload(visitor_id=f"v-{n}", visitor=VisitorInfo(name=f"V{n}")),
+        env: dict[str, Any] = {"tenant": "acme", "aggregate_id": chat, "actor": ANN, "occurred_at": closed_at}
+        started = build_event(
+            ConversationStarted,
             **{**env, "occurred_at": closed_at - timedelta(minutes=5)},
+            visitor_id=f"v-{n}",
+            visitor=VisitorInfo(name=f"V{n}"),
         )
         chat_events: list[EventBase] = [started]
         if n % 4 == 0:
-            chat_events.append(TagAdded(payload=TagPayload(tag="refund"), **env))
-        chat_events.append(ConversationClosed(payload=ConversationClosedPayload(), **env))
+            chat_events.append(build_event(TagAdded, **env, tag="refund"))
+        chat_events.append(build_event(ConversationClosed, **env))
         recorded += [
             RecordedEvent(event=e, topic="conversation", partition=0, offset=1000 * n + i)
             for i, e in enumerate(chat_events)

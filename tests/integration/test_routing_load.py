@@ -29,32 +29,24 @@ from services.routing.policy import ROUTING_FACT_TYPES
 from shared.events import Actor, EventBase, parse_event, serialize, topic_of
 from shared.events.agent import (
     AgentHeartbeat,
-    AgentHeartbeatPayload,
     AgentRegistered,
-    AgentRegisteredPayload,
     AgentStatus,
     AgentStatusChanged,
-    AgentStatusChangedPayload,
 )
 from shared.events.conversation import (
     AssignmentDecided,
     ConversationClosed,
-    ConversationClosedPayload,
     ConversationReopened,
-    ConversationReopenedPayload,
     ConversationStarted,
-    ConversationStartedPayload,
     QueuePositionChanged,
     ReassignmentRequested,
-    ReassignmentRequestedPayload,
     TransferRequested,
-    TransferRequestedPayload,
-    VisitorInfo,
 )
-from shared.events.department import DepartmentConfigured, DepartmentConfiguredPayload
+from shared.events.department import DepartmentConfigured
 from shared.kafka import create_consumer, ensure_topics
 from shared.settings import ParleySettings
 from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, DEPARTMENTS, PRESENCE, ROUTING_FACTS
+from tests.events import build_event
 from tests.integration.routing_worker import RoutingWorker
 
 pytestmark = pytest.mark.integration
@@ -167,9 +159,7 @@ class Story:
         await self.producer.send(topic, key=event.aggregate_id.encode(), value=serialize(event))
 
     async def status(self, agent: str, status: AgentStatus) -> None:
-        await self.publish(
-            AgentStatusChanged(**self.env(agent), payload=AgentStatusChangedPayload(status=status))
-        )
+        await self.publish(build_event(AgentStatusChanged, **self.env(agent), status=status))
 
     def later(self, delay: float, action: Any) -> None:
         async def run() -> None:
@@ -183,10 +173,8 @@ class Story:
     async def heartbeats(self) -> None:
         while True:
             for agent in sorted(self.heartbeating):
-                payload = AgentHeartbeatPayload(status="available")
-                await self.publish(
-                    AgentHeartbeat(**self.env(agent, Actor(kind="agent", id=agent)), payload=payload)
-                )
+                env = self.env(agent, Actor(kind="agent", id=agent))
+                await self.publish(build_event(AgentHeartbeat, **env, status="available"))
             await asyncio.sleep(0.5)
 
     async def on_decision(self, decision: AssignmentDecided) -> None:
@@ -210,7 +198,7 @@ class Story:
         self.closed.add(cid)
         self.closes += 1
         actor = Actor(kind="agent", id=agent)
-        await self.publish(ConversationClosed(**self.env(cid, actor), payload=ConversationClosedPayload()))
+        await self.publish(build_event(ConversationClosed, **self.env(cid, actor)))
         if cid in self.to_reopen and cid not in self.reopened:
             self.reopened.add(cid)
             self.later(0.2, lambda: self.reopen(cid))
@@ -219,9 +207,7 @@ class Story:
         self.closed.discard(cid)
         self.assignee[cid] = None
         visitor = Actor(kind="visitor", id=f"v-{cid}")
-        await self.publish(
-            ConversationReopened(**self.env(cid, visitor), payload=ConversationReopenedPayload())
-        )
+        await self.publish(build_event(ConversationReopened, **self.env(cid, visitor)))
 
     def done(self) -> bool:
         return len(self.closed) == CONVERSATIONS and self.reopened == self.to_reopen
@@ -252,16 +238,11 @@ class Story:
             self.forced_target = open_assigned[0]
             # A supervisor pushes a chat onto an agent whatever their load.
             await self.publish(
-                ReassignmentRequested(
-                    **self.env(open_assigned[0]),
-                    payload=ReassignmentRequestedPayload(agent_id="t0", forced=True),
-                )
+                build_event(ReassignmentRequested, **self.env(open_assigned[0]), agent_id="t0", forced=True)
             )
             self.forced_done = True
         for cid in waiting[:3]:
-            await self.publish(
-                TransferRequested(**self.env(cid), payload=TransferRequestedPayload(department="sales"))
-            )
+            await self.publish(build_event(TransferRequested, **self.env(cid), department="sales"))
 
 
 async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_the_rules(
@@ -273,16 +254,25 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
         ("sales", SALES, "least_busy", "support"),
         ("support", SUPPORT, "round_robin", None),
     ):
-        payload = DepartmentConfiguredPayload(
-            name=dept, members=members, strategy=strategy, fallback=fallback
+        configured = build_event(
+            DepartmentConfigured,
+            **story.env(dept),
+            name=dept,
+            members=members,
+            strategy=strategy,
+            fallback=fallback,
         )
-        await story.publish(DepartmentConfigured(**story.env(dept), payload=payload))
+        await story.publish(configured)
     for agent in AGENTS:
         actor = Actor(kind="agent", id=agent)
-        profile = AgentRegisteredPayload(
-            email=f"{agent}@load.test", name=agent, max_concurrent_chats=CAPACITY
+        registered = build_event(
+            AgentRegistered,
+            **story.env(agent, actor),
+            email=f"{agent}@load.test",
+            name=agent,
+            max_concurrent_chats=CAPACITY,
         )
-        await story.publish(AgentRegistered(**story.env(agent, actor), payload=profile))
+        await story.publish(registered)
         await story.status(agent, "available")
     await producer.flush()
     # The team is known before visitors arrive (not required for correctness, but it makes the story).
@@ -301,16 +291,15 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
     try:
         # All visitors at once.
         for i in range(CONVERSATIONS):
-            visit = ConversationStartedPayload(
-                visitor_id=f"v-c{i:03d}",
-                visitor=VisitorInfo(name=f"V{i}"),
+            visitor = Actor(kind="visitor", id=f"v-c{i:03d}")
+            visit = build_event(
+                ConversationStarted,
+                **story.env(f"c{i:03d}", visitor),
+                visitor_id=visitor.id,
+                visitor={"name": f"V{i}"},
                 department=("sales", "support")[i % 2],
             )
-            await story.publish(
-                ConversationStarted(
-                    **story.env(f"c{i:03d}", Actor(kind="visitor", id=f"v-c{i:03d}")), payload=visit
-                )
-            )
+            await story.publish(visit)
         await producer.flush()
 
         disturbed = killed = False

@@ -22,23 +22,14 @@ from shared.events.conversation import (
     TagRemoved,
 )
 from shared.events.envelope import Actor
+from tests.events import ANN, ROUTER, VISITOR, build_event
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-VISITOR = Actor(kind="visitor", id="v1")
-ANN = Actor(kind="agent", id="ann")
-ROUTER = Actor(kind="system", id="router")
 
 
 def _event(cls: type[EventBase], minutes: int, actor: Actor = VISITOR, **payload: Any) -> EventBase:
-    return cls.model_validate(
-        {
-            "tenant": "acme",
-            "aggregate_id": "c1",
-            "actor": actor,
-            "occurred_at": T0 + timedelta(minutes=minutes),
-            "payload": payload,
-        }
-    )
+    at = T0 + timedelta(minutes=minutes)
+    return build_event(cls, tenant="acme", aggregate_id="c1", actor=actor, occurred_at=at, **payload)
 
 
 def fold(*events: EventBase) -> dict[str, Any]:

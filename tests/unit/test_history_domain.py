@@ -15,35 +15,21 @@ from services.history.domain import (
 from shared.events import Actor, EventBase
 from shared.events.conversation import (
     AssignmentDecided,
-    AssignmentDecidedPayload,
     AttachmentRef,
     ConversationClosed,
-    ConversationClosedPayload,
     ConversationReopened,
-    ConversationReopenedPayload,
     ConversationStarted,
-    ConversationStartedPayload,
     DirectConversationStarted,
-    DirectConversationStartedPayload,
     MessagePosted,
-    MessagePostedPayload,
     NoteAdded,
-    NoteAddedPayload,
     ParticipantJoined,
-    ParticipantPayload,
     RatingGiven,
-    RatingGivenPayload,
     TagAdded,
-    TagPayload,
     TagRemoved,
-    VisitorInfo,
 )
+from tests.events import ANN, BOB, ROUTER, VISITOR, build_event
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-VISITOR = Actor(kind="visitor", id="v1")
-ANN = Actor(kind="agent", id="ann")
-BOB = Actor(kind="agent", id="bob")
-SYSTEM = Actor(kind="system", id="router")
 
 
 def env(seconds: float, actor: Actor = VISITOR, conversation: str = "c1") -> dict[str, Any]:
@@ -56,16 +42,18 @@ def env(seconds: float, actor: Actor = VISITOR, conversation: str = "c1") -> dic
 
 
 def started(conversation: str = "c1") -> ConversationStarted:
-    payload = ConversationStartedPayload(
-        visitor_id="v1", visitor=VisitorInfo(name="Vera", email="vera@example.com"), department="billing"
+    visitor = {"name": "Vera", "email": "vera@example.com"}
+    return build_event(
+        ConversationStarted,
+        **env(0, conversation=conversation),
+        visitor_id="v1",
+        visitor=visitor,
+        department="billing",
     )
-    return ConversationStarted(payload=payload, **env(0, conversation=conversation))
 
 
 def message(seconds: float, actor: Actor, text: str = "hello") -> MessagePosted:
-    return MessagePosted(
-        payload=MessagePostedPayload(message_id=f"m{seconds}", text=text), **env(seconds, actor)
-    )
+    return build_event(MessagePosted, **env(seconds, actor), message_id=f"m{seconds}", text=text)
 
 
 def fold(events: list[EventBase]) -> dict[str, Any]:
@@ -88,10 +76,10 @@ def test_tags_are_added_once_and_removed() -> None:
     summary = fold(
         [
             started(),
-            TagAdded(payload=TagPayload(tag="refund"), **env(1, ANN)),
-            TagAdded(payload=TagPayload(tag="vip"), **env(2, ANN)),
-            TagAdded(payload=TagPayload(tag="refund"), **env(3, ANN)),
-            TagRemoved(payload=TagPayload(tag="vip"), **env(4, ANN)),
+            build_event(TagAdded, **env(1, ANN), tag="refund"),
+            build_event(TagAdded, **env(2, ANN), tag="vip"),
+            build_event(TagAdded, **env(3, ANN), tag="refund"),
+            build_event(TagRemoved, **env(4, ANN), tag="vip"),
         ]
     )
     assert summary["tags"] == ["refund"]
@@ -102,8 +90,8 @@ def test_first_response_counts_only_agent_messages() -> None:
         [
             started(),
             message(5, VISITOR),
-            NoteAdded(payload=NoteAddedPayload(note_id="n1", text="checking"), **env(10, ANN)),
-            message(12, SYSTEM, "An agent will be with you shortly"),
+            build_event(NoteAdded, **env(10, ANN), note_id="n1", text="checking"),
+            message(12, ROUTER, "An agent will be with you shortly"),
             message(30.5, ANN, "Hi Vera"),
             message(40, BOB, "Hi too"),
         ]
@@ -116,9 +104,8 @@ def test_first_response_counts_only_agent_messages() -> None:
 
 
 def test_direct_conversation_has_no_first_response_and_lists_participants() -> None:
-    direct = DirectConversationStarted(
-        payload=DirectConversationStartedPayload(participant_ids=["ann", "bob"], subject="shift"),
-        **env(0, ANN),
+    direct = build_event(
+        DirectConversationStarted, **env(0, ANN), participant_ids=["ann", "bob"], subject="shift"
     )
     summary = fold([direct, message(3, BOB)])
     assert summary["kind"] == "direct" and summary["visitor"] is None
@@ -129,12 +116,11 @@ def test_close_reopen_close_and_rating() -> None:
     summary = fold(
         [
             started(),
-            AssignmentDecided(
-                payload=AssignmentDecidedPayload(outcome="assigned", agent_id="ann", reason="auto"),
-                **env(1, SYSTEM),
+            build_event(
+                AssignmentDecided, **env(1, ROUTER), outcome="assigned", agent_id="ann", reason="auto"
             ),
-            ParticipantJoined(payload=ParticipantPayload(agent_id="bob"), **env(2, BOB)),
-            ConversationClosed(payload=ConversationClosedPayload(reason="solved"), **env(60, ANN)),
+            build_event(ParticipantJoined, **env(2, BOB), agent_id="bob"),
+            build_event(ConversationClosed, **env(60, ANN), reason="solved"),
         ]
     )
     assert summary["status"] == "closed" and summary["resolution_seconds"] == 60
@@ -142,17 +128,13 @@ def test_close_reopen_close_and_rating() -> None:
     assert summary["closed_day"] == "2026-03-02", "the UTC day history pages and reports look it up by"
     assert summary["agent_ids"] == ["ann", "bob"] and summary["assignee_id"] == "ann"
 
-    reopened = apply_summary(
-        summary, ConversationReopened(payload=ConversationReopenedPayload(), **env(90)), 4
-    )
+    reopened = apply_summary(summary, build_event(ConversationReopened, **env(90)), 4)
     assert reopened["status"] == "open" and reopened["closed_at"] is None and reopened["closed_day"] is None
     assert reopened["resolution_seconds"] is None and reopened["reopen_count"] == 1
     assert summary["status"] == "closed", "the fold must not mutate its input"
 
-    closed = apply_summary(reopened, ConversationClosed(payload=ConversationClosedPayload(), **env(120)), 5)
-    rated = apply_summary(
-        closed, RatingGiven(payload=RatingGivenPayload(score=4, comment="quick"), **env(130)), 6
-    )
+    closed = apply_summary(reopened, build_event(ConversationClosed, **env(120)), 5)
+    rated = apply_summary(closed, build_event(RatingGiven, **env(130), score=4, comment="quick"), 6)
     assert rated["closed_day"] == "2026-03-02"
     assert rated["resolution_seconds"] == 120 and rated["closed_by"] == {"kind": "visitor", "id": "v1"}
     assert rated["rating"] == {"score": 4, "comment": "quick"}
@@ -172,9 +154,11 @@ def test_events_for_unknown_conversations_and_second_starts_are_rejected() -> No
 
 
 def test_times_are_cut_to_milliseconds_like_mongodb_stores_them() -> None:
-    event = MessagePosted(
-        payload=MessagePostedPayload(message_id="m", text="x"),
+    event = build_event(
+        MessagePosted,
         **{**env(0, ANN), "occurred_at": T0 + timedelta(microseconds=1_234_567)},
+        message_id="m",
+        text="x",
     )
     summary = apply_summary(fold([started()]), event, 1)
     assert summary["first_response_at"] == T0 + timedelta(microseconds=1_234_000)
@@ -182,18 +166,20 @@ def test_times_are_cut_to_milliseconds_like_mongodb_stores_them() -> None:
 
 
 def test_message_lines_classify_visibility() -> None:
-    note = message_line(NoteAdded(payload=NoteAddedPayload(note_id="n", text="vip"), **env(1, ANN)), 7)
+    note = message_line(build_event(NoteAdded, **env(1, ANN), note_id="n", text="vip"), 7)
     assert note is not None and note["kind"] == "note" and note["internal"] is True
     assert note["_id"] == "c1:000000000007" and note["text"] == "vip"
 
     attachment = AttachmentRef(
         attachment_id="a1", filename="bill.pdf", content_type="application/pdf", size=3
     )
-    posted = MessagePosted(
-        payload=MessagePostedPayload(
-            message_id="m", text="see", attachments=[attachment], canned_response_id="cr"
-        ),
+    posted = build_event(
+        MessagePosted,
         **env(2, ANN),
+        message_id="m",
+        text="see",
+        attachments=[attachment],
+        canned_response_id="cr",
     )
     line = message_line(posted, 8)
     assert line is not None and line["kind"] == "message" and line["internal"] is False
@@ -201,15 +187,18 @@ def test_message_lines_classify_visibility() -> None:
     assert line["attachments"][0]["filename"] == "bill.pdf"
 
     visible = [
-        ParticipantJoined(payload=ParticipantPayload(agent_id="ann"), **env(3, ANN)),
-        ConversationClosed(payload=ConversationClosedPayload(reason="done"), **env(4, ANN)),
-        ConversationReopened(payload=ConversationReopenedPayload(), **env(5)),
+        build_event(ParticipantJoined, **env(3, ANN), agent_id="ann"),
+        build_event(ConversationClosed, **env(4, ANN), reason="done"),
+        build_event(ConversationReopened, **env(5)),
     ]
     internal = [
-        TagAdded(payload=TagPayload(tag="refund"), **env(6, ANN)),
-        AssignmentDecided(
-            payload=AssignmentDecidedPayload(outcome="queued", reason="no_agent_available", queue_position=2),
-            **env(7, SYSTEM),
+        build_event(TagAdded, **env(6, ANN), tag="refund"),
+        build_event(
+            AssignmentDecided,
+            **env(7, ROUTER),
+            outcome="queued",
+            reason="no_agent_available",
+            queue_position=2,
         ),
     ]
     for event, expected in [(e, False) for e in visible] + [(e, True) for e in internal]:

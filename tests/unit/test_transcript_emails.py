@@ -28,11 +28,10 @@ from shared.events.conversation import ConversationStarted
 from shared.events.envelope import Actor
 from shared.events.transcript import TranscriptFailed, TranscriptRequested, TranscriptSent
 from shared.transcripts import VISITOR_REQUESTS_PER_CONVERSATION
+from tests.events import ANN, VISITOR
 from tests.unit.gateway_fakes import FakePublisher, conversation_view, fake_views, gateway
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
-VISITOR = Actor(kind="visitor", id="v1")
-ANN = Actor(kind="agent", id="ann")
 MAILER = Actor(kind="system", id="parley")
 ANN_AGENT = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 

@@ -1,0 +1,33 @@
+"""Events as tests write them: `build_event(ConversationClosed, **envelope, reason="resolved")`, the payload's
+fields as keywords, validated by the event's own schema (a misspelt field fails the test that wrote it).
+
+The people most tests need are here too, so every test names them the same way."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, TypeVar
+
+from shared.events import Actor, EventBase
+
+E = TypeVar("E", bound=EventBase)
+
+VISITOR = Actor(kind="visitor", id="v1")
+ANN = Actor(kind="agent", id="ann")
+BOB = Actor(kind="agent", id="bob")
+ROUTER = Actor(kind="system", id="router")
+
+
+def build_event(
+    cls: type[E], *, tenant: str, aggregate_id: str, actor: Actor, occurred_at: datetime, **payload: Any
+) -> E:
+    """An event of type `cls` in the given envelope, with these payload fields."""
+    return cls.model_validate(
+        {
+            "tenant": tenant,
+            "aggregate_id": aggregate_id,
+            "actor": actor,
+            "occurred_at": occurred_at,
+            "payload": payload,
+        }
+    )
