@@ -9,7 +9,7 @@ Times are epoch seconds (floats).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from shared.events import EventBase
@@ -33,13 +33,7 @@ class SignInState:
     reset_at: float = 0.0
 
     def to_document(self) -> dict[str, Any]:
-        return {
-            "failures": self.failures,
-            "locked_at": self.locked_at,
-            "locked_until": self.locked_until,
-            "lock_number": self.lock_number,
-            "reset_at": self.reset_at,
-        }
+        return asdict(self)
 
     @classmethod
     def of_document(cls, doc: dict[str, Any] | None) -> SignInState:

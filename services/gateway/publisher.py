@@ -7,7 +7,7 @@ heartbeat or keystroke supersedes a lost one and a socket must not stall on them
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 from aiokafka import AIOKafkaProducer
@@ -29,13 +29,7 @@ class Appended:
     aggregate_id: str  # the view document the event changes: a client reads it back with min_position
 
     def as_json(self) -> dict[str, object]:
-        return {
-            "event_id": self.event_id,
-            "type": self.type,
-            "aggregate_id": self.aggregate_id,
-            "partition": self.partition,
-            "position": self.position,
-        }
+        return asdict(self)
 
 
 class EventPublisher:
