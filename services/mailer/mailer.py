@@ -12,7 +12,6 @@ flight during a crash is repeated: at least once).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import random
@@ -22,21 +21,21 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from services.mailer.config import MailerSettings
 from services.mailer.domain import MailFlow, NotYet, PendingEmail, PendingEmails, decide
 from services.mailer.smtp import SmtpSender
-from shared.attempts import DueAttempts, until_done
+from shared.attempts import until_done
 from shared.deadletter import publish_dead_letter
 from shared.events import EventBase, InvalidEvent, parse_event, serialize
 from shared.events.envelope import SYSTEM
 from shared.kafka import append_until_acknowledged, read_range
 from shared.logging import get_logger
+from shared.outbound import OutboundConsumer
 
 log = get_logger(__name__)
-COMMIT_EVERY_SECONDS = 1.0
 VIEWS_BEHIND_RETRY = timedelta(seconds=0.5)  # the views have not applied the request yet: look again soon
 UNEXPECTED_RETRY = timedelta(seconds=5)
 # The email for a pending request, or None when the views say it is not to be sent (a visitor's request
@@ -44,7 +43,7 @@ UNEXPECTED_RETRY = timedelta(seconds=5)
 Compose = Callable[[PendingEmail], Awaitable[EmailMessage | None]]
 
 
-class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
+class Mailer(OutboundConsumer[MailerSettings, PendingEmail]):
     def __init__(
         self,
         settings: MailerSettings,
@@ -57,13 +56,16 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
         group: str,
         rng: random.Random | None = None,
     ) -> None:
-        self.settings = settings
-        self.consumer = consumer
-        self.producer = producer
+        super().__init__(
+            settings,
+            consumer,
+            producer,
+            group=group,
+            policy=settings.retry_policy(),
+            rng=rng,
+            scheduler_name="mail-scheduler",
+        )
         self.sender = sender
-        self.group = group
-        self.rng = rng or random.Random()
-        self.policy = settings.retry_policy()
         self.flow = flow
         self._compose = compose
         self.topic = flow.topic.name(settings.topic_prefix)
@@ -71,8 +73,6 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
         self.positions: dict[int, int] = {}
         self.outcomes: Counter[str] = Counter()  # sent, retrying, failed, refused
         self.dead_letters = 0
-        self.attempts: DueAttempts[PendingEmail] = DueAttempts(self._attempt)
-        self._last_commit = 0.0
 
     # The consumer group.
 
@@ -130,43 +130,25 @@ class Mailer(ConsumerRebalanceListener):  # type: ignore[misc]
 
     # The loops.
 
-    async def run(self, stop: asyncio.Event) -> None:
-        scheduler = asyncio.create_task(
-            self.attempts.run(stop, self._ready, self._next_due), name="mail-scheduler"
-        )
-        try:
-            while not stop.is_set():
-                if scheduler.done():
-                    scheduler.result()  # a scheduler that died must take the service down, not go silent
-                batches = await self.consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, records in batches.items():
-                    pending = self.pending.get(tp.partition)
-                    if pending is None:  # fetched before the partition was read back
-                        self.consumer.seek(tp, records[0].offset)
-                        continue
-                    for record in records:
-                        if record.offset >= self.positions[tp.partition]:  # not already read back
-                            await self._fold(pending, record)
-                            self.positions[tp.partition] = record.offset + 1
-                    self.attempts.wake()
-                if asyncio.get_running_loop().time() - self._last_commit >= COMMIT_EVERY_SECONDS:
-                    await self.commit()
-        finally:
-            scheduler.cancel()
-            await asyncio.gather(scheduler, return_exceptions=True)
-            await self.attempts.cancel_all()
+    async def _take(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        pending = self.pending.get(tp.partition)
+        if pending is None:  # fetched before the partition was read back
+            self.consumer.seek(tp, records[0].offset)
+            return
+        for record in records:
+            if record.offset >= self.positions[tp.partition]:  # not already read back
+                await self._fold(pending, record)
+                self.positions[tp.partition] = record.offset + 1
+        self.attempts.wake()
 
-    async def commit(self) -> None:
-        self._last_commit = asyncio.get_running_loop().time()
-        offsets = {
+    def _commit_offsets(self) -> dict[TopicPartition, OffsetAndMetadata]:
+        return {
             TopicPartition(self.topic, partition): OffsetAndMetadata(
                 pending.commit_offset(self.positions[partition]), ""
             )
             for partition, pending in self.pending.items()
             if partition in self.positions
         }
-        if offsets:
-            await self.consumer.commit(offsets)
 
     def _ready(self, now: datetime) -> Iterator[tuple[int, PendingEmail]]:
         for partition, pending in list(self.pending.items()):

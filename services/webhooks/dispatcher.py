@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 
 from services.webhooks.config import WebhooksSettings
@@ -30,7 +30,7 @@ from services.webhooks.domain import Endpoint, decide, payload_body
 from services.webhooks.endpoints import EndpointDirectory
 from services.webhooks.queues import DeliveryQueues, Job
 from services.webhooks.sender import HttpSender
-from shared.attempts import DueAttempts, until_done
+from shared.attempts import until_done
 from shared.deadletter import publish_dead_letter
 from shared.events import EventBase, InvalidEvent, parse_event, serialize
 from shared.events.envelope import SYSTEM
@@ -42,11 +42,11 @@ from shared.events.webhook import (
 )
 from shared.kafka import append_until_acknowledged, read_range
 from shared.logging import get_logger
+from shared.outbound import OutboundConsumer
 from shared.topics import CONVERSATION_EVENTS_TOPIC, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
 log = get_logger(__name__)
 D = TypeVar("D", WebhookDeliveryScheduled, WebhookDeliveryAttempted)
-COMMIT_EVERY_SECONDS = 1.0
 
 
 @dataclass
@@ -72,7 +72,7 @@ def _delivery_record(cls: type[D], job: Job, tenant: str, **details: Any) -> D:
     )
 
 
-class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
+class Dispatcher(OutboundConsumer[WebhooksSettings, Job]):
     def __init__(
         self,
         settings: WebhooksSettings,
@@ -84,14 +84,17 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
         group: str,
         rng: random.Random | None = None,
     ) -> None:
-        self.settings = settings
-        self.consumer = consumer
-        self.producer = producer
+        super().__init__(
+            settings,
+            consumer,
+            producer,
+            group=group,
+            policy=settings.retry_policy(),
+            rng=rng,
+            scheduler_name="webhook-scheduler",
+        )
         self.directory = directory
         self.sender = sender
-        self.group = group
-        self.rng = rng or random.Random()
-        self.policy = settings.retry_policy()
         self.source_topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)
         self.deliveries_topic = WEBHOOK_DELIVERIES.name(settings.topic_prefix)
         self.endpoints_topic = WEBHOOK_ENDPOINTS.name(settings.topic_prefix)
@@ -100,9 +103,7 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
         self.deliveries_positions: dict[int, int] = {}
         self.failures: Counter[str] = Counter()  # consecutive failed attempts per endpoint
         self.stats = DeliveryStats()
-        self.attempts: DueAttempts[Job] = DueAttempts(self._attempt)
         self._requests = asyncio.Semaphore(settings.webhook_concurrent_requests)
-        self._last_commit = 0.0
 
     # The consumer group.
 
@@ -157,33 +158,17 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
 
     # The loops.
 
-    async def run(self, stop: asyncio.Event) -> None:
-        scheduler = asyncio.create_task(
-            self.attempts.run(stop, self._ready, self._next_due), name="webhook-scheduler"
-        )
-        try:
-            while not stop.is_set():
-                if scheduler.done():
-                    scheduler.result()  # a scheduler that died must take the service down, not go silent
-                batches = await self.consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, records in batches.items():
-                    if tp.topic != self.source_topic:
-                        continue
-                    if tp.partition not in self.queues:  # fetched before its deliveries were read back
-                        self.consumer.seek(tp, records[0].offset)
-                        continue
-                    for record in records:
-                        await self._accept(record)
-                    self.source_positions[tp.partition] = records[-1].offset + 1
-                if asyncio.get_running_loop().time() - self._last_commit >= COMMIT_EVERY_SECONDS:
-                    await self.commit()
-        finally:
-            scheduler.cancel()
-            await asyncio.gather(scheduler, return_exceptions=True)
-            await self.attempts.cancel_all()
+    async def _take(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        if tp.topic != self.source_topic:
+            return
+        if tp.partition not in self.queues:  # fetched before its deliveries were read back
+            self.consumer.seek(tp, records[0].offset)
+            return
+        for record in records:
+            await self._accept(record)
+        self.source_positions[tp.partition] = records[-1].offset + 1
 
-    async def commit(self) -> None:
-        self._last_commit = asyncio.get_running_loop().time()
+    def _commit_offsets(self) -> dict[TopicPartition, OffsetAndMetadata]:
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         for partition, queues in self.queues.items():
             if partition in self.source_positions:
@@ -191,8 +176,7 @@ class Dispatcher(ConsumerRebalanceListener):  # type: ignore[misc]
                 offsets[TopicPartition(self.source_topic, partition)] = OffsetAndMetadata(source, "")
             deliveries = queues.deliveries_commit(self.deliveries_positions.get(partition, 0))
             offsets[TopicPartition(self.deliveries_topic, partition)] = OffsetAndMetadata(deliveries, "")
-        if offsets:
-            await self.consumer.commit(offsets)
+        return offsets
 
     async def _accept(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
