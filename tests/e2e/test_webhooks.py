@@ -86,6 +86,15 @@ def say(visitor: httpx.Client, text: str) -> str:
     return event_id
 
 
+def three_messages_to(
+    path: str, stack: Stack, supervisor: httpx.Client, receiver: Receiver
+) -> tuple[str, list[str]]:
+    """An endpoint at `path` for visitor messages, and a visitor's three messages: (endpoint id, event ids)."""
+    endpoint_id = register(stack, supervisor, receiver, path, ["conversation.message_posted"])
+    _, visitor = start(stack)
+    return endpoint_id, [say(visitor, f"message {n}") for n in range(3)]
+
+
 def log_of(supervisor: httpx.Client, endpoint_id: str, **params: Any) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = json_of(
         supervisor.get(f"/api/agent/webhooks/{endpoint_id}/deliveries", params={"limit": 200, **params})
@@ -156,9 +165,7 @@ def test_a_failing_receiver_is_retried_with_order_kept(
     webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver
 ) -> None:
     path = "/flaky/2/messages"
-    endpoint_id = register(webhook_stack, supervisor, receiver, path, ["conversation.message_posted"])
-    _, visitor = start(webhook_stack)
-    sent = [say(visitor, f"message {n}") for n in range(3)]
+    endpoint_id, sent = three_messages_to(path, webhook_stack, supervisor, receiver)
 
     def delivered() -> None:
         assert [r.webhook_id for r in receiver.at(path, accepted_only=True)] == sent
@@ -228,9 +235,7 @@ def test_always_failing_dead_letters_after_the_last_attempt_disables_then_resume
     webhook_stack: Stack, supervisor: httpx.Client, receiver: Receiver
 ) -> None:
     path = "/down/crm"
-    endpoint_id = register(webhook_stack, supervisor, receiver, path, ["conversation.message_posted"])
-    _, visitor = start(webhook_stack)
-    sent = [say(visitor, f"note {n}") for n in range(3)]
+    endpoint_id, sent = three_messages_to(path, webhook_stack, supervisor, receiver)
 
     def disabled() -> dict[str, Any]:
         endpoint: dict[str, Any] = json_of(supervisor.get(f"/api/agent/webhooks/{endpoint_id}"))

@@ -171,13 +171,18 @@ async def test_projection_queries_redelivery_and_replay(
     stats, seen = await project(settings, views, f"{settings.topic_prefix}-history", len(events))
     assert stats.dead_letters == 1, "the event of a never-started conversation is dead-lettered"
 
-    everything = await list_messages(
-        messages=views.messages,
-        conversation_id="c-main",
-        include_internal=True,
-        after_position=None,
-        limit=100,
-    )
+    async def transcript(
+        *, internal: bool, after: int | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        return await list_messages(
+            messages=views.messages,
+            conversation_id="c-main",
+            include_internal=internal,
+            after_position=after,
+            limit=limit,
+        )
+
+    everything = await transcript(internal=True)
     assert [(line["kind"], line["event_type"].split(".")[1], line["internal"]) for line in everything] == [
         ("message", "message_posted", False),
         ("activity", "assignment_decided", True),
@@ -197,22 +202,10 @@ async def test_projection_queries_redelivery_and_replay(
     assert everything[9]["canned_response_id"] == "refund-sent" and everything[9]["author"]["id"] == "bob"
     assert everything[2]["data"] == {"agent_id": "ann"}
 
-    visible = await list_messages(
-        messages=views.messages,
-        conversation_id="c-main",
-        include_internal=False,
-        after_position=None,
-        limit=100,
-    )
+    visible = await transcript(internal=False)
     assert [line for line in everything if not line["internal"]] == visible
     assert all(line["kind"] != "note" for line in visible)
-    page = await list_messages(
-        messages=views.messages,
-        conversation_id="c-main",
-        include_internal=False,
-        after_position=visible[2]["position"],
-        limit=2,
-    )
+    page = await transcript(internal=False, after=visible[2]["position"], limit=2)
     assert page == visible[3:5]
 
     summary = await views.conversations.find_one({"_id": "c-main"})

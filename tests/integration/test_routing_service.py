@@ -117,14 +117,20 @@ def started(conversation_id: str) -> ConversationStarted:
     return ConversationStarted(tenant=TENANT, aggregate_id=conversation_id, actor=VISITOR, payload=payload)
 
 
-async def test_a_full_agent_queues_the_next_visitor_until_a_chat_closes(
+async def two_visitors_for_one_seat(
     router: RoutingWorker, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
-) -> None:
+) -> list[AssignmentDecided]:
+    """Alice, available for one chat, and two visitors arriving: the router's first two decisions."""
     await agent_available(producer, settings, router.base)
     await publish(producer, settings, started("conv-1"))
     await publish(producer, settings, started("conv-2"))
+    return await read_until(decisions, decision_of, lambda seen: len(seen) >= 2)
 
-    first = await read_until(decisions, decision_of, lambda seen: len(seen) >= 2)
+
+async def test_a_full_agent_queues_the_next_visitor_until_a_chat_closes(
+    router: RoutingWorker, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
+) -> None:
+    first = await two_visitors_for_one_seat(router, settings, producer, decisions)
     by_outcome = {d.payload.outcome: d for d in first}
     assert sorted(by_outcome) == ["assigned", "queued"], first
     assigned, queued = by_outcome["assigned"], by_outcome["queued"]
@@ -171,10 +177,7 @@ async def test_garbage_is_dead_lettered_with_its_reason_and_routing_goes_on(
 async def test_a_restarted_router_remembers_its_queue_and_does_not_decide_twice(
     router: RoutingWorker, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
 ) -> None:
-    await agent_available(producer, settings, router.base)
-    await publish(producer, settings, started("conv-1"))
-    await publish(producer, settings, started("conv-2"))
-    first = await read_until(decisions, decision_of, lambda seen: len(seen) >= 2)
+    first = await two_visitors_for_one_seat(router, settings, producer, decisions)
     assigned = next(d for d in first if d.payload.outcome == "assigned")
 
     # The queue and the agent's load exist only in the table, so they must come back from its changelog.

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 from standardwebhooks.webhooks import Webhook
@@ -15,6 +14,7 @@ from standardwebhooks.webhooks import Webhook
 from services.webhooks.domain import Endpoint
 from services.webhooks.sender import RESPONSE_EXCERPT_BYTES, HttpSender
 from services.webhooks.targets import TargetPolicy
+from tests.webhook_receiver import QuietHandler
 
 pytestmark = pytest.mark.integration
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -32,15 +32,12 @@ class Server:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 server.requests.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 if self.path == "/redirect":
-                    self.send_response(302)
-                    self.send_header("location", f"http://127.0.0.1:{server.port}/elsewhere")
-                    self.send_header("content-length", "0")
-                    self.end_headers()
+                    self.answer(302, location=f"http://127.0.0.1:{server.port}/elsewhere")
                 elif self.path == "/slow":
                     time.sleep(1.5)
                     self.send_response(200)
@@ -51,13 +48,7 @@ class Server:
                     self.end_headers()
                     self.wfile.write(b"x" * 10_000_000)
                 else:
-                    self.send_response(200)
-                    self.send_header("content-length", "8")
-                    self.end_headers()
-                    self.wfile.write(b"received")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+                    self.answer(200, b"received")
 
         return Handler
 

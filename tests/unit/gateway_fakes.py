@@ -27,6 +27,12 @@ from shared.events.agent import AgentHeartbeat
 
 Doc = dict[str, Any]
 
+# Who asks: Ann and Bob are agents of the acme team, Sam its supervisor, Vera a visitor in chat c1.
+ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
+BOB = AgentPrincipal(agent_id="bob", tenant="acme", role="agent")
+SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
+VERA = VisitorPrincipal(conversation_id="c1", visitor_id="v1", tenant="acme")
+
 
 def _matches(doc: Doc, query: Doc) -> bool:
     for key, wanted in query.items():

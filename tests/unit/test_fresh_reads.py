@@ -10,7 +10,7 @@ from typing import Any, cast
 import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.gateway.auth import AgentPrincipal, VisitorPrincipal
+from services.gateway.auth import VisitorPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.freshness import (
     MAX_WANTED,
@@ -21,6 +21,7 @@ from services.gateway.freshness import (
     wait_for_view,
 )
 from tests.unit.gateway_fakes import (
+    ANN,
     FakeCollection,
     FakeCursor,
     FakePublisher,
@@ -29,7 +30,6 @@ from tests.unit.gateway_fakes import (
     gateway,
 )
 
-ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 NOW = datetime.now(UTC)
 QUICK = GatewaySettings(fresh_read_wait_seconds=0.05, fresh_read_poll_seconds=0.01)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from services.gateway import commands
-from services.gateway.auth import AgentPrincipal, VisitorPrincipal, hash_password, verify_password
+from services.gateway.auth import AgentPrincipal, hash_password, verify_password
 from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound, UnsupportedMediaType
 from shared.events.conversation import (
     AttachmentRef,
@@ -13,12 +15,9 @@ from shared.events.conversation import (
     MessagePosted,
     ReassignmentRequested,
 )
+from tests.unit.gateway_fakes import ANN, BOB, SAM, VERA
 from tests.unit.gateway_fakes import conversation_view as conversation
 
-ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
-BOB = AgentPrincipal(agent_id="bob", tenant="acme", role="agent")
-SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
-VERA = VisitorPrincipal(conversation_id="c1", visitor_id="v1", tenant="acme")
 FILE = AttachmentRef(attachment_id="f1", filename="a.png", content_type="image/png", size=10)
 
 
@@ -37,52 +36,37 @@ def test_closed_conversations_cannot_be_tagged_or_assigned() -> None:
     with pytest.raises(Conflict, match="closed"):
         commands.add_tag(conversation=closed, agent=ANN, tag="late")
     with pytest.raises(Conflict, match="closed"):
-        commands.reassign(
-            conversation=closed,
-            agent=SAM,
-            target=BOB_VIEW,
-            open_chats={},
-            departments=[],
-        )
+        to_bob(closed, SAM)
 
 
 BOB_VIEW = {"_id": "bob", "name": "Bob", "max_concurrent_chats": 2}
 BOB_FULL = {"bob": 2}
 
 
-def test_only_supervisors_take_a_conversation_from_its_assignee_or_force_capacity() -> None:
-    def reassign(agent: AgentPrincipal, open_chats: dict[str, int]) -> ReassignmentRequested | None:
-        return commands.reassign(
-            conversation=conversation(),
-            agent=agent,
-            target=BOB_VIEW,
-            open_chats=open_chats,
-            departments=[],
-        )
+def to_bob(
+    chat: dict[str, Any], agent: AgentPrincipal, open_chats: dict[str, int] | None = None
+) -> ReassignmentRequested | None:
+    """`agent` reassigns the chat to Bob (2 chats at most), no department involved."""
+    return commands.reassign(
+        conversation=chat, agent=agent, target=BOB_VIEW, open_chats=open_chats or {}, departments=[]
+    )
 
+
+def test_only_supervisors_take_a_conversation_from_its_assignee_or_force_capacity() -> None:
     with pytest.raises(Forbidden, match="supervisor"):
-        reassign(BOB, {})
-    own = reassign(ANN, {"bob": 1})
+        to_bob(conversation(), BOB)
+    own = to_bob(conversation(), ANN, {"bob": 1})
     assert own is not None and own.payload.agent_id == "bob" and not own.payload.forced
     with pytest.raises(Conflict, match="Bob is at their chat limit"):
-        reassign(ANN, BOB_FULL)
-    forced = reassign(SAM, BOB_FULL)
+        to_bob(conversation(), ANN, BOB_FULL)
+    forced = to_bob(conversation(), SAM, BOB_FULL)
     assert forced is not None and forced.payload.forced
 
 
 def test_reassigning_to_the_current_assignee_changes_nothing() -> None:
     # Not even a refusal: the conversation already is where the agent wants it.
     mine = conversation(assignee_id="bob", participants=["bob"])
-    assert (
-        commands.reassign(
-            conversation=mine,
-            agent=ANN,
-            target=BOB_VIEW,
-            open_chats=BOB_FULL,
-            departments=[],
-        )
-        is None
-    )
+    assert to_bob(mine, ANN, BOB_FULL) is None
 
 
 def test_a_reassignment_counts_against_the_limit_the_router_applies() -> None:
@@ -110,13 +94,7 @@ def test_a_reassignment_counts_against_the_limit_the_router_applies() -> None:
 def test_agent_to_agent_conversations_are_not_assigned() -> None:
     direct = conversation(kind="direct", assignment="unassigned", assignee_id=None)
     with pytest.raises(Conflict, match="not assigned"):
-        commands.reassign(
-            conversation=direct,
-            agent=SAM,
-            target=BOB_VIEW,
-            open_chats={},
-            departments=[],
-        )
+        to_bob(direct, SAM)
 
 
 def test_a_direct_chat_holds_its_starter_once_and_named_teammates_of_the_team() -> None:

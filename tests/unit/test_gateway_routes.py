@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from services.gateway.auth import AgentPrincipal, VisitorPrincipal
+from services.gateway.auth import AgentPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.live_hub import ConversationStatuses, LiveHub
 from shared.events import Actor
@@ -20,10 +20,8 @@ from shared.events.conversation import (
     TransferRequested,
 )
 from shared.events.department import DepartmentConfigured
-from tests.unit.gateway_fakes import FakePublisher, conversation_view, fake_views, gateway
+from tests.unit.gateway_fakes import ANN, SAM, VERA, FakePublisher, conversation_view, fake_views, gateway
 
-ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
-SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
 ANN_ACTOR = Actor(kind="agent", id="ann")
 STARTED = {"visitor_id": "v1", "visitor": {"name": "Vera"}}
 
@@ -211,9 +209,6 @@ def test_a_profile_update_must_change_something() -> None:
     assert client.put("/api/agent/me/status", json={"status": "away"}).json()["status"] == "away"
     assert client.get("/api/agent/me").json()["chat_limit"] == {"chats": 5, "source": "team"}
     assert [event.type for event in publisher.appended] == ["agent.status_changed"]
-
-
-VERA = VisitorPrincipal(conversation_id="c1", visitor_id="v1", tenant="acme")
 
 
 def _visitor_writes(view: dict[str, Any], hub: LiveHub) -> list[str]:

@@ -9,10 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from services.gateway import auth
-from services.gateway.auth import AgentPrincipal, InvalidToken, agent_token, decode_token
+from services.gateway.auth import InvalidToken, agent_token, decode_token
 from services.gateway.config import GatewaySettings
-
-ANN = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
+from tests.unit.gateway_fakes import ANN
 
 
 def test_a_remembered_token_still_expires() -> None:

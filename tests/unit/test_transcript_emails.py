@@ -12,7 +12,7 @@ import pytest
 
 from services.conversation.domain import apply_conversation
 from services.gateway import commands
-from services.gateway.auth import AgentPrincipal, VisitorPrincipal
+from services.gateway.auth import VisitorPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import ApiError, Conflict
 from services.mailer.domain import (
@@ -29,11 +29,11 @@ from shared.events.envelope import Actor
 from shared.events.transcript import TranscriptFailed, TranscriptRequested, TranscriptSent
 from shared.transcripts import VISITOR_REQUESTS_PER_CONVERSATION
 from tests.events import ANN, VISITOR
+from tests.unit.gateway_fakes import ANN as ANN_AGENT
 from tests.unit.gateway_fakes import FakePublisher, conversation_view, fake_views, gateway
 
 T0 = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 MAILER = Actor(kind="system", id="parley")
-ANN_AGENT = AgentPrincipal(agent_id="ann", tenant="acme", role="agent")
 
 
 def _line(position: int, author: Actor, text: str, **fields: Any) -> dict[str, Any]:
