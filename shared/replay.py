@@ -8,19 +8,66 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
+from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.consumer import BatchHandler, is_retryable
 from shared.events import InvalidEvent, RecordedEvent, parse_event
 from shared.kafka import create_consumer
 from shared.logging import get_logger
+from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
 from shared.topics import TopicSpec
 
 log = get_logger(__name__)
+
+
+class Rebuildable(Protocol):
+    """A projection's views, as a rebuild needs them."""
+
+    def collection_names(self) -> list[str]: ...
+
+    async def ensure_indexes(self) -> None: ...
+
+    async def handle_batch(self, events: Sequence[RecordedEvent]) -> None: ...
+
+
+async def replay_into_fresh_views(
+    settings: ParleySettings,
+    *,
+    prefix: str,
+    views_in: Callable[[AsyncDatabase[Document]], Rebuildable],
+    topics: Sequence[TopicSpec],
+    label: str,
+    show_progress: bool = True,
+) -> int:
+    """Replays `topics` into freshly dropped `prefix`-ed collections (the views `views_in` the database opens
+    with that prefix); returns the events applied."""
+    if not prefix:
+        raise ValueError("a rebuild needs a non-empty prefix: it drops and rebuilds the prefixed collections")
+    mongo = create_mongo_client(settings)
+    try:
+        db = get_database(mongo, settings)
+        views = views_in(db)
+        # Fresh means fresh: leftovers of an earlier, interrupted rebuild must not leak into this one.
+        for name in views.collection_names():
+            await db.drop_collection(name)
+        await views.ensure_indexes()
+        applied = await replay_topics(
+            settings=settings,
+            topics=topics,
+            handle_batch=views.handle_batch,
+            label=label,
+            show_progress=show_progress,
+        )
+        log.info("views rebuilt", projection=label, prefix=prefix, events=applied)
+        return applied
+    finally:
+        await mongo.close()
 
 
 async def replay_topics(

@@ -17,8 +17,8 @@ from services.conversation.domain import (
 )
 from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
-from shared.mongo import Document, create_mongo_client, get_database
-from shared.replay import replay_topics
+from shared.mongo import Document
+from shared.replay import replay_into_fresh_views
 from shared.settings import ParleySettings
 from shared.topics import (
     AGENT_CREDENTIALS,
@@ -94,20 +94,11 @@ class ConversationViews:
 
 async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
     """Replays the topics into freshly dropped `prefix`-ed collections; returns the events applied."""
-    if not prefix:
-        raise ValueError("a rebuild needs a non-empty prefix: it drops and rebuilds the prefixed collections")
-    mongo = create_mongo_client(settings)
-    try:
-        views = ConversationViews(get_database(mongo, settings), settings, prefix=prefix)
-        for name in views.collection_names():
-            await views.db.drop_collection(name)
-        await views.ensure_indexes()
-        return await replay_topics(
-            settings=settings,
-            topics=TOPICS,
-            handle_batch=views.handle_batch,
-            label="conversation",
-            show_progress=show_progress,
-        )
-    finally:
-        await mongo.close()
+    return await replay_into_fresh_views(
+        settings,
+        prefix=prefix,
+        views_in=lambda db: ConversationViews(db, settings, prefix=prefix),
+        topics=TOPICS,
+        label="conversation",
+        show_progress=show_progress,
+    )

@@ -17,8 +17,8 @@ from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.logging import get_logger
-from shared.mongo import Document, create_mongo_client, get_database
-from shared.replay import replay_topics
+from shared.mongo import Document
+from shared.replay import replay_into_fresh_views
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 from shared.views import ViewStore, insert_immutable
@@ -34,6 +34,9 @@ class HistoryViews:
         self.upgrades: AsyncCollection[Document] = db[f"{prefix}history_upgrades"]
         self.summaries = ViewStore(self.conversations)
         self.lines_written = 0
+
+    def collection_names(self) -> list[str]:
+        return [c.name for c in (self.messages, self.conversations, self.upgrades)]
 
     async def ensure_indexes(self) -> None:
         # Served by MongoDB's indexes, and locally by the GIN twins of FerretDB's btrees (deploy/local/postgres).
@@ -102,25 +105,11 @@ class HistoryViews:
 
 async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
     """Replays the conversation topic into freshly dropped `prefix`-ed collections; returns the events applied."""
-    if not prefix:
-        raise ValueError("a rebuild needs a non-empty prefix: it drops and rebuilds the prefixed collections")
-    mongo = create_mongo_client(settings)
-    try:
-        db = get_database(mongo, settings)
-        views = HistoryViews(db, prefix=prefix)
-        # Fresh means fresh: leftovers of an earlier, interrupted rebuild must not leak into this one.
-        await views.messages.drop()
-        await views.conversations.drop()
-        await views.upgrades.drop()
-        await views.ensure_indexes()
-        applied = await replay_topics(
-            settings=settings,
-            topics=[CONVERSATION_EVENTS_TOPIC],
-            handle_batch=views.handle_batch,
-            label="history",
-            show_progress=show_progress,
-        )
-        log.info("history views rebuilt", prefix=prefix, events=applied)
-        return applied
-    finally:
-        await mongo.close()
+    return await replay_into_fresh_views(
+        settings,
+        prefix=prefix,
+        views_in=lambda db: HistoryViews(db, prefix=prefix),
+        topics=[CONVERSATION_EVENTS_TOPIC],
+        label="history",
+        show_progress=show_progress,
+    )

@@ -20,8 +20,8 @@ from shared.events.webhook import (
     WebhookEndpointUpdated,
     WebhookSecretRotated,
 )
-from shared.mongo import Document, create_mongo_client, get_database
-from shared.replay import replay_topics
+from shared.mongo import Document
+from shared.replay import replay_into_fresh_views
 from shared.settings import ParleySettings
 from shared.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 from shared.views import View, ViewStore, apply_fold, insert_immutable
@@ -103,6 +103,9 @@ class WebhookViews:
         self.store = ViewStore(self.endpoints)
         self.lines_written = 0
 
+    def collection_names(self) -> list[str]:
+        return [self.endpoints.name, self.deliveries.name]
+
     async def ensure_indexes(self) -> None:
         await self.endpoints.create_index([("tenant", ASCENDING)])
         await self.deliveries.create_index([("endpoint_id", ASCENDING), ("at", DESCENDING)])
@@ -130,20 +133,11 @@ class WebhookViews:
 
 async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
     """Replays the webhook topics into freshly dropped `prefix`-ed collections; returns the events applied."""
-    if not prefix:
-        raise ValueError("a rebuild needs a non-empty prefix: it drops and rebuilds the prefixed collections")
-    mongo = create_mongo_client(settings)
-    try:
-        views = WebhookViews(get_database(mongo, settings), prefix=prefix)
-        await views.endpoints.drop()
-        await views.deliveries.drop()
-        await views.ensure_indexes()
-        return await replay_topics(
-            settings=settings,
-            topics=[WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES],
-            handle_batch=views.handle_batch,
-            label="webhooks",
-            show_progress=show_progress,
-        )
-    finally:
-        await mongo.close()
+    return await replay_into_fresh_views(
+        settings,
+        prefix=prefix,
+        views_in=lambda db: WebhookViews(db, prefix=prefix),
+        topics=[WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES],
+        label="webhooks",
+        show_progress=show_progress,
+    )
