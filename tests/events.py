@@ -19,15 +19,14 @@ ROUTER = Actor(kind="system", id="router")
 
 
 def build_event(
-    cls: type[E], *, tenant: str, aggregate_id: str, actor: Actor, occurred_at: datetime, **payload: Any
+    cls: type[E],
+    *,
+    tenant: str,
+    aggregate_id: str,
+    actor: Actor,
+    occurred_at: datetime | None = None,
+    **payload: Any,
 ) -> E:
-    """An event of type `cls` in the given envelope, with these payload fields."""
-    return cls.model_validate(
-        {
-            "tenant": tenant,
-            "aggregate_id": aggregate_id,
-            "actor": actor,
-            "occurred_at": occurred_at,
-            "payload": payload,
-        }
-    )
+    """An event of type `cls` in the given envelope (occurring now unless told), with these payload fields."""
+    envelope = {"tenant": tenant, "aggregate_id": aggregate_id, "actor": actor, "payload": payload}
+    return cls.model_validate(envelope if occurred_at is None else {**envelope, "occurred_at": occurred_at})
