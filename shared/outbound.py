@@ -27,6 +27,8 @@ J = TypeVar("J", bound=Attemptable)
 
 
 class OutboundConsumer(ConsumerRebalanceListener, abc.ABC, Generic[S, J]):  # type: ignore[misc]
+    scheduler_name = "scheduler"  # the name of the task that runs due attempts
+
     def __init__(
         self,
         settings: S,
@@ -36,7 +38,6 @@ class OutboundConsumer(ConsumerRebalanceListener, abc.ABC, Generic[S, J]):  # ty
         group: str,
         policy: RetryPolicy,
         rng: random.Random | None,
-        scheduler_name: str,
     ) -> None:
         self.settings = settings
         self.consumer = consumer
@@ -45,12 +46,11 @@ class OutboundConsumer(ConsumerRebalanceListener, abc.ABC, Generic[S, J]):  # ty
         self.rng = rng or random.Random()
         self.policy = policy
         self.attempts: DueAttempts[J] = DueAttempts(self._attempt)
-        self._scheduler_name = scheduler_name
         self._last_commit = 0.0
 
     async def run(self, stop: asyncio.Event) -> None:
         scheduler = asyncio.create_task(
-            self.attempts.run(stop, self._ready, self._next_due), name=self._scheduler_name
+            self.attempts.run(stop, self._ready, self._next_due), name=self.scheduler_name
         )
         try:
             while not stop.is_set():

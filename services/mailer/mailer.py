@@ -44,6 +44,8 @@ Compose = Callable[[PendingEmail], Awaitable[EmailMessage | None]]
 
 
 class Mailer(OutboundConsumer[MailerSettings, PendingEmail]):
+    scheduler_name = "mail-scheduler"
+
     def __init__(
         self,
         settings: MailerSettings,
@@ -56,15 +58,7 @@ class Mailer(OutboundConsumer[MailerSettings, PendingEmail]):
         group: str,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(
-            settings,
-            consumer,
-            producer,
-            group=group,
-            policy=settings.retry_policy(),
-            rng=rng,
-            scheduler_name="mail-scheduler",
-        )
+        super().__init__(settings, consumer, producer, group=group, policy=settings.retry_policy(), rng=rng)
         self.sender = sender
         self.flow = flow
         self._compose = compose

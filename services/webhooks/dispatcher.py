@@ -73,6 +73,8 @@ def _delivery_record(cls: type[D], job: Job, tenant: str, **details: Any) -> D:
 
 
 class Dispatcher(OutboundConsumer[WebhooksSettings, Job]):
+    scheduler_name = "webhook-scheduler"
+
     def __init__(
         self,
         settings: WebhooksSettings,
@@ -84,15 +86,7 @@ class Dispatcher(OutboundConsumer[WebhooksSettings, Job]):
         group: str,
         rng: random.Random | None = None,
     ) -> None:
-        super().__init__(
-            settings,
-            consumer,
-            producer,
-            group=group,
-            policy=settings.retry_policy(),
-            rng=rng,
-            scheduler_name="webhook-scheduler",
-        )
+        super().__init__(settings, consumer, producer, group=group, policy=settings.retry_policy(), rng=rng)
         self.directory = directory
         self.sender = sender
         self.source_topic = CONVERSATION_EVENTS_TOPIC.name(settings.topic_prefix)

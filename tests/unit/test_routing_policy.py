@@ -30,9 +30,7 @@ from shared.events.conversation import (
     TransferRequested,
 )
 from shared.events.department import (
-    BusinessHours,
     DepartmentConfigured,
-    RoutingStrategy,
 )
 from shared.events.routing import RoutingTick
 from tests.events import build_event
@@ -82,27 +80,13 @@ class Desk:
         )
         self.status(agent_id, status)
 
-    def department(
-        self,
-        dept: str,
-        members: list[str],
-        strategy: RoutingStrategy = "least_busy",
-        fallback: str | None = None,
-        default_max_chats: int | None = None,
-        hours: BusinessHours | None = None,
-    ) -> list[Brief]:
-        return self.apply(
-            build_event(
-                DepartmentConfigured,
-                **self._env(dept),
-                name=dept,
-                members=members,
-                strategy=strategy,
-                fallback=fallback,
-                default_max_chats=default_max_chats,
-                hours=hours,
-            )
+    def department(self, dept: str, members: list[str], **settings: Any) -> list[Brief]:
+        """Configures a department; `settings` are DepartmentConfiguredPayload's other fields (strategy,
+        fallback, default_max_chats, hours), their defaults where not given."""
+        configured = build_event(
+            DepartmentConfigured, **self._env(dept), name=dept, members=members, **settings
         )
+        return self.apply(configured)
 
     def status(self, agent_id: str, status: AgentStatus) -> list[Brief]:
         return self.apply(build_event(AgentStatusChanged, **self._env(agent_id), status=status))
