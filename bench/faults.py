@@ -9,7 +9,6 @@ unless forced, and views rebuilt from the topics equal the live ones.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 import threading
@@ -29,7 +28,7 @@ from shared.events.conversation import AssignmentDecided, ConversationClosed
 from shared.replay import replay_topics
 from shared.settings import ParleySettings
 from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC
-from tests.processes import REPO_ROOT
+from tests.processes import REPO_ROOT, run_replay
 
 VIEWS = ("conversations", "agents", "canned_responses", "history_messages", "history_conversations")
 
@@ -207,14 +206,7 @@ def check_assignments(report: FaultReport, log: list[RecordedEvent]) -> None:
 
 
 def check_replay(report: FaultReport, env: dict[str, str], db: Any) -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "services.cli", "replay", "--prefix", "faults_"],
-        cwd=REPO_ROOT,
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    completed = run_replay("services.cli", "faults_", env, timeout=300)
     if completed.returncode != 0:
         report.problems.append(f"replay failed: {completed.stderr[-1000:]}")
         return

@@ -35,6 +35,20 @@ def service_env(settings: ParleySettings, port: int) -> dict[str, str]:
     }
 
 
+def run_replay(
+    module: str, prefix: str, env: Mapping[str, str], *, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """`python -m <module> replay --prefix <prefix>` against the stack `env` names, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", module, "replay", "--prefix", prefix],
+        cwd=REPO_ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 class ServiceProcess:
     def __init__(self, module: str, env: Mapping[str, str], log_path: Path, *args: str) -> None:
         self.module = module

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
-from tests.e2e.conftest import PASSWORD, Stack, stack  # noqa: F401  (the module-scoped stack fixture, re-exported)
+from tests.e2e.conftest import PASSWORD as PASSWORD  # re-exported: bench/reads.py signs in with it
+from tests.e2e.conftest import Stack, stack  # noqa: F401  (the module-scoped stack fixture, re-exported)
 from tests.processes import REPO_ROOT
 
 CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")

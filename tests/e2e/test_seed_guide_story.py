@@ -8,9 +8,6 @@ in the history; two agents chat without a visitor, with notes but no files.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -18,7 +15,7 @@ import pytest
 from pymongo import MongoClient
 
 from tests.e2e.conftest import PASSWORD, Stack, eventually, json_of
-from tests.processes import REPO_ROOT
+from tests.processes import run_replay
 
 pytestmark = pytest.mark.e2e
 
@@ -283,14 +280,7 @@ def test_replaying_the_topics_after_the_story_rebuilds_views_equal_to_the_live_o
         return sorted(db[name].find({}), key=lambda doc: str(doc["_id"]))
 
     def rebuilt_equals_live() -> None:
-        completed = subprocess.run(
-            [sys.executable, "-m", "services.cli", "replay", "--prefix", "rebuild_"],
-            cwd=REPO_ROOT,
-            env={**os.environ, **stack.env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        completed = run_replay("services.cli", "rebuild_", stack.env, timeout=120)
         assert completed.returncode == 0, completed.stderr[-2000:]
         assert "events" in completed.stderr  # the progress bar
         for name in REBUILT_VIEWS:

@@ -5,9 +5,6 @@ the gateway's query functions, redelivered, and rebuilt by replay."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -41,7 +38,7 @@ from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 from tests.events import ANN, BOB, ROUTER, build_event
-from tests.processes import REPO_ROOT, ServiceProcess, free_port, service_env
+from tests.processes import ServiceProcess, free_port, run_replay, service_env
 
 pytestmark = pytest.mark.integration
 
@@ -289,14 +286,7 @@ def test_service_process_and_replay_command(settings: ParleySettings, tmp_path: 
         assert f'parley_events_applied_total{{service="history"}} {len(events)}' in metrics
         service.stop()
 
-        result = subprocess.run(
-            [sys.executable, "-m", "services.history", "replay", "--prefix", "rebuild_"],
-            cwd=REPO_ROOT,
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = run_replay("services.history", "rebuild_", env, timeout=120)
         assert result.returncode == 0, result.stderr + result.stdout
         assert f"{len(events)}/{len(events)} events" in result.stderr
         assert asyncio.run(views_of(settings, "rebuild_")) == live
