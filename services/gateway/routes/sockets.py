@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -19,11 +20,12 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from pydantic import ValidationError
 
+from services.gateway import commands
+from services.gateway.auth import AgentPrincipal, VisitorPrincipal
 from services.gateway.deps import HubDep, PublisherDep, SocketAgentDep, SocketVisitorDep
 from services.gateway.live_hub import Connection, LiveHub
-from services.gateway.publisher import TypingMode
+from services.gateway.publisher import EventPublisher, TypingMode
 from shared.events.agent import AgentHeartbeat
-from shared.events.envelope import Actor
 
 router = APIRouter(tags=["live"])
 
@@ -72,49 +74,49 @@ def _unknown(message: dict[str, Any]) -> ValueError:
     return ValueError(f"unknown message type {message.get('type')!r}")
 
 
+async def _from_agent(agent: AgentPrincipal, publisher: EventPublisher, message: dict[str, Any]) -> None:
+    """An agent's dashboard says it is alive (heartbeat) or that the agent is typing."""
+    me = commands.agent_actor(agent)
+    if message.get("type") == "heartbeat":
+        heartbeat = AgentHeartbeat(
+            tenant=agent.tenant,
+            aggregate_id=agent.agent_id,
+            actor=me,
+            payload={"status": message.get("status", "available")},
+        )
+        await publisher.heartbeat(heartbeat)
+    elif message.get("type") == "typing":
+        conversation_id = str(message["conversation_id"])[:100]
+        mode: TypingMode = "note" if message.get("mode") == "note" else "message"
+        typing = bool(message.get("typing"))
+        await publisher.typing(agent.tenant, conversation_id, sender=me, typing=typing, mode=mode)
+    else:
+        raise _unknown(message)
+
+
+async def _from_visitor(
+    visitor: VisitorPrincipal, publisher: EventPublisher, message: dict[str, Any]
+) -> None:
+    """A visitor's widget may only say that the visitor is typing."""
+    if message.get("type") != "typing":
+        raise _unknown(message)
+    me, typing = commands.visitor_actor(visitor), bool(message.get("typing"))
+    await publisher.typing(visitor.tenant, visitor.conversation_id, sender=me, typing=typing, mode="message")
+
+
 @router.websocket("/ws/agent")
 async def agent_socket(
     websocket: WebSocket, agent: SocketAgentDep, hub: HubDep, publisher: PublisherDep
 ) -> None:
-    me = Actor(kind="agent", id=agent.agent_id)
-
-    async def on_message(message: dict[str, Any]) -> None:
-        if message.get("type") == "heartbeat":
-            await publisher.heartbeat(
-                AgentHeartbeat(
-                    tenant=agent.tenant,
-                    aggregate_id=agent.agent_id,
-                    actor=me,
-                    payload={"status": message.get("status", "available")},
-                )
-            )
-        elif message.get("type") == "typing":
-            conversation_id = str(message["conversation_id"])[:100]
-            mode: TypingMode = "note" if message.get("mode") == "note" else "message"
-            typing = bool(message.get("typing"))
-            await publisher.typing(agent.tenant, conversation_id, sender=me, typing=typing, mode=mode)
-        else:
-            raise _unknown(message)
-
     connection = Connection(
         tenant=agent.tenant, agent_id=agent.agent_id, session_id=agent.session_id, issued_at=agent.issued_at
     )
-    await _serve(websocket, hub, connection, on_message)
+    await _serve(websocket, hub, connection, functools.partial(_from_agent, agent, publisher))
 
 
 @router.websocket("/ws/visitor")
 async def visitor_socket(
     websocket: WebSocket, visitor: SocketVisitorDep, hub: HubDep, publisher: PublisherDep
 ) -> None:
-    me = Actor(kind="visitor", id=visitor.visitor_id)
-
-    async def on_message(message: dict[str, Any]) -> None:
-        if message.get("type") != "typing":
-            raise _unknown(message)
-        typing = bool(message.get("typing"))
-        await publisher.typing(
-            visitor.tenant, visitor.conversation_id, sender=me, typing=typing, mode="message"
-        )
-
     connection = Connection(tenant=visitor.tenant, conversation_id=visitor.conversation_id)
-    await _serve(websocket, hub, connection, on_message)
+    await _serve(websocket, hub, connection, functools.partial(_from_visitor, visitor, publisher))
