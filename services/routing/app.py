@@ -5,7 +5,7 @@ from the conversation, agent, presence and department topics onto routing-facts 
 one tenant's facts meet on one partition in one order; each copy carries its source partition and offset in
 a header, which makes re-deliveries recognisable. The router (`router.py`) applies them to the tenant's
 state (`store.py`: a faust table, one entry per agent, conversation, department and queue, recovered from
-its changelog), decides (`policy.py`) and publishes each decision and queue move (`outputs.py`) on the
+its changelog), decides (`policy.py`, with `candidates.py` and `assignment.py`) and publishes each decision and queue move (`outputs.py`) on the
 conversation's own partition. A timer publishes routing.tick facts for the tenants this worker routes: the
 router's clock, so time rules replay like any other fact. `ops.py` serves the probes and metrics.
 """

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from services.routing.policy import DEFAULT_DEPARTMENT, Decision
+from services.routing.decisions import DEFAULT_DEPARTMENT, Decision
 from services.routing.state import TenantState
 
 WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from services.routing.config import RoutingSettings
-from services.routing.policy import Output, PositionChanged
+from services.routing.decisions import Output, PositionChanged
 from shared.events import Actor, EventBase
 from shared.events.conversation import (
     AssignmentDecided,

@@ -18,10 +18,11 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 from faust.types import TP
 
 from services.routing.config import RoutingSettings
+from services.routing.decisions import Decision
 from services.routing.forwarder import SOURCE_HEADER
 from services.routing.metrics import RoutingMetrics
 from services.routing.outputs import output_event, tick_fact
-from services.routing.policy import Decision, decide
+from services.routing.policy import decide
 from services.routing.store import TenantStore
 from shared.deadletter import dead_letter_value
 from shared.events import parse_event, serialize

@@ -6,8 +6,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.routing.decisions import Decision, Output, PositionChanged
 from services.routing.outputs import output_event
-from services.routing.policy import ROUTING_FACT_TYPES, Decision, Output, PositionChanged, decide
+from services.routing.policy import ROUTING_FACT_TYPES, decide
 from services.routing.state import TenantState
 from shared.events import Actor, EventBase, serialize
 from shared.events.agent import (
