@@ -8,6 +8,7 @@ must compute the same durations as one that saw every event in a single batch.
 from __future__ import annotations
 
 import copy
+import re
 import statistics
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +34,12 @@ from shared.events.conversation import (
 
 Doc = dict[str, Any]
 PREVIEW_CHARS = 140
+# What closed-history search by text looks words up in: a summary's `search_terms` (see add_search_terms).
+# Bounded because every backend indexes the whole list: FerretDB-on-PostgreSQL keeps it in one btree entry,
+# which may not exceed 2,704 bytes. 2,000 bytes (4 a word for the array's bookkeeping) is some 250 words.
+SEARCH_TERMS_BYTES = 2_000
+MAX_TERM_CHARS = 40  # a longer word (a URL, a token) is searchable by its first 40 characters
+_WORD = re.compile(r"\w+")
 
 
 class UnknownConversation(ValueError):
@@ -107,6 +114,60 @@ def message_line(event: EventBase, position: int) -> Doc | None:
     return {**line, "kind": "activity", "internal": internal, "data": data}
 
 
+def search_words(text: str | None) -> list[str]:
+    """The words search compares, in order, each once: case-folded runs of letters and digits, so `Vera@Example.com`
+    is `vera`, `example`, `com`. The same for a query and for what it is looked up in."""
+    if not text:
+        return []
+    return list(dict.fromkeys(word[:MAX_TERM_CHARS] for word in _WORD.findall(text.casefold())))
+
+
+def _term_bytes(term: str) -> int:
+    return len(term.encode()) + 4
+
+
+def add_search_terms(terms: list[str], text: str | None) -> None:
+    """Appends the words of `text` that `terms` lacks, each while it fits in SEARCH_TERMS_BYTES: a long chat
+    is searchable by the words it used first (and by shorter ones later, while there is room)."""
+    size = sum(_term_bytes(term) for term in terms)
+    known = set(terms)
+    for word in search_words(text):
+        if word not in known and size + _term_bytes(word) <= SEARCH_TERMS_BYTES:
+            terms.append(word)
+            known.add(word)
+            size += _term_bytes(word)
+
+
+def searchable_text(event: EventBase) -> str | None:
+    """What an event adds to its conversation's search terms: message and internal-note text (agents search
+    their own notes; the terms never leave the server) and tags (shown in the transcript as they are added)."""
+    if isinstance(event, MessagePosted | NoteAdded):
+        return event.payload.text
+    if isinstance(event, TagAdded):
+        return event.payload.tag
+    return None
+
+
+def search_terms_of(summary: Doc, lines: Iterable[Doc]) -> list[str]:
+    """The search terms the fold gives `summary` from its transcript `lines` (oldest first, those it applied):
+    what the summaries written before `search_terms` existed are given once (HistoryViews.ensure_indexes)."""
+    terms = _visitor_terms(summary.get("visitor"))
+    for line in lines:
+        if line["kind"] in ("message", "note"):
+            add_search_terms(terms, line.get("text"))
+        elif line.get("event_type") == "conversation.tag_added":
+            add_search_terms(terms, (line.get("data") or {}).get("tag"))
+    return terms
+
+
+def _visitor_terms(visitor: Doc | None) -> list[str]:
+    terms: list[str] = []
+    if visitor:
+        add_search_terms(terms, visitor.get("name"))
+        add_search_terms(terms, visitor.get("email"))
+    return terms
+
+
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:
     if start is None or end is None:
         return None
@@ -143,11 +204,13 @@ def _new_summary(event: EventBase, position: int) -> Doc:
         "rating": None,
         "last_message_preview": None,
         "last_message_at": None,
+        "search_terms": [],
         "position": position,
     }
     if isinstance(event, ConversationStarted):
         summary["visitor"] = {"name": event.payload.visitor.name, "email": event.payload.visitor.email}
         summary["department"] = event.payload.department
+        summary["search_terms"] = _visitor_terms(summary["visitor"])
     elif isinstance(event, DirectConversationStarted):
         summary["kind"] = "direct"
         summary["subject"] = event.payload.subject
@@ -177,6 +240,7 @@ def apply_summary(summary: Doc | None, event: EventBase, position: int) -> Doc:
     new = copy.deepcopy(summary)
     new["position"] = position
     at = to_ms(event.occurred_at)
+    add_search_terms(new.setdefault("search_terms", []), searchable_text(event))
     if isinstance(event, MessagePosted):
         new["message_count"] += 1
         new["last_message_preview"] = _preview(event)

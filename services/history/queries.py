@@ -7,7 +7,6 @@ Visibility and tenancy are filters in the queries themselves, never post-filteri
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
-from services.history.domain import Doc, build_report, days_between
+from services.history.domain import Doc, build_report, days_between, search_words
 from shared.mongo import Document
 
 MAX_MESSAGES = 500
@@ -44,16 +43,14 @@ async def list_messages(
     return await cursor.to_list()
 
 
-def _contains(text: str) -> dict[str, str]:
-    return {"$regex": re.escape(text), "$options": "i"}
-
-
 # Newest pages are read one UTC day at a time: an equality on `closed_day` is served by an index on
 # every backend, where a range on `closed_at` or a sort is not (FerretDB fetches and sorts every match in
 # Go). Days beyond this many are read in one query: a search that found too little in the recent days.
 RECENT_DAYS = 14
 REPORT_DAYS_AT_ONCE = 8
 NEWEST_FIRST = [("closed_at", DESCENDING), ("_id", ASCENDING)]
+# The lookup words stay on the server: they hold the words of internal notes.
+WITHOUT_TERMS = {"search_terms": 0}
 
 
 def encode_cursor(summary: Doc) -> str:
@@ -73,7 +70,6 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 async def search_closed(
     *,
     conversations: AsyncCollection[Document],
-    messages: AsyncCollection[Document],
     tenant: str,
     now: datetime,
     text: str | None = None,
@@ -85,8 +81,10 @@ async def search_closed(
     page_size: int = 20,
 ) -> Doc:
     """Closed conversations, newest closed first, a page at a time: pass the previous answer's `next` as
-    `before`. `text` matches visitor name or email, a tag, or any transcript text including internal
-    notes (agents search their own notes); closed_from is inclusive, closed_to exclusive.
+    `before`. `text` matches conversations that have every word of it, whole and in any case, in their
+    `search_terms`: the visitor's name and email, the tags, the messages and the internal notes (agents
+    search their own notes; bounded, so a very long chat by the words it used first). closed_from is
+    inclusive, closed_to exclusive.
 
     There is no total: counting every match is the one cost that grows with the history."""
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
@@ -110,21 +108,16 @@ async def search_closed(
         )
     if closed_at:
         query["closed_at"] = closed_at
-    if text and text.strip():
-        pattern = _contains(text.strip())
-        # No $lookup on FerretDB: find the conversations whose transcript matches first, then filter by id.
-        hits = messages.find({"tenant": tenant, "text": pattern}, {"conversation_id": 1})
-        matching_ids = sorted({line["conversation_id"] async for line in hits})
-        conditions.append(
-            {
-                "$or": [
-                    {"visitor.name": pattern},
-                    {"visitor.email": pattern},
-                    {"tags": pattern},
-                    {"_id": {"$in": matching_ids}},
-                ]
-            }
-        )
+    if text is not None and text.strip():
+        words = search_words(text)
+        if not words:  # only punctuation: no word can match
+            return {"items": [], "next": None, "page_size": page_size}
+        # The longest word (likely the rarest) as an equality every backend's index serves (FerretDB sends
+        # only top-level equalities down to PostgreSQL); the others are checked on what it found.
+        indexed = max(words, key=len)
+        query["search_terms"] = indexed
+        if others := [word for word in words if word != indexed]:
+            conditions.append({"search_terms": {"$all": others}})
     if conditions:
         query["$and"] = conditions
 
@@ -135,7 +128,9 @@ async def search_closed(
     for _ in range(RECENT_DAYS):
         if oldest is not None and day < oldest:
             break
-        cursor = conversations.find({**query, "closed_day": day.isoformat()}).sort(NEWEST_FIRST)
+        cursor = conversations.find({**query, "closed_day": day.isoformat()}, WITHOUT_TERMS).sort(
+            NEWEST_FIRST
+        )
         found += await cursor.limit(wanted - len(found)).to_list()
         if len(found) >= wanted:
             break
@@ -144,7 +139,8 @@ async def search_closed(
         if oldest is None or day >= oldest:
             earlier = datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC)
             older = {**query, "closed_at": {**closed_at, "$lt": min(earlier, closed_at.get("$lt", earlier))}}
-            found += await conversations.find(older).sort(NEWEST_FIRST).limit(wanted - len(found)).to_list()
+            older_pages = conversations.find(older, WITHOUT_TERMS).sort(NEWEST_FIRST)
+            found += await older_pages.limit(wanted - len(found)).to_list()
     items = found[:page_size]
     more = len(found) > page_size
     return {"items": items, "next": encode_cursor(items[-1]) if more else None, "page_size": page_size}
@@ -170,7 +166,7 @@ async def report(
     for start in range(0, len(days), REPORT_DAYS_AT_ONCE):
         found = await asyncio.gather(
             *(
-                conversations.find({**query, "closed_day": day}).to_list()
+                conversations.find({**query, "closed_day": day}, WITHOUT_TERMS).to_list()
                 for day in days[start : start + REPORT_DAYS_AT_ONCE]
             )
         )

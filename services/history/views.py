@@ -12,7 +12,7 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.history.domain import Doc, apply_summary, day_of, message_line
+from services.history.domain import Doc, apply_summary, day_of, message_line, search_terms_of
 from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
@@ -25,6 +25,7 @@ from shared.views import ViewStore, insert_immutable
 
 log = get_logger(__name__)
 CLOSED_DAY_UPGRADE = "summaries have closed_day"
+SEARCH_TERMS_UPGRADE = "summaries have search_terms"
 
 
 class HistoryViews:
@@ -48,7 +49,10 @@ class HistoryViews:
         await self.conversations.create_index(
             [("tenant", ASCENDING), ("closed_day", ASCENDING), ("closed_at", DESCENDING)]
         )
+        # Search by text: one word of the query served by the index, the others checked on what it found.
+        await self.conversations.create_index([("tenant", ASCENDING), ("search_terms", ASCENDING)])
         await self._add_closed_days()
+        await self._add_search_terms()
 
     async def _add_closed_days(self) -> None:
         """Summaries closed before `closed_day` existed get it, once, from their `closed_at`: exactly what
@@ -62,6 +66,22 @@ class HistoryViews:
                 {"_id": summary["_id"]}, {"$set": {"closed_day": day_of(summary["closed_at"])}}
             )
         await self.upgrades.update_one({"_id": CLOSED_DAY_UPGRADE}, {"$set": {"done": True}}, upsert=True)
+
+    async def _add_search_terms(self) -> None:
+        """Summaries written before `search_terms` existed get them, once, from the transcript lines they
+        applied: exactly what the fold writes (domain.search_terms_of), so the view still equals a replay."""
+        if await self.upgrades.find_one({"_id": SEARCH_TERMS_UPGRADE}):
+            return
+        stale = self.conversations.find({"search_terms": None}, {"visitor": 1, "position": 1})
+        async for summary in stale:
+            lines = self.messages.find({"conversation_id": summary["_id"]}).sort("position", ASCENDING)
+            # A line newer than its summary (a crash between the two writes) comes with its event again.
+            applied = [
+                line async for line in lines if line["position"] <= summary.get("position", line["position"])
+            ]
+            terms = search_terms_of(summary, applied)
+            await self.conversations.update_one({"_id": summary["_id"]}, {"$set": {"search_terms": terms}})
+        await self.upgrades.update_one({"_id": SEARCH_TERMS_UPGRADE}, {"$set": {"done": True}}, upsert=True)
 
     def document_counts(self) -> DocumentCounts:
         counts = self.summaries.counts

@@ -254,8 +254,9 @@ def test_the_seed_guide_story_in_the_browser(stack: Stack, team: dict[str, str],
     html = open(html_download.value.path(), encoding="utf-8").read()
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and XSS not in html
     screenshot(ann, "history")
-    search.fill("no such words anywhere")
+    search.fill("arriv")  # part of a word: search matches whole words, and says so
     expect(ann.get_by_text("Nothing found")).to_be_visible()
+    expect(ann.get_by_text("Search finds whole words")).to_be_visible()
 
     # An agent-to-agent chat, started from the search field: notes allowed, no attach button.
     ann.get_by_role("link", name=re.compile("Chats")).click()

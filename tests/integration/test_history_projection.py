@@ -213,9 +213,7 @@ async def test_projection_queries_redelivery_and_replay(
     assert summary["message_count"] == 3 and summary["last_message_preview"] == "A refund is on its way"
 
     async def search(**filters: Any) -> dict[str, Any]:
-        return await search_closed(
-            conversations=views.conversations, messages=views.messages, tenant="acme", now=NOW, **filters
-        )
+        return await search_closed(conversations=views.conversations, tenant="acme", now=NOW, **filters)
 
     async def found(**filters: Any) -> list[str]:
         """Every match, page after page, as an agent clicking "Load more" would see them."""
@@ -238,15 +236,14 @@ async def test_projection_queries_redelivery_and_replay(
     assert len(await found(text="courier LOST")) == 5, "internal notes count for agents"
     assert len(await found(text="lost-parcel", tag="lost-parcel", agent_id="bob")) == 5
     assert await found(text="a.b*c") == [], "text is escaped, not a pattern"
+    assert await found(text="parc") == [], "whole words only"
     assert await found(tag="vip") == []
     assert await found(agent_id="carol") == []
     assert await found(closed_from=T0 + timedelta(hours=1), closed_to=T0 + timedelta(hours=3)) == [
         "c-2",
         "c-1",
     ]
-    other = await search_closed(
-        conversations=views.conversations, messages=views.messages, tenant="other", now=NOW
-    )
+    other = await search_closed(conversations=views.conversations, tenant="other", now=NOW)
     assert other == {"items": [], "next": None, "page_size": 20}
 
     figures = await report(
@@ -347,7 +344,6 @@ async def test_history_pages_and_reports_read_day_by_day_across_a_long_history(
         while True:
             page = await search_closed(
                 conversations=views.conversations,
-                messages=views.messages,
                 tenant="acme",
                 now=end + timedelta(minutes=30),
                 before=before,
@@ -386,7 +382,6 @@ async def test_summaries_closed_before_closed_day_existed_gain_it_once_on_start(
     await views.ensure_indexes()
     page = await search_closed(
         conversations=views.conversations,
-        messages=views.messages,
         tenant="acme",
         now=closed_at + timedelta(hours=1),
     )

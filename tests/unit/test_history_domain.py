@@ -6,11 +6,14 @@ from typing import Any
 import pytest
 
 from services.history.domain import (
+    SEARCH_TERMS_BYTES,
     ConversationAlreadyStarted,
     UnknownConversation,
     apply_summary,
     build_report,
     message_line,
+    search_terms_of,
+    search_words,
 )
 from shared.events import Actor, EventBase
 from shared.events.conversation import (
@@ -83,6 +86,38 @@ def test_tags_are_added_once_and_removed() -> None:
         ]
     )
     assert summary["tags"] == ["refund"]
+
+
+def test_search_terms_are_the_words_of_visitor_messages_notes_and_tags_in_order() -> None:
+    events: list[EventBase] = [
+        started(),
+        message(1, VISITOR, "My PARCEL never arrived!"),
+        message(2, ANN, "Let me check the parcel"),
+        NoteAdded(payload=NoteAddedPayload(note_id="n1", text="Courier lost it"), **env(3, ANN)),
+        TagAdded(payload=TagPayload(tag="lost-parcel"), **env(4, ANN)),
+        TagRemoved(payload=TagPayload(tag="lost-parcel"), **env(5, ANN)),
+        ConversationClosed(payload=ConversationClosedPayload(reason="done"), **env(6, ANN)),
+    ]
+    summary = fold(events)
+    assert summary["search_terms"] == [
+        *("vera", "example", "com", "my", "parcel", "never", "arrived", "let", "me", "check", "the"),
+        *("courier", "lost", "it"),
+    ], "case-folded, each word once; a removed tag's words stay, as the transcript still shows it added"
+    lines = [line for position, event in enumerate(events) if (line := message_line(event, position))]
+    assert search_terms_of(fold(events[:1]), lines) == summary["search_terms"], "an upgrade gives the same"
+    assert search_words("Vera@Example.COM  straße ÉTÉ") == ["vera", "example", "com", "strasse", "été"]
+    assert search_words("a.b*c a") == ["a", "b", "c"] and search_words("?!") == []
+
+
+def test_search_terms_stay_within_their_budget_keeping_the_first_words() -> None:
+    words = [f"word{n:05d}{'x' * 60}" for n in range(400)]  # longer than a term: cut to 40 characters
+    events: list[EventBase] = [started()] + [message(n + 1, VISITOR, word) for n, word in enumerate(words)]
+    terms = fold(events)["search_terms"]
+    assert sum(len(term.encode()) + 4 for term in terms) <= SEARCH_TERMS_BYTES
+    assert terms[3:5] == [words[0][:40], words[1][:40]] and words[-1][:40] not in terms
+    assert fold([*events, message(999, ANN, "ok")])["search_terms"][-1] == "ok", (
+        "short words fill what is left"
+    )
 
 
 def test_first_response_counts_only_agent_messages() -> None:

@@ -28,7 +28,11 @@ async def closed_history(
     agent: AgentDep,
     views: ViewsDep,
     q: Annotated[
-        str | None, Query(max_length=200, description="Visitor name/email, tag or message text")
+        str | None,
+        Query(
+            max_length=200,
+            description="Whole words of the visitor's name or email, a tag, the messages or notes",
+        ),
     ] = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
     agent_id: Annotated[str | None, Query(max_length=100)] = None,
@@ -48,7 +52,6 @@ async def closed_history(
             raise ApiError("before must be the `next` of a previous page") from None
     result = await history_queries.search_closed(
         conversations=views.history,
-        messages=views.messages,
         tenant=agent.tenant,
         now=datetime.now(UTC),
         text=q,

@@ -16,7 +16,7 @@ export function render(view, [openId]) {
   let next = null; // where the page after the last one shown starts (null: nothing older)
   let items = [];
   let selected = openId || null;
-  const search = h('input', { type: 'search', class: 'search', placeholder: 'Search visitor, email, tag or message text…', 'aria-label': 'Search history', value: q });
+  const search = h('input', { type: 'search', class: 'search', placeholder: 'Search whole words: visitor, email, tag, messages, notes…', 'aria-label': 'Search history', value: q });
   const summary = h('div', { class: 'muted small pad-x' });
   const list = h('div', { class: 'history-list', role: 'list' });
   const more = h('button', { type: 'button', class: 'button wide', hidden: true, text: 'Load more', onclick: () => loadOlder() });
@@ -65,7 +65,7 @@ export function render(view, [openId]) {
     summary.textContent = q ? `${count} match “${q}”, newest first` : `${count}, newest first`;
     more.hidden = !next;
     if (!items.length) {
-      clear(list, emptyState(q ? 'Nothing found' : 'No closed conversations yet', q ? 'Try a visitor’s name, their email, a tag or words from the chat.' : 'Conversations you close with the X show up here.'));
+      clear(list, emptyState(q ? 'Nothing found' : 'No closed conversations yet', q ? 'Search finds whole words: try a visitor’s name, their email, a tag or words from the chat.' : 'Conversations you close with the X show up here.'));
       return;
     }
     clear(list, items.map((c) => h('button', {
