@@ -34,9 +34,12 @@ from shared.events.conversation import (
 
 Doc = dict[str, Any]
 PREVIEW_CHARS = 140
-# What closed-history search by text looks words up in: a summary's `search_terms` (see add_search_terms).
+# What closed-history search by text looks words up in: a closed summary's `search_terms` (add_search_terms).
 # Bounded because every backend indexes the whole list: FerretDB-on-PostgreSQL keeps it in one btree entry,
 # which may not exceed 2,704 bytes. 2,000 bytes (4 a word for the array's bookkeeping) is some 250 words.
+# While the chat is open they wait in `open_search_terms`, which no index holds: PostgreSQL writes every
+# entry of a row's indexes again on each update (a GIN index one per word), and an open chat's summary is
+# updated at every message; search only looks at closed ones.
 SEARCH_TERMS_BYTES = 2_000
 MAX_TERM_CHARS = 40  # a longer word (a URL, a token) is searchable by its first 40 characters
 _WORD = re.compile(r"\w+")
@@ -205,12 +208,13 @@ def _new_summary(event: EventBase, position: int) -> Doc:
         "last_message_preview": None,
         "last_message_at": None,
         "search_terms": [],
+        "open_search_terms": [],
         "position": position,
     }
     if isinstance(event, ConversationStarted):
         summary["visitor"] = {"name": event.payload.visitor.name, "email": event.payload.visitor.email}
         summary["department"] = event.payload.department
-        summary["search_terms"] = _visitor_terms(summary["visitor"])
+        summary["open_search_terms"] = _visitor_terms(summary["visitor"])
     elif isinstance(event, DirectConversationStarted):
         summary["kind"] = "direct"
         summary["subject"] = event.payload.subject
@@ -240,7 +244,6 @@ def apply_summary(summary: Doc | None, event: EventBase, position: int) -> Doc:
     new = copy.deepcopy(summary)
     new["position"] = position
     at = to_ms(event.occurred_at)
-    add_search_terms(new.setdefault("search_terms", []), searchable_text(event))
     if isinstance(event, MessagePosted):
         new["message_count"] += 1
         new["last_message_preview"] = _preview(event)
@@ -272,7 +275,17 @@ def apply_summary(summary: Doc | None, event: EventBase, position: int) -> Doc:
         new["reopen_count"] += 1
     elif isinstance(event, RatingGiven):
         new["rating"] = {"score": event.payload.score, "comment": event.payload.comment}
+    terms = new.get("search_terms", []) + new.get("open_search_terms", [])  # one of them is empty
+    add_search_terms(terms, searchable_text(event))
+    place_search_terms(new, terms)
     return new
+
+
+def place_search_terms(summary: Doc, terms: list[str]) -> None:
+    """Indexed (`search_terms`) once the conversation is closed, unindexed while it is open."""
+    closed = summary["status"] == "closed"
+    summary["search_terms"] = terms if closed else []
+    summary["open_search_terms"] = [] if closed else terms
 
 
 # --- reports -------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ RECENT_DAYS = 14
 REPORT_DAYS_AT_ONCE = 8
 NEWEST_FIRST = [("closed_at", DESCENDING), ("_id", ASCENDING)]
 # The lookup words stay on the server: they hold the words of internal notes.
-WITHOUT_TERMS = {"search_terms": 0}
+WITHOUT_TERMS = {"search_terms": 0, "open_search_terms": 0}
 
 
 def encode_cursor(summary: Doc) -> str:

@@ -12,7 +12,14 @@ from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.history.domain import Doc, apply_summary, day_of, message_line, search_terms_of
+from services.history.domain import (
+    Doc,
+    apply_summary,
+    day_of,
+    message_line,
+    place_search_terms,
+    search_terms_of,
+)
 from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
@@ -72,15 +79,18 @@ class HistoryViews:
         applied: exactly what the fold writes (domain.search_terms_of), so the view still equals a replay."""
         if await self.upgrades.find_one({"_id": SEARCH_TERMS_UPGRADE}):
             return
-        stale = self.conversations.find({"search_terms": None}, {"visitor": 1, "position": 1})
+        stale = self.conversations.find(
+            {"open_search_terms": None}, {"visitor": 1, "status": 1, "position": 1}
+        )
         async for summary in stale:
             lines = self.messages.find({"conversation_id": summary["_id"]}).sort("position", ASCENDING)
             # A line newer than its summary (a crash between the two writes) comes with its event again.
             applied = [
                 line async for line in lines if line["position"] <= summary.get("position", line["position"])
             ]
-            terms = search_terms_of(summary, applied)
-            await self.conversations.update_one({"_id": summary["_id"]}, {"$set": {"search_terms": terms}})
+            place_search_terms(summary, search_terms_of(summary, applied))
+            fields = {field: summary[field] for field in ("search_terms", "open_search_terms")}
+            await self.conversations.update_one({"_id": summary["_id"]}, {"$set": fields})
         await self.upgrades.update_one({"_id": SEARCH_TERMS_UPGRADE}, {"$set": {"done": True}}, upsert=True)
 
     def document_counts(self) -> DocumentCounts:

@@ -110,6 +110,7 @@ async def test_a_very_long_chat_is_projected_and_found_by_the_words_it_used_firs
 
     summary = await views.conversations.find_one({"_id": "c-long"})
     assert summary is not None and summary["status"] == "closed" and summary["message_count"] == 600
+    assert summary["open_search_terms"] == [] and "word0000longer0000" in summary["search_terms"]
     assert await found(views, "word0000longer0000") == ["c-long"]
     assert await found(views, "word0599longer0599") == [], "past the bound"
 
@@ -125,7 +126,8 @@ async def test_summaries_written_before_search_terms_existed_gain_them_once_on_s
     folded = await views.conversations.find_one({"_id": "c-kim"})
     assert folded is not None and "parcel" in folded["search_terms"]
     # As an earlier version left it: no terms, and the upgrade not done.
-    await views.conversations.update_one({"_id": "c-kim"}, {"$unset": {"search_terms": ""}})
+    unset = {"search_terms": "", "open_search_terms": ""}
+    await views.conversations.update_one({"_id": "c-kim"}, {"$unset": unset})
     await views.upgrades.delete_one({"_id": SEARCH_TERMS_UPGRADE})
     assert await found(views, "parcel") == []
 

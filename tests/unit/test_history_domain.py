@@ -103,8 +103,14 @@ def test_search_terms_are_the_words_of_visitor_messages_notes_and_tags_in_order(
         *("vera", "example", "com", "my", "parcel", "never", "arrived", "let", "me", "check", "the"),
         *("courier", "lost", "it"),
     ], "case-folded, each word once; a removed tag's words stay, as the transcript still shows it added"
+    assert summary["open_search_terms"] == []
     lines = [line for position, event in enumerate(events) if (line := message_line(event, position))]
     assert search_terms_of(fold(events[:1]), lines) == summary["search_terms"], "an upgrade gives the same"
+    still_open = fold(events[:-1])
+    assert still_open["search_terms"] == [], "only a closed chat's terms are indexed: search looks at no other"
+    assert still_open["open_search_terms"] == summary["search_terms"]
+    reopened = fold([*events, ConversationReopened(payload=ConversationReopenedPayload(), **env(7, ANN))])
+    assert reopened["search_terms"] == [] and reopened["open_search_terms"] == summary["search_terms"]
     assert search_words("Vera@Example.COM  straße ÉTÉ") == ["vera", "example", "com", "strasse", "été"]
     assert search_words("a.b*c a") == ["a", "b", "c"] and search_words("?!") == []
 
@@ -112,10 +118,10 @@ def test_search_terms_are_the_words_of_visitor_messages_notes_and_tags_in_order(
 def test_search_terms_stay_within_their_budget_keeping_the_first_words() -> None:
     words = [f"word{n:05d}{'x' * 60}" for n in range(400)]  # longer than a term: cut to 40 characters
     events: list[EventBase] = [started()] + [message(n + 1, VISITOR, word) for n, word in enumerate(words)]
-    terms = fold(events)["search_terms"]
+    terms = fold(events)["open_search_terms"]
     assert sum(len(term.encode()) + 4 for term in terms) <= SEARCH_TERMS_BYTES
     assert terms[3:5] == [words[0][:40], words[1][:40]] and words[-1][:40] not in terms
-    assert fold([*events, message(999, ANN, "ok")])["search_terms"][-1] == "ok", (
+    assert fold([*events, message(999, ANN, "ok")])["open_search_terms"][-1] == "ok", (
         "short words fill what is left"
     )
 
