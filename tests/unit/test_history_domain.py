@@ -107,7 +107,9 @@ def test_search_terms_are_the_words_of_visitor_messages_notes_and_tags_in_order(
     lines = [line for position, event in enumerate(events) if (line := message_line(event, position))]
     assert search_terms_of(fold(events[:1]), lines) == summary["search_terms"], "an upgrade gives the same"
     still_open = fold(events[:-1])
-    assert still_open["search_terms"] == [], "only a closed chat's terms are indexed: search looks at no other"
+    assert still_open["search_terms"] == [], (
+        "only a closed chat's terms are indexed: search looks at no other"
+    )
     assert still_open["open_search_terms"] == summary["search_terms"]
     reopened = fold([*events, ConversationReopened(payload=ConversationReopenedPayload(), **env(7, ANN))])
     assert reopened["search_terms"] == [] and reopened["open_search_terms"] == summary["search_terms"]
