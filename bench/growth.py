@@ -140,7 +140,11 @@ def wait_until_quiet(
 
 
 def time_reads(base_url: str, token: str, *, samples: int) -> dict[str, dict[str, float | None]]:
-    """Latency of each read endpoint an agent's screens use, `samples` sequential requests each."""
+    """Latency of each read endpoint an agent's screens use, `samples` requests each, one at a time.
+
+    Round-robin, one request of every endpoint per round: on a machine shared with other work, a burst of
+    someone else's load then falls on every endpoint alike instead of on the whole sample of one of them,
+    and a 10x/1x ratio compares the queries, not the moments they happened to run at."""
     now = datetime.now(UTC)
     week_ago = (now - timedelta(days=7)).isoformat()
     endpoints = {
@@ -149,22 +153,22 @@ def time_reads(base_url: str, token: str, *, samples: int) -> dict[str, dict[str
         "conversation": ("/api/agent/conversations/grown-0000001", {}),
         "transcript": ("/api/agent/conversations/grown-0000001/messages", {}),
         "history by tag": ("/api/agent/history", {"tag": "refund"}),
+        "history by text": ("/api/agent/history", {"q": "chat 1"}),
         "teammates": ("/api/agent/agents", {"q": "agent"}),
         "canned responses": ("/api/agent/canned-responses", {}),
         "departments": ("/api/agent/departments", {}),
         "report (7 days)": ("/api/agent/reports", {"since": week_ago, "until": now.isoformat()}),
     }
-    results: dict[str, dict[str, float | None]] = {}
+    latencies: dict[str, list[float]] = {name: [] for name in endpoints}
     with httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
-        for name, (path, params) in endpoints.items():
+        for path, params in endpoints.values():
             client.get(path, params=params).raise_for_status()  # warm: first-use costs are not growth
-            latencies = []
-            for _ in range(samples):
+        for _ in range(samples):
+            for name, (path, params) in endpoints.items():
                 began = time.perf_counter()
                 client.get(path, params=params).raise_for_status()
-                latencies.append((time.perf_counter() - began) * 1000)
-            results[name] = percentiles(latencies)
-    return results
+                latencies[name].append((time.perf_counter() - began) * 1000)
+    return {name: percentiles(values) for name, values in latencies.items()}
 
 
 def growth_ratios(small: dict[str, Any], large: dict[str, Any]) -> dict[str, dict[str, float | None]]:

@@ -15,7 +15,7 @@ import aiohttp
 from bench.growth import wait_until_quiet
 from bench.loadgen import Pending, Worker, merge
 from bench.procfs import ProcessTable
-from bench.report import compare
+from bench.report import compare, percentiles
 from bench.steps import loadgen_processes
 
 BURN_THEN_EXIT = "import time\nend = time.process_time() + 0.3\nwhile time.process_time() < end: pass"
@@ -179,3 +179,10 @@ def test_a_database_that_never_calms_down_is_timed_anyway_after_the_timeout() ->
         now[0] += seconds
 
     assert wait_until_quiet(lambda: next(busy), timeout=10, clock=lambda: now[0], sleep=sleep) == 10.0
+
+
+def test_a_p99_of_a_hundred_samples_or_more_is_not_just_the_slowest_one() -> None:
+    hundred = [float(n) for n in range(1, 101)]
+    assert percentiles(hundred) == {"p50": 50.0, "p95": 95.0, "p99": 99.0, "max": 100.0, "count": 100}
+    assert percentiles([float(n) for n in range(1, 17)])["p99"] == 16.0, "16 samples: p99 is the slowest"
+    assert percentiles([7.0])["p50"] == 7.0
