@@ -25,6 +25,8 @@ from shared.kafka import create_producer
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 
 TAGS = ("billing", "shipping", "refund", "bug", "sales")
+# Read endpoints whose data the growth step does not touch: their 10x/1x ratio is the shared machine's drift.
+HISTORY_INDEPENDENT = ("canned responses", "departments")
 SYSTEM = Actor(kind="system", id="bench")
 
 
@@ -195,6 +197,13 @@ def growth_table(steps: list[dict[str, Any]], ratios: dict[str, dict[str, float 
         lines.append(
             f"{name:<18} {a['p50']:>10.1f} {a['p99']:>7.1f} {b['p50']:>10.1f} {b['p99']:>7.1f}"
             f" {_ratio(ratio['p50']):>9} {_ratio(ratio['p99']):>6}"
+        )
+    control = [ratios[name]["p50"] for name in HISTORY_INDEPENDENT if ratios.get(name, {}).get("p50")]
+    if control:
+        lines.append(
+            f"{' and '.join(HISTORY_INDEPENDENT)} read nothing the growth adds: their p50 moved"
+            f" x{' / x'.join(f'{value:.2f}' for value in control)}, how much the machine itself changed"
+            " between the two timings"
         )
     for step in steps:
         lines.append(
