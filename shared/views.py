@@ -21,23 +21,17 @@ from typing import Any
 
 import bson
 from bson.codec_options import CodecOptions
-from pymongo import InsertOne
+from pymongo import InsertOne, ReplaceOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.consumer import ConcurrentUpdate, DocumentCounts
 from shared.events import EventBase, RecordedEvent
-from shared.mongo import bulk_write_chunked
+from shared.mongo import bulk_write_chunked, bulk_write_side_by_side
 
 View = dict[str, Any]
 Fold = Callable[[View | None, EventBase, int], View]
 DUPLICATE_KEY = 11000
-# A batch's replaces go side by side, this many at a time. Each is a transaction of its own on FerretDB-on-
-# PostgreSQL: one after the other (an ordered bulk), each commit waited for the previous one and for its own
-# WAL flush, and a batch's write time is most of a projection's lag (a batch being written holds back the
-# records that arrive meanwhile). Side by side, PostgreSQL flushes their commits together and both cores
-# work. Each replace holds at most two of FerretDB's pooled connections (shared/mongo.py): far below its pool.
-CONCURRENT_REPLACES = 10
 # Per collection and process: enough for every open conversation of a busy partition set, flat in memory.
 DEFAULT_CACHED_DOCUMENTS = 20_000
 # What the database gives back: datetimes to the millisecond, tz-aware, lists for tuples. A cached copy must
@@ -89,45 +83,32 @@ class ViewStore:
         longer matches); any other rejection (a document too large, a validation error) propagates as is,
         so the consumer applies the batch event by event and dead-letters the culprit instead of retrying
         forever."""
-        inserts = [doc for doc_id, doc in changed.items() if loaded.get(doc_id) is None]
-        replaces = [
-            (doc_id, loaded[doc_id]["position"], doc) for doc_id, doc in changed.items() if doc_id in loaded
-        ]
-        if not changed:
+        writes: list[InsertOne[View] | ReplaceOne[View]] = []
+        for doc_id, doc in changed.items():
+            before = loaded.get(doc_id)
+            if before is None:
+                writes.append(InsertOne(doc))
+            else:
+                writes.append(ReplaceOne({"_id": doc_id, "position": before["position"]}, doc))
+        if not writes:
             return 0
-        side_by_side = asyncio.Semaphore(CONCURRENT_REPLACES)
-
-        async def replace(doc_id: str, position: int, doc: View) -> int:
-            async with side_by_side:
-                result = await self.collection.replace_one({"_id": doc_id, "position": position}, doc)
-                return result.matched_count
-
-        async def insert() -> int:
-            if inserts:
-                await bulk_write_chunked(self.collection, [InsertOne(doc) for doc in inserts])
-            return 0
-
-        outcomes = await asyncio.gather(
-            insert(), *(replace(*write) for write in replaces), return_exceptions=True
-        )
-        errors = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
-        if errors:
-            self.forget(changed)  # some writes may have landed: what is cached is no longer known
-            if any(_is_duplicate_key(error) for error in errors):
-                raise ConcurrentUpdate(f"{self.collection.name}: another writer inserted first") from errors[
-                    0
-                ]
-            raise errors[0]
-        self.counts.written += len(changed)
-        matched = sum(outcome for outcome in outcomes if isinstance(outcome, int))
-        if matched < len(replaces):
+        replaces = sum(isinstance(write, ReplaceOne) for write in writes)
+        try:
+            result = await bulk_write_side_by_side(self.collection, writes)
+        except BaseException as exc:
+            self.forget(changed)  # some chunks may have landed: what is cached is no longer known
+            if _is_duplicate_key(exc):
+                raise ConcurrentUpdate(f"{self.collection.name}: another writer inserted first") from exc
+            raise
+        self.counts.written += len(writes)
+        if result.matched < replaces:
             self.forget(changed)
             raise ConcurrentUpdate(
-                f"{self.collection.name}: {len(replaces) - matched} documents changed meanwhile"
+                f"{self.collection.name}: {replaces - result.matched} documents changed meanwhile"
             )
         for doc_id, doc in changed.items():
             self._remember(doc_id, as_stored(doc))
-        return len(changed)
+        return len(writes)
 
     def _remember(self, doc_id: str, doc: View) -> None:
         self._docs[doc_id] = doc
