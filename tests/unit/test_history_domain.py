@@ -93,10 +93,10 @@ def test_search_terms_are_the_words_of_visitor_messages_notes_and_tags_in_order(
         started(),
         message(1, VISITOR, "My PARCEL never arrived!"),
         message(2, ANN, "Let me check the parcel"),
-        NoteAdded(payload=NoteAddedPayload(note_id="n1", text="Courier lost it"), **env(3, ANN)),
-        TagAdded(payload=TagPayload(tag="lost-parcel"), **env(4, ANN)),
-        TagRemoved(payload=TagPayload(tag="lost-parcel"), **env(5, ANN)),
-        ConversationClosed(payload=ConversationClosedPayload(reason="done"), **env(6, ANN)),
+        build_event(NoteAdded, **env(3, ANN), note_id="n1", text="Courier lost it"),
+        build_event(TagAdded, **env(4, ANN), tag="lost-parcel"),
+        build_event(TagRemoved, **env(5, ANN), tag="lost-parcel"),
+        build_event(ConversationClosed, **env(6, ANN), reason="done"),
     ]
     summary = fold(events)
     assert summary["search_terms"] == [
@@ -111,7 +111,7 @@ def test_search_terms_are_the_words_of_visitor_messages_notes_and_tags_in_order(
         "only a closed chat's terms are indexed: search looks at no other"
     )
     assert still_open["open_search_terms"] == summary["search_terms"]
-    reopened = fold([*events, ConversationReopened(payload=ConversationReopenedPayload(), **env(7, ANN))])
+    reopened = fold([*events, build_event(ConversationReopened, **env(7, ANN))])
     assert reopened["search_terms"] == [] and reopened["open_search_terms"] == summary["search_terms"]
     assert search_words("Vera@Example.COM  straße ÉTÉ") == ["vera", "example", "com", "strasse", "été"]
     assert search_words("a.b*c a") == ["a", "b", "c"] and search_words("?!") == []
