@@ -276,6 +276,7 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
             "invited_by": event.actor.id if isinstance(event, AgentInvited) else None,
             "deactivated": False,
             "deactivated_at": None,
+            "reactivated_at": None,
         }
         # Registering again (e.g. the demo seed run twice) refreshes the account but keeps live state.
         if view is not None:
@@ -286,6 +287,7 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
                 avatar_url=view["avatar_url"],
                 deactivated=view.get("deactivated", False),
                 deactivated_at=view.get("deactivated_at"),
+                reactivated_at=view.get("reactivated_at"),
             )
             registered["registered_at"] = view["registered_at"]
         return registered
@@ -296,6 +298,10 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
         changes = event.payload.model_dump(exclude_none=True, mode="json")
         nxt.update(changes)
     elif isinstance(event, AgentStatusChanged):
+        if view.get("deactivated"):
+            # A deactivated agent is offline for the router whatever a lingering client says; the view agrees
+            # (live and on replay), so nobody sees them "available".
+            return nxt
         nxt["status_chosen"] = True
         if view["status"] != event.payload.status:
             nxt.update(status=event.payload.status, status_since=event.occurred_at)
@@ -310,7 +316,10 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
             nxt.update(status="offline", status_since=event.occurred_at)
     elif isinstance(event, AgentReactivated):
         # Offline until they sign in again, which makes them available (as a new agent's first sign-in).
-        nxt.update(deactivated=False, deactivated_at=None, status_chosen=False)
+        # `reactivated_at`: links issued before it stay void (`shared/password_links.link_voided`).
+        nxt.update(
+            deactivated=False, deactivated_at=None, status_chosen=False, reactivated_at=event.occurred_at
+        )
     else:
         raise EventOutOfPlace(f"{event.type} does not belong to an agent view")
     return nxt
@@ -318,7 +327,7 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
 
 def apply_credentials(view: View | None, event: EventBase, position: int) -> View:
     """An account's password, its one-time link, sign-in failures and sessions. An invited account's
-    document holds only its link until the password is set (no `email` yet: sign-in does not find it)."""
+    document holds its email and link until the password is set (no `password_hash`: sign-in refuses it)."""
     if isinstance(event, AgentPasswordSet):
         link = (view or {}).get("password_link")
         if link is not None and link["link_id"] == event.payload.link_id:
@@ -340,10 +349,13 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
             "issued_at": event.occurred_at,
             "used_at": None,
         }
-        # At the top level: FerretDB serves only top-level fields from an index.
+        # At the top level: FerretDB serves only top-level fields from an index. `email` too, so an email
+        # with a pending invitation is taken (one credentials document per email, across teams); sign-in
+        # finds it but refuses it while it has no password.
         return {
             **(view or {}),
             **_base(event, position),
+            "email": (view or {}).get("email") or p.email.lower(),
             "password_link": link,
             "link_token_hash": p.token_hash,
         }

@@ -96,6 +96,13 @@ async def credentials_by_email(*, credentials: AsyncCollection[View], email: str
     return await credentials.find_one({"email": email.strip().lower()})
 
 
+async def email_taken_by_another(*, credentials: AsyncCollection[View], email: str, agent_id: str) -> bool:
+    """Whether a credentials document of another account (any team) has this email, with a password or a
+    pending link."""
+    other = await credentials.find_one({"email": email.strip().lower(), "_id": {"$ne": agent_id}}, {"_id": 1})
+    return other is not None
+
+
 async def credentials_by_link_token(*, credentials: AsyncCollection[View], token_hash: str) -> View | None:
     """The account whose latest one-time link has this token (any team: the token is the only key)."""
     return await credentials.find_one({"link_token_hash": token_hash})

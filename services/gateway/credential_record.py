@@ -42,6 +42,8 @@ class CredentialRecord:
         self._links: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._agent_of_link_token: dict[str, str] = {}  # token hash -> agent id
         self._used_links: OrderedDict[str, None] = OrderedDict()
+        # Links a request of this instance is using right now (claimed before it awaits the append).
+        self._claimed_links: set[str] = set()
         self._deactivated: dict[str, bool] = {}  # agent id -> deactivated, for every account this knows of
         self._kept = accounts_kept
         # For /metrics: every argon2 verification this instance ran, the locks it recorded, the sign-ins a
@@ -80,6 +82,7 @@ class CredentialRecord:
             "purpose": p.purpose,
             "email": p.email.lower(),
             "expires_at": p.expires_at,
+            "issued_at": event.occurred_at,
             "used_at": None,
         }
         self._agent_of_link_token[p.token_hash] = event.aggregate_id
@@ -99,7 +102,22 @@ class CredentialRecord:
         return {**view["password_link"], "tenant": view["tenant"], "agent_id": view["_id"]}
 
     def link_used(self, link_id: str) -> bool:
-        return link_id in self._used_links
+        return link_id in self._used_links or link_id in self._claimed_links
+
+    def claim_link(self, link_id: str) -> bool:
+        """Marks the link as being used, before the request awaits anything: a second request on this
+        instance then finds it used. False when it was already used or claimed. Two instances can still
+        both claim the same link in the same moment (each learns of the other's use only from the topic):
+        that needs the same token twice at once, from whoever holds it, and ends with the later password."""
+        if self.link_used(link_id):
+            return False
+        self._claimed_links.add(link_id)
+        return True
+
+    def release_link(self, link_id: str) -> None:
+        """The claim ends: the link is used (the `agent.password_set` was applied) or may be tried again
+        (its append failed)."""
+        self._claimed_links.discard(link_id)
 
     def load_deactivated(self, agents: Iterable[dict[str, Any]]) -> None:
         """Deactivated accounts from the agents view, at start: those deactivated before this instance ran."""

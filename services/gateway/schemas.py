@@ -127,7 +127,7 @@ class UpdateProfile(Body):
 
 
 class InviteAgent(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=r"\S", description="Not blank.")
     email: str = Field(max_length=320, pattern=EMAIL_PATTERN)
     role: AgentRole = "agent"
     max_concurrent_chats: int | None = Field(

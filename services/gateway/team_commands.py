@@ -38,8 +38,15 @@ from shared.events.agent import (
 from shared.events.canned_response import CannedResponseCreated, CannedResponseDeleted, CannedResponseUpdated
 from shared.events.department import DepartmentConfigured, DepartmentConfiguredPayload
 from shared.events.envelope import new_id
+from shared.password_links import link_voided
 
 E = TypeVar("E", bound=EventBase)
+
+MAX_DEPARTMENT_MEMBERS = next(
+    m.max_length
+    for m in DepartmentConfiguredPayload.model_fields["members"].metadata
+    if getattr(m, "max_length", None) is not None
+)
 
 
 def _by(agent: AgentPrincipal, cls: type[E], aggregate_id: str, payload: Any) -> E:
@@ -226,8 +233,7 @@ def invite_agent(
     department ids the team has to their views."""
     _supervisor_only(agent, "invite teammates")
     email = invitation.email.strip().lower()
-    if email_in_use:
-        raise Conflict(f"an account with the email {email} already exists")
+    require_email_free(email_in_use=email_in_use)
     wanted = list(dict.fromkeys(invitation.departments))
     if missing := [d for d in wanted if d not in departments_found]:
         raise NotFound(f"departments not found: {', '.join(missing)}")
@@ -243,9 +249,24 @@ def invite_agent(
         department = departments_found[department_id]
         configuration = {k: v for k, v in department.items() if k in DepartmentConfiguredPayload.model_fields}
         members = list(dict.fromkeys([*department.get("members", []), agent_id]))
+        if len(members) > MAX_DEPARTMENT_MEMBERS:
+            raise Conflict(
+                f"the department {department['name']} is full ({MAX_DEPARTMENT_MEMBERS} members); "
+                "remove someone from it or choose another"
+            )
         events.append(_by(agent, DepartmentConfigured, department_id, {**configuration, "members": members}))
     events.append(_link_issued(agent, agent_id, email, link, "invite"))
     return events
+
+
+EMAIL_IN_USE = "this email address is already used by an account; use another"
+
+
+def require_email_free(*, email_in_use: bool) -> None:
+    """An email names one account across every team (sign-in finds the account by its email alone). The
+    same words whichever team has it, so an answer never tells one team about another's accounts."""
+    if email_in_use:
+        raise Conflict(EMAIL_IN_USE, code="email_in_use")
 
 
 def issue_password_link(
@@ -260,39 +281,72 @@ def issue_password_link(
     return _link_issued(agent, teammate["_id"], teammate["email"], link, purpose)
 
 
-def usable_password_link(*, link: View | None, used: bool, now: datetime) -> View:
+def usable_password_link(
+    *, link: View | None, used: bool, account: View | None, deactivated: bool, now: datetime
+) -> View:
     """`link` is the account's latest link whose token matches (with `tenant` and `agent_id`), None when no
-    link has this token; `used` whether this instance saw it used. Checked before any password is hashed."""
+    link has this token; `used` whether this instance saw it used (or is using it right now); `account` the
+    agent's view and `deactivated` whether the account is deactivated (this instance's knowledge first).
+    Checked before any password is hashed."""
     if link is None:
         raise NotFound("this link is not valid; ask a supervisor for a new one")
-    if used or link.get("used_at") is not None:
+    if used or link.get("used_at") is not None or deactivated or link_voided(link, account):
+        # A deactivated account's link answers as a used one: whoever holds it learns nothing more.
         raise Gone("this link was already used; sign in, or ask a supervisor for a new one")
     if link["expires_at"] <= now:
         raise Gone("this link has expired; ask a supervisor for a new one")
     return link
 
 
-def set_password_with_link(*, link: View, password_hash: str) -> AgentPasswordSet:
-    """The account's password, set by its owner with a usable link (`usable_password_link`), which it uses up."""
-    return AgentPasswordSet(
-        tenant=link["tenant"],
-        aggregate_id=link["agent_id"],
-        actor=Actor(kind="agent", id=link["agent_id"]),
-        payload={"email": link["email"], "password_hash": password_hash, "link_id": link["link_id"]},
-    )
+def set_password_with_link(*, link: View, password_hash: str) -> list[EventBase]:
+    """The account's password, set by its owner with a usable link (`usable_password_link`), which it uses
+    up; every session the account held ends (whoever signed in with the old password is signed out, and
+    `/auth/refresh` no longer extends their session), and any sign-in lock is lifted. For an invitation
+    there is no session or lock yet, so the last two change nothing."""
+    owner = {
+        "tenant": link["tenant"],
+        "aggregate_id": link["agent_id"],
+        "actor": Actor(kind="agent", id=link["agent_id"]),
+    }
+    return [
+        AgentPasswordSet.model_validate(
+            {
+                **owner,
+                "payload": {
+                    "email": link["email"],
+                    "password_hash": password_hash,
+                    "link_id": link["link_id"],
+                },
+            }
+        ),
+        AgentSessionsRevoked.model_validate({**owner, "payload": {"reason": "password_reset"}}),
+        AgentSignInReset.model_validate({**owner, "payload": {"reason": "password_reset"}}),
+    ]
 
 
-def _active_supervisors(team: Iterable[View]) -> set[str]:
-    return {a["_id"] for a in team if a.get("role") == "supervisor" and not a.get("deactivated")}
+Team = Sequence[tuple[View, View | None]]
+"""The team's agent views, each with its credentials view (None while an invited account's link is not in
+the view yet), as `conversation_queries.team` answers them."""
 
 
-def _keep_a_supervisor(team: Sequence[View], teammate: View, what: str) -> None:
+def _active_supervisors(team: Team) -> set[str]:
+    """Supervisors who can act: not deactivated, and with a password (an invited one may never accept)."""
+    return {
+        a["_id"]
+        for a, credentials in team
+        if a.get("role") == "supervisor"
+        and not a.get("deactivated")
+        and (credentials or {}).get("password_hash")
+    }
+
+
+def _keep_a_supervisor(team: Team, teammate: View, what: str) -> None:
     if _active_supervisors(team) <= {teammate["_id"]}:
-        raise Conflict(f"{what} would leave the team without an active supervisor")
+        raise Conflict(f"{what} would leave the team without an active supervisor who can sign in")
 
 
 def change_role(
-    *, agent: AgentPrincipal, teammate: View, role: AgentRole, team: Sequence[View], has_password: bool
+    *, agent: AgentPrincipal, teammate: View, role: AgentRole, team: Team, has_password: bool
 ) -> list[EventBase]:
     """The new role, and the teammate's sessions revoked so their next token carries it (a demoted
     supervisor loses supervisor rights at once)."""
@@ -315,7 +369,7 @@ def set_chat_limit(*, agent: AgentPrincipal, teammate: View, max_chats: int | No
 
 
 def deactivate_agent(
-    *, agent: AgentPrincipal, teammate: View, team: Sequence[View], has_password: bool
+    *, agent: AgentPrincipal, teammate: View, team: Team, has_password: bool
 ) -> list[EventBase]:
     """Deactivated, and every session revoked at once (every gateway instance refuses the tokens and
     closes the sockets); the router hands their chats on when it reads the deactivation."""

@@ -14,7 +14,7 @@ from services.mailer.config import MailerSettings
 from services.mailer.domain import NotYet, PendingEmail, render_password_link, render_transcript
 from services.mailer.smtp import build_message
 from shared.mongo import Document
-from shared.password_links import link_path, link_token
+from shared.password_links import hash_link_token, link_key, link_path, link_token, link_voided
 
 
 class TranscriptComposer:
@@ -78,12 +78,15 @@ class TranscriptComposer:
 class PasswordLinkComposer:
     def __init__(self, settings: MailerSettings, db: AsyncDatabase[Document]) -> None:
         self.settings = settings
+        # Only the derived link key is kept: nothing here handles the key that signs agents' tokens.
+        self._link_key = link_key(settings.secret_key.get_secret_value())
         self.credentials = db["agent_credentials"]
         self.agents = db["agents"]
 
     async def __call__(self, email: PendingEmail) -> EmailMessage | None:
         """The link's email, or None once the link was used or replaced by a newer one (only the latest
-        link of an account works: the older one is not worth an email any more)."""
+        link of an account works: the older one is not worth an email any more), or the account was
+        deactivated (its link no longer works)."""
         credentials = await conversation_queries.credentials_of_agent(
             credentials=self.credentials, tenant=email.tenant, agent_id=email.aggregate_id
         )
@@ -95,7 +98,15 @@ class PasswordLinkComposer:
         link = credentials.get("password_link") or {}
         if link.get("link_id") != email.request_id or link.get("used_at") is not None:
             return None
-        token = link_token(self.settings.secret_key.get_secret_value(), email.request_id)
+        if link_voided(link, agent):
+            return None
+        token = link_token(self._link_key, email.request_id)
+        if hash_link_token(token) != credentials.get("link_token_hash"):
+            # Not the token the supervisor was shown: this mailer's secret key differs from the gateway's.
+            # Emailing it would send a dead link; the email stays pending until the configuration is fixed.
+            raise RuntimeError(
+                "the derived link token does not match the issued one: check PARLEY_SECRET_KEY"
+            )
         rendered = render_password_link(
             name=agent["name"],
             url=self.settings.public_url.rstrip("/") + link_path(token),

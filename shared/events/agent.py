@@ -215,8 +215,9 @@ class AgentSignInLocked(EventBase):
 
 
 class AgentSignInResetPayload(Strict):
-    reason: Literal["signed_in", "unlocked"] = Field(
-        description="signed_in: the right password after failures; unlocked: a supervisor lifted the lock."
+    reason: Literal["signed_in", "unlocked", "password_reset"] = Field(
+        description="signed_in: the right password after failures; unlocked: a supervisor lifted the lock; "
+        "password_reset: the owner set a new password with a one-time link."
     )
 
 
@@ -240,12 +241,13 @@ class AgentSessionEnded(EventBase):
 
 
 class AgentSessionsRevokedPayload(Strict):
-    reason: Literal["signed_out_everywhere", "deactivated", "role_changed"]
+    reason: Literal["signed_out_everywhere", "deactivated", "role_changed", "password_reset"]
 
 
 class AgentSessionsRevoked(EventBase):
     """Every token this agent was issued before the event is refused (sign out everywhere, deactivation, a
-    role change: the next sign-in's token carries the new role)."""
+    role change: the next sign-in's token carries the new role; a password set with a one-time link: whoever
+    held a session with the old password loses it)."""
 
     type: Literal["agent.sessions_revoked"] = "agent.sessions_revoked"
     payload: AgentSessionsRevokedPayload

@@ -78,9 +78,12 @@ class Stack:
         role: str = "agent",
         max_chats: int = 3,
         chosen_status: AgentStatus | None = "offline",
+        tenant: str | None = None,
     ) -> str:
         """An agent of the team. By default one who already chose a status (offline), as a returning agent
-        has: signing in then keeps it. `chosen_status=None` is a brand-new agent, whom sign-in makes available."""
+        has: signing in then keeps it. `chosen_status=None` is a brand-new agent, whom sign-in makes available.
+        `tenant`: another team than the default one."""
+        team = tenant or self.settings.default_tenant
 
         async def go() -> str:
             producer = create_producer(self.settings)
@@ -89,7 +92,7 @@ class Stack:
                 publisher = EventPublisher(producer, self.settings)
                 agent_id = await register_agent(
                     publisher,
-                    tenant=self.settings.default_tenant,
+                    tenant=team,
                     email=email,
                     name=name,
                     password=PASSWORD,
@@ -99,7 +102,7 @@ class Stack:
                 if chosen_status is not None:
                     await publisher.append(
                         AgentStatusChanged(
-                            tenant=self.settings.default_tenant,
+                            tenant=team,
                             aggregate_id=agent_id,
                             actor=Actor(kind="agent", id=agent_id),
                             payload={"status": chosen_status},

@@ -3,6 +3,7 @@ broker and MongoDB-wire server): invite with a one-time link, reset, role change
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -91,6 +92,8 @@ def test_an_invited_teammate_sets_a_password_once_with_the_link_and_signs_in(
     again = supervisor.post("/api/agent/team/invitations", json={"name": "Cat", "email": "cat@team.test"})
     assert again.status_code == 409, again.text
     assert _sign_in(stack, "cat@team.test", "a new password").status_code == 401
+    blank = supervisor.post("/api/agent/team/invitations", json={"name": " \t ", "email": "b@team.test"})
+    assert blank.status_code == 422, blank.text
 
     assert _set_password(stack, "not-a-token-of-any-link-at-all", "a new password").status_code == 404
     used = json_of(_set_password(stack, _token_of(link), "a new password"))
@@ -125,13 +128,73 @@ def test_a_reset_link_replaces_the_password_and_the_links_before_it(
     stack: Stack, supervisor: httpx.Client
 ) -> None:
     dan_id = stack.register("dan@team.test", "Dan Agent")
+    # Whoever is signed in with the old password (Dan on another computer, or someone who learnt it)...
+    old_session = stack.client(stack.login("dan@team.test", PASSWORD))
     first = json_of(supervisor.post(f"/api/agent/team/{dan_id}/password-link"), 201)["link"]
     second = json_of(supervisor.post(f"/api/agent/team/{dan_id}/password-link"), 201)["link"]
     assert second["purpose"] == "reset"
     assert _set_password(stack, _token_of(first), "replaced password").status_code == 404
     json_of(_set_password(stack, _token_of(second), "replaced password"))
+    # ... is signed out at once, and cannot keep the session going with a refresh.
+    assert old_session.get("/api/agent/me").status_code == 401
+    assert old_session.post("/api/agent/auth/refresh").status_code == 401
     stack.login("dan@team.test", "replaced password")
     assert _sign_in(stack, "dan@team.test", PASSWORD).status_code == 401
+
+
+def test_a_deactivated_accounts_link_stays_dead_even_after_reactivation(
+    stack: Stack, supervisor: httpx.Client
+) -> None:
+    kim_id = stack.register("kim@team.test", "Kim Agent")
+    link = json_of(supervisor.post(f"/api/agent/team/{kim_id}/password-link"), 201)["link"]
+    json_of(supervisor.post(f"/api/agent/team/{kim_id}/deactivate"))
+    refused = _set_password(stack, _token_of(link), "a password of my own")
+    assert refused.status_code == 410, refused.text
+    json_of(supervisor.post(f"/api/agent/team/{kim_id}/reactivate"))
+    eventually(lambda: _check(_member(supervisor, kim_id)["account"] == "active"))
+    assert _set_password(stack, _token_of(link), "a password of my own").status_code == 410
+    stack.login("kim@team.test", PASSWORD)  # the password from before the link is still hers
+
+
+def test_a_link_used_twice_at_once_sets_one_password(stack: Stack, supervisor: httpx.Client) -> None:
+    invited = supervisor.post("/api/agent/team/invitations", json={"name": "Lee", "email": "lee@team.test"})
+    token = _token_of(json_of(invited, 201)["link"])
+
+    async def both() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+            return list(
+                await asyncio.gather(
+                    *(
+                        client.post("/api/set-password", json={"token": token, "password": password})
+                        for password in ("the first password", "the second password")
+                    )
+                )
+            )
+
+    answers = asyncio.run(both())
+    assert sorted(a.status_code for a in answers) == [200, 410], [a.text for a in answers]
+    winner = "the first password" if answers[0].status_code == 200 else "the second password"
+    loser = "the second password" if winner == "the first password" else "the first password"
+    stack.login("lee@team.test", winner)
+    assert _sign_in(stack, "lee@team.test", loser).status_code == 401
+
+
+def test_an_email_with_a_pending_invitation_is_taken_in_every_team(
+    stack: Stack, supervisor: httpx.Client
+) -> None:
+    stack.register("olga@globex.test", "Olga Supervisor", role="supervisor", tenant="globex")
+    olga = stack.client(stack.login("olga@globex.test", PASSWORD))
+    pat = json_of(
+        supervisor.post("/api/agent/team/invitations", json={"name": "Pat", "email": "pat@team.test"}), 201
+    )
+    eventually(lambda: _check(_member(supervisor, pat["id"])["password_link"] is not None))
+    elsewhere = olga.post("/api/agent/team/invitations", json={"name": "Pat", "email": "PAT@team.test"})
+    assert elsewhere.status_code == 409 and elsewhere.json()["error"]["code"] == "email_in_use", (
+        elsewhere.text
+    )
+    # The same answer as in Pat's own team: it tells Olga nothing about which team has the address.
+    here = supervisor.post("/api/agent/team/invitations", json={"name": "Pat", "email": "pat@team.test"})
+    assert here.json()["error"] == elsewhere.json()["error"], here.text
 
 
 def test_a_role_change_ends_the_sessions_and_the_next_token_carries_the_role(
@@ -202,6 +265,12 @@ def test_a_deactivated_agent_cannot_sign_in_and_their_open_chat_goes_to_a_teamma
 
 def test_the_last_active_supervisor_stays_one(stack: Stack, supervisor: httpx.Client) -> None:
     sue_id = stack.agents["sue@team.test"]
+    # An invited supervisor who has not set a password yet (and may never) does not count.
+    zoe = supervisor.post(
+        "/api/agent/team/invitations", json={"name": "Zoe", "email": "zoe@team.test", "role": "supervisor"}
+    )
+    zoe_id = json_of(zoe, 201)["id"]
+    eventually(lambda: _check(_member(supervisor, zoe_id)["password_link"] is not None))
     for refused in (
         supervisor.put(f"/api/agent/team/{sue_id}/role", json={"role": "agent"}),
         supervisor.post(f"/api/agent/team/{sue_id}/deactivate"),

@@ -28,10 +28,30 @@ async def set_password(
         credentials=views.credentials, token_hash=token_hash
     )
     found = record.password_link(token_hash, in_view)
+    account = None
+    if found is not None:
+        account = await conversation_queries.get_agent(
+            agents=views.agents, tenant=found["tenant"], agent_id=found["agent_id"]
+        )
+        team_commands.require_email_free(
+            email_in_use=await conversation_queries.email_taken_by_another(
+                credentials=views.credentials, email=found["email"], agent_id=found["agent_id"]
+            )
+        )
+    # No await from here to the claim: a second request on this instance finds the link used.
     link = team_commands.usable_password_link(
-        link=found, used=found is not None and record.link_used(found["link_id"]), now=datetime.now(UTC)
+        link=found,
+        used=found is not None and record.link_used(found["link_id"]),
+        account=account,
+        deactivated=found is not None and record.is_deactivated(found["agent_id"], account),
+        now=datetime.now(UTC),
     )
-    event = team_commands.set_password_with_link(link=link, password_hash=hash_password(body.password))
-    appended = await publisher.append(event)
-    record.apply(event)  # a second use of the link is refused at once, before the view shows this one
-    return {"email": event.payload.email, "events": [appended.as_json()]}
+    record.claim_link(link["link_id"])
+    try:
+        events = team_commands.set_password_with_link(link=link, password_hash=hash_password(body.password))
+        appended = await publisher.append_all(*events)
+        for event in events:  # a second use is refused at once, before the view shows this one
+            record.apply(event)
+    finally:
+        record.release_link(link["link_id"])
+    return {"email": link["email"], "events": [a.as_json() for a in appended]}

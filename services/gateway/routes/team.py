@@ -17,6 +17,7 @@ from services.gateway.credential_record import TeammateAccount
 from services.gateway.deps import (
     CredentialRecordDep,
     FreshAgents,
+    FreshDepartments,
     PublisherDep,
     SettingsDep,
     SupervisorDep,
@@ -26,7 +27,7 @@ from services.gateway.deps import (
 from services.gateway.schemas import ChangeRole, InviteAgent, SetChatLimit, agent_card
 from shared.capacity import limit_of_agent
 from shared.events.envelope import new_id
-from shared.password_links import hash_link_token, link_path, link_token
+from shared.password_links import hash_link_token, link_key, link_path, link_token
 
 router = APIRouter(prefix="/api/agent/team", tags=["agent: team (supervisors)"])
 
@@ -34,7 +35,7 @@ router = APIRouter(prefix="/api/agent/team", tags=["agent: team (supervisors)"])
 def _new_link(settings: GatewaySettings) -> tuple[str, team_commands.NewLink]:
     """A new link's token (shown once; the mailer derives the same to email it) and what is recorded of it."""
     link_id = new_id()
-    token = link_token(settings.secret_key.get_secret_value(), link_id)
+    token = link_token(link_key(settings.secret_key.get_secret_value()), link_id)
     expires = datetime.now(UTC) + timedelta(hours=settings.password_link_hours)
     return token, team_commands.NewLink(link_id, hash_link_token(token), expires)
 
@@ -111,6 +112,9 @@ async def list_team(supervisor: SupervisorDep, views: ViewsDep) -> dict[str, Any
     "/invitations",
     status_code=status.HTTP_201_CREATED,
     summary="Invite a teammate: the account, its departments, and a one-time link to set a password",
+    # The invitation rewrites each department's members from the view: a client that just changed a
+    # department names its position (min_position), so the rewrite starts from that change.
+    dependencies=[FreshDepartments],
 )
 async def invite(
     body: InviteAgent,
@@ -169,7 +173,9 @@ async def password_link(
 async def change_role(
     body: ChangeRole, account: TeamMemberDep, supervisor: SupervisorDep, views: ViewsDep
 ) -> dict[str, Any]:
-    team = await conversation_queries.team_agents(agents=views.agents, tenant=supervisor.tenant)
+    team = await conversation_queries.team(
+        agents=views.agents, credentials=views.credentials, tenant=supervisor.tenant
+    )
     events = team_commands.change_role(
         agent=supervisor,
         teammate=account.teammate,
@@ -197,7 +203,9 @@ async def set_chat_limit(
     summary="Deactivate a teammate: no sign-in, every session ends, their open chats are routed again at once",
 )
 async def deactivate(account: TeamMemberDep, supervisor: SupervisorDep, views: ViewsDep) -> dict[str, Any]:
-    team = await conversation_queries.team_agents(agents=views.agents, tenant=supervisor.tenant)
+    team = await conversation_queries.team(
+        agents=views.agents, credentials=views.credentials, tenant=supervisor.tenant
+    )
     events = team_commands.deactivate_agent(
         agent=supervisor, teammate=account.teammate, team=team, has_password=account.has_password
     )
