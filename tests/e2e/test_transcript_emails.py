@@ -190,6 +190,32 @@ def test_a_password_link_is_emailed_retried_while_refused_and_works_once(
     mail_stack.login("cat@example.com", "cats password")
 
 
+def test_a_deactivated_accounts_link_is_not_emailed(mail_stack: Stack, mailbox: Mailbox) -> None:
+    """The link would not work any more (`shared/password_links.link_voided`): the mailer drops it."""
+    sue = mail_stack.client(mail_stack.login("sue@example.com", PASSWORD))
+    mailbox.refuse_until_recovered("dot@example.com")
+    invited = json_of(
+        sue.post("/api/agent/team/invitations", json={"name": "Dot", "email": "dot@example.com"}), 201
+    )
+
+    def row() -> dict[str, Any]:
+        (dot,) = [m for m in json_of(sue.get("/api/agent/team"))["items"] if m["id"] == invited["id"]]
+        return dict(dot)
+
+    eventually(
+        lambda: _assert_in(((row()["password_link"] or {}).get("emailed") or {}).get("status"), ["retrying"])
+    )
+    json_of(sue.post(f"/api/agent/team/{invited['id']}/deactivate"))
+    eventually(lambda: _assert_in(row()["account"], ["deactivated"]))
+    mailbox.recover("dot@example.com")
+    metrics = f"http://127.0.0.1:{mail_stack.processes['mailer'].port}/metrics"
+    eventually(
+        lambda: _assert_in("parley_password_link_emails_pending 0", httpx.get(metrics).text.splitlines())
+    )
+    assert 'parley_password_link_emails_total{outcome="refused"} 1' in httpx.get(metrics).text
+    assert mailbox.to("dot@example.com") == []
+
+
 def test_an_agent_sends_it_a_refusing_server_is_retried_visibly_and_a_550_gives_up(
     mail_stack: Stack, ann: httpx.Client, mailbox: Mailbox
 ) -> None:
