@@ -1,5 +1,6 @@
 """The Team page: Sue (supervisor) invites Cat and hands her the one-time link, Cat sets her password with
-it and signs in (no Team page for her), Sue promotes Cat and deactivates Ann, who can no longer sign in."""
+it and signs in (no Team page for her), Sue sets Cat's chat limit, promotes her (confirmed) and deactivates
+Ann, who can no longer sign in."""
 
 from __future__ import annotations
 
@@ -78,8 +79,27 @@ def test_a_supervisor_invites_promotes_and_deactivates_teammates(team: Stack, pa
     reuse.get_by_role("button", name="Set password").click()
     expect(reuse.get_by_role("alert")).to_contain_text("already used")
 
+    # Her chat limit, from her row: 3 instead of the 2 she was invited with.
+    page.get_by_label(f"Chat limit of {CAT}", exact=True).fill("3")
+    page.get_by_role("button", name=f"Set the chat limit of {CAT}").click()
+    expect(cat_row).to_contain_text("0 / 3")
+    expect(page.get_by_label(f"Chat limit of {CAT}", exact=True)).to_have_value("3")
+    screenshot(page, "team-page-chat-limit")
+
+    # A role change signs her out: it waits for a confirmation, which can be cancelled.
     page.get_by_label(f"Role of {CAT}").select_option("supervisor")
+    confirm = page.get_by_role("button", name=f"Confirm: make {CAT} a supervisor (signs them out)")
+    expect(confirm).to_be_visible()
+    cat_row.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(page.get_by_label(f"Role of {CAT}")).to_have_value("agent")
+    page.get_by_label(f"Role of {CAT}").select_option("supervisor")
+    confirm.click()
     expect(cat_row.locator("td").nth(1)).to_have_text("Supervisor")
+    # Demoting herself would sign Sue out: the confirmation says so.
+    page.get_by_label("Role of Sue Supervisor").select_option("agent")
+    expect(page.get_by_role("button", name="Confirm: make me an agent (signs me out)")).to_be_visible()
+    page.locator("tr", has_text="sue@team-page.test").get_by_role("button", name="Cancel").click()
 
     deactivate = page.get_by_role("button", name="Deactivate Ann Agent")
     deactivate.click()
@@ -87,6 +107,7 @@ def test_a_supervisor_invites_promotes_and_deactivates_teammates(team: Stack, pa
     deactivate.click()
     expect(ann_row).to_contain_text("Deactivated")
     expect(ann_row.get_by_role("button", name="Reactivate Ann Agent")).to_be_visible()
+    expect(page.get_by_label("Role of Ann Agent")).to_have_count(0)  # no role for an account that is off
     screenshot(page, "team-page")
 
     ann = pages.new()

@@ -99,17 +99,56 @@ export function render(view) {
     return button;
   }
 
-  function actions(m) {
-    const base = `/api/agent/team/${encodeURIComponent(m.id)}`;
+  // A role change signs the teammate out (their next token carries the role): it is confirmed first, and
+  // demoting yourself says that it signs you out.
+  function roleControl(m, base) {
     const isMe = m.id === store.me.id;
     const role = h('select', { 'aria-label': `Role of ${m.name}` },
       h('option', { value: 'agent', text: 'Agent', selected: m.role === 'agent' }),
       h('option', { value: 'supervisor', text: 'Supervisor', selected: m.role === 'supervisor' }));
-    role.addEventListener('change', async () => {
+    const confirm = h('button', { type: 'button', class: 'button small danger', hidden: true });
+    const cancel = h('button', { type: 'button', class: 'button small', text: 'Cancel', hidden: true });
+    const settle = () => { confirm.hidden = true; cancel.hidden = true; };
+    role.addEventListener('change', () => {
+      const wanted = role.value === 'supervisor' ? 'a supervisor' : 'an agent';
+      confirm.textContent = isMe ? `Confirm: make me ${wanted} (signs me out)` : `Confirm: make ${m.name} ${wanted} (signs them out)`;
+      confirm.hidden = role.value === m.role;
+      cancel.hidden = confirm.hidden;
+    });
+    cancel.addEventListener('click', () => { role.value = m.role; settle(); });
+    confirm.addEventListener('click', async () => {
+      settle();
       const answer = await act(api.put(`${base}/role`, { role: role.value }), `${m.name} is now ${role.value === 'supervisor' ? 'a supervisor' : 'an agent'}; they sign in again to use it`);
       if (!answer) role.value = m.role;
     });
-    const row = [role];
+    return [role, confirm, cancel];
+  }
+
+  // The teammate's own chat limit; empty: their department's or the team's default.
+  function chatLimitControl(m, base) {
+    const limit = h('input', {
+      type: 'number', min: '1', max: '100', class: 'chat-limit', placeholder: 'default',
+      value: m.max_concurrent_chats ?? '', 'aria-label': `Chat limit of ${m.name}`,
+    });
+    const set = h('button', { type: 'submit', class: 'button small', text: 'Set', 'aria-label': `Set the chat limit of ${m.name}` });
+    const form = h('form', { class: 'inline-form', novalidate: true }, limit, set);
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      const value = limit.value === '' ? null : Number(limit.value);
+      if (value !== null && !(Number.isInteger(value) && value >= 1 && value <= 100)) {
+        showError(new Error('A chat limit is a whole number from 1 to 100, or empty for the default'));
+        return;
+      }
+      act(api.put(`${base}/chat-limit`, { max_concurrent_chats: value }),
+        value === null ? `${m.name} has the default chat limit` : `${m.name} takes at most ${value} chats at once`);
+    });
+    return form;
+  }
+
+  function actions(m) {
+    const base = `/api/agent/team/${encodeURIComponent(m.id)}`;
+    const isMe = m.id === store.me.id;
+    const row = m.account === 'deactivated' ? [] : roleControl(m, base);
     if (m.account !== 'deactivated') {
       row.push(h('button', {
         type: 'button', class: 'button small', text: m.account === 'invited' ? 'New invitation link' : 'Reset password',
@@ -167,7 +206,9 @@ export function render(view) {
       h('tbody', {}, items.map((m) => h('tr', { dataset: { id: m.id, account: m.account } },
         h('td', {}, h('strong', { text: m.name }), h('div', { class: 'muted small', text: m.email })),
         h('td', { text: m.role === 'supervisor' ? 'Supervisor' : 'Agent' }),
-        h('td', { text: `${m.open_conversations} / ${m.chat_limit.chats}`, title: m.max_concurrent_chats == null ? `the ${m.chat_limit.source}'s limit` : 'their own limit' }),
+        h('td', {},
+          h('div', { text: `${m.open_conversations} / ${m.chat_limit.chats}`, title: m.max_concurrent_chats == null ? `the ${m.chat_limit.source}'s limit` : 'their own limit' }),
+          m.account === 'deactivated' ? null : chatLimitControl(m, `/api/agent/team/${encodeURIComponent(m.id)}`)),
         h('td', { text: m.departments.length ? m.departments.map((d) => d.name).join(', ') : '—' }),
         h('td', {}, state(m)),
         h('td', {}, actions(m)))))));
