@@ -23,6 +23,7 @@ from services.gateway.auth import hash_password
 from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
 from services.gateway.team_commands import agent_id_for
+from shared.emails import normalized_email
 from shared.events.agent import AgentPasswordSet, AgentRegistered
 from shared.events.canned_response import CannedResponseCreated
 from shared.events.envelope import Actor
@@ -95,13 +96,18 @@ async def register_agent(
         tenant=tenant,
         aggregate_id=agent_id,
         actor=CLI,
-        payload={"email": email.lower(), "name": name, "role": role, "max_concurrent_chats": max_chats},
+        payload={
+            "email": normalized_email(email),
+            "name": name,
+            "role": role,
+            "max_concurrent_chats": max_chats,
+        },
     )
     password_set = AgentPasswordSet(
         tenant=tenant,
         aggregate_id=agent_id,
         actor=CLI,
-        payload={"email": email.lower(), "password_hash": hash_password(password)},
+        payload={"email": normalized_email(email), "password_hash": hash_password(password)},
     )
     await publisher.append_all(registered, password_set)
     return agent_id

@@ -15,6 +15,7 @@ from services.conversation.sign_ins import (
     apply_session,
     apply_sign_in,
 )
+from shared.emails import normalized_email
 from shared.events import EventBase
 from shared.events.agent import (
     LINK_EMAIL_EVENTS,
@@ -260,7 +261,7 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
         p = event.payload
         registered = {
             **_base(event, position),
-            "email": p.email.lower(),
+            "email": normalized_email(p.email),
             "name": p.name,
             "role": p.role,
             "max_concurrent_chats": p.max_concurrent_chats,
@@ -335,7 +336,7 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
         return {
             **(view or {}),
             **_base(event, position),
-            "email": event.payload.email.lower(),
+            "email": normalized_email(event.payload.email),
             "password_hash": event.payload.password_hash,
             "password_link": link,
         }
@@ -344,7 +345,7 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
         link = {
             "link_id": p.link_id,
             "purpose": p.purpose,
-            "email": p.email.lower(),
+            "email": normalized_email(p.email),
             "expires_at": p.expires_at,
             "issued_at": event.occurred_at,
             "used_at": None,
@@ -355,7 +356,7 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
         return {
             **(view or {}),
             **_base(event, position),
-            "email": (view or {}).get("email") or p.email.lower(),
+            "email": (view or {}).get("email") or normalized_email(p.email),
             "password_link": link,
             "link_token_hash": p.token_hash,
         }

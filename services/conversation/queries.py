@@ -10,6 +10,8 @@ from typing import Any, Literal
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
+from shared.emails import normalized_email
+
 View = dict[str, Any]
 MonitorFilter = Literal["unassigned", "assigned", "mine", "offline", "all"]
 
@@ -93,13 +95,15 @@ async def search_agents(
 
 
 async def credentials_by_email(*, credentials: AsyncCollection[View], email: str) -> View | None:
-    return await credentials.find_one({"email": email.strip().lower()})
+    return await credentials.find_one({"email": normalized_email(email)})
 
 
 async def email_taken_by_another(*, credentials: AsyncCollection[View], email: str, agent_id: str) -> bool:
     """Whether a credentials document of another account (any team) has this email, with a password or a
     pending link."""
-    other = await credentials.find_one({"email": email.strip().lower(), "_id": {"$ne": agent_id}}, {"_id": 1})
+    other = await credentials.find_one(
+        {"email": normalized_email(email), "_id": {"$ne": agent_id}}, {"_id": 1}
+    )
     return other is not None
 
 
@@ -127,7 +131,7 @@ async def team_agents(*, agents: AsyncCollection[View], tenant: str) -> list[Vie
 
 
 async def agent_by_email(*, agents: AsyncCollection[View], tenant: str, email: str) -> View | None:
-    return await agents.find_one({"tenant": tenant, "email": email.strip().lower()})
+    return await agents.find_one({"tenant": tenant, "email": normalized_email(email)})
 
 
 async def locked_accounts(*, credentials: AsyncCollection[View], tenant: str, now: float) -> dict[str, float]:

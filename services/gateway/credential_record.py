@@ -20,6 +20,7 @@ from services.conversation.sign_ins import (
     session_revoked,
 )
 from services.gateway.publisher import EventPublisher
+from shared.emails import normalized_email
 from shared.events import EventBase
 from shared.events.agent import (
     SESSION_EVENTS,
@@ -80,7 +81,7 @@ class CredentialRecord:
             "link_id": p.link_id,
             "token_hash": p.token_hash,
             "purpose": p.purpose,
-            "email": p.email.lower(),
+            "email": normalized_email(p.email),
             "expires_at": p.expires_at,
             "issued_at": event.occurred_at,
             "used_at": None,

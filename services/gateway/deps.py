@@ -21,7 +21,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from starlette.requests import HTTPConnection
 
 from services.conversation import queries as conversation_queries
-from services.gateway import commands
+from services.gateway import commands, team_commands
 from services.gateway.attachments import AttachmentStore
 from services.gateway.auth import (
     AgentPrincipal,
@@ -32,7 +32,7 @@ from services.gateway.auth import (
 )
 from services.gateway.config import GatewaySettings
 from services.gateway.credential_record import CredentialRecord, TeammateAccount
-from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound, Unauthorized
+from services.gateway.errors import ApiError, Forbidden, NotFound, Unauthorized
 from services.gateway.freshness import foreign, parse_min_positions, wait_for_view
 from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
@@ -315,8 +315,7 @@ async def get_named_teammate(body: ChooseAgent, agent: AgentDep, views: ViewsDep
     """The teammate a request body names (`{"agent_id": ...}`), if on the signed-in agent's team and not
     deactivated (a deactivated agent is given no chat, added to none, and has no direct chats)."""
     teammate = await _team_agent(views, agent, body.agent_id, f"agent {body.agent_id} not found")
-    if teammate.get("deactivated"):
-        raise Conflict(f"{teammate['name']} is deactivated")
+    team_commands.require_may_take_chats(teammate)
     return teammate
 
 

@@ -19,6 +19,7 @@ from services.gateway.commands import View, agent_actor
 from services.gateway.errors import ApiError, Conflict, Forbidden, Gone, NotFound
 from services.gateway.schemas import ConfigureDepartment, InviteAgent
 from shared.capacity import limit_of_agent
+from shared.emails import normalized_email
 from shared.events import Actor, EventBase
 from shared.events.agent import (
     AgentChatLimitSet,
@@ -195,7 +196,7 @@ def revoke_sessions(
 
 def agent_id_for(tenant: str, email: str) -> str:
     """Stable per (tenant, email): registering or inviting the same person twice targets the same agent."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"parley:{tenant}:agent:{email.strip().lower()}"))
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"parley:{tenant}:agent:{normalized_email(email)}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,7 +233,7 @@ def invite_agent(
     the members) and its one-time link to set a password. `departments_found` maps the requested
     department ids the team has to their views."""
     _supervisor_only(agent, "invite teammates")
-    email = invitation.email.strip().lower()
+    email = normalized_email(invitation.email)
     require_email_free(email_in_use=email_in_use)
     wanted = list(dict.fromkeys(invitation.departments))
     if missing := [d for d in wanted if d not in departments_found]:
@@ -381,6 +382,30 @@ def deactivate_agent(
     if has_password:
         events.append(revoke_sessions(agent, teammate, reason="deactivated"))
     return events
+
+
+AccountState = Literal["deactivated", "invited", "active"]
+
+
+def account_state(agent: View, credentials: View | None) -> AccountState:
+    """What the Team page says of an account: deactivated, invited (no password yet) or active."""
+    if agent.get("deactivated"):
+        return "deactivated"
+    if not (credentials or {}).get("password_hash"):
+        return "invited"
+    return "active"
+
+
+def require_may_sign_in(*, deactivated: bool) -> None:
+    """Asked only once the password was right: anyone else gets the usual "wrong email or password"."""
+    if deactivated:
+        raise Forbidden("this account is deactivated; ask a supervisor", code="account_deactivated")
+
+
+def require_may_take_chats(teammate: View) -> None:
+    """A deactivated agent is given no chat, added to none, and has no direct chats."""
+    if teammate.get("deactivated"):
+        raise Conflict(f"{teammate['name']} is deactivated")
 
 
 def reactivate_agent(*, agent: AgentPrincipal, teammate: View) -> AgentReactivated:

@@ -14,7 +14,7 @@ from services.conversation.domain import apply_agent, apply_credentials
 from services.gateway import team_commands
 from services.gateway.auth import AgentPrincipal
 from services.gateway.credential_record import CredentialRecord
-from services.gateway.errors import Conflict, Gone
+from services.gateway.errors import Conflict, Forbidden, Gone
 from services.gateway.schemas import InviteAgent
 from shared.events import EventBase
 from shared.events.agent import (
@@ -200,3 +200,21 @@ def test_link_tokens_come_from_a_key_derived_from_the_secret_not_the_secret_itse
 def test_a_whitespace_only_name_is_refused() -> None:
     with pytest.raises(ValidationError):
         InviteAgent(name="  \t ", email="cat@acme.test")
+
+
+def test_the_account_rules_the_routes_ask() -> None:
+    assert team_commands.account_state({**ANN_VIEW, "deactivated": True}, SIGNED_UP) == "deactivated"
+    assert team_commands.account_state(ANN_VIEW, None) == "invited"
+    assert team_commands.account_state(ANN_VIEW, {"email": "ann@acme.test"}) == "invited"
+    assert team_commands.account_state(ANN_VIEW, SIGNED_UP) == "active"
+    with pytest.raises(Forbidden) as refused:
+        team_commands.require_may_sign_in(deactivated=True)
+    assert refused.value.code == "account_deactivated"
+    team_commands.require_may_sign_in(deactivated=False)
+    with pytest.raises(Conflict, match="Ann is deactivated"):
+        team_commands.require_may_take_chats({**ANN_VIEW, "deactivated": True})
+    team_commands.require_may_take_chats(ANN_VIEW)
+    # One spelling per address wherever an account is keyed or found.
+    assert team_commands.agent_id_for("acme", " Ann@Acme.TEST ") == team_commands.agent_id_for(
+        "acme", "ann@acme.test"
+    )

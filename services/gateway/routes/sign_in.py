@@ -25,10 +25,11 @@ from services.gateway.deps import (
     SignInAddressLimit,
     ViewsDep,
 )
-from services.gateway.errors import Forbidden, TooManyRequests, Unauthorized
+from services.gateway.errors import TooManyRequests, Unauthorized
 from services.gateway.publisher import EventPublisher
 from services.gateway.rate_limits import retry_after_header
 from services.gateway.schemas import Login, agent_card
+from shared.emails import normalized_email
 from shared.events import EventBase
 from shared.events.agent import AgentSessionEnded
 from shared.events.envelope import Actor
@@ -45,7 +46,7 @@ async def login(
     limits: RateLimitsDep,
     record: CredentialRecordDep,
 ) -> dict[str, Any]:
-    limits.enforce("Too many sign-in attempts", ("sign_ins_per_account", body.email.strip().lower()))
+    limits.enforce("Too many sign-in attempts", ("sign_ins_per_account", normalized_email(body.email)))
     credentials = await conversation_queries.credentials_by_email(
         credentials=views.credentials, email=body.email
     )
@@ -71,9 +72,7 @@ async def login(
     )
     if agent is None:
         raise Unauthorized("this account is being set up; retry in a moment")
-    if record.is_deactivated(agent["_id"], agent):
-        # Said only to whoever knows the password: anyone else gets the usual "wrong email or password".
-        raise Forbidden("this account is deactivated; ask a supervisor", code="account_deactivated")
+    team_commands.require_may_sign_in(deactivated=record.is_deactivated(agent["_id"], agent))
     await _record(publisher, record, lockout.after_success(credentials, state))
     principal = AgentPrincipal(agent_id=agent["_id"], tenant=agent["tenant"], role=agent["role"])
     token, expires = agent_token(settings, principal)

@@ -62,14 +62,8 @@ def member(
     card = agent_card(doc, open_conversations, limit_of_agent(doc, departments))
     link = (credentials or {}).get("password_link")
     locked_until = ((credentials or {}).get("sign_in") or {}).get("locked_until")
-    if doc.get("deactivated"):
-        account = "deactivated"
-    elif not (credentials or {}).get("password_hash"):
-        account = "invited"
-    else:
-        account = "active"
     card.update(
-        account=account,
+        account=team_commands.account_state(doc, credentials),
         departments=[
             {"id": d["_id"], "name": d["name"]} for d in departments if doc["_id"] in d.get("members", [])
         ],
