@@ -4,7 +4,7 @@ departments, one email per account across teams, status while deactivated, the d
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,7 +12,6 @@ from pydantic import ValidationError
 
 from services.conversation.domain import apply_agent, apply_credentials
 from services.gateway import team_commands
-from services.gateway.auth import AgentPrincipal
 from services.gateway.credential_record import CredentialRecord
 from services.gateway.errors import Conflict, Forbidden, Gone
 from services.gateway.schemas import InviteAgent
@@ -25,12 +24,17 @@ from shared.events.agent import (
     AgentStatusChanged,
 )
 from shared.password_links import hash_link_token, link_key, link_token, link_voided
+from tests.unit.test_team_accounts import ANN_VIEW, NOW, SAM, SAM_VIEW, SIGNED_UP, _at, _fold
 
-NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-SAM = AgentPrincipal(agent_id="sam", tenant="acme", role="supervisor")
-SAM_VIEW = {"_id": "sam", "tenant": "acme", "name": "Sam", "email": "sam@acme.test", "role": "supervisor"}
-ANN_VIEW = {"_id": "ann", "tenant": "acme", "name": "Ann", "email": "ann@acme.test", "role": "agent"}
-SIGNED_UP = {"password_hash": "$argon2id$x"}
+
+def _invited_ann() -> EventBase:
+    return team_commands.invite_agent(
+        agent=SAM,
+        invitation=InviteAgent(name="Ann", email="ann@acme.test"),
+        email_in_use=False,
+        departments_found={},
+        link=team_commands.NewLink("l1", "0" * 64, NOW + timedelta(hours=1)),
+    )[0]
 
 
 def _link(**fields: Any) -> dict[str, Any]:
@@ -45,18 +49,6 @@ def _link(**fields: Any) -> dict[str, Any]:
         "used_at": None,
         **fields,
     }
-
-
-def _fold(fold: Any, *events: EventBase) -> dict[str, Any]:
-    view: dict[str, Any] | None = None
-    for position, event in enumerate(events):
-        view = fold(view, event, position)
-    assert view is not None
-    return view
-
-
-def _at(event: EventBase, minutes: float) -> EventBase:
-    return event.model_copy(update={"occurred_at": NOW + timedelta(minutes=minutes)})
 
 
 def test_a_password_set_with_a_link_signs_the_account_out_everywhere_and_lifts_its_lock() -> None:
@@ -109,13 +101,7 @@ def test_a_deactivated_accounts_link_answers_as_a_used_one_and_stays_dead_after_
 
 def test_the_agent_view_remembers_the_last_reactivation_for_the_links_issued_before_it() -> None:
     cat = {**ANN_VIEW, "deactivated": True}
-    invited = team_commands.invite_agent(
-        agent=SAM,
-        invitation=InviteAgent(name="Ann", email="ann@acme.test"),
-        email_in_use=False,
-        departments_found={},
-        link=team_commands.NewLink("l1", "0" * 64, NOW + timedelta(hours=1)),
-    )[0]
+    invited = _invited_ann()
     off = team_commands.deactivate_agent(
         agent=SAM, teammate=ANN_VIEW, team=[(SAM_VIEW, SIGNED_UP)], has_password=False
     )
@@ -164,13 +150,7 @@ def test_an_email_in_use_gets_one_answer_that_names_no_team_or_address() -> None
 
 
 def test_a_deactivated_agents_status_stays_offline_live_and_on_replay() -> None:
-    invited = team_commands.invite_agent(
-        agent=SAM,
-        invitation=InviteAgent(name="Ann", email="ann@acme.test"),
-        email_in_use=False,
-        departments_found={},
-        link=team_commands.NewLink("l1", "0" * 64, NOW + timedelta(hours=1)),
-    )[0]
+    invited = _invited_ann()
     ann = {**ANN_VIEW, "_id": invited.aggregate_id}
     off = team_commands.deactivate_agent(
         agent=SAM, teammate=ann, team=[(SAM_VIEW, SIGNED_UP)], has_password=False
