@@ -198,6 +198,10 @@ def main(argv: list[str] | None = None) -> None:
     replay = sub.add_parser("replay", help="rebuild every view from the topics into fresh collections")
     replay.add_argument("--prefix", default="rebuild_")
     sub.add_parser("schemas", help="regenerate docs/events from the event models")
+    sub.add_parser(
+        "link-key",
+        help="print PARLEY_PASSWORD_LINK_KEY for the mailer, derived from PARLEY_SECRET_KEY",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "agents":
@@ -223,6 +227,8 @@ def main(argv: list[str] | None = None) -> None:
 
         for path in write_docs():
             print(f"wrote {path}")
+    elif args.command == "link-key":
+        print(GatewaySettings().link_key().hex())
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from services.gateway.rate_limits import Rate, RateSetting, proxy_networks
 from services.mailer.config import SmtpSettings
@@ -34,6 +34,11 @@ class GatewaySettings(SmtpSettings):
     fresh_read_wait_seconds: float = Field(default=2.0, gt=0, le=30)
     fresh_read_poll_seconds: float = Field(default=0.03, gt=0, le=1)
     fresh_read_retry_after_seconds: int = Field(default=1, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _signs_tokens_with_its_own_secret(self) -> GatewaySettings:
+        self.require_own_secret()  # whether or not a link key is given: the secret key signs agent tokens
+        return self
 
     # Rate limits on the public paths, per gateway instance, as COUNT/SECONDS (README: "Limits").
     # `false` turns every one off: only for a stack driven by a load generator (the bench sets it).

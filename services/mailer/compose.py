@@ -14,7 +14,7 @@ from services.mailer.config import MailerSettings
 from services.mailer.domain import NotYet, PendingEmail, render_password_link, render_transcript
 from services.mailer.smtp import build_message
 from shared.mongo import Document
-from shared.password_links import hash_link_token, link_key, link_path, link_token, link_voided
+from shared.password_links import hash_link_token, link_path, link_token, link_voided
 
 
 class TranscriptComposer:
@@ -79,7 +79,7 @@ class PasswordLinkComposer:
     def __init__(self, settings: MailerSettings, db: AsyncDatabase[Document]) -> None:
         self.settings = settings
         # Only the derived link key is kept: nothing here handles the key that signs agents' tokens.
-        self._link_key = link_key(settings.secret_key.get_secret_value())
+        self._link_key = settings.link_key()
         self.credentials = db["agent_credentials"]
         self.agents = db["agents"]
 

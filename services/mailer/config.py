@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from services.mailer.domain import MAIL_RETRY_POLICY
+from shared.password_links import link_key as derive_link_key
 from shared.retry import RetryPolicy
 from shared.settings import ParleySettings
 
@@ -19,6 +20,10 @@ class SmtpSettings(ParleySettings):
     # Signs agent tokens and derives one-time password links (`shared/password_links.py`): every gateway
     # instance and the mailer share it; `make run` uses this development default, production sets its own.
     secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET)
+    # The key one-time links are derived with, in hex (`parley link-key` prints it from PARLEY_SECRET_KEY):
+    # the mailer is given this instead of PARLEY_SECRET_KEY, so it never holds the key that signs agents'
+    # tokens. Unset: derived from secret_key (the gateway; `make run`).
+    password_link_key: SecretStr | None = None
     # Where the dashboard is reached: the links in emails start with it.
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://\S+$")
 
@@ -37,8 +42,19 @@ class SmtpSettings(ParleySettings):
     def email_configured(self) -> bool:
         return bool(self.smtp_host and self.smtp_sender)
 
-    @model_validator(mode="after")
-    def _production_has_its_own_secret(self) -> SmtpSettings:
+    @field_validator("password_link_key")
+    @classmethod
+    def _a_derived_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(bytes.fromhex(value.get_secret_value())) != 32:
+            raise ValueError("PARLEY_PASSWORD_LINK_KEY is the 64 hex digits `parley link-key` prints")
+        return value
+
+    def link_key(self) -> bytes:
+        if self.password_link_key is not None:
+            return bytes.fromhex(self.password_link_key.get_secret_value())
+        return derive_link_key(self.secret_key.get_secret_value())
+
+    def require_own_secret(self) -> None:
         # Tokens and links made with the published default could be forged by anyone who read the source.
         if self.environment == "production" and (
             self.secret_key.get_secret_value() == DEVELOPMENT_SECRET
@@ -47,6 +63,13 @@ class SmtpSettings(ParleySettings):
             raise ValueError(
                 "PARLEY_SECRET_KEY must be set to a random value of 32+ characters in production"
             )
+
+    @model_validator(mode="after")
+    def _production_has_its_own_secret(self) -> SmtpSettings:
+        # A service given the derived link key needs no secret key; one that signs tokens checks it too
+        # (GatewaySettings).
+        if self.password_link_key is None:
+            self.require_own_secret()
         return self
 
 

@@ -41,7 +41,9 @@ def test_every_service_has_a_deployment_that_runs_its_module_and_probes_its_port
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         sources = {next(iter(ref.values()))["name"] for ref in container["envFrom"]}
-        assert sources == {"parley-config", "parley-secrets"}
+        # The mailer gets its own Secret: the derived link key, never the key that signs agents' tokens.
+        secret = "parley-mailer-secrets" if name == "mailer" else "parley-secrets"
+        assert sources == {"parley-config", secret}, name
 
 
 def test_production_settings_point_at_a_replicated_cluster() -> None:

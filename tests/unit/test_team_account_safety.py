@@ -8,13 +8,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from services.conversation.domain import apply_agent, apply_credentials
 from services.gateway import team_commands
+from services.gateway.config import GatewaySettings
 from services.gateway.credential_record import CredentialRecord
 from services.gateway.errors import Conflict, Forbidden, Gone
 from services.gateway.schemas import InviteAgent
+from services.mailer.config import MailerSettings
 from shared.events import EventBase
 from shared.events.agent import (
     AgentPasswordSet,
@@ -198,3 +200,17 @@ def test_the_account_rules_the_routes_ask() -> None:
     assert team_commands.agent_id_for("acme", " Ann@Acme.TEST ") == team_commands.agent_id_for(
         "acme", "ann@acme.test"
     )
+
+
+def test_the_mailer_runs_on_the_derived_link_key_alone_in_production() -> None:
+    secret = "s" * 40
+    derived = link_key(secret)
+    mailer = MailerSettings(environment="production", password_link_key=SecretStr(derived.hex()))
+    assert mailer.link_key() == derived and mailer.secret_key.get_secret_value() != secret
+    assert GatewaySettings(secret_key=SecretStr(secret)).link_key() == derived  # the same links
+    with pytest.raises(ValidationError, match="PARLEY_SECRET_KEY"):
+        MailerSettings(environment="production")  # neither key
+    with pytest.raises(ValidationError, match="64 hex digits"):
+        MailerSettings(password_link_key=SecretStr("ab" * 16))
+    with pytest.raises(ValidationError, match="PARLEY_SECRET_KEY"):  # it signs tokens: it needs the secret
+        GatewaySettings(environment="production", password_link_key=SecretStr(derived.hex()))

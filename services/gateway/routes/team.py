@@ -27,7 +27,7 @@ from services.gateway.deps import (
 from services.gateway.schemas import ChangeRole, InviteAgent, SetChatLimit, agent_card
 from shared.capacity import limit_of_agent
 from shared.events.envelope import new_id
-from shared.password_links import hash_link_token, link_key, link_path, link_token
+from shared.password_links import hash_link_token, link_path, link_token
 
 router = APIRouter(prefix="/api/agent/team", tags=["agent: team (supervisors)"])
 
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/api/agent/team", tags=["agent: team (supervisors)"])
 def _new_link(settings: GatewaySettings) -> tuple[str, team_commands.NewLink]:
     """A new link's token (shown once; the mailer derives the same to email it) and what is recorded of it."""
     link_id = new_id()
-    token = link_token(link_key(settings.secret_key.get_secret_value()), link_id)
+    token = link_token(settings.link_key(), link_id)
     expires = datetime.now(UTC) + timedelta(hours=settings.password_link_hours)
     return token, team_commands.NewLink(link_id, hash_link_token(token), expires)
 
