@@ -95,7 +95,14 @@ async def search_agents(
 
 
 async def credentials_by_email(*, credentials: AsyncCollection[View], email: str) -> View | None:
-    return await credentials.find_one({"email": normalized_email(email)})
+    """The account with this email and a password (an invitation still pending has none): sign-in finds
+    the account that can sign in even if an older pending invitation elsewhere has the same email."""
+    return await credentials.find_one({"email": normalized_email(email), "password_hash": {"$exists": True}})
+
+
+async def email_taken(*, credentials: AsyncCollection[View], email: str) -> bool:
+    """Whether any account, in any team, has this email: with a password or a pending invitation."""
+    return await credentials.find_one({"email": normalized_email(email)}, {"_id": 1}) is not None
 
 
 async def email_taken_by_another(*, credentials: AsyncCollection[View], email: str, agent_id: str) -> bool:

@@ -136,6 +136,9 @@ QUERIES: dict[str, Query] = {
     "credentials by email": lambda v: conversation_queries.credentials_by_email(
         credentials=v["credentials"], email="a7-3@example.com"
     ),
+    "email taken": lambda v: conversation_queries.email_taken(
+        credentials=v["credentials"], email="a7-3@example.com"
+    ),
     "email taken by another account": lambda v: conversation_queries.email_taken_by_another(
         credentials=v["credentials"], email="a7-3@example.com", agent_id="a7-3"
     ),

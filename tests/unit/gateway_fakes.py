@@ -44,6 +44,9 @@ def _matches(doc: Doc, query: Doc) -> bool:
         if isinstance(wanted, dict) and set(wanted) == {"$in"}:
             if value not in wanted["$in"]:
                 return False
+        elif isinstance(wanted, dict) and set(wanted) == {"$exists"}:
+            if (key in doc) != wanted["$exists"]:
+                return False
         elif isinstance(wanted, dict):
             if set(wanted) - {"$regex", "$options"}:
                 raise NotImplementedError(f"fake views do not answer {wanted}")

@@ -129,3 +129,12 @@ def test_a_supervisor_signs_a_teammate_out_everywhere_and_an_agent_may_not() -> 
     assert [e.type for e in publisher.appended] == ["agent.sessions_revoked"]
     assert client.get("/api/agent/me", headers=as_ann).status_code == 401
     assert client.get("/api/agent/me", headers=as_sam).status_code == 200
+
+
+def test_a_pending_invitation_elsewhere_with_the_same_email_does_not_hide_the_account() -> None:
+    """An invitation another team sent before emails were checked across teams has no password: sign-in
+    finds the account that has one."""
+    pending = {"_id": "ann-globex", "tenant": "globex", "email": "ann@acme.test", "password_link": {}}
+    views = fake_views(agent_credentials=[pending, ANN_CREDENTIALS], agents=[ANN_VIEW])
+    client = gateway(views, FakePublisher(), settings=SETTINGS, record=CredentialRecord())
+    assert _login(client, PASSWORD).status_code == 200

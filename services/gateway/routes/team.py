@@ -118,14 +118,9 @@ async def invite(
     record: CredentialRecordDep,
     settings: SettingsDep,
 ) -> dict[str, Any]:
-    email_in_use = (
-        await conversation_queries.agent_by_email(
-            agents=views.agents, tenant=supervisor.tenant, email=body.email
-        )
-        is not None
-        or await conversation_queries.credentials_by_email(credentials=views.credentials, email=body.email)
-        is not None
-    )
+    email_in_use = await conversation_queries.agent_by_email(
+        agents=views.agents, tenant=supervisor.tenant, email=body.email
+    ) is not None or await conversation_queries.email_taken(credentials=views.credentials, email=body.email)
     departments = await conversation_queries.departments(
         departments=views.departments, tenant=supervisor.tenant
     )
