@@ -170,7 +170,9 @@ def test_a_password_link_is_emailed_retried_while_refused_and_works_once(
 
     def email_state() -> str:
         items = json_of(sue.get("/api/agent/team"))["items"]
-        (cat,) = [m for m in items if m["id"] == invited["id"]]
+        found = [m for m in items if m["id"] == invited["id"]]
+        assert len(found) == 1, found  # an assertion, so `eventually` asks again until the view has it
+        cat = found[0]
         assert cat["password_link"] and cat["password_link"]["emailed"], cat
         return str(cat["password_link"]["emailed"]["status"])
 
@@ -199,18 +201,21 @@ def test_a_deactivated_accounts_link_is_not_emailed(mail_stack: Stack, mailbox: 
     )
 
     def row() -> dict[str, Any]:
-        (dot,) = [m for m in json_of(sue.get("/api/agent/team"))["items"] if m["id"] == invited["id"]]
-        return dict(dot)
+        found = [m for m in json_of(sue.get("/api/agent/team"))["items"] if m["id"] == invited["id"]]
+        assert len(found) == 1, found  # the agents view shows the invitation a moment later
+        return dict(found[0])
 
     eventually(
-        lambda: _assert_in(((row()["password_link"] or {}).get("emailed") or {}).get("status"), ["retrying"])
+        lambda: _assert_in(((row()["password_link"] or {}).get("emailed") or {}).get("status"), ["retrying"]),
+        timeout=60,
     )
     json_of(sue.post(f"/api/agent/team/{invited['id']}/deactivate"))
-    eventually(lambda: _assert_in(row()["account"], ["deactivated"]))
+    eventually(lambda: _assert_in(row()["account"], ["deactivated"]), timeout=60)
     mailbox.recover("dot@example.com")
     metrics = f"http://127.0.0.1:{mail_stack.processes['mailer'].port}/metrics"
     eventually(
-        lambda: _assert_in("parley_password_link_emails_pending 0", httpx.get(metrics).text.splitlines())
+        lambda: _assert_in("parley_password_link_emails_pending 0", httpx.get(metrics).text.splitlines()),
+        timeout=60,
     )
     assert 'parley_password_link_emails_total{outcome="refused"} 1' in httpx.get(metrics).text
     assert mailbox.to("dot@example.com") == []
