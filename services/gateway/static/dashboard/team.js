@@ -100,27 +100,38 @@ export function render(view) {
   }
 
   // A role change signs the teammate out (their next token carries the role): it is confirmed first, and
-  // demoting yourself says that it signs you out.
+  // demoting yourself says that it signs you out. The pending choice outlives a repaint of the list.
+  const pendingRoles = new Map();
   function roleControl(m, base) {
     const isMe = m.id === store.me.id;
     const role = h('select', { 'aria-label': `Role of ${m.name}` },
-      h('option', { value: 'agent', text: 'Agent', selected: m.role === 'agent' }),
-      h('option', { value: 'supervisor', text: 'Supervisor', selected: m.role === 'supervisor' }));
-    const confirm = h('button', { type: 'button', class: 'button small danger', hidden: true });
-    const cancel = h('button', { type: 'button', class: 'button small', text: 'Cancel', hidden: true });
-    const settle = () => { confirm.hidden = true; cancel.hidden = true; };
-    role.addEventListener('change', () => {
-      const wanted = role.value === 'supervisor' ? 'a supervisor' : 'an agent';
-      confirm.textContent = isMe ? `Confirm: make me ${wanted} (signs me out)` : `Confirm: make ${m.name} ${wanted} (signs them out)`;
-      confirm.hidden = role.value === m.role;
+      h('option', { value: 'agent', text: 'Agent' }),
+      h('option', { value: 'supervisor', text: 'Supervisor' }));
+    const confirm = h('button', { type: 'button', class: 'button small danger' });
+    const cancel = h('button', { type: 'button', class: 'button small', text: 'Cancel' });
+    const show = () => {
+      const wanted = pendingRoles.get(m.id) ?? m.role;
+      role.value = wanted;
+      const as = wanted === 'supervisor' ? 'a supervisor' : 'an agent';
+      confirm.textContent = isMe ? `Confirm: make me ${as} (signs me out)` : `Confirm: make ${m.name} ${as} (signs them out)`;
+      confirm.hidden = wanted === m.role;
       cancel.hidden = confirm.hidden;
+    };
+    role.addEventListener('change', () => {
+      if (role.value === m.role) pendingRoles.delete(m.id);
+      else pendingRoles.set(m.id, role.value);
+      show();
     });
-    cancel.addEventListener('click', () => { role.value = m.role; settle(); });
+    cancel.addEventListener('click', () => { pendingRoles.delete(m.id); show(); });
     confirm.addEventListener('click', async () => {
-      settle();
-      const answer = await act(api.put(`${base}/role`, { role: role.value }), `${m.name} is now ${role.value === 'supervisor' ? 'a supervisor' : 'an agent'}; they sign in again to use it`);
+      const wanted = role.value;
+      pendingRoles.delete(m.id);
+      confirm.hidden = true;
+      cancel.hidden = true;
+      const answer = await act(api.put(`${base}/role`, { role: wanted }), `${m.name} is now ${wanted === 'supervisor' ? 'a supervisor' : 'an agent'}; they sign in again to use it`);
       if (!answer) role.value = m.role;
     });
+    show();
     return [role, confirm, cancel];
   }
 
