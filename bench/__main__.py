@@ -243,6 +243,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     )
     bench.start_services()
     try:
+        return measure(bench, args, started)
+    finally:
+        bench.remove_data()
+
+
+def measure(bench: Bench, args: argparse.Namespace, started: datetime) -> dict[str, Any]:
+    try:
         agents = bench.register_agents()
         steps, parley_saturated = bench.climb(bench.parley(agents))
         growth: dict[str, Any] | None = None

@@ -11,6 +11,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from pymongo import AsyncMongoClient, UpdateOne
 
+from shared.kafka import delete_topics
+
 
 def sample_event(n: int) -> bytes:
     """The size and shape of a Parley message_posted event (~600 bytes)."""
@@ -68,6 +70,7 @@ async def kafka_baseline(bootstrap: str, count: int) -> dict[str, Any]:
             received += len(records)
     consume_s = time.perf_counter() - began
     await consumer.stop()
+    await delete_topics(bootstrap, topic)
     return {
         "events": count,
         "event_bytes": len(events[0]),

@@ -294,6 +294,12 @@ def main() -> None:
     print(report.summary())
     for problem in report.problems[:20]:
         print(f"  problem: {problem}")
+    if report.ok:
+        stack.remove_data()  # a failed run keeps its topics and database for a look
+    else:
+        print(
+            f"  kept for inspection: topics {stack.settings.topic_prefix}*, database {stack.settings.mongodb_database}"
+        )
     sys.exit(0 if report.ok else 1)
 
 

@@ -12,13 +12,15 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
+from pymongo import AsyncMongoClient
 
 from services.cli import register_agent
 from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
-from shared.kafka import create_producer, ensure_topics
+from shared.kafka import create_producer, delete_topics, ensure_topics
 from tests.processes import REPO_ROOT, ServiceProcess, free_port
 
 # Each process's name in the reports, and its command: a module run with `python -m`, then its arguments.
@@ -96,6 +98,23 @@ class Stack:
         for process in self.processes.values():
             process.stop()
         self.processes.clear()
+
+    def remove_data(self) -> None:
+        """Deletes this run's topics and databases (Parley's and the bare pipeline's): every run has fresh
+        ones, and a broker left with the partitions of every earlier run does more idle work each run, which
+        skewed the next run's figures."""
+
+        async def remove() -> None:
+            await delete_topics(self.settings.kafka_bootstrap, self.settings.topic_prefix)
+            client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(self.settings.mongodb_uri)
+            try:
+                for name in await client.list_database_names():
+                    if name.startswith(self.settings.mongodb_database):
+                        await client.drop_database(name)
+            finally:
+                await client.close()
+
+        asyncio.run(remove())
 
     def register_agents(self) -> list[dict[str, str]]:
         async def go() -> list[str]:

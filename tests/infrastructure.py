@@ -11,6 +11,7 @@ Docker engine answers on this machine.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from dataclasses import dataclass
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
+
+from shared import kafka
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,6 @@ def _containers() -> Iterator[Infrastructure]:
 
 
 async def _probe(infra: Infrastructure) -> None:
-    from aiokafka.admin import AIOKafkaAdminClient
     from pymongo import AsyncMongoClient
 
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
@@ -100,25 +102,15 @@ def provide_infrastructure() -> Iterator[Infrastructure]:
 
 
 def delete_topics(bootstrap: str, prefix: str) -> None:
-    """Delete the topics a test created under its own prefix.
+    """Delete the topics a test created under its own prefix (shared.kafka.delete_topics says why).
 
-    Every test gets a fresh prefix, so without this a run leaves thousands of partitions on the broker, and a
-    broker's idle work grows with its partitions: the later tests of a long run got slower. Best effort: a test
-    that stopped the broker on purpose must still end, so a broker that does not answer is left as it is. It runs
-    in a thread of its own because pytest-asyncio may own this thread's event loop.
+    Best effort: a test that stopped the broker on purpose must still end, so a broker that does not answer is
+    left as it is. It runs in a thread of its own because pytest-asyncio may own this thread's event loop.
     """
 
     async def delete() -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
-        try:
-            await admin.start()
-            names = [name for name in await admin.list_topics() if name.startswith(prefix)]
-            if names:
-                await admin.delete_topics(names)
-        except (TimeoutError, KafkaError, OSError):
-            pass
-        finally:
-            await admin.close()
+        with contextlib.suppress(TimeoutError, KafkaError, OSError):
+            await kafka.delete_topics(bootstrap, prefix)
 
     worker = threading.Thread(target=asyncio.run, args=(delete(),), daemon=True)
     worker.start()
