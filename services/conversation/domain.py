@@ -17,45 +17,11 @@ from services.conversation.sign_ins import (
 )
 from shared.emails import normalized_email
 from shared.events import EventBase
-from shared.events.agent import (
-    LINK_EMAIL_EVENTS,
-    SESSION_EVENTS,
-    SIGN_IN_EVENTS,
-    AgentChatLimitSet,
-    AgentDeactivated,
-    AgentInvited,
-    AgentPasswordLinkEmailFailed,
-    AgentPasswordLinkIssued,
-    AgentPasswordSet,
-    AgentProfileUpdated,
-    AgentReactivated,
-    AgentRegistered,
-    AgentRoleChanged,
-    AgentStatusChanged,
-)
-from shared.events.canned_response import CannedResponseCreated, CannedResponseDeleted, CannedResponseUpdated
-from shared.events.conversation import (
-    AssignmentDecided,
-    AttachmentUploaded,
-    ConversationClosed,
-    ConversationRead,
-    ConversationReopened,
-    ConversationStarted,
-    DirectConversationStarted,
-    MessagePosted,
-    NoteAdded,
-    ParticipantJoined,
-    ParticipantLeft,
-    QueuePositionChanged,
-    RatingGiven,
-    ReassignmentRequested,
-    TagAdded,
-    TagRemoved,
-    TeammateInvited,
-    TransferRequested,
-)
-from shared.events.department import DepartmentConfigured
-from shared.events.transcript import TranscriptFailed, TranscriptRequested, TranscriptSent
+from shared.events import agent as agent_events
+from shared.events import canned_response as canned_response_events
+from shared.events import conversation as conversation_events
+from shared.events import department as department_events
+from shared.events import transcript as transcript_events
 from shared.transcripts import visitor_requests_left
 
 View = dict[str, Any]
@@ -76,7 +42,7 @@ def _base(event: EventBase, position: int) -> View:
 
 
 def apply_conversation(view: View | None, event: EventBase, position: int) -> View:
-    if isinstance(event, ConversationStarted):
+    if isinstance(event, conversation_events.ConversationStarted):
         if view is not None:
             return {**view, "position": position}
         started = event.payload
@@ -92,7 +58,7 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
             department=started.department,
             offline=started.offline,
         )
-    if isinstance(event, DirectConversationStarted):
+    if isinstance(event, conversation_events.DirectConversationStarted):
         if view is not None:
             return {**view, "position": position}
         return _new_conversation(
@@ -107,7 +73,7 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
         raise EventOutOfPlace(f"{event.type} for conversation {event.aggregate_id}, which was never started")
 
     nxt: View = {**view, "position": position, "updated_at": event.occurred_at}
-    if isinstance(event, MessagePosted):
+    if isinstance(event, conversation_events.MessagePosted):
         author_is_agent = event.actor.kind == "agent"
         nxt["message_count"] = view["message_count"] + 1
         nxt["attachment_count"] = view["attachment_count"] + len(event.payload.attachments)
@@ -129,15 +95,15 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
             if agent_id != event.actor.id:
                 unread[agent_id] = unread.get(agent_id, 0) + 1
         nxt["unread"] = unread
-    elif isinstance(event, NoteAdded):
+    elif isinstance(event, conversation_events.NoteAdded):
         nxt["note_count"] = view["note_count"] + 1
-    elif isinstance(event, AttachmentUploaded):
+    elif isinstance(event, conversation_events.AttachmentUploaded):
         pass  # counted when a message carries it
-    elif isinstance(event, TagAdded):
+    elif isinstance(event, conversation_events.TagAdded):
         nxt["tags"] = _with(view["tags"], event.payload.tag)
-    elif isinstance(event, TagRemoved):
+    elif isinstance(event, conversation_events.TagRemoved):
         nxt["tags"] = [tag for tag in view["tags"] if tag != event.payload.tag]
-    elif isinstance(event, ConversationClosed):
+    elif isinstance(event, conversation_events.ConversationClosed):
         nxt.update(
             status="closed",
             closed_at=event.occurred_at,
@@ -147,7 +113,7 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
         )
         if view["assignment"] == "queued":
             nxt["assignment"] = "unassigned"
-    elif isinstance(event, ConversationReopened):
+    elif isinstance(event, conversation_events.ConversationReopened):
         nxt.update(
             status="open",
             closed_at=None,
@@ -155,13 +121,13 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
             close_reason=None,
             last_activity_at=event.occurred_at,
         )
-    elif isinstance(event, ParticipantJoined | TeammateInvited):
+    elif isinstance(event, conversation_events.ParticipantJoined | conversation_events.TeammateInvited):
         nxt["participants"] = _with(view["participants"], event.payload.agent_id)
-    elif isinstance(event, ParticipantLeft):
+    elif isinstance(event, conversation_events.ParticipantLeft):
         nxt["participants"] = [a for a in view["participants"] if a != event.payload.agent_id]
-    elif isinstance(event, ReassignmentRequested):
+    elif isinstance(event, conversation_events.ReassignmentRequested):
         pass  # only the router's decision changes the assignee
-    elif isinstance(event, AssignmentDecided):
+    elif isinstance(event, conversation_events.AssignmentDecided):
         decision = event.payload
         assigned = decision.outcome == "assigned"
         nxt.update(assignment=decision.outcome, assignee_id=decision.agent_id if assigned else None)
@@ -170,17 +136,22 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
             nxt["department"] = decision.department
         if assigned and decision.agent_id:
             nxt["participants"] = _with(view["participants"], decision.agent_id)
-    elif isinstance(event, QueuePositionChanged):
+    elif isinstance(event, conversation_events.QueuePositionChanged):
         if view["assignment"] == "queued":
             nxt["queue_position"] = event.payload.position
             nxt["queue_length"] = event.payload.queue_length
-    elif isinstance(event, TransferRequested):
+    elif isinstance(event, conversation_events.TransferRequested):
         nxt["department"] = event.payload.department
-    elif isinstance(event, ConversationRead):
+    elif isinstance(event, conversation_events.ConversationRead):
         nxt["unread"] = {**(view.get("unread") or {}), event.payload.agent_id: 0}
-    elif isinstance(event, RatingGiven):
+    elif isinstance(event, conversation_events.RatingGiven):
         nxt["rating"] = {"score": event.payload.score, "comment": event.payload.comment}
-    elif isinstance(event, TranscriptRequested | TranscriptSent | TranscriptFailed):
+    elif isinstance(
+        event,
+        transcript_events.TranscriptRequested
+        | transcript_events.TranscriptSent
+        | transcript_events.TranscriptFailed,
+    ):
         nxt["transcript_emails"] = apply_transcript_email(view.get("transcript_emails") or [], event)
     else:
         raise EventOutOfPlace(f"{event.type} does not belong to a conversation view")
@@ -190,7 +161,7 @@ def apply_conversation(view: View | None, event: EventBase, position: int) -> Vi
 def apply_transcript_email(emails: list[View], event: EventBase) -> list[View]:
     """Each transcript request and its latest outcome, oldest first. A visitor's request past the cap is
     `refused` here, in the fold, so every reader (the mailer too) agrees however fast the requests came."""
-    if isinstance(event, TranscriptRequested):
+    if isinstance(event, transcript_events.TranscriptRequested):
         if any(e["request_id"] == event.payload.request_id for e in emails):
             return emails
         requested_by = event.actor.kind
@@ -209,9 +180,9 @@ def apply_transcript_email(emails: list[View], event: EventBase) -> list[View]:
         }
         return [*emails, email]
     outcome: View = {"attempt": event.payload.attempt, "updated_at": event.occurred_at}
-    if isinstance(event, TranscriptSent):
+    if isinstance(event, transcript_events.TranscriptSent):
         outcome.update(status="sent", reason=None, next_attempt_at=None)
-    elif isinstance(event, TranscriptFailed):
+    elif isinstance(event, transcript_events.TranscriptFailed):
         retrying = event.payload.next_attempt_at is not None
         outcome.update(
             status="retrying" if retrying else "failed",
@@ -257,7 +228,7 @@ def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
 
 
 def apply_agent(view: View | None, event: EventBase, position: int) -> View:
-    if isinstance(event, AgentRegistered | AgentInvited):
+    if isinstance(event, agent_events.AgentRegistered | agent_events.AgentInvited):
         p = event.payload
         registered = {
             **_base(event, position),
@@ -274,7 +245,7 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
             # The limit the team set (the operator's or a supervisor's): the agent may lower theirs, not
             # raise it past this.
             "max_chats_set_by_team": p.max_concurrent_chats,
-            "invited_by": event.actor.id if isinstance(event, AgentInvited) else None,
+            "invited_by": event.actor.id if isinstance(event, agent_events.AgentInvited) else None,
             "deactivated": False,
             "deactivated_at": None,
             "reactivated_at": None,
@@ -295,10 +266,10 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
     if view is None:
         raise EventOutOfPlace(f"{event.type} for agent {event.aggregate_id}, who was never registered")
     nxt: View = {**view, "position": position, "updated_at": event.occurred_at}
-    if isinstance(event, AgentProfileUpdated):
+    if isinstance(event, agent_events.AgentProfileUpdated):
         changes = event.payload.model_dump(exclude_none=True, mode="json")
         nxt.update(changes)
-    elif isinstance(event, AgentStatusChanged):
+    elif isinstance(event, agent_events.AgentStatusChanged):
         if view.get("deactivated"):
             # A deactivated agent is offline for the router whatever a lingering client says; the view agrees
             # (live and on replay), so nobody sees them "available".
@@ -306,16 +277,16 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
         nxt["status_chosen"] = True
         if view["status"] != event.payload.status:
             nxt.update(status=event.payload.status, status_since=event.occurred_at)
-    elif isinstance(event, AgentRoleChanged):
+    elif isinstance(event, agent_events.AgentRoleChanged):
         nxt["role"] = event.payload.role
-    elif isinstance(event, AgentChatLimitSet):
+    elif isinstance(event, agent_events.AgentChatLimitSet):
         limit = event.payload.max_concurrent_chats
         nxt.update(max_concurrent_chats=limit, max_chats_set_by_team=limit)
-    elif isinstance(event, AgentDeactivated):
+    elif isinstance(event, agent_events.AgentDeactivated):
         nxt.update(deactivated=True, deactivated_at=event.occurred_at)
         if view["status"] != "offline":
             nxt.update(status="offline", status_since=event.occurred_at)
-    elif isinstance(event, AgentReactivated):
+    elif isinstance(event, agent_events.AgentReactivated):
         # Offline until they sign in again, which makes them available (as a new agent's first sign-in).
         # `reactivated_at`: links issued before it stay void (`shared/password_links.link_voided`).
         nxt.update(
@@ -329,7 +300,7 @@ def apply_agent(view: View | None, event: EventBase, position: int) -> View:
 def apply_credentials(view: View | None, event: EventBase, position: int) -> View:
     """An account's password, its one-time link, sign-in failures and sessions. An invited account's
     document holds its email and link until the password is set (no `password_hash`: sign-in refuses it)."""
-    if isinstance(event, AgentPasswordSet):
+    if isinstance(event, agent_events.AgentPasswordSet):
         link = (view or {}).get("password_link")
         if link is not None and link["link_id"] == event.payload.link_id:
             link = {**link, "used_at": event.occurred_at}
@@ -340,7 +311,7 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
             "password_hash": event.payload.password_hash,
             "password_link": link,
         }
-    if isinstance(event, AgentPasswordLinkIssued):
+    if isinstance(event, agent_events.AgentPasswordLinkIssued):
         p = event.payload
         link = {
             "link_id": p.link_id,
@@ -363,16 +334,16 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
     if view is None:
         raise EventOutOfPlace(f"{event.type} for agent {event.aggregate_id}, who has no password")
     nxt: View = {**view, "position": position, "updated_at": event.occurred_at}
-    if isinstance(event, SIGN_IN_EVENTS):
+    if isinstance(event, agent_events.SIGN_IN_EVENTS):
         nxt["sign_in"] = apply_sign_in(SignInState.of_document(view.get("sign_in")), event).to_document()
-    elif isinstance(event, SESSION_EVENTS):
+    elif isinstance(event, agent_events.SESSION_EVENTS):
         nxt["sessions"] = apply_session(SessionsState.of_document(view.get("sessions")), event).to_document()
-    elif isinstance(event, LINK_EMAIL_EVENTS):
+    elif isinstance(event, agent_events.LINK_EMAIL_EVENTS):
         link = view.get("password_link")
         if link is not None and link["link_id"] == event.payload.link_id:  # else about a replaced link
             sent = event.payload
             emailed = {"status": "sent", "recipient": sent.recipient, "attempt": sent.attempt, "reason": None}
-            if isinstance(event, AgentPasswordLinkEmailFailed):
+            if isinstance(event, agent_events.AgentPasswordLinkEmailFailed):
                 retrying = event.payload.next_attempt_at is not None
                 emailed.update(status="retrying" if retrying else "failed", reason=event.payload.reason)
             nxt["password_link"] = {**link, "emailed": emailed}
@@ -382,7 +353,9 @@ def apply_credentials(view: View | None, event: EventBase, position: int) -> Vie
 
 
 def apply_canned_response(view: View | None, event: EventBase, position: int) -> View:
-    if isinstance(event, CannedResponseCreated | CannedResponseUpdated):
+    if isinstance(
+        event, canned_response_events.CannedResponseCreated | canned_response_events.CannedResponseUpdated
+    ):
         created_at = view["created_at"] if view else event.occurred_at
         return {
             **_base(event, position),
@@ -392,7 +365,7 @@ def apply_canned_response(view: View | None, event: EventBase, position: int) ->
             "created_at": created_at,
             "deleted": False,
         }
-    if isinstance(event, CannedResponseDeleted):
+    if isinstance(event, canned_response_events.CannedResponseDeleted):
         if view is None:
             raise EventOutOfPlace(f"canned response {event.aggregate_id} deleted before it was created")
         return {**view, "position": position, "updated_at": event.occurred_at, "deleted": True}
@@ -400,7 +373,7 @@ def apply_canned_response(view: View | None, event: EventBase, position: int) ->
 
 
 def apply_department(view: View | None, event: EventBase, position: int) -> View:
-    if not isinstance(event, DepartmentConfigured):
+    if not isinstance(event, department_events.DepartmentConfigured):
         raise EventOutOfPlace(f"{event.type} does not belong to a department view")
     return {
         **_base(event, position),

@@ -13,13 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from shared.events import EventBase
-from shared.events.agent import (
-    AgentSessionEnded,
-    AgentSessionsRevoked,
-    AgentSignInFailed,
-    AgentSignInLocked,
-    AgentSignInReset,
-)
+from shared.events import agent as agent_events
 
 FAILURES_KEPT = 50
 
@@ -58,9 +52,9 @@ def _after_reset(state: SignInState) -> SignInState:
 
 def apply_sign_in(state: SignInState, event: EventBase) -> SignInState:
     at = event.occurred_at.timestamp()
-    if isinstance(event, AgentSignInFailed):
+    if isinstance(event, agent_events.AgentSignInFailed):
         return _after_reset(replace(state, failures={**state.failures, event.event_id: at}))
-    if isinstance(event, AgentSignInLocked):
+    if isinstance(event, agent_events.AgentSignInLocked):
         if state.locked_at is not None and state.locked_at >= at:
             return state
         locked = replace(
@@ -70,7 +64,7 @@ def apply_sign_in(state: SignInState, event: EventBase) -> SignInState:
             lock_number=event.payload.lock_number,
         )
         return _after_reset(locked)
-    if isinstance(event, AgentSignInReset):
+    if isinstance(event, agent_events.AgentSignInReset):
         return _after_reset(replace(state, reset_at=max(state.reset_at, at)))
     raise ValueError(f"{event.type} is not a sign-in event")
 
@@ -105,12 +99,12 @@ class SessionsState:
 
 def apply_session(state: SessionsState, event: EventBase) -> SessionsState:
     at = event.occurred_at.timestamp()
-    if isinstance(event, AgentSessionEnded):
+    if isinstance(event, agent_events.AgentSessionEnded):
         # Sessions whose tokens expired by now need no record: an expired token is refused anyway.
         ended = {sid: until for sid, until in state.ended.items() if until > at}
         ended[event.payload.session_id] = event.payload.expires_at.timestamp()
         return replace(state, ended=ended)
-    if isinstance(event, AgentSessionsRevoked):
+    if isinstance(event, agent_events.AgentSessionsRevoked):
         return replace(state, revoked_before=max(state.revoked_before, at))
     raise ValueError(f"{event.type} is not a session event")
 

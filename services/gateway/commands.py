@@ -16,25 +16,9 @@ from services.gateway.auth import AgentPrincipal, VisitorPrincipal
 from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound, UnsupportedMediaType
 from shared.capacity import limit_of_agent
 from shared.events import Actor, EventBase
-from shared.events.conversation import (
-    AttachmentRef,
-    ConversationClosed,
-    ConversationRead,
-    ConversationReopened,
-    DirectConversationStarted,
-    MessagePosted,
-    NoteAdded,
-    ParticipantJoined,
-    ParticipantLeft,
-    RatingGiven,
-    ReassignmentRequested,
-    TagAdded,
-    TagRemoved,
-    TeammateInvited,
-    TransferRequested,
-)
+from shared.events import conversation as conversation_events
+from shared.events import transcript as transcript_events
 from shared.events.envelope import new_id
-from shared.events.transcript import TranscriptRequested
 from shared.transcripts import VISITOR_REQUESTS_PER_CONVERSATION, visitor_requests_left
 
 View = Mapping[str, Any]
@@ -96,15 +80,23 @@ def pending_visitor_conversation(visitor: VisitorPrincipal) -> dict[str, Any]:
 
 
 def visitor_message(
-    *, conversation: View, visitor: VisitorPrincipal, text: str, attachments: list[AttachmentRef]
+    *,
+    conversation: View,
+    visitor: VisitorPrincipal,
+    text: str,
+    attachments: list[conversation_events.AttachmentRef],
 ) -> list[EventBase]:
     """A visitor writing to a closed conversation reopens it, as Chatwoot and Tiledesk do."""
     envelope = _envelope(conversation, visitor_actor(visitor))
     events: list[EventBase] = []
     if conversation["status"] == "closed":
-        events.append(ConversationReopened(**envelope, payload={"reason": "visitor_message"}))
+        events.append(
+            conversation_events.ConversationReopened(**envelope, payload={"reason": "visitor_message"})
+        )
     events.append(
-        MessagePosted(**envelope, payload={"message_id": new_id(), "text": text, "attachments": attachments})
+        conversation_events.MessagePosted(
+            **envelope, payload={"message_id": new_id(), "text": text, "attachments": attachments}
+        )
     )
     return events
 
@@ -114,9 +106,9 @@ def agent_message(
     conversation: View,
     agent: AgentPrincipal,
     text: str,
-    attachments: list[AttachmentRef],
+    attachments: list[conversation_events.AttachmentRef],
     canned_response_id: str | None,
-) -> MessagePosted:
+) -> conversation_events.MessagePosted:
     _require_open(conversation, "answered")
     _require_participant(conversation, agent)
     if attachments:
@@ -127,7 +119,7 @@ def agent_message(
         "attachments": attachments,
         "canned_response_id": canned_response_id,
     }
-    return MessagePosted(**_envelope(conversation, agent_actor(agent)), payload=payload)
+    return conversation_events.MessagePosted(**_envelope(conversation, agent_actor(agent)), payload=payload)
 
 
 def check_attachment_allowed(*, conversation: View) -> None:
@@ -135,43 +127,49 @@ def check_attachment_allowed(*, conversation: View) -> None:
     _refuse_files_in_direct(conversation)
 
 
-def note(*, conversation: View, agent: AgentPrincipal, text: str) -> NoteAdded:
-    return NoteAdded(
+def note(*, conversation: View, agent: AgentPrincipal, text: str) -> conversation_events.NoteAdded:
+    return conversation_events.NoteAdded(
         **_envelope(conversation, agent_actor(agent)), payload={"note_id": new_id(), "text": text}
     )
 
 
-def add_tag(*, conversation: View, agent: AgentPrincipal, tag: str) -> TagAdded | None:
+def add_tag(*, conversation: View, agent: AgentPrincipal, tag: str) -> conversation_events.TagAdded | None:
     _require_open(conversation, "tagged")
     if tag in conversation["tags"]:
         return None
-    return TagAdded(**_envelope(conversation, agent_actor(agent)), payload={"tag": tag})
+    return conversation_events.TagAdded(**_envelope(conversation, agent_actor(agent)), payload={"tag": tag})
 
 
-def remove_tag(*, conversation: View, agent: AgentPrincipal, tag: str) -> TagRemoved:
+def remove_tag(*, conversation: View, agent: AgentPrincipal, tag: str) -> conversation_events.TagRemoved:
     _require_open(conversation, "tagged")
     if tag not in conversation["tags"]:
         raise NotFound(f"conversation has no tag {tag!r}")
-    return TagRemoved(**_envelope(conversation, agent_actor(agent)), payload={"tag": tag})
+    return conversation_events.TagRemoved(**_envelope(conversation, agent_actor(agent)), payload={"tag": tag})
 
 
-def mark_read(*, conversation: View, agent: AgentPrincipal, up_to_position: int) -> ConversationRead | None:
+def mark_read(
+    *, conversation: View, agent: AgentPrincipal, up_to_position: int
+) -> conversation_events.ConversationRead | None:
     if not (conversation.get("unread") or {}).get(agent.agent_id):
         return None
     payload = {"agent_id": agent.agent_id, "up_to_position": up_to_position}
-    return ConversationRead(**_envelope(conversation, agent_actor(agent)), payload=payload)
+    return conversation_events.ConversationRead(
+        **_envelope(conversation, agent_actor(agent)), payload=payload
+    )
 
 
-def join(*, conversation: View, agent: AgentPrincipal) -> ParticipantJoined | None:
+def join(*, conversation: View, agent: AgentPrincipal) -> conversation_events.ParticipantJoined | None:
     _require_open(conversation, "joined")
     if agent.agent_id in conversation["participants"]:
         return None
-    return ParticipantJoined(
+    return conversation_events.ParticipantJoined(
         **_envelope(conversation, agent_actor(agent)), payload={"agent_id": agent.agent_id}
     )
 
 
-def invite_teammate(*, conversation: View, agent: AgentPrincipal, teammate: View) -> TeammateInvited | None:
+def invite_teammate(
+    *, conversation: View, agent: AgentPrincipal, teammate: View
+) -> conversation_events.TeammateInvited | None:
     _require_open(conversation, "given a teammate")
     if conversation["kind"] == "visitor" and not (
         _is_participant(conversation, agent) or agent.is_supervisor
@@ -181,16 +179,16 @@ def invite_teammate(*, conversation: View, agent: AgentPrincipal, teammate: View
         _require_participant(conversation, agent)
     if teammate["_id"] in conversation["participants"]:
         return None
-    return TeammateInvited(
+    return conversation_events.TeammateInvited(
         **_envelope(conversation, agent_actor(agent)), payload={"agent_id": teammate["_id"]}
     )
 
 
-def leave(*, conversation: View, agent: AgentPrincipal) -> ParticipantLeft:
+def leave(*, conversation: View, agent: AgentPrincipal) -> conversation_events.ParticipantLeft:
     _require_open(conversation, "left")
     if not _is_participant(conversation, agent):
         raise Conflict("you are not a participant of this conversation")
-    return ParticipantLeft(
+    return conversation_events.ParticipantLeft(
         **_envelope(conversation, agent_actor(agent)), payload={"agent_id": agent.agent_id}
     )
 
@@ -202,7 +200,7 @@ def reassign(
     target: View,
     open_chats: Mapping[str, int],
     departments: Iterable[View],
-) -> ReassignmentRequested | None:
+) -> conversation_events.ReassignmentRequested | None:
     """None when the target already has the conversation. `open_chats` counts each agent's open assigned
     chats as the view sees them; whether the target is at their limit follows `shared/capacity.py`, the
     rule the router enforces, so only a supervisor can push them past it (recorded as forced)."""
@@ -220,12 +218,14 @@ def reassign(
     if at_capacity and not agent.is_supervisor:
         raise Conflict(f"{target['name']} is at their chat limit; only a supervisor can force it")
     payload = {"agent_id": target["_id"], "forced": at_capacity}
-    return ReassignmentRequested(**_envelope(conversation, agent_actor(agent)), payload=payload)
+    return conversation_events.ReassignmentRequested(
+        **_envelope(conversation, agent_actor(agent)), payload=payload
+    )
 
 
 def start_direct(
     *, agent: AgentPrincipal, agent_ids: Sequence[str], found: Mapping[str, View], subject: str | None
-) -> DirectConversationStarted:
+) -> conversation_events.DirectConversationStarted:
     """An agent-to-agent chat with the teammates named in `agent_ids` (the starter is always in it, once);
     `found` is the agent views of those ids the starter's team has."""
     teammates = [a for a in dict.fromkeys(agent_ids) if a != agent.agent_id]
@@ -235,7 +235,7 @@ def start_direct(
         raise NotFound(f"agents not found: {', '.join(missing)}")
     if len(teammates) + 1 > MAX_DIRECT_PARTICIPANTS:
         raise Conflict(f"a direct conversation holds at most {MAX_DIRECT_PARTICIPANTS} agents")
-    return DirectConversationStarted(
+    return conversation_events.DirectConversationStarted(
         tenant=agent.tenant,
         aggregate_id=new_id(),
         actor=agent_actor(agent),
@@ -245,7 +245,7 @@ def start_direct(
 
 def transfer(
     *, conversation: View, agent: AgentPrincipal, department: View, reason: str | None
-) -> TransferRequested:
+) -> conversation_events.TransferRequested:
     _require_open(conversation, "transferred")
     if conversation["kind"] == "direct":
         raise Conflict("agent-to-agent conversations are not routed")
@@ -258,28 +258,34 @@ def transfer(
     if conversation.get("department") == department["_id"]:
         raise Conflict(f"the conversation is already in {department['name']}")
     payload = {"department": department["_id"], "reason": reason}
-    return TransferRequested(**_envelope(conversation, agent_actor(agent)), payload=payload)
+    return conversation_events.TransferRequested(
+        **_envelope(conversation, agent_actor(agent)), payload=payload
+    )
 
 
-def close(*, conversation: View, actor: Actor, reason: str | None) -> ConversationClosed:
+def close(*, conversation: View, actor: Actor, reason: str | None) -> conversation_events.ConversationClosed:
     if conversation["status"] == "closed":
         raise Conflict("conversation is already closed")
-    return ConversationClosed(**_envelope(conversation, actor), payload={"reason": reason})
+    return conversation_events.ConversationClosed(
+        **_envelope(conversation, actor), payload={"reason": reason}
+    )
 
 
-def rate(*, conversation: View, visitor: VisitorPrincipal, score: int, comment: str | None) -> RatingGiven:
+def rate(
+    *, conversation: View, visitor: VisitorPrincipal, score: int, comment: str | None
+) -> conversation_events.RatingGiven:
     if conversation["status"] != "closed":
         raise Conflict("a conversation can be rated once it is closed")
     if conversation.get("rating") is not None:
         raise Conflict("this conversation was already rated")
-    return RatingGiven(
+    return conversation_events.RatingGiven(
         **_envelope(conversation, visitor_actor(visitor)), payload={"score": score, "comment": comment}
     )
 
 
 def request_transcript(
     *, conversation: View, actor: Actor, recipient: str | None, email_configured: bool
-) -> TranscriptRequested:
+) -> transcript_events.TranscriptRequested:
     """Email the transcript to `recipient`, else to the email the visitor gave. A visitor may ask only once
     their chat has ended, and only a few times per conversation (the widget must not be a way to email
     anybody); an agent may send it at any time, to any address."""
@@ -297,7 +303,7 @@ def request_transcript(
     recipient = recipient or (conversation.get("visitor") or {}).get("email")
     if not recipient:
         raise ApiError("no email address: give the address to send the transcript to")
-    return TranscriptRequested(
+    return transcript_events.TranscriptRequested(
         **_envelope(conversation, actor), payload={"request_id": new_id(), "recipient": recipient}
     )
 

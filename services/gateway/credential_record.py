@@ -22,14 +22,7 @@ from services.conversation.sign_ins import (
 from services.gateway.publisher import EventPublisher
 from shared.emails import normalized_email
 from shared.events import EventBase
-from shared.events.agent import (
-    SESSION_EVENTS,
-    SIGN_IN_EVENTS,
-    AgentDeactivated,
-    AgentPasswordLinkIssued,
-    AgentPasswordSet,
-    AgentReactivated,
-)
+from shared.events import agent as agent_events
 
 ACCOUNTS_KEPT = 10_000
 LINKS_KEPT = 10_000
@@ -55,22 +48,22 @@ class CredentialRecord:
 
     def apply(self, event: EventBase) -> None:
         agent_id = event.aggregate_id
-        if isinstance(event, SIGN_IN_EVENTS):
+        if isinstance(event, agent_events.SIGN_IN_EVENTS):
             self._sign_ins[agent_id] = apply_sign_in(self._sign_ins.pop(agent_id, SignInState()), event)
             if len(self._sign_ins) > self._kept:
                 self._sign_ins.popitem(last=False)  # the view still has it
-        elif isinstance(event, SESSION_EVENTS):
+        elif isinstance(event, agent_events.SESSION_EVENTS):
             self._sessions[agent_id] = apply_session(self._sessions.get(agent_id, SessionsState()), event)
-        elif isinstance(event, AgentPasswordLinkIssued):
+        elif isinstance(event, agent_events.AgentPasswordLinkIssued):
             self._note_link(event)
-        elif isinstance(event, AgentPasswordSet) and event.payload.link_id is not None:
+        elif isinstance(event, agent_events.AgentPasswordSet) and event.payload.link_id is not None:
             self._used_links[event.payload.link_id] = None
             if len(self._used_links) > LINKS_KEPT:
                 self._used_links.popitem(last=False)
-        elif isinstance(event, AgentDeactivated | AgentReactivated):
-            self._deactivated[agent_id] = isinstance(event, AgentDeactivated)
+        elif isinstance(event, agent_events.AgentDeactivated | agent_events.AgentReactivated):
+            self._deactivated[agent_id] = isinstance(event, agent_events.AgentDeactivated)
 
-    def _note_link(self, event: AgentPasswordLinkIssued) -> None:
+    def _note_link(self, event: agent_events.AgentPasswordLinkIssued) -> None:
         p = event.payload
         previous = self._links.pop(event.aggregate_id, None)
         if previous is not None:

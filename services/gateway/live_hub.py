@@ -23,21 +23,8 @@ from aiokafka.structs import ConsumerRecord
 from services.conversation.sign_ins import SessionsState, apply_session, session_revoked
 from services.gateway.credential_record import CredentialRecord
 from shared.events import EventBase, InvalidEvent, parse_event
-from shared.events.agent import (
-    ACCOUNT_ACTIVITY_EVENTS,
-    AgentDeactivated,
-    AgentSessionEnded,
-    AgentSessionsRevoked,
-)
-from shared.events.conversation import (
-    AssignmentDecided,
-    ConversationClosed,
-    ConversationReopened,
-    ConversationStarted,
-    MessagePosted,
-    ParticipantJoined,
-    ParticipantLeft,
-)
+from shared.events import agent as agent_events
+from shared.events import conversation as conversation_events
 from shared.kafka import create_consumer
 from shared.logging import get_logger
 from shared.settings import ParleySettings
@@ -50,12 +37,12 @@ SEND_QUEUE_LIMIT = 1000
 REMEMBERED_STATUSES = 100_000
 
 VISITOR_VISIBLE: tuple[type[EventBase], ...] = (
-    MessagePosted,
-    ConversationClosed,
-    ConversationReopened,
-    ParticipantJoined,
-    ParticipantLeft,
-    AssignmentDecided,
+    conversation_events.MessagePosted,
+    conversation_events.ConversationClosed,
+    conversation_events.ConversationReopened,
+    conversation_events.ParticipantJoined,
+    conversation_events.ParticipantLeft,
+    conversation_events.AssignmentDecided,
 )
 
 
@@ -102,12 +89,12 @@ def for_visitor(event: EventBase, offset: int) -> dict[str, Any] | None:
     if not isinstance(event, VISITOR_VISIBLE):
         return None
     shown: dict[str, Any] = {}
-    if isinstance(event, MessagePosted):
+    if isinstance(event, conversation_events.MessagePosted):
         shown = {
             "text": event.payload.text,
             "attachments": [ref.model_dump(mode="json") for ref in event.payload.attachments],
         }
-    elif isinstance(event, AssignmentDecided):
+    elif isinstance(event, conversation_events.AssignmentDecided):
         shown = {"outcome": event.payload.outcome, "queue_position": event.payload.queue_position}
     return {
         "kind": "event",
@@ -135,9 +122,11 @@ class ConversationStatuses:
         self._status: OrderedDict[str, str] = OrderedDict()
 
     def follow(self, event: EventBase) -> None:
-        if isinstance(event, ConversationStarted | ConversationReopened):
+        if isinstance(
+            event, conversation_events.ConversationStarted | conversation_events.ConversationReopened
+        ):
             self._remember(event.aggregate_id, "open")
-        elif isinstance(event, ConversationClosed):
+        elif isinstance(event, conversation_events.ConversationClosed):
             self._remember(event.aggregate_id, "closed")
 
     def of(self, conversation_id: str) -> str | None:
@@ -216,7 +205,7 @@ class LiveHub:
             return  # the projection dead-letters it
         if self._record is not None:
             self._record.apply(event)
-        if isinstance(event, AgentSessionEnded | AgentSessionsRevoked):
+        if isinstance(event, agent_events.AgentSessionEnded | agent_events.AgentSessionsRevoked):
             for connection in self._agents.get(event.tenant, ()):
                 if connection.agent_id == event.aggregate_id and session_revoked(
                     apply_session(SessionsState(), event), connection.session_id, connection.issued_at
@@ -229,9 +218,9 @@ class LiveHub:
         except InvalidEvent:
             return  # the projections dead-letter it; there is nothing to show
         self.events_seen += 1
-        if self._record is not None and isinstance(event, ACCOUNT_ACTIVITY_EVENTS):
+        if self._record is not None and isinstance(event, agent_events.ACCOUNT_ACTIVITY_EVENTS):
             self._record.apply(event)  # refused at sign-in and on every request at once, on every instance
-        if isinstance(event, AgentDeactivated):
+        if isinstance(event, agent_events.AgentDeactivated):
             for connection in self._agents.get(event.tenant, ()):
                 if connection.agent_id == event.aggregate_id:
                     connection.end()

@@ -21,23 +21,9 @@ from services.gateway.schemas import ConfigureDepartment, InviteAgent
 from shared.capacity import limit_of_agent
 from shared.emails import normalized_email
 from shared.events import Actor, EventBase
-from shared.events.agent import (
-    AgentChatLimitSet,
-    AgentDeactivated,
-    AgentInvited,
-    AgentPasswordLinkIssued,
-    AgentPasswordSet,
-    AgentProfileUpdated,
-    AgentReactivated,
-    AgentRole,
-    AgentRoleChanged,
-    AgentSessionsRevoked,
-    AgentSignInReset,
-    AgentStatus,
-    AgentStatusChanged,
-)
-from shared.events.canned_response import CannedResponseCreated, CannedResponseDeleted, CannedResponseUpdated
-from shared.events.department import DepartmentConfigured, DepartmentConfiguredPayload
+from shared.events import agent as agent_events
+from shared.events import canned_response as canned_response_events
+from shared.events import department as department_events
 from shared.events.envelope import new_id
 from shared.password_links import link_voided
 
@@ -45,7 +31,7 @@ E = TypeVar("E", bound=EventBase)
 
 MAX_DEPARTMENT_MEMBERS = next(
     m.max_length
-    for m in DepartmentConfiguredPayload.model_fields["members"].metadata
+    for m in department_events.DepartmentConfiguredPayload.model_fields["members"].metadata
     if getattr(m, "max_length", None) is not None
 )
 
@@ -73,17 +59,17 @@ def _about_me(me: View, cls: type[E], payload: Any) -> E:
     )
 
 
-def status_on_sign_in(*, me: View) -> AgentStatusChanged | None:
+def status_on_sign_in(*, me: View) -> agent_events.AgentStatusChanged | None:
     """An agent who never chose a status becomes available on signing in, so a new team sees chats routed
     at once; a status the agent chose is remembered (an agent who went offline stays offline)."""
     if me.get("status_chosen", True):
         return None
-    return _about_me(me, AgentStatusChanged, {"status": "available"})
+    return _about_me(me, agent_events.AgentStatusChanged, {"status": "available"})
 
 
 def update_profile(
     *, me: View, changes: Mapping[str, Any], departments: Iterable[View] = ()
-) -> AgentProfileUpdated:
+) -> agent_events.AgentProfileUpdated:
     """An agent may lower their own chat limit, never raise it past what the team set (a supervisor's
     setting, else the department's or team's default that applies); supervisors set any limit."""
     if not changes:
@@ -93,7 +79,7 @@ def update_profile(
         ceiling = own_chat_limit_ceiling(me, departments)
         if wanted > ceiling:
             raise Forbidden(f"your chat limit can be at most {ceiling}, the limit a supervisor set")
-    return _about_me(me, AgentProfileUpdated, dict(changes))
+    return _about_me(me, agent_events.AgentProfileUpdated, dict(changes))
 
 
 def own_chat_limit_ceiling(me: View, departments: Iterable[View]) -> int:
@@ -103,8 +89,8 @@ def own_chat_limit_ceiling(me: View, departments: Iterable[View]) -> int:
     return limit_of_agent({**me, "max_concurrent_chats": None}, departments).chats
 
 
-def set_status(*, me: View, status: AgentStatus) -> AgentStatusChanged:
-    return _about_me(me, AgentStatusChanged, {"status": status})
+def set_status(*, me: View, status: agent_events.AgentStatus) -> agent_events.AgentStatusChanged:
+    return _about_me(me, agent_events.AgentStatusChanged, {"status": status})
 
 
 def _require_shortcut_free(existing: Iterable[View], shortcut: str, except_id: str | None = None) -> None:
@@ -121,24 +107,26 @@ def _require_may_change(agent: AgentPrincipal, response: View) -> None:
 
 def create_canned_response(
     *, agent: AgentPrincipal, shortcut: str, text: str, existing: Iterable[View]
-) -> CannedResponseCreated:
+) -> canned_response_events.CannedResponseCreated:
     _require_shortcut_free(existing, shortcut)
     payload = {"shortcut": shortcut, "text": text}
-    return _by(agent, CannedResponseCreated, new_id(), payload)
+    return _by(agent, canned_response_events.CannedResponseCreated, new_id(), payload)
 
 
 def update_canned_response(
     *, agent: AgentPrincipal, response: View, shortcut: str, text: str, existing: Iterable[View]
-) -> CannedResponseUpdated:
+) -> canned_response_events.CannedResponseUpdated:
     _require_may_change(agent, response)
     _require_shortcut_free(existing, shortcut, except_id=response["_id"])
     payload = {"shortcut": shortcut, "text": text}
-    return _by(agent, CannedResponseUpdated, response["_id"], payload)
+    return _by(agent, canned_response_events.CannedResponseUpdated, response["_id"], payload)
 
 
-def delete_canned_response(*, agent: AgentPrincipal, response: View) -> CannedResponseDeleted:
+def delete_canned_response(
+    *, agent: AgentPrincipal, response: View
+) -> canned_response_events.CannedResponseDeleted:
     _require_may_change(agent, response)
-    return _by(agent, CannedResponseDeleted, response["_id"], {})
+    return _by(agent, canned_response_events.CannedResponseDeleted, response["_id"], {})
 
 
 def configure_department(
@@ -148,7 +136,7 @@ def configure_department(
     config: ConfigureDepartment,
     members_found: Mapping[str, View],
     fallback: View | None,
-) -> DepartmentConfigured:
+) -> department_events.DepartmentConfigured:
     """`members_found` is the agent views of `config.members` the team has; `fallback` the view of
     `config.fallback`, None when there is none. A fallback has to exist before a department names it, so
     overflow never goes nowhere."""
@@ -163,7 +151,7 @@ def configure_department(
         if fallback is None:
             raise NotFound(f"fallback department {config.fallback} not found")
     payload = {**config.model_dump(), "members": members}
-    return _by(agent, DepartmentConfigured, department_id, payload)
+    return _by(agent, department_events.DepartmentConfigured, department_id, payload)
 
 
 def as_datetime(epoch: float | None) -> datetime | None:
@@ -175,9 +163,9 @@ def _supervisor_only(agent: AgentPrincipal, what: str) -> None:
         raise Forbidden(f"only supervisors {what}")
 
 
-def unlock_sign_in(agent: AgentPrincipal, teammate: View) -> AgentSignInReset:
+def unlock_sign_in(agent: AgentPrincipal, teammate: View) -> agent_events.AgentSignInReset:
     _supervisor_only(agent, "lift a sign-in lock")
-    return _by(agent, AgentSignInReset, teammate["_id"], {"reason": "unlocked"})
+    return _by(agent, agent_events.AgentSignInReset, teammate["_id"], {"reason": "unlocked"})
 
 
 def revoke_sessions(
@@ -185,10 +173,10 @@ def revoke_sessions(
     teammate: View,
     *,
     reason: Literal["signed_out_everywhere", "deactivated", "role_changed"],
-) -> AgentSessionsRevoked:
+) -> agent_events.AgentSessionsRevoked:
     """Every token the teammate holds stops working (sign out everywhere, deactivation, a role change)."""
     _supervisor_only(agent, "sign a teammate out everywhere")
-    return _by(agent, AgentSessionsRevoked, teammate["_id"], {"reason": reason})
+    return _by(agent, agent_events.AgentSessionsRevoked, teammate["_id"], {"reason": reason})
 
 
 # -- the team's accounts (supervisors) ------------------------------------------------------------------
@@ -210,7 +198,7 @@ class NewLink:
 
 def _link_issued(
     agent: AgentPrincipal, agent_id: str, email: str, link: NewLink, purpose: Literal["invite", "reset"]
-) -> AgentPasswordLinkIssued:
+) -> agent_events.AgentPasswordLinkIssued:
     payload = {
         "link_id": link.link_id,
         "email": email,
@@ -218,7 +206,7 @@ def _link_issued(
         "purpose": purpose,
         "expires_at": link.expires_at,
     }
-    return _by(agent, AgentPasswordLinkIssued, agent_id, payload)
+    return _by(agent, agent_events.AgentPasswordLinkIssued, agent_id, payload)
 
 
 def invite_agent(
@@ -245,17 +233,28 @@ def invite_agent(
         "role": invitation.role,
         "max_concurrent_chats": invitation.max_concurrent_chats,
     }
-    events: list[EventBase] = [_by(agent, AgentInvited, agent_id, account)]
+    events: list[EventBase] = [_by(agent, agent_events.AgentInvited, agent_id, account)]
     for department_id in wanted:
         department = departments_found[department_id]
-        configuration = {k: v for k, v in department.items() if k in DepartmentConfiguredPayload.model_fields}
+        configuration = {
+            k: v
+            for k, v in department.items()
+            if k in department_events.DepartmentConfiguredPayload.model_fields
+        }
         members = list(dict.fromkeys([*department.get("members", []), agent_id]))
         if len(members) > MAX_DEPARTMENT_MEMBERS:
             raise Conflict(
                 f"the department {department['name']} is full ({MAX_DEPARTMENT_MEMBERS} members); "
                 "remove someone from it or choose another"
             )
-        events.append(_by(agent, DepartmentConfigured, department_id, {**configuration, "members": members}))
+        events.append(
+            _by(
+                agent,
+                department_events.DepartmentConfigured,
+                department_id,
+                {**configuration, "members": members},
+            )
+        )
     events.append(_link_issued(agent, agent_id, email, link, "invite"))
     return events
 
@@ -272,7 +271,7 @@ def require_email_free(*, email_in_use: bool) -> None:
 
 def issue_password_link(
     *, agent: AgentPrincipal, teammate: View, has_password: bool, link: NewLink
-) -> AgentPasswordLinkIssued:
+) -> agent_events.AgentPasswordLinkIssued:
     """A new one-time link (it replaces any earlier one): the invitation again for an account without a
     password yet, else a reset. A deactivated account is reactivated first."""
     _supervisor_only(agent, "issue password links")
@@ -310,7 +309,7 @@ def set_password_with_link(*, link: View, password_hash: str) -> list[EventBase]
         "actor": Actor(kind="agent", id=link["agent_id"]),
     }
     return [
-        AgentPasswordSet.model_validate(
+        agent_events.AgentPasswordSet.model_validate(
             {
                 **owner,
                 "payload": {
@@ -320,8 +319,8 @@ def set_password_with_link(*, link: View, password_hash: str) -> list[EventBase]
                 },
             }
         ),
-        AgentSessionsRevoked.model_validate({**owner, "payload": {"reason": "password_reset"}}),
-        AgentSignInReset.model_validate({**owner, "payload": {"reason": "password_reset"}}),
+        agent_events.AgentSessionsRevoked.model_validate({**owner, "payload": {"reason": "password_reset"}}),
+        agent_events.AgentSignInReset.model_validate({**owner, "payload": {"reason": "password_reset"}}),
     ]
 
 
@@ -347,7 +346,7 @@ def _keep_a_supervisor(team: Team, teammate: View, what: str) -> None:
 
 
 def change_role(
-    *, agent: AgentPrincipal, teammate: View, role: AgentRole, team: Team, has_password: bool
+    *, agent: AgentPrincipal, teammate: View, role: agent_events.AgentRole, team: Team, has_password: bool
 ) -> list[EventBase]:
     """The new role, and the teammate's sessions revoked so their next token carries it (a demoted
     supervisor loses supervisor rights at once)."""
@@ -358,15 +357,17 @@ def change_role(
         )
     if role != "supervisor":
         _keep_a_supervisor(team, teammate, "this change")
-    events: list[EventBase] = [_by(agent, AgentRoleChanged, teammate["_id"], {"role": role})]
+    events: list[EventBase] = [_by(agent, agent_events.AgentRoleChanged, teammate["_id"], {"role": role})]
     if has_password:
         events.append(revoke_sessions(agent, teammate, reason="role_changed"))
     return events
 
 
-def set_chat_limit(*, agent: AgentPrincipal, teammate: View, max_chats: int | None) -> AgentChatLimitSet:
+def set_chat_limit(
+    *, agent: AgentPrincipal, teammate: View, max_chats: int | None
+) -> agent_events.AgentChatLimitSet:
     _supervisor_only(agent, "set a teammate's chat limit")
-    return _by(agent, AgentChatLimitSet, teammate["_id"], {"max_concurrent_chats": max_chats})
+    return _by(agent, agent_events.AgentChatLimitSet, teammate["_id"], {"max_concurrent_chats": max_chats})
 
 
 def deactivate_agent(
@@ -378,7 +379,7 @@ def deactivate_agent(
     if teammate.get("deactivated"):
         raise Conflict(f"{teammate['name']} is already deactivated")
     _keep_a_supervisor(team, teammate, "deactivating them")
-    events: list[EventBase] = [_by(agent, AgentDeactivated, teammate["_id"], {})]
+    events: list[EventBase] = [_by(agent, agent_events.AgentDeactivated, teammate["_id"], {})]
     if has_password:
         events.append(revoke_sessions(agent, teammate, reason="deactivated"))
     return events
@@ -408,8 +409,8 @@ def require_may_take_chats(teammate: View) -> None:
         raise Conflict(f"{teammate['name']} is deactivated")
 
 
-def reactivate_agent(*, agent: AgentPrincipal, teammate: View) -> AgentReactivated:
+def reactivate_agent(*, agent: AgentPrincipal, teammate: View) -> agent_events.AgentReactivated:
     _supervisor_only(agent, "reactivate teammates")
     if not teammate.get("deactivated"):
         raise Conflict(f"{teammate['name']} is not deactivated")
-    return _by(agent, AgentReactivated, teammate["_id"], {})
+    return _by(agent, agent_events.AgentReactivated, teammate["_id"], {})

@@ -16,21 +16,7 @@ from typing import Any
 
 from shared.business_hours import hours_of, open_seconds_between
 from shared.events import EventBase
-from shared.events.conversation import (
-    AssignmentDecided,
-    ConversationClosed,
-    ConversationReopened,
-    ConversationStarted,
-    DirectConversationStarted,
-    MessagePosted,
-    NoteAdded,
-    ParticipantJoined,
-    ParticipantLeft,
-    RatingGiven,
-    TagAdded,
-    TagRemoved,
-    TeammateInvited,
-)
+from shared.events import conversation as conversation_events
 
 Doc = dict[str, Any]
 PREVIEW_CHARS = 140
@@ -71,15 +57,15 @@ def line_id(conversation_id: str, position: int) -> str:
 
 # Which activity events are agents-only; everything else in a transcript is visible to the visitor.
 _ACTIVITY_INTERNAL: dict[type[EventBase], bool] = {
-    ParticipantJoined: False,
-    ParticipantLeft: False,
-    TeammateInvited: False,
-    ConversationClosed: False,
-    ConversationReopened: False,
-    RatingGiven: False,
-    AssignmentDecided: True,
-    TagAdded: True,
-    TagRemoved: True,
+    conversation_events.ParticipantJoined: False,
+    conversation_events.ParticipantLeft: False,
+    conversation_events.TeammateInvited: False,
+    conversation_events.ConversationClosed: False,
+    conversation_events.ConversationReopened: False,
+    conversation_events.RatingGiven: False,
+    conversation_events.AssignmentDecided: True,
+    conversation_events.TagAdded: True,
+    conversation_events.TagRemoved: True,
 }
 
 
@@ -98,7 +84,7 @@ def message_line(event: EventBase, position: int) -> Doc | None:
         "event_type": event.type,
         "created_at": to_ms(event.occurred_at),
     }
-    if isinstance(event, MessagePosted):
+    if isinstance(event, conversation_events.MessagePosted):
         return {
             **line,
             "kind": "message",
@@ -107,7 +93,7 @@ def message_line(event: EventBase, position: int) -> Doc | None:
             "attachments": [ref.model_dump(mode="json") for ref in event.payload.attachments],
             "canned_response_id": event.payload.canned_response_id,
         }
-    if isinstance(event, NoteAdded):
+    if isinstance(event, conversation_events.NoteAdded):
         return {**line, "kind": "note", "internal": True, "text": event.payload.text}
     internal = _ACTIVITY_INTERNAL.get(type(event))
     if internal is None:
@@ -144,9 +130,9 @@ def add_search_terms(terms: list[str], text: str | None) -> None:
 def searchable_text(event: EventBase) -> str | None:
     """What an event adds to its conversation's search terms: message and internal-note text (agents search
     their own notes; the terms never leave the server) and tags (shown in the transcript as they are added)."""
-    if isinstance(event, MessagePosted | NoteAdded):
+    if isinstance(event, conversation_events.MessagePosted | conversation_events.NoteAdded):
         return event.payload.text
-    if isinstance(event, TagAdded):
+    if isinstance(event, conversation_events.TagAdded):
         return event.payload.tag
     return None
 
@@ -211,11 +197,11 @@ def _new_summary(event: EventBase, position: int) -> Doc:
         "open_search_terms": [],
         "position": position,
     }
-    if isinstance(event, ConversationStarted):
+    if isinstance(event, conversation_events.ConversationStarted):
         summary["visitor"] = {"name": event.payload.visitor.name, "email": event.payload.visitor.email}
         summary["department"] = event.payload.department
         summary["open_search_terms"] = _visitor_terms(summary["visitor"])
-    elif isinstance(event, DirectConversationStarted):
+    elif isinstance(event, conversation_events.DirectConversationStarted):
         summary["kind"] = "direct"
         summary["subject"] = event.payload.subject
         for agent_id in event.payload.participant_ids:
@@ -223,7 +209,7 @@ def _new_summary(event: EventBase, position: int) -> Doc:
     return summary
 
 
-def _preview(message: MessagePosted) -> str:
+def _preview(message: conversation_events.MessagePosted) -> str:
     if message.payload.text:
         return message.payload.text[:PREVIEW_CHARS]
     return ", ".join(ref.filename for ref in message.payload.attachments)[:PREVIEW_CHARS]
@@ -231,7 +217,9 @@ def _preview(message: MessagePosted) -> str:
 
 def apply_summary(summary: Doc | None, event: EventBase, position: int) -> Doc:
     """Fold one event into a conversation summary; returns a new dict, never mutates its input."""
-    starts = isinstance(event, ConversationStarted | DirectConversationStarted)
+    starts = isinstance(
+        event, conversation_events.ConversationStarted | conversation_events.DirectConversationStarted
+    )
     if summary is None:
         if not starts:
             raise UnknownConversation(f"{event.type} for conversation {event.aggregate_id} never started")
@@ -244,7 +232,7 @@ def apply_summary(summary: Doc | None, event: EventBase, position: int) -> Doc:
     new = copy.deepcopy(summary)
     new["position"] = position
     at = to_ms(event.occurred_at)
-    if isinstance(event, MessagePosted):
+    if isinstance(event, conversation_events.MessagePosted):
         new["message_count"] += 1
         new["last_message_preview"] = _preview(event)
         new["last_message_at"] = at
@@ -252,28 +240,28 @@ def apply_summary(summary: Doc | None, event: EventBase, position: int) -> Doc:
             new["first_response_at"] = at
             new["first_responder_id"] = event.actor.id
             new["first_response_seconds"] = _seconds(new["created_at"], at)
-    elif isinstance(event, TagAdded):
+    elif isinstance(event, conversation_events.TagAdded):
         _add(new["tags"], event.payload.tag)
-    elif isinstance(event, TagRemoved):
+    elif isinstance(event, conversation_events.TagRemoved):
         new["tags"] = [tag for tag in new["tags"] if tag != event.payload.tag]
-    elif isinstance(event, ParticipantJoined | TeammateInvited):
+    elif isinstance(event, conversation_events.ParticipantJoined | conversation_events.TeammateInvited):
         _add(new["agent_ids"], event.payload.agent_id)
-    elif isinstance(event, AssignmentDecided):
+    elif isinstance(event, conversation_events.AssignmentDecided):
         assigned = event.payload.outcome == "assigned"
         new["assignee_id"] = event.payload.agent_id if assigned else None
         if assigned:
             _add(new["agent_ids"], event.payload.agent_id)
-    elif isinstance(event, ConversationClosed):
+    elif isinstance(event, conversation_events.ConversationClosed):
         new["status"] = "closed"
         new["closed_at"] = at
         new["closed_day"] = day_of(at)
         new["closed_by"] = {"kind": event.actor.kind, "id": event.actor.id}
         new["resolution_seconds"] = _seconds(new["created_at"], at)
-    elif isinstance(event, ConversationReopened):
+    elif isinstance(event, conversation_events.ConversationReopened):
         new["status"] = "open"
         new["closed_at"] = new["closed_day"] = new["closed_by"] = new["resolution_seconds"] = None
         new["reopen_count"] += 1
-    elif isinstance(event, RatingGiven):
+    elif isinstance(event, conversation_events.RatingGiven):
         new["rating"] = {"score": event.payload.score, "comment": event.payload.comment}
     terms = new.get("search_terms", []) + new.get("open_search_terms", [])  # one of them is empty
     add_search_terms(terms, searchable_text(event))

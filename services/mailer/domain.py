@@ -13,12 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from shared.events import EventBase
-from shared.events.agent import (
-    AgentPasswordLinkEmailed,
-    AgentPasswordLinkEmailFailed,
-    AgentPasswordLinkIssued,
-)
-from shared.events.transcript import TranscriptFailed, TranscriptRequested, TranscriptSent
+from shared.events import agent as agent_events
+from shared.events import transcript as transcript_events
 from shared.retry import RetryPolicy
 from shared.topics import AGENT_CREDENTIALS, CONVERSATION_EVENTS_TOPIC, TopicSpec
 
@@ -185,9 +181,9 @@ class MailFlow:
 TRANSCRIPTS = MailFlow(
     name="transcript",
     topic=CONVERSATION_EVENTS_TOPIC,
-    requested=TranscriptRequested,
-    sent=TranscriptSent,
-    failed=TranscriptFailed,
+    requested=transcript_events.TranscriptRequested,
+    sent=transcript_events.TranscriptSent,
+    failed=transcript_events.TranscriptFailed,
     id_field="request_id",
     recipient_field="recipient",
     mark=b'"type":"conversation.transcript_',
@@ -195,9 +191,9 @@ TRANSCRIPTS = MailFlow(
 PASSWORD_LINKS = MailFlow(
     name="password_link",
     topic=AGENT_CREDENTIALS,
-    requested=AgentPasswordLinkIssued,
-    sent=AgentPasswordLinkEmailed,
-    failed=AgentPasswordLinkEmailFailed,
+    requested=agent_events.AgentPasswordLinkIssued,
+    sent=agent_events.AgentPasswordLinkEmailed,
+    failed=agent_events.AgentPasswordLinkEmailFailed,
     id_field="link_id",
     recipient_field="email",
     mark=b'"type":"agent.password_link_',

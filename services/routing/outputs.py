@@ -15,13 +15,8 @@ from typing import Any
 from services.routing.config import RoutingSettings
 from services.routing.decisions import Output, PositionChanged
 from shared.events import Actor, EventBase
-from shared.events.conversation import (
-    AssignmentDecided,
-    AssignmentDecidedPayload,
-    QueuePositionChanged,
-    QueuePositionChangedPayload,
-)
-from shared.events.routing import RoutingTick, RoutingTickPayload
+from shared.events import conversation as conversation_events
+from shared.events import routing as routing_events
 
 ROUTER = Actor(kind="system", id="router")
 # Decision ids derive from the fact that caused them, so a decision re-sent after a crash is recognisably
@@ -29,7 +24,9 @@ ROUTER = Actor(kind="system", id="router")
 DECISION_IDS = uuid.UUID("6f1d5a3c-4b8e-4d2a-9c61-0b7e5f3a2d10")
 
 
-def output_event(fact: EventBase, output: Output, index: int) -> AssignmentDecided | QueuePositionChanged:
+def output_event(
+    fact: EventBase, output: Output, index: int
+) -> conversation_events.AssignmentDecided | conversation_events.QueuePositionChanged:
     """The event for the index-th output of a fact."""
     envelope: dict[str, Any] = {
         "event_id": str(uuid.uuid5(DECISION_IDS, f"{fact.event_id}/{index}")),
@@ -42,17 +39,17 @@ def output_event(fact: EventBase, output: Output, index: int) -> AssignmentDecid
         "causation_id": fact.event_id,
     }
     if isinstance(output, PositionChanged):
-        return QueuePositionChanged(
+        return conversation_events.QueuePositionChanged(
             **envelope,
-            payload=QueuePositionChangedPayload(
+            payload=conversation_events.QueuePositionChangedPayload(
                 department=output.department or None,
                 position=output.position,
                 queue_length=output.queue_length,
             ),
         )
-    return AssignmentDecided(
+    return conversation_events.AssignmentDecided(
         **envelope,
-        payload=AssignmentDecidedPayload(
+        payload=conversation_events.AssignmentDecidedPayload(
             outcome=output.outcome,
             agent_id=output.agent_id,
             previous_agent_id=output.previous_agent_id,
@@ -65,14 +62,14 @@ def output_event(fact: EventBase, output: Output, index: int) -> AssignmentDecid
     )
 
 
-def tick_fact(tenant: str, at: datetime, settings: RoutingSettings) -> RoutingTick:
+def tick_fact(tenant: str, at: datetime, settings: RoutingSettings) -> routing_events.RoutingTick:
     """The router's clock for one tenant, carrying the time rules in force: a fact like any other."""
-    return RoutingTick(
+    return routing_events.RoutingTick(
         tenant=tenant,
         aggregate_id=tenant,
         actor=ROUTER,
         occurred_at=at,
-        payload=RoutingTickPayload(
+        payload=routing_events.RoutingTickPayload(
             offline_grace_seconds=settings.offline_grace_seconds,
             heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
         ),

@@ -40,52 +40,32 @@ from services.routing.decisions import (
 )
 from services.routing.state import AgentEntry, TenantState, effective_status, new_agent
 from shared.events import EventBase
-from shared.events.agent import (
-    AgentChatLimitSet,
-    AgentDeactivated,
-    AgentHeartbeat,
-    AgentInvited,
-    AgentProfileUpdated,
-    AgentReactivated,
-    AgentRegistered,
-    AgentStatus,
-    AgentStatusChanged,
-)
-from shared.events.conversation import (
-    AssignmentReason,
-    ConversationClosed,
-    ConversationReopened,
-    ConversationStarted,
-    ParticipantJoined,
-    ParticipantLeft,
-    ReassignmentRequested,
-    TeammateInvited,
-    TransferRequested,
-)
-from shared.events.department import DepartmentConfigured
-from shared.events.routing import RoutingTick
+from shared.events import agent as agent_events
+from shared.events import conversation as conversation_events
+from shared.events import department as department_events
+from shared.events import routing as routing_events
 
 # Facts the re-keyer forwards to routing-facts; routing.tick is published there by the router itself.
 ROUTING_FACT_TYPES: frozenset[str] = frozenset(
     cls.model_fields["type"].default
     for cls in (
-        ConversationStarted,
-        ConversationClosed,
-        ConversationReopened,
-        ParticipantJoined,
-        ParticipantLeft,
-        TeammateInvited,
-        ReassignmentRequested,
-        TransferRequested,
-        AgentRegistered,
-        AgentInvited,
-        AgentProfileUpdated,
-        AgentChatLimitSet,
-        AgentStatusChanged,
-        AgentDeactivated,
-        AgentReactivated,
-        AgentHeartbeat,
-        DepartmentConfigured,
+        conversation_events.ConversationStarted,
+        conversation_events.ConversationClosed,
+        conversation_events.ConversationReopened,
+        conversation_events.ParticipantJoined,
+        conversation_events.ParticipantLeft,
+        conversation_events.TeammateInvited,
+        conversation_events.ReassignmentRequested,
+        conversation_events.TransferRequested,
+        agent_events.AgentRegistered,
+        agent_events.AgentInvited,
+        agent_events.AgentProfileUpdated,
+        agent_events.AgentChatLimitSet,
+        agent_events.AgentStatusChanged,
+        agent_events.AgentDeactivated,
+        agent_events.AgentReactivated,
+        agent_events.AgentHeartbeat,
+        department_events.DepartmentConfigured,
     )
 )
 
@@ -113,7 +93,7 @@ def decide(
     meta.setdefault("seq", 0)
     _apply(ctx, event)
     drain(ctx)
-    announce_positions(ctx, everyone=isinstance(event, RoutingTick))
+    announce_positions(ctx, everyone=isinstance(event, routing_events.RoutingTick))
     if source is not None:
         meta["sources"] = {**sources, source[0]: source[1]}
     else:
@@ -125,7 +105,7 @@ def decide(
 def _apply(ctx: FactContext, event: EventBase) -> None:
     state, at = ctx.state, ctx.at
     conv = state.conversations.get(event.aggregate_id)
-    if isinstance(event, ConversationStarted):
+    if isinstance(event, conversation_events.ConversationStarted):
         if conv is None:
             state.meta["seq"] += 1
             state.conversations[event.aggregate_id] = {
@@ -142,57 +122,61 @@ def _apply(ctx: FactContext, event: EventBase) -> None:
                 "position": None,
             }
             route(ctx, event.aggregate_id, reason="auto", queued_reason="no_agent_available")
-    elif isinstance(event, ConversationClosed):
+    elif isinstance(event, conversation_events.ConversationClosed):
         if conv is not None and conv["open"]:
             conv["open"] = False
             set_assignee(ctx, event.aggregate_id, None)
             dequeue(state, event.aggregate_id)
-    elif isinstance(event, ConversationReopened):
+    elif isinstance(event, conversation_events.ConversationReopened):
         if conv is not None and not conv["open"]:
             conv["open"] = True
             conv["waiting_since"] = at
             prefer = conv["last_assignee"]
             route(ctx, event.aggregate_id, reason="reopened", queued_reason="reopened", prefer=prefer)
-    elif isinstance(event, ParticipantJoined | TeammateInvited):
-        reason: AssignmentReason = "joined" if isinstance(event, ParticipantJoined) else "manual_reassign"
+    elif isinstance(event, conversation_events.ParticipantJoined | conversation_events.TeammateInvited):
+        reason: conversation_events.AssignmentReason = (
+            "joined" if isinstance(event, conversation_events.ParticipantJoined) else "manual_reassign"
+        )
         if conv is not None:
             _join(ctx, event.aggregate_id, event.payload.agent_id, reason)
-    elif isinstance(event, ParticipantLeft):
+    elif isinstance(event, conversation_events.ParticipantLeft):
         if conv is not None:
             _leave(ctx, event.aggregate_id, event.payload.agent_id)
-    elif isinstance(event, ReassignmentRequested):
+    elif isinstance(event, conversation_events.ReassignmentRequested):
         if conv is not None and conv["open"]:
             _reassign(ctx, event.aggregate_id, event.payload.agent_id, forced=event.payload.forced)
-    elif isinstance(event, TransferRequested):
+    elif isinstance(event, conversation_events.TransferRequested):
         if conv is not None and conv["open"]:
             _transfer(ctx, event.aggregate_id, event.payload.department)
-    elif isinstance(event, AgentRegistered | AgentInvited):
+    elif isinstance(event, agent_events.AgentRegistered | agent_events.AgentInvited):
         if event.aggregate_id not in state.agents:
             state.agents[event.aggregate_id] = new_agent(event.payload.max_concurrent_chats)
-    elif isinstance(event, AgentProfileUpdated):
+    elif isinstance(event, agent_events.AgentProfileUpdated):
         agent = agent_entry(state, event.aggregate_id)
         if event.payload.max_concurrent_chats is not None:
             agent["max_chats"] = event.payload.max_concurrent_chats
-    elif isinstance(event, AgentChatLimitSet):
+    elif isinstance(event, agent_events.AgentChatLimitSet):
         agent_entry(state, event.aggregate_id)["max_chats"] = event.payload.max_concurrent_chats
-    elif isinstance(event, AgentDeactivated):
+    elif isinstance(event, agent_events.AgentDeactivated):
         _deactivate(ctx, event.aggregate_id)
-    elif isinstance(event, AgentReactivated):
+    elif isinstance(event, agent_events.AgentReactivated):
         agent_entry(state, event.aggregate_id)["deactivated"] = False
-    elif isinstance(event, AgentStatusChanged):
+    elif isinstance(event, agent_events.AgentStatusChanged):
         _status(ctx, event.aggregate_id, event.payload.status)
-    elif isinstance(event, AgentHeartbeat):
+    elif isinstance(event, agent_events.AgentHeartbeat):
         _heartbeat(ctx, event.aggregate_id)
-    elif isinstance(event, DepartmentConfigured):
+    elif isinstance(event, department_events.DepartmentConfigured):
         _configure(ctx, event.aggregate_id, event)
-    elif isinstance(event, RoutingTick):
+    elif isinstance(event, routing_events.RoutingTick):
         _tick(ctx, event.payload.offline_grace_seconds, event.payload.heartbeat_timeout_seconds)
 
 
 # -- transitions --------------------------------------------------------------------------------------
 
 
-def _join(ctx: FactContext, conversation_id: str, agent_id: str, reason: AssignmentReason) -> None:
+def _join(
+    ctx: FactContext, conversation_id: str, agent_id: str, reason: conversation_events.AssignmentReason
+) -> None:
     conv = ctx.state.conversations[conversation_id]
     if agent_id in conv["left"]:
         conv["left"].remove(agent_id)  # coming back on purpose lifts the "do not route back" mark
@@ -272,7 +256,7 @@ def _transfer(ctx: FactContext, conversation_id: str, department: str) -> None:
         enqueue(ctx, conversation_id, "transfer", previous=previous)
 
 
-def _status(ctx: FactContext, agent_id: str, status: AgentStatus) -> None:
+def _status(ctx: FactContext, agent_id: str, status: agent_events.AgentStatus) -> None:
     agent = agent_entry(ctx.state, agent_id)
     before = effective_status(agent)
     agent["status"] = status
@@ -318,7 +302,7 @@ def _after_presence_change(ctx: FactContext, agent: AgentEntry, before: str) -> 
             agent["idle_since"] = ctx.at
 
 
-def _configure(ctx: FactContext, department: str, event: DepartmentConfigured) -> None:
+def _configure(ctx: FactContext, department: str, event: department_events.DepartmentConfigured) -> None:
     state = ctx.state
     previous = state.departments.get(department)
     payload = event.payload

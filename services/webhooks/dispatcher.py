@@ -33,20 +33,15 @@ from services.webhooks.sender import HttpSender
 from shared.attempts import until_done
 from shared.deadletter import publish_dead_letter
 from shared.events import EventBase, InvalidEvent, parse_event, serialize
+from shared.events import webhook as webhook_events
 from shared.events.envelope import SYSTEM
-from shared.events.webhook import (
-    WebhookDeliveryAttempted,
-    WebhookDeliveryScheduled,
-    WebhookEndpointDisabled,
-    WebhookRedeliveryRequested,
-)
 from shared.kafka import append_until_acknowledged, read_range
 from shared.logging import get_logger
 from shared.outbound import OutboundConsumer
 from shared.topics import CONVERSATION_EVENTS_TOPIC, WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 
 log = get_logger(__name__)
-D = TypeVar("D", WebhookDeliveryScheduled, WebhookDeliveryAttempted)
+D = TypeVar("D", webhook_events.WebhookDeliveryScheduled, webhook_events.WebhookDeliveryAttempted)
 
 
 @dataclass
@@ -142,9 +137,9 @@ class Dispatcher(OutboundConsumer[WebhooksSettings, Job]):
             except InvalidEvent as exc:
                 await self._dead_letter(record, f"invalid event: {exc}")
                 continue
-            if isinstance(event, WebhookDeliveryScheduled):
+            if isinstance(event, webhook_events.WebhookDeliveryScheduled):
                 queues.fold_scheduled(event.payload.model_dump(), record.offset)
-            elif isinstance(event, WebhookDeliveryAttempted):
+            elif isinstance(event, webhook_events.WebhookDeliveryAttempted):
                 queues.fold_attempted(event.payload.model_dump(), event.aggregate_id)
         self.queues[tp.partition] = queues
         self.deliveries_positions[tp.partition] = end
@@ -223,7 +218,7 @@ class Dispatcher(OutboundConsumer[WebhooksSettings, Job]):
             self.failures[endpoint.endpoint_id] = decision.consecutive_failures
             self.stats.attempts[(endpoint.endpoint_id, decision.outcome)] += 1
             attempted = _delivery_record(
-                WebhookDeliveryAttempted,
+                webhook_events.WebhookDeliveryAttempted,
                 job,
                 endpoint.tenant,
                 event_id=job.event_id,
@@ -260,7 +255,7 @@ class Dispatcher(OutboundConsumer[WebhooksSettings, Job]):
             self.attempts.wake()
 
     async def _disable(self, endpoint: Endpoint, reason: str, failures: int) -> None:
-        event = WebhookEndpointDisabled(
+        event = webhook_events.WebhookEndpointDisabled(
             tenant=endpoint.tenant,
             aggregate_id=endpoint.endpoint_id,
             actor=SYSTEM,
@@ -273,7 +268,7 @@ class Dispatcher(OutboundConsumer[WebhooksSettings, Job]):
             for job in queues.unsettled(lambda j: j.endpoint_id == endpoint.endpoint_id and not j.in_flight):
                 await self._persist(job)
 
-    async def redeliver(self, request: WebhookRedeliveryRequested) -> None:
+    async def redeliver(self, request: webhook_events.WebhookRedeliveryRequested) -> None:
         """Queue again, in order, the endpoint's events a supervisor asked for, in the partitions this
         instance owns (every instance hears the request). Events already pending are not queued twice."""
         endpoint = self.directory.get(request.aggregate_id)
@@ -314,7 +309,7 @@ class Dispatcher(OutboundConsumer[WebhooksSettings, Job]):
         endpoint = self.directory.get(job.endpoint_id)
         tenant = endpoint.tenant if endpoint else str(job.event["tenant"])
         scheduled = _delivery_record(
-            WebhookDeliveryScheduled, job, tenant, event=job.event, due_at=job.due_at
+            webhook_events.WebhookDeliveryScheduled, job, tenant, event=job.event, due_at=job.due_at
         )
         job.persisted_offset = await self._publish(scheduled, job.source_partition)
 

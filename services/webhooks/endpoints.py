@@ -6,12 +6,7 @@ import dataclasses
 
 from services.webhooks.domain import Endpoint
 from shared.events import EventBase
-from shared.events.webhook import (
-    WebhookEndpointDisabled,
-    WebhookEndpointRegistered,
-    WebhookEndpointUpdated,
-    WebhookSecretRotated,
-)
+from shared.events import webhook as webhook_events
 
 
 class EndpointDirectory:
@@ -32,7 +27,7 @@ class EndpointDirectory:
         """Fold one endpoint event; returns the endpoint as it is now (None for an unknown one)."""
         endpoint_id = event.aggregate_id
         current = self._endpoints.get(endpoint_id)
-        if isinstance(event, WebhookEndpointRegistered):
+        if isinstance(event, webhook_events.WebhookEndpointRegistered):
             payload = event.payload
             current = Endpoint(
                 endpoint_id=endpoint_id,
@@ -44,7 +39,7 @@ class EndpointDirectory:
             )
         elif current is None:
             return None
-        elif isinstance(event, WebhookEndpointUpdated):
+        elif isinstance(event, webhook_events.WebhookEndpointUpdated):
             changes = event.payload
             current = dataclasses.replace(
                 current,
@@ -54,14 +49,14 @@ class EndpointDirectory:
                 else current.event_types,
                 enabled=changes.enabled if changes.enabled is not None else current.enabled,
             )
-        elif isinstance(event, WebhookSecretRotated):
+        elif isinstance(event, webhook_events.WebhookSecretRotated):
             current = dataclasses.replace(
                 current,
                 secret=event.payload.secret,
                 previous_secret=current.secret,
                 previous_secret_valid_until=event.payload.previous_secret_valid_until,
             )
-        elif isinstance(event, WebhookEndpointDisabled):
+        elif isinstance(event, webhook_events.WebhookEndpointDisabled):
             current = dataclasses.replace(current, enabled=False)
         else:
             return current

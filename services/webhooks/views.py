@@ -13,13 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.consumer import DocumentCounts
 from shared.events import EventBase, RecordedEvent
-from shared.events.webhook import (
-    WebhookDeliveryAttempted,
-    WebhookEndpointDisabled,
-    WebhookEndpointRegistered,
-    WebhookEndpointUpdated,
-    WebhookSecretRotated,
-)
+from shared.events import webhook as webhook_events
 from shared.mongo import Document
 from shared.replay import replay_into_fresh_views
 from shared.settings import ParleySettings
@@ -27,17 +21,17 @@ from shared.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 from shared.views import View, ViewStore, apply_fold, insert_immutable
 
 ENDPOINT_EVENTS = (
-    WebhookEndpointRegistered,
-    WebhookEndpointUpdated,
-    WebhookSecretRotated,
-    WebhookEndpointDisabled,
+    webhook_events.WebhookEndpointRegistered,
+    webhook_events.WebhookEndpointUpdated,
+    webhook_events.WebhookSecretRotated,
+    webhook_events.WebhookEndpointDisabled,
 )
 
 
 def fold_endpoint(doc: View | None, event: EventBase, position: int) -> View:
     """An endpoint document after one event. Raises for an event about an endpoint never registered."""
     at = event.occurred_at
-    if isinstance(event, WebhookEndpointRegistered):
+    if isinstance(event, webhook_events.WebhookEndpointRegistered):
         payload = event.payload
         return {
             "_id": event.aggregate_id,
@@ -58,23 +52,23 @@ def fold_endpoint(doc: View | None, event: EventBase, position: int) -> View:
     if doc is None:
         raise ValueError(f"{event.type} for endpoint {event.aggregate_id}, which was never registered")
     doc = {**doc, "updated_at": at, "position": position}
-    if isinstance(event, WebhookEndpointUpdated):
+    if isinstance(event, webhook_events.WebhookEndpointUpdated):
         changes = event.payload.model_dump(exclude_none=True)
         doc.update(changes)
         if changes.get("enabled"):
             doc.update(disabled_reason=None, disabled_at=None)
-    elif isinstance(event, WebhookSecretRotated):
+    elif isinstance(event, webhook_events.WebhookSecretRotated):
         doc.update(
             previous_secret=doc["secret"],
             previous_secret_valid_until=event.payload.previous_secret_valid_until,
             secret=event.payload.secret,
         )
-    elif isinstance(event, WebhookEndpointDisabled):
+    elif isinstance(event, webhook_events.WebhookEndpointDisabled):
         doc.update(enabled=False, disabled_reason=event.payload.reason, disabled_at=at)
     return doc
 
 
-def delivery_line(event: WebhookDeliveryAttempted) -> dict[str, Any]:
+def delivery_line(event: webhook_events.WebhookDeliveryAttempted) -> dict[str, Any]:
     payload = event.payload
     return {
         "_id": event.event_id,
@@ -120,7 +114,11 @@ class WebhookViews:
 
     async def handle_batch(self, events: Sequence[RecordedEvent]) -> None:
         endpoint_events = [r for r in events if isinstance(r.event, ENDPOINT_EVENTS)]
-        lines = [delivery_line(r.event) for r in events if isinstance(r.event, WebhookDeliveryAttempted)]
+        lines = [
+            delivery_line(r.event)
+            for r in events
+            if isinstance(r.event, webhook_events.WebhookDeliveryAttempted)
+        ]
         if endpoint_events:
             await apply_fold(self.store, fold_endpoint, endpoint_events)
         if lines:

@@ -20,19 +20,7 @@ from services.history.queries import list_messages, report, search_closed
 from services.history.views import HistoryViews, rebuild_views
 from shared.consumer import ConsumerStats, ProjectionConsumer
 from shared.events import Actor, EventBase, RecordedEvent, serialize
-from shared.events.conversation import (
-    AssignmentDecided,
-    ConversationClosed,
-    ConversationStarted,
-    MessagePosted,
-    NoteAdded,
-    ParticipantJoined,
-    RatingGiven,
-    TagAdded,
-    TagRemoved,
-    TeammateInvited,
-    VisitorInfo,
-)
+from shared.events import conversation as conversation_events
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
@@ -58,33 +46,45 @@ def support_chat(conversation: str, start: datetime, *, visitor: str, closed: bo
             "occurred_at": start + timedelta(seconds=seconds),
         }
 
-    def msg(seconds: int, actor: Actor, text: str, **extra: Any) -> MessagePosted:
+    def msg(seconds: int, actor: Actor, text: str, **extra: Any) -> conversation_events.MessagePosted:
         return build_event(
-            MessagePosted, **env(seconds, actor), message_id=f"{conversation}-{seconds}", text=text, **extra
+            conversation_events.MessagePosted,
+            **env(seconds, actor),
+            message_id=f"{conversation}-{seconds}",
+            text=text,
+            **extra,
         )
 
     events: list[EventBase] = [
         build_event(
-            ConversationStarted,
+            conversation_events.ConversationStarted,
             **env(0, VISITOR),
             visitor_id="v-vera",
-            visitor=VisitorInfo(name=visitor, email=f"{visitor.lower()}@example.com"),
+            visitor=conversation_events.VisitorInfo(name=visitor, email=f"{visitor.lower()}@example.com"),
         ),
         msg(2, VISITOR, "My parcel never arrived"),
-        build_event(AssignmentDecided, **env(3, ROUTER), outcome="assigned", agent_id="ann", reason="auto"),
-        build_event(ParticipantJoined, **env(4, ANN), agent_id="ann"),
+        build_event(
+            conversation_events.AssignmentDecided,
+            **env(3, ROUTER),
+            outcome="assigned",
+            agent_id="ann",
+            reason="auto",
+        ),
+        build_event(conversation_events.ParticipantJoined, **env(4, ANN), agent_id="ann"),
         msg(30, ANN, "Sorry to hear that, let me check"),
-        build_event(NoteAdded, **env(40, ANN), note_id=f"{conversation}-n", text="Courier lost it"),
-        build_event(TagAdded, **env(41, ANN), tag="lost-parcel"),
-        build_event(TagAdded, **env(42, ANN), tag="vip"),
-        build_event(TagRemoved, **env(43, ANN), tag="vip"),
-        build_event(TeammateInvited, **env(50, ANN), agent_id="bob"),
+        build_event(
+            conversation_events.NoteAdded, **env(40, ANN), note_id=f"{conversation}-n", text="Courier lost it"
+        ),
+        build_event(conversation_events.TagAdded, **env(41, ANN), tag="lost-parcel"),
+        build_event(conversation_events.TagAdded, **env(42, ANN), tag="vip"),
+        build_event(conversation_events.TagRemoved, **env(43, ANN), tag="vip"),
+        build_event(conversation_events.TeammateInvited, **env(50, ANN), agent_id="bob"),
         msg(60, BOB, "A refund is on its way", canned_response_id="refund-sent"),
     ]
     if closed:
         events += [
-            build_event(ConversationClosed, **env(120, ANN), reason="refunded"),
-            build_event(RatingGiven, **env(130, VISITOR), score=5, comment="Fast"),
+            build_event(conversation_events.ConversationClosed, **env(120, ANN), reason="refunded"),
+            build_event(conversation_events.RatingGiven, **env(130, VISITOR), score=5, comment="Fast"),
         ]
     return events
 
@@ -96,7 +96,14 @@ def scenario() -> list[EventBase]:
     events += support_chat("c-open", T0 + timedelta(hours=6), visitor="Olga", closed=False)
     # An event for a conversation that never started: the live consumer dead-letters it.
     events.append(
-        build_event(TagAdded, tenant="acme", aggregate_id="c-ghost", actor=ANN, occurred_at=T0, tag="orphan")
+        build_event(
+            conversation_events.TagAdded,
+            tenant="acme",
+            aggregate_id="c-ghost",
+            actor=ANN,
+            occurred_at=T0,
+            tag="orphan",
+        )
     )
     return events
 
@@ -320,15 +327,15 @@ async def test_history_pages_and_reports_read_day_by_day_across_a_long_history(
         chat = f"day-{n:03d}"
         env: dict[str, Any] = {"tenant": "acme", "aggregate_id": chat, "actor": ANN, "occurred_at": closed_at}
         started = build_event(
-            ConversationStarted,
+            conversation_events.ConversationStarted,
             **{**env, "occurred_at": closed_at - timedelta(minutes=5)},
             visitor_id=f"v-{n}",
-            visitor=VisitorInfo(name=f"V{n}"),
+            visitor=conversation_events.VisitorInfo(name=f"V{n}"),
         )
         chat_events: list[EventBase] = [started]
         if n % 4 == 0:
-            chat_events.append(build_event(TagAdded, **env, tag="refund"))
-        chat_events.append(build_event(ConversationClosed, **env))
+            chat_events.append(build_event(conversation_events.TagAdded, **env, tag="refund"))
+        chat_events.append(build_event(conversation_events.ConversationClosed, **env))
         recorded += [
             RecordedEvent(event=e, topic="conversation", partition=0, offset=1000 * n + i)
             for i, e in enumerate(chat_events)

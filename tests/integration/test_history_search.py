@@ -13,19 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.history.queries import search_closed
 from services.history.views import SEARCH_TERMS_UPGRADE, HistoryViews
 from shared.events import Actor, EventBase, RecordedEvent
-from shared.events.conversation import (
-    ConversationClosed,
-    ConversationClosedPayload,
-    ConversationStarted,
-    ConversationStartedPayload,
-    MessagePosted,
-    MessagePostedPayload,
-    NoteAdded,
-    NoteAddedPayload,
-    TagAdded,
-    TagPayload,
-    VisitorInfo,
-)
+from shared.events import conversation as conversation_events
 from shared.mongo import Document
 
 pytestmark = pytest.mark.integration
@@ -52,21 +40,30 @@ def chat(
         }
 
     events: list[EventBase] = [
-        ConversationStarted(
-            payload=ConversationStartedPayload(
+        conversation_events.ConversationStarted(
+            payload=conversation_events.ConversationStartedPayload(
                 visitor_id=VISITOR.id,
-                visitor=VisitorInfo(name=visitor, email=f"{visitor.lower().replace(' ', '.')}@example.com"),
+                visitor=conversation_events.VisitorInfo(
+                    name=visitor, email=f"{visitor.lower().replace(' ', '.')}@example.com"
+                ),
             ),
             **env(0, VISITOR),
         ),
-        TagAdded(payload=TagPayload(tag=tag), **env(1, ANN)),
-        NoteAdded(payload=NoteAddedPayload(note_id=f"{conversation}-n", text=note), **env(2, ANN)),
+        conversation_events.TagAdded(payload=conversation_events.TagPayload(tag=tag), **env(1, ANN)),
+        conversation_events.NoteAdded(
+            payload=conversation_events.NoteAddedPayload(note_id=f"{conversation}-n", text=note),
+            **env(2, ANN),
+        ),
     ]
     for n, text in enumerate(texts):
         author = VISITOR if n % 2 == 0 else ANN
-        payload = MessagePostedPayload(message_id=f"{conversation}-{n}", text=text)
-        events.append(MessagePosted(payload=payload, **env(10 + n, author)))
-    events.append(ConversationClosed(payload=ConversationClosedPayload(reason="done"), **env(5000, ANN)))
+        payload = conversation_events.MessagePostedPayload(message_id=f"{conversation}-{n}", text=text)
+        events.append(conversation_events.MessagePosted(payload=payload, **env(10 + n, author)))
+    events.append(
+        conversation_events.ConversationClosed(
+            payload=conversation_events.ConversationClosedPayload(reason="done"), **env(5000, ANN)
+        )
+    )
     return [RecordedEvent(event, "conversation", 0, offset) for offset, event in enumerate(events)]
 
 

@@ -27,22 +27,9 @@ from aiokafka import AIOKafkaProducer
 from services.routing.app import DECISION_IDS
 from services.routing.policy import ROUTING_FACT_TYPES
 from shared.events import Actor, EventBase, parse_event, serialize, topic_of
-from shared.events.agent import (
-    AgentHeartbeat,
-    AgentRegistered,
-    AgentStatus,
-    AgentStatusChanged,
-)
-from shared.events.conversation import (
-    AssignmentDecided,
-    ConversationClosed,
-    ConversationReopened,
-    ConversationStarted,
-    QueuePositionChanged,
-    ReassignmentRequested,
-    TransferRequested,
-)
-from shared.events.department import DepartmentConfigured
+from shared.events import agent as agent_events
+from shared.events import conversation as conversation_events
+from shared.events import department as department_events
 from shared.kafka import create_consumer, ensure_topics
 from shared.settings import ParleySettings
 from shared.topics import AGENT_EVENTS_TOPIC, CONVERSATION_EVENTS_TOPIC, DEPARTMENTS, PRESENCE, ROUTING_FACTS
@@ -158,8 +145,8 @@ class Story:
         topic = topic_of(event).name(self.settings.topic_prefix)
         await self.producer.send(topic, key=event.aggregate_id.encode(), value=serialize(event))
 
-    async def status(self, agent: str, status: AgentStatus) -> None:
-        await self.publish(build_event(AgentStatusChanged, **self.env(agent), status=status))
+    async def status(self, agent: str, status: agent_events.AgentStatus) -> None:
+        await self.publish(build_event(agent_events.AgentStatusChanged, **self.env(agent), status=status))
 
     def later(self, delay: float, action: Any) -> None:
         async def run() -> None:
@@ -174,10 +161,10 @@ class Story:
         while True:
             for agent in sorted(self.heartbeating):
                 env = self.env(agent, Actor(kind="agent", id=agent))
-                await self.publish(build_event(AgentHeartbeat, **env, status="available"))
+                await self.publish(build_event(agent_events.AgentHeartbeat, **env, status="available"))
             await asyncio.sleep(0.5)
 
-    async def on_decision(self, decision: AssignmentDecided) -> None:
+    async def on_decision(self, decision: conversation_events.AssignmentDecided) -> None:
         if decision.event_id in self.seen:
             return  # re-sent after the crash: the same decision, already acted on
         self.seen.add(decision.event_id)
@@ -198,7 +185,7 @@ class Story:
         self.closed.add(cid)
         self.closes += 1
         actor = Actor(kind="agent", id=agent)
-        await self.publish(build_event(ConversationClosed, **self.env(cid, actor)))
+        await self.publish(build_event(conversation_events.ConversationClosed, **self.env(cid, actor)))
         if cid in self.to_reopen and cid not in self.reopened:
             self.reopened.add(cid)
             self.later(0.2, lambda: self.reopen(cid))
@@ -207,7 +194,7 @@ class Story:
         self.closed.discard(cid)
         self.assignee[cid] = None
         visitor = Actor(kind="visitor", id=f"v-{cid}")
-        await self.publish(build_event(ConversationReopened, **self.env(cid, visitor)))
+        await self.publish(build_event(conversation_events.ConversationReopened, **self.env(cid, visitor)))
 
     def done(self) -> bool:
         return len(self.closed) == CONVERSATIONS and self.reopened == self.to_reopen
@@ -238,11 +225,18 @@ class Story:
             self.forced_target = open_assigned[0]
             # A supervisor pushes a chat onto an agent whatever their load.
             await self.publish(
-                build_event(ReassignmentRequested, **self.env(open_assigned[0]), agent_id="t0", forced=True)
+                build_event(
+                    conversation_events.ReassignmentRequested,
+                    **self.env(open_assigned[0]),
+                    agent_id="t0",
+                    forced=True,
+                )
             )
             self.forced_done = True
         for cid in waiting[:3]:
-            await self.publish(build_event(TransferRequested, **self.env(cid), department="sales"))
+            await self.publish(
+                build_event(conversation_events.TransferRequested, **self.env(cid), department="sales")
+            )
 
 
 async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_the_rules(
@@ -255,7 +249,7 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
         ("support", SUPPORT, "round_robin", None),
     ):
         configured = build_event(
-            DepartmentConfigured,
+            department_events.DepartmentConfigured,
             **story.env(dept),
             name=dept,
             members=members,
@@ -266,7 +260,7 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
     for agent in AGENTS:
         actor = Actor(kind="agent", id=agent)
         registered = build_event(
-            AgentRegistered,
+            agent_events.AgentRegistered,
             **story.env(agent, actor),
             email=f"{agent}@load.test",
             name=agent,
@@ -293,7 +287,7 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
         for i in range(CONVERSATIONS):
             visitor = Actor(kind="visitor", id=f"v-c{i:03d}")
             visit = build_event(
-                ConversationStarted,
+                conversation_events.ConversationStarted,
                 **story.env(f"c{i:03d}", visitor),
                 visitor_id=visitor.id,
                 visitor={"name": f"V{i}"},
@@ -313,7 +307,7 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
             for records in batches.values():
                 for record in records:
                     event = parse_event(record.value)
-                    if isinstance(event, AssignmentDecided):
+                    if isinstance(event, conversation_events.AssignmentDecided):
                         await story.on_decision(event)
             if not disturbed and story.closes >= 60:
                 disturbed = True
@@ -407,7 +401,10 @@ async def read_log(settings: ParleySettings) -> tuple[list[EventBase], dict[str,
                         ):
                             seen.add(event.event_id)
                             facts.append(event)
-                        elif isinstance(event, AssignmentDecided | QueuePositionChanged):
+                        elif isinstance(
+                            event,
+                            conversation_events.AssignmentDecided | conversation_events.QueuePositionChanged,
+                        ):
                             outputs[event.event_id] = event
     finally:
         for consumer in (facts_consumer, out_consumer):
@@ -432,15 +429,15 @@ def check_log(facts: list[EventBase], outputs: dict[str, EventBase]) -> dict[str
 
     for fact in facts:
         report[f"fact:{fact.type}"] += 1
-        if isinstance(fact, ConversationStarted):
+        if isinstance(fact, conversation_events.ConversationStarted):
             is_open.setdefault(fact.aggregate_id, True)
-        elif isinstance(fact, ConversationClosed) and is_open.get(fact.aggregate_id):
+        elif isinstance(fact, conversation_events.ConversationClosed) and is_open.get(fact.aggregate_id):
             is_open[fact.aggregate_id] = False
             previous = assignee.pop(fact.aggregate_id, None)
             if previous is not None:
                 load[previous] -= 1
             unqueue(fact.aggregate_id)
-        elif isinstance(fact, ConversationReopened):
+        elif isinstance(fact, conversation_events.ConversationReopened):
             is_open[fact.aggregate_id] = True
         index = 0
         while (event_id := str(uuid.uuid5(DECISION_IDS, f"{fact.event_id}/{index}"))) in outputs:
@@ -449,7 +446,7 @@ def check_log(facts: list[EventBase], outputs: dict[str, EventBase]) -> dict[str
             cid = out.aggregate_id
             where = f"{out.type} #{index} for {cid} caused by {fact.type} {fact.event_id}"
             current = assignee.get(cid)
-            if isinstance(out, AssignmentDecided):
+            if isinstance(out, conversation_events.AssignmentDecided):
                 payload = out.payload
                 assert is_open.get(cid), f"{where}: decided for a closed conversation"
                 if current is not None:
@@ -482,7 +479,7 @@ def check_log(facts: list[EventBase], outputs: dict[str, EventBase]) -> dict[str
                     report["decisions"] += 1
                     report["queued"] += 1
             else:
-                assert isinstance(out, QueuePositionChanged)
+                assert isinstance(out, conversation_events.QueuePositionChanged)
                 queue = queues[out.payload.department]
                 assert cid in queue, f"{where}: not queued in {out.payload.department}"
                 assert out.payload.position == queue.index(cid) + 1, (

@@ -14,20 +14,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.events import Actor, EventBase, parse_event, serialize, topic_of
-from shared.events.agent import (
-    AgentRegistered,
-    AgentRegisteredPayload,
-    AgentStatusChanged,
-    AgentStatusChangedPayload,
-)
-from shared.events.conversation import (
-    AssignmentDecided,
-    ConversationClosed,
-    ConversationClosedPayload,
-    ConversationStarted,
-    ConversationStartedPayload,
-    VisitorInfo,
-)
+from shared.events import agent as agent_events
+from shared.events import conversation as conversation_events
 from shared.kafka import create_consumer, ensure_topics
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC, DEAD_LETTERS, ROUTING_FACTS
@@ -77,12 +65,12 @@ async def read_until(
     return seen
 
 
-def decision_of(raw: bytes) -> AssignmentDecided | None:
+def decision_of(raw: bytes) -> conversation_events.AssignmentDecided | None:
     try:
         event = parse_event(raw)
     except ValueError:
         return None  # the garbage test's own message
-    return event if isinstance(event, AssignmentDecided) else None
+    return event if isinstance(event, conversation_events.AssignmentDecided) else None
 
 
 async def wait_for_facts(base: str, count: int) -> None:
@@ -99,27 +87,44 @@ async def wait_for_facts(base: str, count: int) -> None:
 
 
 async def agent_available(producer: AIOKafkaProducer, settings: ParleySettings, base: str) -> None:
-    payload = AgentRegisteredPayload(email="alice@example.com", name="Alice", max_concurrent_chats=1)
-    await publish(
-        producer, settings, AgentRegistered(tenant=TENANT, aggregate_id="alice", actor=AGENT, payload=payload)
+    payload = agent_events.AgentRegisteredPayload(
+        email="alice@example.com", name="Alice", max_concurrent_chats=1
     )
-    status = AgentStatusChangedPayload(status="available")
     await publish(
         producer,
         settings,
-        AgentStatusChanged(tenant=TENANT, aggregate_id="alice", actor=AGENT, payload=status),
+        agent_events.AgentRegistered(tenant=TENANT, aggregate_id="alice", actor=AGENT, payload=payload),
+    )
+    status = agent_events.AgentStatusChangedPayload(status="available")
+    await publish(
+        producer,
+        settings,
+        agent_events.AgentStatusChanged(tenant=TENANT, aggregate_id="alice", actor=AGENT, payload=status),
     )
     await wait_for_facts(base, 2)
 
 
-def started(conversation_id: str) -> ConversationStarted:
-    payload = ConversationStartedPayload(visitor_id="v-1", visitor=VisitorInfo(name="Vera"))
-    return ConversationStarted(tenant=TENANT, aggregate_id=conversation_id, actor=VISITOR, payload=payload)
+def started(conversation_id: str) -> conversation_events.ConversationStarted:
+    payload = conversation_events.ConversationStartedPayload(
+        visitor_id="v-1", visitor=conversation_events.VisitorInfo(name="Vera")
+    )
+    return conversation_events.ConversationStarted(
+        tenant=TENANT, aggregate_id=conversation_id, actor=VISITOR, payload=payload
+    )
+
+
+def closed_by_agent(conversation_id: str) -> conversation_events.ConversationClosed:
+    return conversation_events.ConversationClosed(
+        tenant=TENANT,
+        aggregate_id=conversation_id,
+        actor=AGENT,
+        payload=conversation_events.ConversationClosedPayload(),
+    )
 
 
 async def two_visitors_for_one_seat(
     router: RoutingWorker, settings: ParleySettings, producer: AIOKafkaProducer, decisions: AIOKafkaConsumer
-) -> list[AssignmentDecided]:
+) -> list[conversation_events.AssignmentDecided]:
     """Alice, available for one chat, and two visitors arriving: the router's first two decisions."""
     await agent_available(producer, settings, router.base)
     await publish(producer, settings, started("conv-1"))
@@ -139,9 +144,7 @@ async def test_a_full_agent_queues_the_next_visitor_until_a_chat_closes(
     assert queued.payload.reason == "no_agent_available"
     assert assigned.actor == Actor(kind="system", id="router")
 
-    close = ConversationClosed(
-        tenant=TENANT, aggregate_id=assigned.aggregate_id, actor=AGENT, payload=ConversationClosedPayload()
-    )
+    close = closed_by_agent(assigned.aggregate_id)
     await publish(producer, settings, close)
     then = await read_until(decisions, decision_of, lambda seen: len(seen) >= 1)
     assert [(d.aggregate_id, d.payload.outcome, d.payload.agent_id) for d in then] == [
@@ -183,9 +186,7 @@ async def test_a_restarted_router_remembers_its_queue_and_does_not_decide_twice(
     # The queue and the agent's load exist only in the table, so they must come back from its changelog.
     router.stop()
     router.start()
-    close = ConversationClosed(
-        tenant=TENANT, aggregate_id=assigned.aggregate_id, actor=AGENT, payload=ConversationClosedPayload()
-    )
+    close = closed_by_agent(assigned.aggregate_id)
     await publish(producer, settings, close)
     then = await read_until(
         decisions, decision_of, lambda seen: any(d.causation_id == close.event_id for d in seen)

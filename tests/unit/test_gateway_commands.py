@@ -9,16 +9,13 @@ import pytest
 from services.gateway import commands
 from services.gateway.auth import AgentPrincipal, hash_password, verify_password
 from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound, UnsupportedMediaType
-from shared.events.conversation import (
-    AttachmentRef,
-    ConversationReopened,
-    MessagePosted,
-    ReassignmentRequested,
-)
+from shared.events import conversation as conversation_events
 from tests.unit.gateway_fakes import ANN, BOB, SAM, VERA
 from tests.unit.gateway_fakes import conversation_view as conversation
 
-FILE = AttachmentRef(attachment_id="f1", filename="a.png", content_type="image/png", size=10)
+FILE = conversation_events.AttachmentRef(
+    attachment_id="f1", filename="a.png", content_type="image/png", size=10
+)
 
 
 def test_a_visitor_writing_to_a_closed_conversation_reopens_it() -> None:
@@ -28,7 +25,10 @@ def test_a_visitor_writing_to_a_closed_conversation_reopens_it() -> None:
         text="one more thing",
         attachments=[],
     )
-    assert [type(e) for e in events] == [ConversationReopened, MessagePosted]
+    assert [type(e) for e in events] == [
+        conversation_events.ConversationReopened,
+        conversation_events.MessagePosted,
+    ]
 
 
 def test_closed_conversations_cannot_be_tagged_or_assigned() -> None:
@@ -45,7 +45,7 @@ BOB_FULL = {"bob": 2}
 
 def to_bob(
     chat: dict[str, Any], agent: AgentPrincipal, open_chats: dict[str, int] | None = None
-) -> ReassignmentRequested | None:
+) -> conversation_events.ReassignmentRequested | None:
     """`agent` reassigns the chat to Bob (2 chats at most), no department involved."""
     return commands.reassign(
         conversation=chat, agent=agent, target=BOB_VIEW, open_chats=open_chats or {}, departments=[]

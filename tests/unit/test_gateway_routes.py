@@ -11,15 +11,9 @@ from services.gateway.auth import AgentPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.live_hub import ConversationStatuses, LiveHub
 from shared.events import Actor
-from shared.events.canned_response import CannedResponseCreated
-from shared.events.conversation import (
-    ConversationClosed,
-    ConversationStarted,
-    DirectConversationStarted,
-    ReassignmentRequested,
-    TransferRequested,
-)
-from shared.events.department import DepartmentConfigured
+from shared.events import canned_response as canned_response_events
+from shared.events import conversation as conversation_events
+from shared.events import department as department_events
 from tests.unit.gateway_fakes import ANN, SAM, VERA, FakePublisher, conversation_view, fake_views, gateway
 
 ANN_ACTOR = Actor(kind="agent", id="ann")
@@ -107,7 +101,7 @@ def test_a_reassignment_past_the_chat_limit_takes_a_supervisor() -> None:
     response = client.post("/api/agent/conversations/c1/reassign", json={"agent_id": "bob"})
     assert response.status_code == 200, response.text
     [event] = publisher.appended
-    assert isinstance(event, ReassignmentRequested)
+    assert isinstance(event, conversation_events.ReassignmentRequested)
     assert (event.aggregate_id, event.payload.agent_id, event.payload.forced) == ("c1", "bob", True)
     assert response.json()["events"][0]["event_id"] == event.event_id
 
@@ -127,7 +121,7 @@ def test_a_transfer_stays_at_its_url_and_names_a_department_of_the_team() -> Non
     )
     assert response.status_code == 200, response.text
     [event] = publisher.appended
-    assert isinstance(event, TransferRequested)
+    assert isinstance(event, conversation_events.TransferRequested)
     assert (event.payload.department, event.payload.reason) == ("support", "x")
 
 
@@ -145,7 +139,7 @@ def test_a_direct_chat_needs_teammates_of_the_team() -> None:
     response = client.post("/api/agent/direct-conversations", json={"agent_ids": ["bob", "sam"]})
     assert response.status_code == 201, response.text
     [event] = publisher.appended
-    assert isinstance(event, DirectConversationStarted)
+    assert isinstance(event, conversation_events.DirectConversationStarted)
     assert response.json()["conversation_id"] == event.aggregate_id
     assert event.payload.participant_ids == ["ann", "bob", "sam"]
 
@@ -163,7 +157,10 @@ def test_canned_response_shortcuts_are_unique_and_only_their_author_or_a_supervi
     created = client.post("/api/agent/canned-responses", json={"shortcut": "bye", "text": "Bye!"})
     assert created.status_code == 201, created.text
     [event] = publisher.appended
-    assert isinstance(event, CannedResponseCreated) and created.json()["id"] == event.aggregate_id
+    assert (
+        isinstance(event, canned_response_events.CannedResponseCreated)
+        and created.json()["id"] == event.aggregate_id
+    )
 
     client, publisher = _client(SAM)
     kept = client.put("/api/agent/canned-responses/cr1", json={"shortcut": "hi", "text": "Hello there!"})
@@ -194,7 +191,7 @@ def test_departments_are_configured_by_supervisors_with_real_members_and_fallbac
     good = {"name": "Sales", "members": ["bob", "ann", "bob"], "fallback": "support"}
     assert client.put("/api/agent/departments/sales", json=good).status_code == 200
     [event] = publisher.appended
-    assert isinstance(event, DepartmentConfigured)
+    assert isinstance(event, department_events.DepartmentConfigured)
     assert (event.aggregate_id, event.payload.members, event.payload.fallback) == (
         "sales",
         ["bob", "ann"],
@@ -221,7 +218,9 @@ def _visitor_writes(view: dict[str, Any], hub: LiveHub) -> list[str]:
 
 def test_a_visitor_writing_to_a_chat_the_hub_saw_closed_reopens_it_though_the_view_lags() -> None:
     hub = LiveHub(GatewaySettings())
-    hub.statuses.follow(ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}))
+    hub.statuses.follow(
+        conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={})
+    )
     lagging_view = conversation_view(status="open")
     assert _visitor_writes(lagging_view, hub) == ["conversation.reopened", "conversation.message_posted"]
 
@@ -236,9 +235,17 @@ def test_the_hub_remembers_the_latest_status_and_forgets_the_least_recently_chan
     statuses = ConversationStatuses(limit=2)
     for conversation_id in ("c1", "c2"):
         statuses.follow(
-            ConversationStarted(tenant="acme", aggregate_id=conversation_id, actor=ANN_ACTOR, payload=STARTED)
+            conversation_events.ConversationStarted(
+                tenant="acme", aggregate_id=conversation_id, actor=ANN_ACTOR, payload=STARTED
+            )
         )
-    statuses.follow(ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}))
+    statuses.follow(
+        conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={})
+    )
     assert (statuses.of("c1"), statuses.of("c2")) == ("closed", "open")
-    statuses.follow(ConversationStarted(tenant="acme", aggregate_id="c3", actor=ANN_ACTOR, payload=STARTED))
+    statuses.follow(
+        conversation_events.ConversationStarted(
+            tenant="acme", aggregate_id="c3", actor=ANN_ACTOR, payload=STARTED
+        )
+    )
     assert (statuses.of("c1"), statuses.of("c2"), statuses.of("c3")) == ("closed", None, "open")

@@ -16,20 +16,7 @@ from services.history.domain import (
     search_words,
 )
 from shared.events import Actor, EventBase
-from shared.events.conversation import (
-    AssignmentDecided,
-    AttachmentRef,
-    ConversationClosed,
-    ConversationReopened,
-    ConversationStarted,
-    DirectConversationStarted,
-    MessagePosted,
-    NoteAdded,
-    ParticipantJoined,
-    RatingGiven,
-    TagAdded,
-    TagRemoved,
-)
+from shared.events import conversation as conversation_events
 from tests.events import ANN, BOB, ROUTER, VISITOR, build_event
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -44,10 +31,10 @@ def env(seconds: float, actor: Actor = VISITOR, conversation: str = "c1") -> dic
     }
 
 
-def started(conversation: str = "c1") -> ConversationStarted:
+def started(conversation: str = "c1") -> conversation_events.ConversationStarted:
     visitor = {"name": "Vera", "email": "vera@example.com"}
     return build_event(
-        ConversationStarted,
+        conversation_events.ConversationStarted,
         **env(0, conversation=conversation),
         visitor_id="v1",
         visitor=visitor,
@@ -55,8 +42,10 @@ def started(conversation: str = "c1") -> ConversationStarted:
     )
 
 
-def message(seconds: float, actor: Actor, text: str = "hello") -> MessagePosted:
-    return build_event(MessagePosted, **env(seconds, actor), message_id=f"m{seconds}", text=text)
+def message(seconds: float, actor: Actor, text: str = "hello") -> conversation_events.MessagePosted:
+    return build_event(
+        conversation_events.MessagePosted, **env(seconds, actor), message_id=f"m{seconds}", text=text
+    )
 
 
 def fold(events: list[EventBase]) -> dict[str, Any]:
@@ -79,10 +68,10 @@ def test_tags_are_added_once_and_removed() -> None:
     summary = fold(
         [
             started(),
-            build_event(TagAdded, **env(1, ANN), tag="refund"),
-            build_event(TagAdded, **env(2, ANN), tag="vip"),
-            build_event(TagAdded, **env(3, ANN), tag="refund"),
-            build_event(TagRemoved, **env(4, ANN), tag="vip"),
+            build_event(conversation_events.TagAdded, **env(1, ANN), tag="refund"),
+            build_event(conversation_events.TagAdded, **env(2, ANN), tag="vip"),
+            build_event(conversation_events.TagAdded, **env(3, ANN), tag="refund"),
+            build_event(conversation_events.TagRemoved, **env(4, ANN), tag="vip"),
         ]
     )
     assert summary["tags"] == ["refund"]
@@ -93,10 +82,10 @@ def test_search_terms_are_the_words_of_visitor_messages_notes_and_tags_in_order(
         started(),
         message(1, VISITOR, "My PARCEL never arrived!"),
         message(2, ANN, "Let me check the parcel"),
-        build_event(NoteAdded, **env(3, ANN), note_id="n1", text="Courier lost it"),
-        build_event(TagAdded, **env(4, ANN), tag="lost-parcel"),
-        build_event(TagRemoved, **env(5, ANN), tag="lost-parcel"),
-        build_event(ConversationClosed, **env(6, ANN), reason="done"),
+        build_event(conversation_events.NoteAdded, **env(3, ANN), note_id="n1", text="Courier lost it"),
+        build_event(conversation_events.TagAdded, **env(4, ANN), tag="lost-parcel"),
+        build_event(conversation_events.TagRemoved, **env(5, ANN), tag="lost-parcel"),
+        build_event(conversation_events.ConversationClosed, **env(6, ANN), reason="done"),
     ]
     summary = fold(events)
     assert summary["search_terms"] == [
@@ -111,7 +100,7 @@ def test_search_terms_are_the_words_of_visitor_messages_notes_and_tags_in_order(
         "only a closed chat's terms are indexed: search looks at no other"
     )
     assert still_open["open_search_terms"] == summary["search_terms"]
-    reopened = fold([*events, build_event(ConversationReopened, **env(7, ANN))])
+    reopened = fold([*events, build_event(conversation_events.ConversationReopened, **env(7, ANN))])
     assert reopened["search_terms"] == [] and reopened["open_search_terms"] == summary["search_terms"]
     assert search_words("Vera@Example.COM  straße ÉTÉ") == ["vera", "example", "com", "strasse", "été"]
     assert search_words("a.b*c a") == ["a", "b", "c"] and search_words("?!") == []
@@ -133,7 +122,7 @@ def test_first_response_counts_only_agent_messages() -> None:
         [
             started(),
             message(5, VISITOR),
-            build_event(NoteAdded, **env(10, ANN), note_id="n1", text="checking"),
+            build_event(conversation_events.NoteAdded, **env(10, ANN), note_id="n1", text="checking"),
             message(12, ROUTER, "An agent will be with you shortly"),
             message(30.5, ANN, "Hi Vera"),
             message(40, BOB, "Hi too"),
@@ -148,7 +137,10 @@ def test_first_response_counts_only_agent_messages() -> None:
 
 def test_direct_conversation_has_no_first_response_and_lists_participants() -> None:
     direct = build_event(
-        DirectConversationStarted, **env(0, ANN), participant_ids=["ann", "bob"], subject="shift"
+        conversation_events.DirectConversationStarted,
+        **env(0, ANN),
+        participant_ids=["ann", "bob"],
+        subject="shift",
     )
     summary = fold([direct, message(3, BOB)])
     assert summary["kind"] == "direct" and summary["visitor"] is None
@@ -160,10 +152,14 @@ def test_close_reopen_close_and_rating() -> None:
         [
             started(),
             build_event(
-                AssignmentDecided, **env(1, ROUTER), outcome="assigned", agent_id="ann", reason="auto"
+                conversation_events.AssignmentDecided,
+                **env(1, ROUTER),
+                outcome="assigned",
+                agent_id="ann",
+                reason="auto",
             ),
-            build_event(ParticipantJoined, **env(2, BOB), agent_id="bob"),
-            build_event(ConversationClosed, **env(60, ANN), reason="solved"),
+            build_event(conversation_events.ParticipantJoined, **env(2, BOB), agent_id="bob"),
+            build_event(conversation_events.ConversationClosed, **env(60, ANN), reason="solved"),
         ]
     )
     assert summary["status"] == "closed" and summary["resolution_seconds"] == 60
@@ -171,13 +167,15 @@ def test_close_reopen_close_and_rating() -> None:
     assert summary["closed_day"] == "2026-03-02", "the UTC day history pages and reports look it up by"
     assert summary["agent_ids"] == ["ann", "bob"] and summary["assignee_id"] == "ann"
 
-    reopened = apply_summary(summary, build_event(ConversationReopened, **env(90)), 4)
+    reopened = apply_summary(summary, build_event(conversation_events.ConversationReopened, **env(90)), 4)
     assert reopened["status"] == "open" and reopened["closed_at"] is None and reopened["closed_day"] is None
     assert reopened["resolution_seconds"] is None and reopened["reopen_count"] == 1
     assert summary["status"] == "closed", "the fold must not mutate its input"
 
-    closed = apply_summary(reopened, build_event(ConversationClosed, **env(120)), 5)
-    rated = apply_summary(closed, build_event(RatingGiven, **env(130), score=4, comment="quick"), 6)
+    closed = apply_summary(reopened, build_event(conversation_events.ConversationClosed, **env(120)), 5)
+    rated = apply_summary(
+        closed, build_event(conversation_events.RatingGiven, **env(130), score=4, comment="quick"), 6
+    )
     assert rated["closed_day"] == "2026-03-02"
     assert rated["resolution_seconds"] == 120 and rated["closed_by"] == {"kind": "visitor", "id": "v1"}
     assert rated["rating"] == {"score": 4, "comment": "quick"}
@@ -198,7 +196,7 @@ def test_events_for_unknown_conversations_and_second_starts_are_rejected() -> No
 
 def test_times_are_cut_to_milliseconds_like_mongodb_stores_them() -> None:
     event = build_event(
-        MessagePosted,
+        conversation_events.MessagePosted,
         **{**env(0, ANN), "occurred_at": T0 + timedelta(microseconds=1_234_567)},
         message_id="m",
         text="x",
@@ -209,15 +207,15 @@ def test_times_are_cut_to_milliseconds_like_mongodb_stores_them() -> None:
 
 
 def test_message_lines_classify_visibility() -> None:
-    note = message_line(build_event(NoteAdded, **env(1, ANN), note_id="n", text="vip"), 7)
+    note = message_line(build_event(conversation_events.NoteAdded, **env(1, ANN), note_id="n", text="vip"), 7)
     assert note is not None and note["kind"] == "note" and note["internal"] is True
     assert note["_id"] == "c1:000000000007" and note["text"] == "vip"
 
-    attachment = AttachmentRef(
+    attachment = conversation_events.AttachmentRef(
         attachment_id="a1", filename="bill.pdf", content_type="application/pdf", size=3
     )
     posted = build_event(
-        MessagePosted,
+        conversation_events.MessagePosted,
         **env(2, ANN),
         message_id="m",
         text="see",
@@ -230,14 +228,14 @@ def test_message_lines_classify_visibility() -> None:
     assert line["attachments"][0]["filename"] == "bill.pdf"
 
     visible = [
-        build_event(ParticipantJoined, **env(3, ANN), agent_id="ann"),
-        build_event(ConversationClosed, **env(4, ANN), reason="done"),
-        build_event(ConversationReopened, **env(5)),
+        build_event(conversation_events.ParticipantJoined, **env(3, ANN), agent_id="ann"),
+        build_event(conversation_events.ConversationClosed, **env(4, ANN), reason="done"),
+        build_event(conversation_events.ConversationReopened, **env(5)),
     ]
     internal = [
-        build_event(TagAdded, **env(6, ANN), tag="refund"),
+        build_event(conversation_events.TagAdded, **env(6, ANN), tag="refund"),
         build_event(
-            AssignmentDecided,
+            conversation_events.AssignmentDecided,
             **env(7, ROUTER),
             outcome="queued",
             reason="no_agent_available",

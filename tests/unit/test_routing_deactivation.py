@@ -4,29 +4,29 @@ never assigned again until a supervisor reactivates them."""
 from __future__ import annotations
 
 from services.routing.policy import ROUTING_FACT_TYPES
-from shared.events.agent import (
-    AgentChatLimitSet,
-    AgentChatLimitSetPayload,
-    AgentDeactivated,
-    AgentDeactivatedPayload,
-    AgentInvited,
-    AgentInvitedPayload,
-    AgentReactivated,
-    AgentReactivatedPayload,
-)
+from shared.events import agent as agent_events
 from tests.unit.test_routing_policy import Brief, Desk
 
 
 def deactivate(desk: Desk, agent_id: str) -> list[Brief]:
-    return desk.apply(AgentDeactivated(**desk._env(agent_id), payload=AgentDeactivatedPayload()))
+    return desk.apply(
+        agent_events.AgentDeactivated(**desk._env(agent_id), payload=agent_events.AgentDeactivatedPayload())
+    )
 
 
 def reactivate(desk: Desk, agent_id: str) -> list[Brief]:
-    return desk.apply(AgentReactivated(**desk._env(agent_id), payload=AgentReactivatedPayload()))
+    return desk.apply(
+        agent_events.AgentReactivated(**desk._env(agent_id), payload=agent_events.AgentReactivatedPayload())
+    )
 
 
 def test_the_team_events_reach_the_router() -> None:
-    for event in (AgentInvited, AgentChatLimitSet, AgentDeactivated, AgentReactivated):
+    for event in (
+        agent_events.AgentInvited,
+        agent_events.AgentChatLimitSet,
+        agent_events.AgentDeactivated,
+        agent_events.AgentReactivated,
+    ):
         assert event.model_fields["type"].default in ROUTING_FACT_TYPES
 
 
@@ -98,12 +98,12 @@ def test_deactivating_twice_changes_nothing_the_second_time() -> None:
 
 def test_an_invited_agent_counts_with_the_limit_the_supervisor_set() -> None:
     desk = Desk()
-    payload = AgentInvitedPayload(email="cat@acme.test", name="Cat", max_concurrent_chats=1)
-    desk.apply(AgentInvited(**desk._env("cat"), payload=payload))
+    payload = agent_events.AgentInvitedPayload(email="cat@acme.test", name="Cat", max_concurrent_chats=1)
+    desk.apply(agent_events.AgentInvited(**desk._env("cat"), payload=payload))
     desk.status("cat", "available")
     assert desk.start("c1") == [("c1", "assigned", "cat", "auto")]
     assert desk.start("c2") == [("c2", "queued", "#1", "no_agent_available")]
-    limit = AgentChatLimitSetPayload(max_concurrent_chats=2)
-    assert desk.apply(AgentChatLimitSet(**desk._env("cat"), payload=limit)) == [
+    limit = agent_events.AgentChatLimitSetPayload(max_concurrent_chats=2)
+    assert desk.apply(agent_events.AgentChatLimitSet(**desk._env("cat"), payload=limit)) == [
         ("c2", "assigned", "cat", "auto")
     ]

@@ -11,29 +11,10 @@ from services.routing.outputs import output_event
 from services.routing.policy import ROUTING_FACT_TYPES, decide
 from services.routing.state import TenantState
 from shared.events import Actor, EventBase, serialize
-from shared.events.agent import (
-    AgentHeartbeat,
-    AgentProfileUpdated,
-    AgentRegistered,
-    AgentStatus,
-    AgentStatusChanged,
-)
-from shared.events.conversation import (
-    AssignmentDecided,
-    ConversationClosed,
-    ConversationReopened,
-    ConversationStarted,
-    DirectConversationStarted,
-    ParticipantJoined,
-    ParticipantLeft,
-    ReassignmentRequested,
-    TeammateInvited,
-    TransferRequested,
-)
-from shared.events.department import (
-    DepartmentConfigured,
-)
-from shared.events.routing import RoutingTick
+from shared.events import agent as agent_events
+from shared.events import conversation as conversation_events
+from shared.events import department as department_events
+from shared.events import routing as routing_events
 from tests.events import build_event
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -69,10 +50,12 @@ class Desk:
         at = T0 + timedelta(minutes=self.minute - 1, seconds=seconds)
         return {"tenant": "acme", "aggregate_id": aggregate_id, "actor": SUPERVISOR, "occurred_at": at}
 
-    def agent(self, agent_id: str, max_chats: int | None = 5, status: AgentStatus = "available") -> None:
+    def agent(
+        self, agent_id: str, max_chats: int | None = 5, status: agent_events.AgentStatus = "available"
+    ) -> None:
         self.apply(
             build_event(
-                AgentRegistered,
+                agent_events.AgentRegistered,
                 **self._env(agent_id),
                 email=f"{agent_id}@acme.test",
                 name=agent_id,
@@ -85,20 +68,20 @@ class Desk:
         """Configures a department; `settings` are DepartmentConfiguredPayload's other fields (strategy,
         fallback, default_max_chats, hours), their defaults where not given."""
         configured = build_event(
-            DepartmentConfigured, **self._env(dept), name=dept, members=members, **settings
+            department_events.DepartmentConfigured, **self._env(dept), name=dept, members=members, **settings
         )
         return self.apply(configured)
 
-    def status(self, agent_id: str, status: AgentStatus) -> list[Brief]:
-        return self.apply(build_event(AgentStatusChanged, **self._env(agent_id), status=status))
+    def status(self, agent_id: str, status: agent_events.AgentStatus) -> list[Brief]:
+        return self.apply(build_event(agent_events.AgentStatusChanged, **self._env(agent_id), status=status))
 
     def heartbeat(self, agent_id: str) -> list[Brief]:
-        return self.apply(build_event(AgentHeartbeat, **self._env(agent_id), status="available"))
+        return self.apply(build_event(agent_events.AgentHeartbeat, **self._env(agent_id), status="available"))
 
     def tick(self, grace: float = 60, timeout: float = 60) -> list[Brief]:
         return self.apply(
             build_event(
-                RoutingTick,
+                routing_events.RoutingTick,
                 **self._env("acme"),
                 offline_grace_seconds=grace,
                 heartbeat_timeout_seconds=timeout,
@@ -107,13 +90,15 @@ class Desk:
 
     def capacity(self, agent_id: str, max_chats: int) -> list[Brief]:
         return self.apply(
-            build_event(AgentProfileUpdated, **self._env(agent_id), max_concurrent_chats=max_chats)
+            build_event(
+                agent_events.AgentProfileUpdated, **self._env(agent_id), max_concurrent_chats=max_chats
+            )
         )
 
     def start(self, cid: str, department: str | None = None, offline: bool = False) -> list[Brief]:
         return self.apply(
             build_event(
-                ConversationStarted,
+                conversation_events.ConversationStarted,
                 **self._env(cid),
                 visitor_id=f"v-{cid}",
                 visitor={"name": "Vera"},
@@ -123,27 +108,37 @@ class Desk:
         )
 
     def close(self, cid: str) -> list[Brief]:
-        return self.apply(build_event(ConversationClosed, **self._env(cid)))
+        return self.apply(build_event(conversation_events.ConversationClosed, **self._env(cid)))
 
     def reopen(self, cid: str) -> list[Brief]:
-        return self.apply(build_event(ConversationReopened, **self._env(cid)))
+        return self.apply(build_event(conversation_events.ConversationReopened, **self._env(cid)))
 
     def join(self, cid: str, agent_id: str) -> list[Brief]:
-        return self.apply(build_event(ParticipantJoined, **self._env(cid), agent_id=agent_id))
+        return self.apply(
+            build_event(conversation_events.ParticipantJoined, **self._env(cid), agent_id=agent_id)
+        )
 
     def invite(self, cid: str, agent_id: str) -> list[Brief]:
-        return self.apply(build_event(TeammateInvited, **self._env(cid), agent_id=agent_id))
+        return self.apply(
+            build_event(conversation_events.TeammateInvited, **self._env(cid), agent_id=agent_id)
+        )
 
     def leave(self, cid: str, agent_id: str) -> list[Brief]:
-        return self.apply(build_event(ParticipantLeft, **self._env(cid), agent_id=agent_id))
+        return self.apply(
+            build_event(conversation_events.ParticipantLeft, **self._env(cid), agent_id=agent_id)
+        )
 
     def reassign(self, cid: str, agent_id: str, forced: bool = False) -> list[Brief]:
         return self.apply(
-            build_event(ReassignmentRequested, **self._env(cid), agent_id=agent_id, forced=forced)
+            build_event(
+                conversation_events.ReassignmentRequested, **self._env(cid), agent_id=agent_id, forced=forced
+            )
         )
 
     def transfer(self, cid: str, department: str) -> list[Brief]:
-        return self.apply(build_event(TransferRequested, **self._env(cid), department=department))
+        return self.apply(
+            build_event(conversation_events.TransferRequested, **self._env(cid), department=department)
+        )
 
     def decide_raw(self, event: EventBase) -> list[Decision]:
         return [d for d in self.outputs(event) if isinstance(d, Decision)]
@@ -153,9 +148,9 @@ class Desk:
         return None if value is None else str(value)
 
 
-def decision_event(fact: EventBase, decision: Decision, index: int) -> AssignmentDecided:
+def decision_event(fact: EventBase, decision: Decision, index: int) -> conversation_events.AssignmentDecided:
     event = output_event(fact, decision, index)
-    assert isinstance(event, AssignmentDecided)
+    assert isinstance(event, conversation_events.AssignmentDecided)
     return event
 
 
@@ -235,7 +230,9 @@ def test_when_the_assignee_leaves_another_present_participant_takes_over() -> No
     desk.invite("c1", "bob")
     desk.invite("c1", "cat")
     desk.status("bob", "offline")
-    decisions = desk.decide_raw(build_event(ParticipantLeft, **desk._env("c1"), agent_id="ann"))
+    decisions = desk.decide_raw(
+        build_event(conversation_events.ParticipantLeft, **desk._env("c1"), agent_id="ann")
+    )
     assert [(d.agent_id, d.previous_agent_id, d.reason) for d in decisions] == [("cat", "ann", "takeover")]
 
 
@@ -247,7 +244,9 @@ def test_leave_hands_the_chat_to_a_busy_teammate_as_a_forced_handover_before_the
         desk.start(cid)  # ann and bob at 2 of 2 each
     desk.start("q1")  # waits in the queue
     desk.invite("a1", "bob")
-    decisions = desk.decide_raw(build_event(ParticipantLeft, **desk._env("a1"), agent_id="ann"))
+    decisions = desk.decide_raw(
+        build_event(conversation_events.ParticipantLeft, **desk._env("a1"), agent_id="ann")
+    )
     # bob takes over though full, then ann's freed seat goes to the oldest queued visitor.
     assert [brief(d) for d in decisions] == [
         ("a1", "assigned", "bob", "takeover"),
@@ -354,7 +353,7 @@ def test_a_supervisor_can_force_a_chat_onto_a_full_agent_and_it_is_recorded_as_f
     assert desk.reassign("c1", "bob") == []
     assert desk.assignee("c1") == "ann"
     decisions = desk.decide_raw(
-        build_event(ReassignmentRequested, **desk._env("c1"), agent_id="bob", forced=True)
+        build_event(conversation_events.ReassignmentRequested, **desk._env("c1"), agent_id="bob", forced=True)
     )
     assert [brief(d) for d in decisions] == [
         ("c1", "assigned", "bob", "manual_reassign"),
@@ -459,7 +458,7 @@ def test_a_reopened_chat_returns_to_its_agent_if_free_else_to_the_least_busy_els
     assert desk.reopen("c1") == [("c1", "assigned", "ann", "reopened")]
     desk.close("c1")
     desk.status("ann", "away")
-    decisions = desk.decide_raw(build_event(ConversationReopened, **desk._env("c1")))
+    decisions = desk.decide_raw(build_event(conversation_events.ConversationReopened, **desk._env("c1")))
     assert [(brief(d), d.previous_agent_id) for d in decisions] == [
         (("c1", "assigned", "bob", "reopened"), "ann")
     ]
@@ -496,7 +495,9 @@ def test_direct_agent_to_agent_conversations_are_never_routed() -> None:
     desk = Desk()
     for agent in ("ann", "bob", "cat", "dan"):
         desk.agent(agent, max_chats=1)
-    started = build_event(DirectConversationStarted, **desk._env("d1"), participant_ids=["ann", "bob"])
+    started = build_event(
+        conversation_events.DirectConversationStarted, **desk._env("d1"), participant_ids=["ann", "bob"]
+    )
     # The re-keyer does not copy a direct chat's start to routing-facts: the router never hears of d1.
     assert started.type not in ROUTING_FACT_TYPES
     # What happens in the chat afterwards is copied, as for any conversation, and changes nothing.
@@ -519,7 +520,7 @@ def test_state_survives_a_json_round_trip_and_decide_never_mutates_its_input() -
     desk.start("c2")
     snapshot = json.dumps(desk.state.to_entries(), sort_keys=True)
     restored = TenantState.from_entries(json.loads(snapshot))
-    closing = build_event(ConversationClosed, **desk._env("c1"))
+    closing = build_event(conversation_events.ConversationClosed, **desk._env("c1"))
     _, from_restored = decide(restored, closing)
     _, from_live = decide(desk.state, closing)
     assert (
@@ -531,7 +532,9 @@ def test_state_survives_a_json_round_trip_and_decide_never_mutates_its_input() -
 def test_the_same_fact_always_yields_byte_identical_decision_events() -> None:
     desk = Desk()
     desk.agent("ann")
-    fact = build_event(ConversationStarted, **desk._env("c1"), visitor_id="v", visitor={"name": "V"})
+    fact = build_event(
+        conversation_events.ConversationStarted, **desk._env("c1"), visitor_id="v", visitor={"name": "V"}
+    )
     (decision,) = decide(desk.state, fact)[1]
     assert isinstance(decision, Decision)
     first, again = decision_event(fact, decision, 0), decision_event(fact, decision, 0)
@@ -685,7 +688,9 @@ def test_a_transfer_routes_the_chat_in_the_new_department_and_not_back_to_the_se
     desk.department("sales", ["ann"])
     desk.department("billing", ["ann", "cat"])
     desk.start("c1", "sales")
-    decisions = desk.decide_raw(build_event(TransferRequested, **desk._env("c1"), department="billing"))
+    decisions = desk.decide_raw(
+        build_event(conversation_events.TransferRequested, **desk._env("c1"), department="billing")
+    )
     assert [(brief(d), d.previous_agent_id, d.department) for d in decisions] == [
         (("c1", "assigned", "cat", "transfer"), "ann", "billing")
     ]
@@ -719,12 +724,14 @@ def test_the_periodic_sweep_assigns_whatever_an_event_trigger_missed() -> None:
 def test_re_delivered_facts_are_recognised_by_their_source_offset() -> None:
     desk = Desk()
     desk.agent("ann", max_chats=1)
-    start = build_event(ConversationStarted, **desk._env("c1"), visitor_id="v", visitor={"name": "V"})
+    start = build_event(
+        conversation_events.ConversationStarted, **desk._env("c1"), visitor_id="v", visitor={"name": "V"}
+    )
     state, first = decide(desk.state, start, ("conversation-events:0", 7))
     assert [brief(d) for d in first if isinstance(d, Decision)] == [("c1", "assigned", "ann", "auto")]
-    close = build_event(ConversationClosed, **desk._env("c1"))
+    close = build_event(conversation_events.ConversationClosed, **desk._env("c1"))
     state, _ = decide(state, close, ("conversation-events:0", 8))
-    reopen = build_event(ConversationReopened, **desk._env("c1"))
+    reopen = build_event(conversation_events.ConversationReopened, **desk._env("c1"))
     state, _ = decide(state, reopen, ("conversation-events:0", 9))
     # However long ago, an older close re-delivered after the reopen must not close it again.
     again, nothing = decide(state, close, ("conversation-events:0", 8))
@@ -766,7 +773,7 @@ def test_state_entries_round_trip_keeps_the_conversation_order() -> None:
 
 def test_the_position_event_tells_the_visitor_where_they_stand() -> None:
     desk = Desk()
-    fact = build_event(ConversationClosed, **desk._env("c1"))
+    fact = build_event(conversation_events.ConversationClosed, **desk._env("c1"))
     event = output_event(fact, PositionChanged("c2", "sales", 3, 7), 1)
     assert event.type == "conversation.queue_position_changed"
     assert event.aggregate_id == "c2"

@@ -18,19 +18,8 @@ from services.routing.policy import decide
 from services.routing.state import TenantState
 from services.routing.store import PENDING, SEP, TenantStore, applied_key
 from shared.events import Actor, EventBase
-from shared.events.agent import (
-    AgentRegistered,
-    AgentRegisteredPayload,
-    AgentStatusChanged,
-    AgentStatusChangedPayload,
-)
-from shared.events.conversation import (
-    ConversationClosed,
-    ConversationClosedPayload,
-    ConversationStarted,
-    ConversationStartedPayload,
-    VisitorInfo,
-)
+from shared.events import agent as agent_events
+from shared.events import conversation as conversation_events
 
 TENANT = "acme"
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -82,20 +71,26 @@ class Facts:
         return {"tenant": TENANT, "aggregate_id": aggregate_id, "actor": ACTOR, "occurred_at": at}
 
     def agent(self, agent_id: str, max_chats: int) -> list[EventBase]:
-        payload = AgentRegisteredPayload(
+        payload = agent_events.AgentRegisteredPayload(
             email=f"{agent_id}@acme.test", name=agent_id, max_concurrent_chats=max_chats
         )
         return [
-            AgentRegistered(**self._env(agent_id), payload=payload),
-            AgentStatusChanged(**self._env(agent_id), payload=AgentStatusChangedPayload(status="available")),
+            agent_events.AgentRegistered(**self._env(agent_id), payload=payload),
+            agent_events.AgentStatusChanged(
+                **self._env(agent_id), payload=agent_events.AgentStatusChangedPayload(status="available")
+            ),
         ]
 
-    def start(self, cid: str) -> ConversationStarted:
-        payload = ConversationStartedPayload(visitor_id=f"v-{cid}", visitor=VisitorInfo(name="Vera"))
-        return ConversationStarted(**self._env(cid), payload=payload)
+    def start(self, cid: str) -> conversation_events.ConversationStarted:
+        payload = conversation_events.ConversationStartedPayload(
+            visitor_id=f"v-{cid}", visitor=conversation_events.VisitorInfo(name="Vera")
+        )
+        return conversation_events.ConversationStarted(**self._env(cid), payload=payload)
 
-    def close(self, cid: str) -> ConversationClosed:
-        return ConversationClosed(**self._env(cid), payload=ConversationClosedPayload())
+    def close(self, cid: str) -> conversation_events.ConversationClosed:
+        return conversation_events.ConversationClosed(
+            **self._env(cid), payload=conversation_events.ConversationClosedPayload()
+        )
 
 
 def apply(store: TenantStore, fact: EventBase) -> TenantState:

@@ -18,13 +18,7 @@ from services.gateway.errors import Conflict, Forbidden, Gone
 from services.gateway.schemas import InviteAgent
 from services.mailer.config import MailerSettings
 from shared.events import EventBase
-from shared.events.agent import (
-    AgentPasswordSet,
-    AgentSessionsRevoked,
-    AgentSignInLocked,
-    AgentSignInReset,
-    AgentStatusChanged,
-)
+from shared.events import agent as agent_events
 from shared.password_links import hash_link_token, link_key, link_token, link_voided
 from tests.unit.test_team_accounts import ANN_VIEW, NOW, SAM, SAM_VIEW, SIGNED_UP, _at, _fold
 
@@ -56,9 +50,11 @@ def _link(**fields: Any) -> dict[str, Any]:
 def test_a_password_set_with_a_link_signs_the_account_out_everywhere_and_lifts_its_lock() -> None:
     events = team_commands.set_password_with_link(link=_link(), password_hash="$argon2id$new")
     password, revoked, reset = events
-    assert isinstance(password, AgentPasswordSet)
-    assert isinstance(revoked, AgentSessionsRevoked) and revoked.payload.reason == "password_reset"
-    assert isinstance(reset, AgentSignInReset) and reset.payload.reason == "password_reset"
+    assert isinstance(password, agent_events.AgentPasswordSet)
+    assert (
+        isinstance(revoked, agent_events.AgentSessionsRevoked) and revoked.payload.reason == "password_reset"
+    )
+    assert isinstance(reset, agent_events.AgentSignInReset) and reset.payload.reason == "password_reset"
     assert {e.aggregate_id for e in events} == {"ann"} and {e.actor.id for e in events} == {"ann"}
     # A session from before the reset (e.g. whoever knew the old password) stops working on this instance.
     record = CredentialRecord()
@@ -68,7 +64,7 @@ def test_a_password_set_with_a_link_signs_the_account_out_everywhere_and_lifts_i
     assert record.is_revoked("ann", "old-session", issued_at=before)
     assert not record.is_revoked("ann", "new-session", issued_at=before + 600)
     # The view too: the lock is lifted and older tokens are refused.
-    locked = AgentSignInLocked.model_validate(
+    locked = agent_events.AgentSignInLocked.model_validate(
         {
             "tenant": "acme",
             "aggregate_id": "ann",
@@ -157,7 +153,7 @@ def test_a_deactivated_agents_status_stays_offline_live_and_on_replay() -> None:
     off = team_commands.deactivate_agent(
         agent=SAM, teammate=ann, team=[(SAM_VIEW, SIGNED_UP)], has_password=False
     )
-    available = AgentStatusChanged.model_validate(
+    available = agent_events.AgentStatusChanged.model_validate(
         {
             "tenant": "acme",
             "aggregate_id": invited.aggregate_id,

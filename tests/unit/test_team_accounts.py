@@ -17,18 +17,8 @@ from services.gateway.errors import Conflict, Forbidden, Gone, NotFound
 from services.gateway.schemas import InviteAgent
 from services.mailer.domain import PASSWORD_LINKS, PendingEmails, render_password_link
 from shared.events import EventBase
-from shared.events.agent import (
-    AgentChatLimitSet,
-    AgentDeactivated,
-    AgentInvited,
-    AgentPasswordLinkEmailFailed,
-    AgentPasswordLinkIssued,
-    AgentPasswordSet,
-    AgentReactivated,
-    AgentRoleChanged,
-    AgentSessionsRevoked,
-)
-from shared.events.department import DepartmentConfigured
+from shared.events import agent as agent_events
+from shared.events import department as department_events
 from shared.password_links import hash_link_token, link_key, link_token
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -58,8 +48,10 @@ def _invite(**overrides: Any) -> list[EventBase]:
 
 def test_an_invitation_is_the_account_its_departments_and_a_one_time_link_kept_as_a_hash() -> None:
     invited, joined, link = _invite()
-    assert isinstance(invited, AgentInvited) and isinstance(joined, DepartmentConfigured)
-    assert isinstance(link, AgentPasswordLinkIssued)
+    assert isinstance(invited, agent_events.AgentInvited) and isinstance(
+        joined, department_events.DepartmentConfigured
+    )
+    assert isinstance(link, agent_events.AgentPasswordLinkIssued)
     cat = team_commands.agent_id_for("acme", "cat@acme.test")
     assert (invited.aggregate_id, invited.actor.id, invited.payload.email) == (cat, "sam", "cat@acme.test")
     assert invited.payload.max_concurrent_chats == 2
@@ -106,7 +98,7 @@ def _usable(link: dict[str, Any] | None, *, used: bool = False, now: datetime = 
 def test_a_link_sets_the_password_once_and_only_before_it_expires() -> None:
     link = _usable(_link())
     event = team_commands.set_password_with_link(link=link, password_hash="$argon2id$x")[0]
-    assert isinstance(event, AgentPasswordSet)
+    assert isinstance(event, agent_events.AgentPasswordSet)
     assert (event.aggregate_id, event.actor.id, event.payload.link_id) == ("cat", "cat", "link-1")
     with pytest.raises(NotFound, match="not valid"):
         _usable(None)
@@ -134,8 +126,8 @@ def test_a_role_change_revokes_the_sessions_so_the_next_token_carries_it() -> No
     changed, revoked = team_commands.change_role(
         agent=SAM, teammate=ANN_VIEW, role="supervisor", team=TEAM, has_password=True
     )
-    assert isinstance(changed, AgentRoleChanged) and changed.payload.role == "supervisor"
-    assert isinstance(revoked, AgentSessionsRevoked) and revoked.payload.reason == "role_changed"
+    assert isinstance(changed, agent_events.AgentRoleChanged) and changed.payload.role == "supervisor"
+    assert isinstance(revoked, agent_events.AgentSessionsRevoked) and revoked.payload.reason == "role_changed"
     with pytest.raises(Conflict, match="already an agent"):
         team_commands.change_role(agent=SAM, teammate=ANN_VIEW, role="agent", team=TEAM, has_password=True)
     with pytest.raises(Forbidden):
@@ -168,8 +160,8 @@ def test_deactivation_revokes_every_session_and_reactivation_undoes_it() -> None
     deactivated, revoked = team_commands.deactivate_agent(
         agent=SAM, teammate=ANN_VIEW, team=TEAM, has_password=True
     )
-    assert isinstance(deactivated, AgentDeactivated) and deactivated.aggregate_id == "ann"
-    assert isinstance(revoked, AgentSessionsRevoked) and revoked.payload.reason == "deactivated"
+    assert isinstance(deactivated, agent_events.AgentDeactivated) and deactivated.aggregate_id == "ann"
+    assert isinstance(revoked, agent_events.AgentSessionsRevoked) and revoked.payload.reason == "deactivated"
     # An invited account without a password has no sessions (nor credentials to fold a revocation into).
     alone = team_commands.deactivate_agent(agent=SAM, teammate=ANN_VIEW, team=TEAM, has_password=False)
     assert [e.type for e in alone] == ["agent.deactivated"]
@@ -180,7 +172,7 @@ def test_deactivation_revokes_every_session_and_reactivation_undoes_it() -> None
     with pytest.raises(Forbidden):
         team_commands.deactivate_agent(agent=ANN, teammate=SAM_VIEW, team=TEAM, has_password=True)
     back = team_commands.reactivate_agent(agent=SAM, teammate={**ANN_VIEW, "deactivated": True})
-    assert isinstance(back, AgentReactivated)
+    assert isinstance(back, agent_events.AgentReactivated)
     with pytest.raises(Conflict, match="not deactivated"):
         team_commands.reactivate_agent(agent=SAM, teammate=ANN_VIEW)
 
@@ -204,7 +196,7 @@ def test_an_agent_lowers_their_own_chat_limit_but_never_raises_it_past_the_super
     sam = {**SAM_VIEW, "max_concurrent_chats": 3, "max_chats_set_by_team": 3}
     assert team_commands.update_profile(me=sam, changes={"max_concurrent_chats": 9}) is not None
     limit = team_commands.set_chat_limit(agent=SAM, teammate=ANN_VIEW, max_chats=None)
-    assert isinstance(limit, AgentChatLimitSet) and limit.payload.max_concurrent_chats is None
+    assert isinstance(limit, agent_events.AgentChatLimitSet) and limit.payload.max_concurrent_chats is None
     with pytest.raises(Forbidden):
         team_commands.set_chat_limit(agent=ANN, teammate=ANN_VIEW, max_chats=9)
 
@@ -251,7 +243,7 @@ def test_the_agent_view_shows_the_invitation_role_limit_and_deactivation() -> No
 
 def test_the_credentials_view_holds_only_the_latest_link_and_marks_it_used() -> None:
     issued = _invite()[2]
-    assert isinstance(issued, AgentPasswordLinkIssued)
+    assert isinstance(issued, agent_events.AgentPasswordLinkIssued)
     view = _fold(apply_credentials, issued)
     # The email is taken (another team cannot invite it), but sign-in refuses an account with no password.
     assert view["email"] == "cat@acme.test" and "password_hash" not in view
@@ -265,7 +257,7 @@ def test_the_credentials_view_holds_only_the_latest_link_and_marks_it_used() -> 
     assert view["password_link"]["used_at"] == NOW + timedelta(minutes=3)
 
 
-def _issued(agent_id: str, token: str, link_id: str) -> AgentPasswordLinkIssued:
+def _issued(agent_id: str, token: str, link_id: str) -> agent_events.AgentPasswordLinkIssued:
     link = team_commands.NewLink(link_id, hash_link_token(token), NOW + timedelta(hours=1))
     teammate = {"_id": agent_id, "name": agent_id, "email": f"{agent_id}@acme.test"}
     return team_commands.issue_password_link(agent=SAM, teammate=teammate, has_password=False, link=link)
@@ -285,7 +277,7 @@ def test_an_instance_knows_the_links_it_saw_before_the_view_does_and_forgets_rep
     dan_link = {"link_id": "l9", "token_hash": "y"}
     dan = {"_id": "dan", "tenant": "acme", "password_link": dan_link}
     assert record.password_link("y", dan) == {**dan_link, "tenant": "acme", "agent_id": "dan"}
-    used = AgentPasswordSet.model_validate(
+    used = agent_events.AgentPasswordSet.model_validate(
         {
             **first.model_dump(),
             "type": "agent.password_set",
@@ -326,7 +318,7 @@ def test_the_mailer_derives_the_token_the_supervisor_was_shown_and_keeps_the_ema
         "cat@acme.test",
         7,
     )
-    failed = AgentPasswordLinkEmailFailed.model_validate(
+    failed = agent_events.AgentPasswordLinkEmailFailed.model_validate(
         {
             "tenant": "acme",
             "aggregate_id": "cat",

@@ -7,13 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.webhooks.endpoints import EndpointDirectory
 from services.webhooks.queues import DeliveryQueues, Job
+from shared.events import webhook as webhook_events
 from shared.events.envelope import SYSTEM, Actor
-from shared.events.webhook import (
-    WebhookEndpointDisabled,
-    WebhookEndpointRegistered,
-    WebhookEndpointUpdated,
-    WebhookSecretRotated,
-)
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -111,21 +106,25 @@ def test_the_directory_folds_registration_changes_rotation_and_disabling() -> No
     agent = Actor(kind="agent", id="sam")
     common = {"tenant": "t", "aggregate_id": "e1"}
     directory.apply(
-        WebhookEndpointRegistered(
+        webhook_events.WebhookEndpointRegistered(
             **common, actor=agent, payload={"url": "https://x.test/h", "event_types": ["*"], "secret": SECRET}
         )
     )
     assert directory.is_enabled("e1")
     directory.apply(
-        WebhookEndpointDisabled(**common, actor=SYSTEM, payload={"reason": "410", "consecutive_failures": 1})
+        webhook_events.WebhookEndpointDisabled(
+            **common, actor=SYSTEM, payload={"reason": "410", "consecutive_failures": 1}
+        )
     )
     assert not directory.is_enabled("e1")
     directory.apply(
-        WebhookEndpointUpdated(**common, actor=agent, payload={"enabled": True, "event_types": ["x.y"]})
+        webhook_events.WebhookEndpointUpdated(
+            **common, actor=agent, payload={"enabled": True, "event_types": ["x.y"]}
+        )
     )
     until = NOW + timedelta(days=1)
     rotated = directory.apply(
-        WebhookSecretRotated(
+        webhook_events.WebhookSecretRotated(
             **common,
             actor=agent,
             payload={"secret": "whsec_" + "B" * 32, "previous_secret_valid_until": until},
@@ -134,6 +133,8 @@ def test_the_directory_folds_registration_changes_rotation_and_disabling() -> No
     assert rotated is not None and rotated.enabled and rotated.event_types == ("x.y",)
     assert rotated.signing_secrets(NOW) == ["whsec_" + "B" * 32, SECRET]
     assert (
-        directory.apply(WebhookEndpointUpdated(tenant="t", aggregate_id="nope", actor=agent, payload={}))
+        directory.apply(
+            webhook_events.WebhookEndpointUpdated(tenant="t", aggregate_id="nope", actor=agent, payload={})
+        )
         is None
     )

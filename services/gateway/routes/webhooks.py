@@ -23,17 +23,11 @@ from services.webhooks import queries
 from services.webhooks.config import WebhookTargetSettings
 from services.webhooks.domain import DELIVERABLE_TYPES, NOTE_TYPE, unknown_event_types
 from services.webhooks.targets import TargetPolicy, TargetRefused, vetted_address
+from shared.events import webhook as webhook_events
 from shared.events.envelope import Actor, new_id
-from shared.events.webhook import (
-    EVENT_TYPE_PATTERN,
-    WebhookEndpointRegistered,
-    WebhookEndpointUpdated,
-    WebhookRedeliveryRequested,
-    WebhookSecretRotated,
-)
 
 router = APIRouter(prefix="/api/agent/webhooks", tags=["agent: webhooks"])
-EventTypes = list[Annotated[str, Field(pattern=EVENT_TYPE_PATTERN, max_length=100)]]
+EventTypes = list[Annotated[str, Field(pattern=webhook_events.EVENT_TYPE_PATTERN, max_length=100)]]
 # How long deliveries carry a signature with the previous secret after a rotation.
 ROTATION_OVERLAP = timedelta(hours=24)
 
@@ -113,7 +107,7 @@ async def register_endpoint(
 ) -> dict[str, Any]:
     await _check(body.url, body.event_types, _target_policy(request, settings))
     secret = new_secret()
-    event = WebhookEndpointRegistered(
+    event = webhook_events.WebhookEndpointRegistered(
         **_by(agent),
         aggregate_id=new_id(),
         payload={**body.model_dump(), "event_types": list(dict.fromkeys(body.event_types)), "secret": secret},
@@ -155,7 +149,7 @@ async def update_endpoint(
     if not changes:
         raise ApiError("nothing to change: give url, event_types, description or enabled")
     await _check(body.url or endpoint["url"], body.event_types, _target_policy(request, settings))
-    event = WebhookEndpointUpdated(
+    event = webhook_events.WebhookEndpointUpdated(
         **_by(agent),
         aggregate_id=endpoint["_id"],
         payload=changes,
@@ -171,7 +165,7 @@ async def rotate_secret(
 ) -> dict[str, Any]:
     secret = new_secret()
     valid_until = datetime.now(UTC) + ROTATION_OVERLAP
-    event = WebhookSecretRotated(
+    event = webhook_events.WebhookSecretRotated(
         **_by(agent),
         aggregate_id=endpoint["_id"],
         payload={"secret": secret, "previous_secret_valid_until": valid_until},
@@ -241,7 +235,7 @@ async def resend(
 async def _request_redelivery(
     publisher: EventPublisher, agent: AgentPrincipal, endpoint_id: str, **wanted: Any
 ) -> dict[str, Any]:
-    event = WebhookRedeliveryRequested(
+    event = webhook_events.WebhookRedeliveryRequested(
         **_by(agent),
         aggregate_id=endpoint_id,
         payload=wanted,
