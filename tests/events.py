@@ -18,6 +18,13 @@ BOB = Actor(kind="agent", id="bob")
 ROUTER = Actor(kind="system", id="router")
 
 
+def envelope(
+    aggregate_id: str, actor: Actor, occurred_at: datetime, *, tenant: str = "acme"
+) -> dict[str, Any]:
+    """The envelope fields of an event (tenant acme unless told), as `build_event` and the event classes take them."""
+    return {"tenant": tenant, "aggregate_id": aggregate_id, "actor": actor, "occurred_at": occurred_at}
+
+
 def build_event(
     cls: type[E],
     *,

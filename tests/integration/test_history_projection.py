@@ -25,7 +25,7 @@ from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
-from tests.events import ANN, BOB, ROUTER, build_event
+from tests.events import ANN, BOB, ROUTER, build_event, envelope
 from tests.processes import ServiceProcess, free_port, run_replay, service_env
 
 pytestmark = pytest.mark.integration
@@ -39,12 +39,7 @@ def support_chat(conversation: str, start: datetime, *, visitor: str, closed: bo
     """A realistic chat: routed to Ann, a note, tags, Bob invited and answering with a canned response."""
 
     def env(seconds: int, actor: Actor) -> dict[str, Any]:
-        return {
-            "tenant": "acme",
-            "aggregate_id": conversation,
-            "actor": actor,
-            "occurred_at": start + timedelta(seconds=seconds),
-        }
+        return envelope(conversation, actor, start + timedelta(seconds=seconds))
 
     def msg(seconds: int, actor: Actor, text: str, **extra: Any) -> conversation_events.MessagePosted:
         return build_event(

@@ -15,6 +15,7 @@ from services.history.views import SEARCH_TERMS_UPGRADE, HistoryViews
 from shared.events import Actor, EventBase, RecordedEvent
 from shared.events import conversation as conversation_events
 from shared.mongo import Document
+from tests.events import envelope
 
 pytestmark = pytest.mark.integration
 
@@ -32,12 +33,7 @@ def chat(
     tag: str = "lost-parcel",
 ) -> list[RecordedEvent]:
     def env(seconds: int, actor: Actor) -> dict[str, Any]:
-        return {
-            "tenant": "acme",
-            "aggregate_id": conversation,
-            "actor": actor,
-            "occurred_at": T0 + timedelta(seconds=seconds),
-        }
+        return envelope(conversation, actor, T0 + timedelta(seconds=seconds))
 
     events: list[EventBase] = [
         conversation_events.ConversationStarted(

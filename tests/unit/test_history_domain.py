@@ -17,18 +17,13 @@ from services.history.domain import (
 )
 from shared.events import Actor, EventBase
 from shared.events import conversation as conversation_events
-from tests.events import ANN, BOB, ROUTER, VISITOR, build_event
+from tests.events import ANN, BOB, ROUTER, VISITOR, build_event, envelope
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
 
 def env(seconds: float, actor: Actor = VISITOR, conversation: str = "c1") -> dict[str, Any]:
-    return {
-        "tenant": "acme",
-        "aggregate_id": conversation,
-        "actor": actor,
-        "occurred_at": T0 + timedelta(seconds=seconds),
-    }
+    return envelope(conversation, actor, T0 + timedelta(seconds=seconds))
 
 
 def started(conversation: str = "c1") -> conversation_events.ConversationStarted:

@@ -20,7 +20,7 @@ from services.mailer.config import MailerSettings
 from shared.events import EventBase
 from shared.events import agent as agent_events
 from shared.password_links import hash_link_token, link_key, link_token, link_voided
-from tests.unit.test_team_accounts import ANN_VIEW, NOW, SAM, SAM_VIEW, SIGNED_UP, _at, _fold
+from tests.unit.test_team_accounts import ANN_VIEW, NOW, SAM, SAM_VIEW, SIGNED_UP, _at, _fold, _link
 
 
 def _invited_ann() -> EventBase:
@@ -33,22 +33,12 @@ def _invited_ann() -> EventBase:
     )[0]
 
 
-def _link(**fields: Any) -> dict[str, Any]:
-    return {
-        "tenant": "acme",
-        "agent_id": "ann",
-        "link_id": "link-1",
-        "email": "ann@acme.test",
-        "purpose": "reset",
-        "issued_at": NOW,
-        "expires_at": NOW + timedelta(hours=1),
-        "used_at": None,
-        **fields,
-    }
+def _ann_reset(**fields: Any) -> dict[str, Any]:
+    return _link("ann", purpose="reset", **fields)
 
 
 def test_a_password_set_with_a_link_signs_the_account_out_everywhere_and_lifts_its_lock() -> None:
-    events = team_commands.set_password_with_link(link=_link(), password_hash="$argon2id$new")
+    events = team_commands.set_password_with_link(link=_ann_reset(), password_hash="$argon2id$new")
     password, revoked, reset = events
     assert isinstance(password, agent_events.AgentPasswordSet)
     assert (
@@ -85,16 +75,18 @@ def _usable(link: dict[str, Any], account: dict[str, Any] | None, deactivated: b
 
 def test_a_deactivated_accounts_link_answers_as_a_used_one_and_stays_dead_after_reactivation() -> None:
     with pytest.raises(Gone, match="already used"):
-        _usable(_link(), {**ANN_VIEW, "deactivated": True})
+        _usable(_ann_reset(), {**ANN_VIEW, "deactivated": True})
     with pytest.raises(Gone, match="already used"):  # this instance saw the deactivation; the view lags
-        _usable(_link(), ANN_VIEW, deactivated=True)
+        _usable(_ann_reset(), ANN_VIEW, deactivated=True)
     # Reactivated since the link was issued: the old link does not come back to life; a new one works.
     reactivated = {**ANN_VIEW, "deactivated": False, "reactivated_at": NOW + timedelta(minutes=1)}
     with pytest.raises(Gone):
-        _usable(_link(), reactivated)
-    assert _usable(_link(issued_at=NOW + timedelta(minutes=2)), reactivated)["link_id"] == "link-1"
+        _usable(_ann_reset(), reactivated)
+    assert _usable(_ann_reset(issued_at=NOW + timedelta(minutes=2)), reactivated)["link_id"] == "link-1"
     # The mailer asks the same question before emailing a link.
-    assert link_voided(_link(), {**ANN_VIEW, "deactivated": True}) and not link_voided(_link(), ANN_VIEW)
+    assert link_voided(_ann_reset(), {**ANN_VIEW, "deactivated": True}) and not link_voided(
+        _ann_reset(), ANN_VIEW
+    )
 
 
 def test_the_agent_view_remembers_the_last_reactivation_for_the_links_issued_before_it() -> None:

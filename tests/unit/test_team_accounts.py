@@ -78,13 +78,15 @@ def test_only_supervisors_invite_a_new_email_into_departments_that_exist() -> No
         _invite(departments_found={})
 
 
-def _link(**fields: Any) -> dict[str, Any]:
+def _link(agent_id: str = "cat", **fields: Any) -> dict[str, Any]:
+    """The view of a password link for `agent_id` (an invitation unless told), issued at NOW for an hour."""
     return {
         "tenant": "acme",
-        "agent_id": "cat",
+        "agent_id": agent_id,
         "link_id": "link-1",
-        "email": "cat@acme.test",
+        "email": f"{agent_id}@acme.test",
         "purpose": "invite",
+        "issued_at": NOW,
         "expires_at": NOW + timedelta(hours=1),
         "used_at": None,
         **fields,
