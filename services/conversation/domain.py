@@ -192,15 +192,26 @@ def apply_transcript_email(emails: list[View], event: EventBase) -> list[View]:
     return [{**e, **outcome} if e["request_id"] == event.payload.request_id else e for e in emails]
 
 
-def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
+def just_started() -> View:
+    """A visitor's conversation from its start until someone acts on it: open, unassigned, nobody in it. Every
+    conversation view starts from it, and the gateway shows it to a visitor whose view is not written yet."""
     return {
-        **_base(event, position),
         "kind": "visitor",
         "status": "open",
         "assignment": "unassigned",
         "assignee_id": None,
         "queue_position": None,
         "participants": [],
+        "tags": [],
+        "closed_at": None,
+        "rating": None,
+    }
+
+
+def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
+    return {
+        **_base(event, position),
+        **just_started(),
         "visitor": None,
         "page_url": None,
         "user_agent": None,
@@ -209,7 +220,6 @@ def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
         "department": None,
         "offline": False,  # a message left in the widget's form: the visitor waits for an email reply
         "subject": None,
-        "tags": [],
         "created_at": event.occurred_at,
         "first_response_at": None,
         "last_activity_at": event.occurred_at,
@@ -217,10 +227,8 @@ def _new_conversation(event: EventBase, position: int, **fields: Any) -> View:
         "message_count": 0,
         "attachment_count": 0,
         "note_count": 0,
-        "closed_at": None,
         "closed_by": None,
         "close_reason": None,
-        "rating": None,
         "unread": {},
         "transcript_emails": [],
         **fields,

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from services.conversation import domain as conversation_domain
 from services.gateway.auth import AgentPrincipal, VisitorPrincipal
 from services.gateway.errors import ApiError, Conflict, Forbidden, NotFound, UnsupportedMediaType
 from shared.capacity import limit_of_agent
@@ -66,16 +67,8 @@ def pending_visitor_conversation(visitor: VisitorPrincipal) -> dict[str, Any]:
     return {
         "_id": visitor.conversation_id,
         "tenant": visitor.tenant,
-        "kind": "visitor",
-        "status": "open",
-        "assignment": "unassigned",
-        "assignee_id": None,
-        "queue_position": None,
-        "participants": [],
-        "tags": [],
+        **conversation_domain.just_started(),
         "created_at": None,
-        "closed_at": None,
-        "rating": None,
     }
 
 
