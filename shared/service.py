@@ -17,6 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from shared.consumer import DocumentCounts, Projection, ProjectionConsumer
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
+from shared.metrics import exposition, sample
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
 from shared.topics import TopicSpec
@@ -82,22 +83,22 @@ def render_metrics(projection: ProjectionConsumer, documents: DocumentCounts) ->
     service = projection.settings.service_name
     stats = projection.stats
     lines = [
-        f'parley_view_documents_read_total{{service="{service}"}} {documents.read}',
-        f'parley_view_documents_written_total{{service="{service}"}} {documents.written}',
-        f'parley_events_applied_total{{service="{service}"}} {stats.events_applied}',
-        f'parley_dead_letters_total{{service="{service}"}} {stats.dead_letters}',
-        f'parley_batches_total{{service="{service}"}} {stats.batches}',
-        f'parley_view_write_retries_total{{service="{service}"}} {stats.retries}',
+        sample("parley_view_documents_read_total", documents.read, service=service),
+        sample("parley_view_documents_written_total", documents.written, service=service),
+        sample("parley_events_applied_total", stats.events_applied, service=service),
+        sample("parley_dead_letters_total", stats.dead_letters, service=service),
+        sample("parley_batches_total", stats.batches, service=service),
+        sample("parley_view_write_retries_total", stats.retries, service=service),
     ]
     for tp in projection.consumer.assignment():
         highwater = projection.consumer.highwater(tp)
         position = stats.last_offsets.get(f"{tp.topic}/{tp.partition}", -1) + 1
         if highwater is not None:
+            lag = max(highwater - position, 0)
             lines.append(
-                f'parley_consumer_lag{{service="{service}",topic="{tp.topic}",partition="{tp.partition}"}} '
-                f"{max(highwater - position, 0)}"
+                sample("parley_consumer_lag", lag, service=service, topic=tp.topic, partition=tp.partition)
             )
-    return "\n".join(lines) + "\n"
+    return exposition(lines)
 
 
 async def run_projection_service(

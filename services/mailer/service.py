@@ -16,6 +16,7 @@ from services.mailer.mailer import Compose, Mailer
 from services.mailer.smtp import SmtpSender
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
+from shared.metrics import exposition, sample
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.service import EmbeddedServer, operations_app, serve_until_stopped, stop_on_signals
 
@@ -33,18 +34,18 @@ _METRIC_NAMES = {TRANSCRIPTS.name: "transcript_emails", PASSWORD_LINKS.name: "pa
 
 def render_mail_metrics(mailers: list[Mailer]) -> str:
     if not mailers:
-        return "parley_mailer_configured 0\n"
-    lines = ["parley_mailer_configured 1"]
+        return exposition([sample("parley_mailer_configured", 0)])
+    lines = [sample("parley_mailer_configured", 1)]
     for mailer in mailers:
         name = _METRIC_NAMES[mailer.flow.name]
         pending, retrying = mailer.backlog()
         for outcome in ("sent", "retrying", "failed", "refused"):
-            lines.append(f'parley_{name}_total{{outcome="{outcome}"}} {mailer.outcomes[outcome]}')
-        lines.append(f"parley_{name}_pending {pending}")
-        lines.append(f"parley_{name}_awaiting_retry {retrying}")
-    lines.append(f"parley_mailer_dead_letters_total {sum(m.dead_letters for m in mailers)}")
-    lines.append(f"parley_mailer_assigned_partitions {sum(len(m.pending) for m in mailers)}")
-    return "\n".join(lines) + "\n"
+            lines.append(sample(f"parley_{name}_total", mailer.outcomes[outcome], outcome=outcome))
+        lines.append(sample(f"parley_{name}_pending", pending))
+        lines.append(sample(f"parley_{name}_awaiting_retry", retrying))
+    lines.append(sample("parley_mailer_dead_letters_total", sum(m.dead_letters for m in mailers)))
+    lines.append(sample("parley_mailer_assigned_partitions", sum(len(m.pending) for m in mailers)))
+    return exposition(lines)
 
 
 async def start_mailer(

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from services.routing.decisions import DEFAULT_DEPARTMENT, Decision
 from services.routing.state import TenantState
+from shared.metrics import exposition, sample
 
 WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
@@ -56,54 +57,48 @@ class RoutingMetrics:
     def render(self, states: dict[str, TenantState]) -> str:
         lines = [
             "# TYPE parley_routing_rebalancing_seconds gauge",
-            f"parley_routing_rebalancing_seconds {self.rebalancing_seconds():.1f}",
+            sample("parley_routing_rebalancing_seconds", f"{self.rebalancing_seconds():.1f}"),
             "# TYPE parley_routing_facts_forwarded_total counter",
-            f"parley_routing_facts_forwarded_total {self.facts_forwarded}",
+            sample("parley_routing_facts_forwarded_total", self.facts_forwarded),
             "# TYPE parley_routing_facts_processed_total counter",
-            f"parley_routing_facts_processed_total {self.facts_processed}",
+            sample("parley_routing_facts_processed_total", self.facts_processed),
             "# TYPE parley_routing_facts_total counter",
             *(
-                f'parley_routing_facts_total{{type="{_label(kind)}"}} {count}'
+                sample("parley_routing_facts_total", count, type=kind)
                 for kind, count in sorted(self.fact_types.items())
             ),
             "# TYPE parley_routing_fact_gaps_filled_total counter",
-            f"parley_routing_fact_gaps_filled_total {self.gaps_filled}",
+            sample("parley_routing_fact_gaps_filled_total", self.gaps_filled),
             "# TYPE parley_routing_facts_refetched_total counter",
-            f"parley_routing_facts_refetched_total {self.facts_refetched}",
+            sample("parley_routing_facts_refetched_total", self.facts_refetched),
             "# TYPE parley_routing_duplicates_skipped_total counter",
-            f"parley_routing_duplicates_skipped_total {self.duplicates_skipped}",
+            sample("parley_routing_duplicates_skipped_total", self.duplicates_skipped),
             "# TYPE parley_routing_ticks_sent_total counter",
-            f"parley_routing_ticks_sent_total {self.ticks_sent}",
+            sample("parley_routing_ticks_sent_total", self.ticks_sent),
             "# TYPE parley_dead_letters_total counter",
-            f'parley_dead_letters_total{{service="routing"}} {self.dead_letters}',
+            sample("parley_dead_letters_total", self.dead_letters, service="routing"),
             "# TYPE parley_routing_decisions_total counter",
         ]
         for (outcome, reason), count in sorted(self.decisions.items()):
-            lines.append(f'parley_routing_decisions_total{{outcome="{outcome}",reason="{reason}"}} {count}')
+            lines.append(sample("parley_routing_decisions_total", count, outcome=outcome, reason=reason))
         lines += [
             "# TYPE parley_routing_queue_position_updates_total counter",
-            f"parley_routing_queue_position_updates_total {self.position_updates}",
+            sample("parley_routing_queue_position_updates_total", self.position_updates),
             "# TYPE parley_routing_forced_assignments_total counter",
-            f"parley_routing_forced_assignments_total {self.forced}",
+            sample("parley_routing_forced_assignments_total", self.forced),
             "# TYPE parley_routing_assignments_total counter",
         ]
         for (tenant, agent), count in sorted(self.assignments.items()):
-            lines.append(
-                f'parley_routing_assignments_total{{tenant="{_label(tenant)}",agent="{_label(agent)}"}} {count}'
-            )
+            lines.append(sample("parley_routing_assignments_total", count, tenant=tenant, agent=agent))
         lines.append("# TYPE parley_routing_time_to_assignment_seconds histogram")
         for (tenant, dept), buckets in sorted(self.wait_buckets.items()):
-            labels = f'tenant="{_label(tenant)}",department="{_label(dept)}"'
+            name = "parley_routing_time_to_assignment_seconds"
             for bound, count in zip(WAIT_BUCKETS, buckets, strict=True):
-                lines.append(
-                    f'parley_routing_time_to_assignment_seconds_bucket{{{labels},le="{bound}"}} {count}'
-                )
+                lines.append(sample(f"{name}_bucket", count, tenant=tenant, department=dept, le=bound))
             total = self.wait_count[(tenant, dept)]
-            lines.append(f'parley_routing_time_to_assignment_seconds_bucket{{{labels},le="+Inf"}} {total}')
-            lines.append(
-                f"parley_routing_time_to_assignment_seconds_sum{{{labels}}} {self.wait_sum[(tenant, dept)]}"
-            )
-            lines.append(f"parley_routing_time_to_assignment_seconds_count{{{labels}}} {total}")
+            lines.append(sample(f"{name}_bucket", total, tenant=tenant, department=dept, le="+Inf"))
+            lines.append(sample(f"{name}_sum", self.wait_sum[(tenant, dept)], tenant=tenant, department=dept))
+            lines.append(sample(f"{name}_count", total, tenant=tenant, department=dept))
         lines += [
             "# TYPE parley_routing_queue_length gauge",
             "# TYPE parley_routing_oldest_wait_seconds gauge",
@@ -113,14 +108,15 @@ class RoutingMetrics:
             departments = sorted({DEFAULT_DEPARTMENT, *state.departments, *state.queues})
             for dept in departments:
                 queue = state.queues.get(dept, [])
-                labels = f'tenant="{_label(tenant)}",department="{_label(dept)}"'
-                lines.append(f"parley_routing_queue_length{{{labels}}} {len(queue)}")
+                lines.append(
+                    sample("parley_routing_queue_length", len(queue), tenant=tenant, department=dept)
+                )
                 oldest = 0.0
                 if queue and (queued_at := state.conversations[queue[0]]["queued_at"]) is not None:
                     oldest = max(0.0, (now - datetime.fromisoformat(queued_at)).total_seconds())
-                lines.append(f"parley_routing_oldest_wait_seconds{{{labels}}} {oldest:.3f}")
-        return "\n".join(lines) + "\n"
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+                lines.append(
+                    sample(
+                        "parley_routing_oldest_wait_seconds", f"{oldest:.3f}", tenant=tenant, department=dept
+                    )
+                )
+        return exposition(lines)

@@ -20,6 +20,7 @@ from shared.events import InvalidEvent, parse_event
 from shared.events.webhook import WebhookRedeliveryRequested
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
+from shared.metrics import exposition, sample
 from shared.mongo import create_mongo_client, get_database
 from shared.replay import topic_partitions
 from shared.service import (
@@ -89,17 +90,17 @@ class EndpointFollower:
 
 def render_delivery_metrics(dispatcher: Dispatcher) -> str:
     lines = [
-        f'parley_webhook_endpoint_enabled{{endpoint="{endpoint.endpoint_id}"}} {int(endpoint.enabled)}'
+        sample("parley_webhook_endpoint_enabled", int(endpoint.enabled), endpoint=endpoint.endpoint_id)
         for endpoint in dispatcher.directory.all()
     ]
     for (endpoint_id, outcome), count in sorted(dispatcher.stats.attempts.items()):
-        lines.append(f'parley_webhook_attempts_total{{endpoint="{endpoint_id}",outcome="{outcome}"}} {count}')
+        lines.append(sample("parley_webhook_attempts_total", count, endpoint=endpoint_id, outcome=outcome))
     for endpoint_id, (pending, age) in sorted(dispatcher.backlog().items()):
-        lines.append(f'parley_webhook_pending_deliveries{{endpoint="{endpoint_id}"}} {pending}')
-        lines.append(f'parley_webhook_oldest_pending_seconds{{endpoint="{endpoint_id}"}} {age:.3f}')
-    lines.append(f"parley_webhook_dead_letters_total {dispatcher.stats.dead_letters}")
-    lines.append(f"parley_webhook_assigned_partitions {len(dispatcher.queues)}")
-    return "\n".join(lines) + "\n"
+        lines.append(sample("parley_webhook_pending_deliveries", pending, endpoint=endpoint_id))
+        lines.append(sample("parley_webhook_oldest_pending_seconds", f"{age:.3f}", endpoint=endpoint_id))
+    lines.append(sample("parley_webhook_dead_letters_total", dispatcher.stats.dead_letters))
+    lines.append(sample("parley_webhook_assigned_partitions", len(dispatcher.queues)))
+    return exposition(lines)
 
 
 async def serve(settings: WebhooksSettings) -> None:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from services.gateway.deps import CredentialRecordDep, DatabaseDep, HubDep, ProducerDep, RateLimitsDep
+from shared.metrics import exposition, sample
 
 router = APIRouter(tags=["operations"])
 
@@ -38,16 +39,17 @@ async def readiness(db: DatabaseDep, producer: ProducerDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
 async def metrics(hub: HubDep, limits: RateLimitsDep, record: CredentialRecordDep) -> str:
-    refused = "".join(
-        f'parley_gateway_rate_limited_total{{limit="{name}"}} {count}\n'
-        for name, count in limits.refused.items()
-    )
-    return (
-        f"parley_gateway_live_connections {hub.connections}\n"
-        f"parley_gateway_live_events_seen_total {hub.events_seen}\n"
-        f"parley_gateway_live_messages_pushed_total {hub.pushed}\n"
-        f"{refused}"
-        f'parley_gateway_rate_limited_total{{limit="account_locked"}} {record.refused_while_locked}\n'
-        f"parley_gateway_accounts_locked_total {record.accounts_locked}\n"
-        f"parley_gateway_password_checks_total {record.password_checks}\n"
+    return exposition(
+        [
+            sample("parley_gateway_live_connections", hub.connections),
+            sample("parley_gateway_live_events_seen_total", hub.events_seen),
+            sample("parley_gateway_live_messages_pushed_total", hub.pushed),
+            *(
+                sample("parley_gateway_rate_limited_total", n, limit=name)
+                for name, n in limits.refused.items()
+            ),
+            sample("parley_gateway_rate_limited_total", record.refused_while_locked, limit="account_locked"),
+            sample("parley_gateway_accounts_locked_total", record.accounts_locked),
+            sample("parley_gateway_password_checks_total", record.password_checks),
+        ]
     )
