@@ -320,7 +320,7 @@ async def test_history_pages_and_reports_read_day_by_day_across_a_long_history(
     for n in range(120):
         closed_at = end - timedelta(days=n // 3, minutes=0 if n % 3 < 2 else 7)
         chat = f"day-{n:03d}"
-        env: dict[str, Any] = {"tenant": "acme", "aggregate_id": chat, "actor": ANN, "occurred_at": closed_at}
+        env = envelope(chat, ANN, closed_at)
         started = build_event(
             conversation_events.ConversationStarted,
             **{**env, "occurred_at": closed_at - timedelta(minutes=5)},

@@ -15,7 +15,7 @@ from shared.events import agent as agent_events
 from shared.events import conversation as conversation_events
 from shared.events import department as department_events
 from shared.events import routing as routing_events
-from tests.events import build_event
+from tests.events import build_event, envelope
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 SUPERVISOR = Actor(kind="agent", id="sup")
@@ -48,7 +48,7 @@ class Desk:
     def _env(self, aggregate_id: str, seconds: float = 60) -> dict[str, Any]:
         self.minute += 1
         at = T0 + timedelta(minutes=self.minute - 1, seconds=seconds)
-        return {"tenant": "acme", "aggregate_id": aggregate_id, "actor": SUPERVISOR, "occurred_at": at}
+        return envelope(aggregate_id, SUPERVISOR, at)
 
     def agent(
         self, agent_id: str, max_chats: int | None = 5, status: agent_events.AgentStatus = "available"

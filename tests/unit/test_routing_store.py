@@ -20,6 +20,7 @@ from services.routing.store import PENDING, SEP, TenantStore, applied_key
 from shared.events import Actor, EventBase
 from shared.events import agent as agent_events
 from shared.events import conversation as conversation_events
+from tests.events import envelope
 
 TENANT = "acme"
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -68,7 +69,7 @@ class Facts:
     def _env(self, aggregate_id: str) -> dict[str, Any]:
         self.minute += 1
         at = T0 + timedelta(minutes=self.minute)
-        return {"tenant": TENANT, "aggregate_id": aggregate_id, "actor": ACTOR, "occurred_at": at}
+        return envelope(aggregate_id, ACTOR, at, tenant=TENANT)
 
     def agent(self, agent_id: str, max_chats: int) -> list[EventBase]:
         payload = agent_events.AgentRegisteredPayload(
