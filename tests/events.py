@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from shared.events import Actor, EventBase
+from shared.events import conversation as conversation_events
 
 E = TypeVar("E", bound=EventBase)
 
@@ -37,3 +38,14 @@ def build_event(
     """An event of type `cls` in the given envelope (occurring now unless told), with these payload fields."""
     envelope = {"tenant": tenant, "aggregate_id": aggregate_id, "actor": actor, "payload": payload}
     return cls.model_validate(envelope if occurred_at is None else {**envelope, "occurred_at": occurred_at})
+
+
+def auto_assigned(agent_id: str, **envelope_fields: Any) -> conversation_events.AssignmentDecided:
+    """The router's decision that `agent_id` takes the conversation, as most chats in tests begin."""
+    return build_event(
+        conversation_events.AssignmentDecided,
+        **envelope_fields,
+        outcome="assigned",
+        agent_id=agent_id,
+        reason="auto",
+    )

@@ -25,7 +25,7 @@ from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
-from tests.events import ANN, BOB, ROUTER, build_event, envelope
+from tests.events import ANN, BOB, ROUTER, auto_assigned, build_event, envelope
 from tests.processes import ServiceProcess, free_port, run_replay, service_env
 
 pytestmark = pytest.mark.integration
@@ -58,13 +58,7 @@ def support_chat(conversation: str, start: datetime, *, visitor: str, closed: bo
             visitor=conversation_events.VisitorInfo(name=visitor, email=f"{visitor.lower()}@example.com"),
         ),
         msg(2, VISITOR, "My parcel never arrived"),
-        build_event(
-            conversation_events.AssignmentDecided,
-            **env(3, ROUTER),
-            outcome="assigned",
-            agent_id="ann",
-            reason="auto",
-        ),
+        auto_assigned("ann", **env(3, ROUTER)),
         build_event(conversation_events.ParticipantJoined, **env(4, ANN), agent_id="ann"),
         msg(30, ANN, "Sorry to hear that, let me check"),
         build_event(

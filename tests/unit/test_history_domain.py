@@ -17,7 +17,7 @@ from services.history.domain import (
 )
 from shared.events import Actor, EventBase
 from shared.events import conversation as conversation_events
-from tests.events import ANN, BOB, ROUTER, VISITOR, build_event, envelope
+from tests.events import ANN, BOB, ROUTER, VISITOR, auto_assigned, build_event, envelope
 
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -146,13 +146,7 @@ def test_close_reopen_close_and_rating() -> None:
     summary = fold(
         [
             started(),
-            build_event(
-                conversation_events.AssignmentDecided,
-                **env(1, ROUTER),
-                outcome="assigned",
-                agent_id="ann",
-                reason="auto",
-            ),
+            auto_assigned("ann", **env(1, ROUTER)),
             build_event(conversation_events.ParticipantJoined, **env(2, BOB), agent_id="bob"),
             build_event(conversation_events.ConversationClosed, **env(60, ANN), reason="solved"),
         ]
