@@ -11,6 +11,7 @@ one before FastAPI validates the route's own body and query parameters.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from aiokafka import AIOKafkaProducer
@@ -95,16 +96,21 @@ ViewOf = Callable[[Views], Collection]
 _bearer = HTTPBearer(auto_error=False)
 
 
-async def _bearer_token(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
-) -> str:
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+AccessTokenQuery = Annotated[str | None, Query(include_in_schema=False)]
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None, access_token: str | None) -> str:
     """The `Authorization: Bearer` header, else `?access_token=` (a link to an attachment cannot set headers)."""
     if credentials is not None and credentials.scheme.lower() == "bearer":
         return credentials.credentials
     if access_token:
         return access_token
     raise Unauthorized("missing bearer token")
+
+
+async def _bearer_token(credentials: BearerDep, access_token: AccessTokenQuery = None) -> str:
+    return _token(credentials, access_token)
 
 
 async def _socket_token(websocket: WebSocket) -> str:
@@ -142,14 +148,22 @@ def _live_agent(agent: AgentPrincipal, record: CredentialRecord) -> AgentPrincip
     return agent
 
 
-async def get_current_agent(
-    settings: SettingsDep, token: TokenDep, record: CredentialRecordDep
-) -> AgentPrincipal:
+def _http_agent(settings: GatewaySettings, token: str, record: CredentialRecord) -> AgentPrincipal:
     return _principal(lambda s, t: _live_agent(agent_of_token(s, t), record), settings, token, Unauthorized)
 
 
-async def get_current_visitor(settings: SettingsDep, token: TokenDep) -> VisitorPrincipal:
+def _http_visitor(settings: GatewaySettings, token: str) -> VisitorPrincipal:
     return _principal(visitor_of_token, settings, token, Unauthorized)
+
+
+async def get_current_agent(
+    settings: SettingsDep, token: TokenDep, record: CredentialRecordDep
+) -> AgentPrincipal:
+    return _http_agent(settings, token, record)
+
+
+async def get_current_visitor(settings: SettingsDep, token: TokenDep) -> VisitorPrincipal:
+    return _http_visitor(settings, token)
 
 
 async def _agent_or_visitor(
@@ -184,7 +198,10 @@ SocketVisitorDep = Annotated[VisitorPrincipal, Depends(get_socket_visitor)]
 # Appending events and storing files for this request.
 
 
-async def _correlation_id(x_request_id: Annotated[str | None, Header(max_length=100)] = None) -> str | None:
+RequestIdHeader = Annotated[str | None, Header(max_length=100)]
+
+
+async def _correlation_id(x_request_id: RequestIdHeader = None) -> str | None:
     return x_request_id
 
 
@@ -210,25 +227,39 @@ UploadsDep = Annotated[Uploads, Depends(get_uploads)]
 # before anything is appended.
 
 
-async def get_client_address(request: HTTPConnection, settings: SettingsDep) -> str:
+def _address(request: HTTPConnection, settings: GatewaySettings) -> str:
     peer = request.client.host if request.client else None
     return client_address(peer, request.headers.get("x-forwarded-for"), settings.trusted_proxies)
+
+
+async def get_client_address(request: HTTPConnection, settings: SettingsDep) -> str:
+    return _address(request, settings)
 
 
 ClientAddressDep = Annotated[str, Depends(get_client_address)]
 
 
-async def _limit_conversation_starts(limits: RateLimitsDep, address: ClientAddressDep) -> None:
+def _enforce_start_limit(limits: RateLimits, address: str) -> None:
     limits.enforce(
         "Too many chats were started from your network", ("conversation_starts_per_address", address)
     )
 
 
-def _visitor_limit(refusal: str, *, per_visitor: str, per_address: str) -> Any:
+@dataclass(frozen=True)
+class VisitorLimit:
     """A limit on what one visitor, and any visitor at one address, may do (rules in rate_limits.py)."""
 
+    refusal: str
+    per_visitor: str
+    per_address: str
+
+    def enforce(self, limits: RateLimits, address: str, visitor: VisitorPrincipal) -> None:
+        limits.enforce(self.refusal, (self.per_visitor, visitor.visitor_id), (self.per_address, address))
+
+
+def _visitor_limit(rule: VisitorLimit) -> Any:
     async def limit(limits: RateLimitsDep, address: ClientAddressDep, visitor: VisitorDep) -> None:
-        limits.enforce(refusal, (per_visitor, visitor.visitor_id), (per_address, address))
+        rule.enforce(limits, address, visitor)
 
     return Depends(limit)
 
@@ -237,7 +268,7 @@ async def _limit_sign_ins(limits: RateLimitsDep, address: ClientAddressDep) -> N
     limits.enforce("Too many sign-in attempts", ("sign_ins_per_address", address))
 
 
-async def _page_origin_allowed(request: HTTPConnection, settings: SettingsDep) -> None:
+def _check_page_origin(request: HTTPConnection, settings: GatewaySettings) -> None:
     """Proof a real page started the chat: when the tenant lists its sites, the browser's Origin header must
     be one of them (a script can forge it, but then it no longer runs in a visitor's browser, and the
     per-address limit still holds it)."""
@@ -246,15 +277,15 @@ async def _page_origin_allowed(request: HTTPConnection, settings: SettingsDep) -
         raise Forbidden("chats can only be started from this team's website")
 
 
-WidgetOriginCheck = Depends(_page_origin_allowed)
-ConversationStartLimit = Depends(_limit_conversation_starts)
-VisitorMessageLimit = _visitor_limit(
+VISITOR_MESSAGES = VisitorLimit(
     "You are sending messages too fast",
     per_visitor="messages_per_visitor",
     per_address="messages_per_address",
 )
 VisitorUploadLimit = _visitor_limit(
-    "Too many files were uploaded", per_visitor="uploads_per_visitor", per_address="uploads_per_address"
+    VisitorLimit(
+        "Too many files were uploaded", per_visitor="uploads_per_visitor", per_address="uploads_per_address"
+    )
 )
 SignInAddressLimit = Depends(_limit_sign_ins)
 
@@ -263,9 +294,7 @@ SignInAddressLimit = Depends(_limit_sign_ins)
 ConversationId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
-async def get_conversation(
-    conversation_id: ConversationId, agent: AgentDep, views: ViewsDep
-) -> dict[str, Any]:
+async def _team_conversation(views: Views, agent: AgentPrincipal, conversation_id: str) -> dict[str, Any]:
     """The conversation in the path, if it belongs to the signed-in agent's team: any agent of the team may
     open it, and each command then decides what this agent may do to it. A conversation of another team
     is as unknown as one that does not exist."""
@@ -277,7 +306,13 @@ async def get_conversation(
     return conversation
 
 
-async def get_visitor_conversation(visitor: VisitorDep, views: ViewsDep) -> dict[str, Any]:
+async def get_conversation(
+    conversation_id: ConversationId, agent: AgentDep, views: ViewsDep
+) -> dict[str, Any]:
+    return await _team_conversation(views, agent, conversation_id)
+
+
+async def _visitor_conversation(visitor: VisitorPrincipal, views: Views) -> dict[str, Any]:
     """The one conversation a visitor token reaches. The token was minted only after the broker
     acknowledged conversation.started, so the conversation exists even when the projection has not shown
     it yet: a visitor typing fast must not get a 404."""
@@ -287,15 +322,19 @@ async def get_visitor_conversation(visitor: VisitorDep, views: ViewsDep) -> dict
     return conversation if conversation is not None else commands.pending_visitor_conversation(visitor)
 
 
-async def get_visitor_conversation_status(
-    visitor: VisitorDep, hub: HubDep, views: ViewsDep
+async def get_visitor_conversation(visitor: VisitorDep, views: ViewsDep) -> dict[str, Any]:
+    return await _visitor_conversation(visitor, views)
+
+
+async def _visitor_conversation_status(
+    visitor: VisitorPrincipal, hub: LiveHub, views: Views
 ) -> dict[str, Any]:
     """The visitor's conversation as far as writing to it needs: its identity and whether it is closed.
     The live hub knows that for every conversation it followed (no view read on a visitor's message);
     for the others it is read from the view."""
     status = hub.statuses.of(visitor.conversation_id)
     if status is None:
-        return await get_visitor_conversation(visitor, views)
+        return await _visitor_conversation(visitor, views)
     return {**commands.pending_visitor_conversation(visitor), "status": status}
 
 
@@ -373,7 +412,6 @@ async def get_team_member(
 ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
 TeammateAccountDep = Annotated[TeammateAccount, Depends(get_teammate_account)]
 VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
-VisitorConversationStatusDep = Annotated[dict[str, Any], Depends(get_visitor_conversation_status)]
 MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]
 TeammateDep = Annotated[dict[str, Any], Depends(get_named_teammate)]
 TeamMemberDep = Annotated[TeammateAccount, Depends(get_team_member)]
@@ -458,3 +496,78 @@ FreshDepartments = agent_reads(lambda views: views.departments)
 FreshCanned = agent_reads(lambda views: views.canned)
 VisitorFreshConversation = visitor_reads(lambda views: views.conversations)
 VisitorFreshHistory = visitor_reads(lambda views: views.history)
+
+# The routes the bench drives on every chat message, each resolved as ONE dependency: FastAPI solves every
+# node of a dependency tree on each request, cached or not, and the message post's 27 nodes cost more
+# gateway CPU than the rest of the request (py-spy under load). Each makes the same checks, in the same
+# order, as the chain of dependencies above, by calling the same helpers.
+
+
+@dataclass(frozen=True)
+class ChatStart:
+    settings: GatewaySettings
+    views: Views
+    publisher: EventPublisher
+
+
+async def get_chat_start(request: HTTPConnection, x_request_id: RequestIdHeader = None) -> ChatStart:
+    """Starting a chat: the page's origin is checked, then the per-address limit."""
+    state = request.app.state
+    _check_page_origin(request, state.settings)
+    _enforce_start_limit(state.rate_limits, _address(request, state.settings))
+    return ChatStart(state.settings, state.views, state.publisher.for_request(x_request_id))
+
+
+@dataclass(frozen=True)
+class VisitorWrite:
+    visitor: VisitorPrincipal
+    conversation: dict[str, Any]  # as far as writing to it needs (_visitor_conversation_status)
+    publisher: EventPublisher
+    uploads: Uploads
+
+
+async def get_visitor_write(
+    request: HTTPConnection,
+    credentials: BearerDep,
+    access_token: AccessTokenQuery = None,
+    x_request_id: RequestIdHeader = None,
+) -> VisitorWrite:
+    """A visitor's message: their token, then their message limit, then their conversation's status."""
+    state = request.app.state
+    visitor = _http_visitor(state.settings, _token(credentials, access_token))
+    VISITOR_MESSAGES.enforce(state.rate_limits, _address(request, state.settings), visitor)
+    conversation = await _visitor_conversation_status(visitor, state.hub, state.views)
+    publisher = state.publisher.for_request(x_request_id)
+    return VisitorWrite(
+        visitor, conversation, publisher, Uploads(state.settings, state.attachments, publisher)
+    )
+
+
+@dataclass(frozen=True)
+class AgentConversationWrite:
+    agent: AgentPrincipal
+    conversation: dict[str, Any]
+    views: Views
+    publisher: EventPublisher
+    uploads: Uploads
+
+
+async def get_agent_conversation_write(
+    request: HTTPConnection,
+    conversation_id: ConversationId,
+    credentials: BearerDep,
+    access_token: AccessTokenQuery = None,
+    x_request_id: RequestIdHeader = None,
+) -> AgentConversationWrite:
+    """An agent's write to a conversation: their live session, then the conversation in their team."""
+    state = request.app.state
+    agent = _http_agent(state.settings, _token(credentials, access_token), state.credential_record)
+    conversation = await _team_conversation(state.views, agent, conversation_id)
+    publisher = state.publisher.for_request(x_request_id)
+    uploads = Uploads(state.settings, state.attachments, publisher)
+    return AgentConversationWrite(agent, conversation, state.views, publisher, uploads)
+
+
+ChatStartDep = Annotated[ChatStart, Depends(get_chat_start)]
+VisitorWriteDep = Annotated[VisitorWrite, Depends(get_visitor_write)]
+AgentConversationWriteDep = Annotated[AgentConversationWrite, Depends(get_agent_conversation_write)]

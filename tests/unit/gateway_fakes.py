@@ -14,9 +14,8 @@ from typing import Any, cast
 from fastapi.testclient import TestClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.gateway import deps
 from services.gateway.app import create_app, rate_limits_of
-from services.gateway.auth import AgentPrincipal, VisitorPrincipal
+from services.gateway.auth import AgentPrincipal, VisitorPrincipal, agent_token, visitor_token
 from services.gateway.config import GatewaySettings
 from services.gateway.credential_record import CredentialRecord
 from services.gateway.deps import Views
@@ -129,6 +128,9 @@ class FakePublisher:
         self.appended.append(event)
         return Appended(event.event_id, event.type, 0, len(self.appended) - 1, event.aggregate_id)
 
+    def for_request(self, correlation_id: str | None) -> FakePublisher:
+        return self
+
     async def append_all(self, *events: EventBase) -> list[Appended]:
         return [await self.append(event) for event in events]
 
@@ -152,26 +154,23 @@ def gateway(
     hub: LiveHub | None = None,
     record: CredentialRecord | None = None,
 ) -> TestClient:
-    """The gateway app without its lifespan (no Kafka, no MongoDB), signed in as `agent` or `visitor`.
+    """The gateway app without its lifespan (no Kafka, no MongoDB), signed in as `agent` or `visitor` with
+    a real token. What the lifespan would put on `app.state` is put there by hand: the routes of a chat
+    message read it in one dependency (deps.py), not through the overridable `get_*` seams.
     The live hub is not started: sockets register with it, and it follows only what a test feeds it."""
     settings = settings or GatewaySettings()
     app = create_app(settings)
-    hub = hub or LiveHub(settings)
-    limits = rate_limits_of(settings)
-    known = record if record is not None else CredentialRecord()
-    overrides: dict[Any, Any] = {
-        deps.get_settings: lambda: settings,
-        deps.get_views: lambda: views,
-        deps.get_publisher: lambda: publisher,
-        deps.get_hub: lambda: hub,
-        # No file store: a route that reaches for a file fails loudly (messages without files never do).
-        deps.get_attachments: lambda: None,
-        deps.get_credential_record: lambda: known,
-        deps.get_rate_limits: lambda: limits,
-    }
+    app.state.settings = settings
+    app.state.views = views
+    app.state.publisher = publisher
+    app.state.hub = hub or LiveHub(settings)
+    # No file store: a route that reaches for a file fails loudly (messages without files never do).
+    app.state.attachments = None
+    app.state.credential_record = record if record is not None else CredentialRecord()
+    app.state.rate_limits = rate_limits_of(settings)
+    headers = {}
     if agent is not None:
-        overrides[deps.get_current_agent] = lambda: agent
+        headers["Authorization"] = f"Bearer {agent_token(settings, agent)[0]}"
     if visitor is not None:
-        overrides[deps.get_current_visitor] = lambda: visitor
-    app.dependency_overrides.update(overrides)
-    return TestClient(app)
+        headers["Authorization"] = f"Bearer {visitor_token(settings, visitor)}"
+    return TestClient(app, headers=headers)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Path, Query, UploadFile, status
 from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.deps import (
+    AgentConversationWriteDep,
     AgentDep,
     ConversationDep,
     FreshConversations,
@@ -150,14 +151,8 @@ async def join(conversation: ConversationDep, agent: AgentDep, publisher: Publis
 @router.post(
     "/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, summary="Reply"
 )
-async def post_message(
-    body: PostMessage,
-    conversation: ConversationDep,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
-    uploads: UploadsDep,
-) -> dict[str, Any]:
+async def post_message(body: PostMessage, write: AgentConversationWriteDep) -> dict[str, Any]:
+    conversation, agent, views = write.conversation, write.agent, write.views
     text = body.text
     if body.canned_response_id:
         canned = await conversation_queries.get_canned_response(
@@ -175,10 +170,10 @@ async def post_message(
         conversation=conversation,
         agent=agent,
         text=text,
-        attachments=await uploads.attached(conversation, body.attachment_ids, text),
+        attachments=await write.uploads.attached(conversation, body.attachment_ids, text),
         canned_response_id=body.canned_response_id,
     )
-    return {"text": text, "events": [(await publisher.append(event)).as_json()]}
+    return {"text": text, "events": [(await write.publisher.append(event)).as_json()]}
 
 
 @router.post(

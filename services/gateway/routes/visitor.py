@@ -16,19 +16,17 @@ from services.gateway import commands
 from services.gateway.auth import VisitorPrincipal, visitor_token
 from services.gateway.availability import availability, resolve_department
 from services.gateway.deps import (
-    ConversationStartLimit,
+    ChatStartDep,
     PublisherDep,
     SettingsDep,
     UploadsDep,
     ViewsDep,
     VisitorConversationDep,
-    VisitorConversationStatusDep,
     VisitorDep,
     VisitorFreshConversation,
     VisitorFreshHistory,
-    VisitorMessageLimit,
     VisitorUploadLimit,
-    WidgetOriginCheck,
+    VisitorWriteDep,
 )
 from services.gateway.errors import Forbidden
 from services.gateway.schemas import (
@@ -64,15 +62,11 @@ async def team_availability(
     )
 
 
-@router.post(
-    "/conversations",
-    status_code=status.HTTP_201_CREATED,
-    summary="Start a chat (pre-chat form)",
-    dependencies=[WidgetOriginCheck, ConversationStartLimit],
-)
+@router.post("/conversations", status_code=status.HTTP_201_CREATED, summary="Start a chat (pre-chat form)")
 async def start_conversation(
-    body: StartConversation, request: Request, settings: SettingsDep, views: ViewsDep, publisher: PublisherDep
+    body: StartConversation, request: Request, start: ChatStartDep
 ) -> dict[str, Any]:
+    settings, views, publisher = start.settings, start.views, start.publisher
     department = body.department
     if department:
         configured = await conversation_queries.departments(
@@ -165,28 +159,17 @@ async def my_messages(
     return {"items": items}
 
 
-@router.post(
-    "/conversation/messages",
-    status_code=status.HTTP_201_CREATED,
-    summary="Write to the agent",
-    dependencies=[VisitorMessageLimit],
-)
-async def post_message(
-    body: PostMessage,
-    conversation: VisitorConversationStatusDep,
-    visitor: VisitorDep,
-    publisher: PublisherDep,
-    uploads: UploadsDep,
-) -> dict[str, Any]:
+@router.post("/conversation/messages", status_code=status.HTTP_201_CREATED, summary="Write to the agent")
+async def post_message(body: PostMessage, write: VisitorWriteDep) -> dict[str, Any]:
     if body.canned_response_id:
         raise Forbidden("canned responses are for agents")
     events = commands.visitor_message(
-        conversation=conversation,
-        visitor=visitor,
+        conversation=write.conversation,
+        visitor=write.visitor,
         text=body.text,
-        attachments=await uploads.attached(conversation, body.attachment_ids, body.text),
+        attachments=await write.uploads.attached(write.conversation, body.attachment_ids, body.text),
     )
-    appended = await publisher.append_all(*events)
+    appended = await write.publisher.append_all(*events)
     return {"events": [a.as_json() for a in appended]}
 
 
