@@ -497,6 +497,16 @@ FreshCanned = agent_reads(lambda views: views.canned)
 VisitorFreshConversation = visitor_reads(lambda views: views.conversations)
 VisitorFreshHistory = visitor_reads(lambda views: views.history)
 
+
+async def _request_token(request: HTTPConnection, access_token: str | None) -> str:
+    """As `TokenDep`, with the header parsed by the same `HTTPBearer` called as a plain function."""
+    return _token(await _bearer(request), access_token)
+
+
+# Those routes declare the bearer scheme in the OpenAPI document themselves (`openapi_extra`), as `TokenDep`
+# does for the others.
+BEARER_DOCS: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
+
 # The routes the bench drives on every chat message, each resolved as ONE dependency: FastAPI solves every
 # node of a dependency tree on each request, cached or not, and the message post's 27 nodes cost more
 # gateway CPU than the rest of the request (py-spy under load). Each makes the same checks, in the same
@@ -527,14 +537,11 @@ class VisitorWrite:
 
 
 async def get_visitor_write(
-    request: HTTPConnection,
-    credentials: BearerDep,
-    access_token: AccessTokenQuery = None,
-    x_request_id: RequestIdHeader = None,
+    request: HTTPConnection, access_token: AccessTokenQuery = None, x_request_id: RequestIdHeader = None
 ) -> VisitorWrite:
     """A visitor's message: their token, then their message limit, then their conversation's status."""
     state = request.app.state
-    visitor = _http_visitor(state.settings, _token(credentials, access_token))
+    visitor = _http_visitor(state.settings, await _request_token(request, access_token))
     VISITOR_MESSAGES.enforce(state.rate_limits, _address(request, state.settings), visitor)
     conversation = await _visitor_conversation_status(visitor, state.hub, state.views)
     publisher = state.publisher.for_request(x_request_id)
@@ -555,13 +562,12 @@ class AgentConversationWrite:
 async def get_agent_conversation_write(
     request: HTTPConnection,
     conversation_id: ConversationId,
-    credentials: BearerDep,
     access_token: AccessTokenQuery = None,
     x_request_id: RequestIdHeader = None,
 ) -> AgentConversationWrite:
     """An agent's write to a conversation: their live session, then the conversation in their team."""
     state = request.app.state
-    agent = _http_agent(state.settings, _token(credentials, access_token), state.credential_record)
+    agent = _http_agent(state.settings, await _request_token(request, access_token), state.credential_record)
     conversation = await _team_conversation(state.views, agent, conversation_id)
     publisher = state.publisher.for_request(x_request_id)
     uploads = Uploads(state.settings, state.attachments, publisher)

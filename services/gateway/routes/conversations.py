@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Path, Query, UploadFile, status
 from services.conversation import queries as conversation_queries
 from services.gateway import commands
 from services.gateway.deps import (
+    BEARER_DOCS,
     AgentConversationWriteDep,
     AgentDep,
     ConversationDep,
@@ -149,7 +150,10 @@ async def join(conversation: ConversationDep, agent: AgentDep, publisher: Publis
 
 
 @router.post(
-    "/conversations/{conversation_id}/messages", status_code=status.HTTP_201_CREATED, summary="Reply"
+    "/conversations/{conversation_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    summary="Reply",
+    openapi_extra=BEARER_DOCS,
 )
 async def post_message(body: PostMessage, write: AgentConversationWriteDep) -> dict[str, Any]:
     conversation, agent, views = write.conversation, write.agent, write.views

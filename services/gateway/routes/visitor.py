@@ -16,6 +16,7 @@ from services.gateway import commands
 from services.gateway.auth import VisitorPrincipal, visitor_token
 from services.gateway.availability import availability, resolve_department
 from services.gateway.deps import (
+    BEARER_DOCS,
     ChatStartDep,
     PublisherDep,
     SettingsDep,
@@ -159,7 +160,12 @@ async def my_messages(
     return {"items": items}
 
 
-@router.post("/conversation/messages", status_code=status.HTTP_201_CREATED, summary="Write to the agent")
+@router.post(
+    "/conversation/messages",
+    status_code=status.HTTP_201_CREATED,
+    summary="Write to the agent",
+    openapi_extra=BEARER_DOCS,
+)
 async def post_message(body: PostMessage, write: VisitorWriteDep) -> dict[str, Any]:
     if body.canned_response_id:
         raise Forbidden("canned responses are for agents")
