@@ -437,20 +437,27 @@ WebhookEndpointDep = Annotated[dict[str, Any], Depends(get_webhook_endpoint)]
 # as the positions the client named.
 
 
-async def _wanted(
-    min_position: Annotated[
-        list[str],
-        Query(
-            description="`<document id>:<position>`, repeatable: answer only once the view has applied "
-            "these events (positions from a command's answer or a pushed event); 503 view_behind with "
-            "Retry-After if it has not within a couple of seconds"
-        ),
-    ] = [],  # noqa: B006  (FastAPI copies a default; a list query must default to one)
-) -> dict[str, int]:
+MinPositionQuery = Annotated[
+    list[str],
+    Query(
+        description="`<document id>:<position>`, repeatable: answer only once the view has applied "
+        "these events (positions from a command's answer or a pushed event); 503 view_behind with "
+        "Retry-After if it has not within a couple of seconds"
+    ),
+]
+
+
+def _parse_wanted(min_position: list[str]) -> dict[str, int]:
     try:
         return parse_min_positions(min_position)
     except ValueError as exc:
         raise ApiError(str(exc)) from None
+
+
+async def _wanted(
+    min_position: MinPositionQuery = [],  # noqa: B006  (FastAPI copies a default; a list query must default to one)
+) -> dict[str, int]:
+    return _parse_wanted(min_position)
 
 
 WantedDep = Annotated[dict[str, int], Depends(_wanted)]
@@ -478,13 +485,19 @@ def agent_reads(view: ViewOf) -> Any:
     return Depends(wait)
 
 
+async def _visitor_wait(
+    settings: GatewaySettings, collection: Collection, visitor: VisitorPrincipal, wanted: dict[str, int]
+) -> None:
+    if others := foreign(wanted, visitor.conversation_id):
+        raise ApiError(f"min_position may name your own conversation only, not {others[0][:100]!r}")
+    await _wait(settings, collection, visitor.tenant, wanted)
+
+
 def visitor_reads(view: ViewOf) -> Any:
     """A visitor's read of `view`: they may wait for their own conversation only."""
 
     async def wait(wanted: WantedDep, visitor: VisitorDep, views: ViewsDep, settings: SettingsDep) -> None:
-        if others := foreign(wanted, visitor.conversation_id):
-            raise ApiError(f"min_position may name your own conversation only, not {others[0][:100]!r}")
-        await _wait(settings, view(views), visitor.tenant, wanted)
+        await _visitor_wait(settings, view(views), visitor, wanted)
 
     return Depends(wait)
 
@@ -494,7 +507,6 @@ FreshHistory = agent_reads(lambda views: views.history)  # a summary is saved af
 FreshAgents = agent_reads(lambda views: views.agents)
 FreshDepartments = agent_reads(lambda views: views.departments)
 FreshCanned = agent_reads(lambda views: views.canned)
-VisitorFreshConversation = visitor_reads(lambda views: views.conversations)
 VisitorFreshHistory = visitor_reads(lambda views: views.history)
 
 
@@ -574,6 +586,28 @@ async def get_agent_conversation_write(
     return AgentConversationWrite(agent, conversation, state.views, publisher, uploads)
 
 
+@dataclass(frozen=True)
+class VisitorConversationRead:
+    visitor: VisitorPrincipal
+    conversation: dict[str, Any]
+    views: Views
+
+
+async def get_visitor_conversation_read(
+    request: HTTPConnection,
+    min_position: MinPositionQuery = [],  # noqa: B006  (as in _wanted)
+    access_token: AccessTokenQuery = None,
+) -> VisitorConversationRead:
+    """The visitor's read of their conversation (the bench's projection-lag probe): the positions named are
+    parsed, then the token checked, then the view waited for as visitor_reads does, then read."""
+    state = request.app.state
+    wanted = _parse_wanted(min_position)
+    visitor = _http_visitor(state.settings, await _request_token(request, access_token))
+    await _visitor_wait(state.settings, state.views.conversations, visitor, wanted)
+    return VisitorConversationRead(visitor, await _visitor_conversation(visitor, state.views), state.views)
+
+
 ChatStartDep = Annotated[ChatStart, Depends(get_chat_start)]
 VisitorWriteDep = Annotated[VisitorWrite, Depends(get_visitor_write)]
 AgentConversationWriteDep = Annotated[AgentConversationWrite, Depends(get_agent_conversation_write)]
+VisitorConversationReadDep = Annotated[VisitorConversationRead, Depends(get_visitor_conversation_read)]

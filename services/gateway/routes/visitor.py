@@ -23,8 +23,8 @@ from services.gateway.deps import (
     UploadsDep,
     ViewsDep,
     VisitorConversationDep,
+    VisitorConversationReadDep,
     VisitorDep,
-    VisitorFreshConversation,
     VisitorFreshHistory,
     VisitorUploadLimit,
     VisitorWriteDep,
@@ -111,13 +111,10 @@ async def start_conversation(
 
 
 @router.get(
-    "/conversation",
-    summary="My conversation: status, agent, queue position",
-    dependencies=[VisitorFreshConversation],
+    "/conversation", summary="My conversation: status, agent, queue position", openapi_extra=BEARER_DOCS
 )
-async def my_conversation(
-    conversation: VisitorConversationDep, visitor: VisitorDep, views: ViewsDep
-) -> dict[str, Any]:
+async def my_conversation(read: VisitorConversationReadDep) -> dict[str, Any]:
+    conversation, visitor, views = read.conversation, read.visitor, read.views
     assignee = None
     if conversation.get("assignee_id"):
         assignee = await conversation_queries.get_agent(
