@@ -1,5 +1,5 @@
-"""The gateway in-process: the real app, routes, rules and error handlers, with FastAPI's dependency
-overrides putting an in-memory publisher and in-memory views where Kafka and MongoDB would be.
+"""The gateway in-process: the real app, routes, rules and error handlers, with an in-memory publisher and
+in-memory views on `app.state` where the lifespan would put Kafka's and MongoDB's.
 
 The fake collections answer the few query shapes `services/conversation/queries.py` sends (an `_id`
 lookup or `$in`, equality and array-membership filters, a regex `$or`, sort, limit); anything else fails loudly.
@@ -123,12 +123,15 @@ class FakePublisher:
         self.appended: list[EventBase] = []
         self.heartbeats: list[AgentHeartbeat] = []
         self.typing_signals: list[dict[str, Any]] = []
+        self.request_ids: list[str | None] = []
 
     async def append(self, event: EventBase) -> Appended:
         self.appended.append(event)
         return Appended(event.event_id, event.type, 0, len(self.appended) - 1, event.aggregate_id)
 
     def for_request(self, correlation_id: str | None) -> FakePublisher:
+        """The same fake for every request; which `X-Request-ID` each asked for is kept in request_ids."""
+        self.request_ids.append(correlation_id)
         return self
 
     async def append_all(self, *events: EventBase) -> list[Appended]:

@@ -1,5 +1,5 @@
-"""Routes in-process, through FastAPI's dependency overrides: the rules that moved out of the routes still
-answer at their URLs with the same JSON errors, and what a route appends is what the rule decided."""
+"""Routes in-process, with fake views and publisher (tests/unit/gateway_fakes.py): the rules that moved
+out of the routes still answer at their URLs with the same JSON errors, and what a route appends is what the rule decided."""
 
 from __future__ import annotations
 
