@@ -7,7 +7,7 @@ heartbeat or keystroke supersedes a lost one and a socket must not stall on them
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 from aiokafka import AIOKafkaProducer
@@ -29,7 +29,14 @@ class Appended:
     aggregate_id: str  # the view document the event changes: a client reads it back with min_position
 
     def as_json(self) -> dict[str, object]:
-        return asdict(self)
+        # Spelled out: dataclasses.asdict deep-copies field by field, and every command answer calls this.
+        return {
+            "event_id": self.event_id,
+            "type": self.type,
+            "partition": self.partition,
+            "position": self.position,
+            "aggregate_id": self.aggregate_id,
+        }
 
 
 class EventPublisher:

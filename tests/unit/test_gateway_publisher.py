@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from types import SimpleNamespace
 from typing import Any, cast
 
 from aiokafka import AIOKafkaProducer
 
 from services.gateway.config import GatewaySettings
-from services.gateway.publisher import EventPublisher
+from services.gateway.publisher import Appended, EventPublisher
 from services.gateway.team_commands import set_status
 from shared.events import parse_event
 
@@ -52,3 +53,9 @@ async def test_without_a_request_id_an_event_keeps_what_it_has() -> None:
     caused = set_status(me=ANN, status="offline").model_copy(update={"correlation_id": "flow-1"})
     await publisher.for_request("req-8").append(caused)
     assert [json.loads(value)["correlation_id"] for _, _, value in producer.sent] == [None, "flow-1"]
+
+
+def test_an_appended_event_is_answered_with_every_field_of_its_position() -> None:
+    """`as_json` spells its fields out (asdict was slow on the hot path): a field added must be added there."""
+    appended = Appended("e1", "conversation.message_posted", 3, 42, "c1")
+    assert appended.as_json() == asdict(appended)
