@@ -1,4 +1,10 @@
-"""The routes every chat message goes through, each resolved as one dependency."""
+"""The routes the bench drives on every chat message, each resolved as ONE dependency.
+
+FastAPI solves every node of a dependency tree on each request, cached or not: the visitor's message post
+resolved 27 of them, a third of the gateway's CPU under load (py-spy). Each dependency here makes the same
+checks, in the same order, as the chain of dependencies it replaces (principals.py, documents.py,
+fresh_reads.py), by calling the same helpers; tests/unit/test_chat_route_checks.py holds them to it.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,7 @@ from typing import Annotated, Any
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from services.gateway.auth import (
-    AgentPrincipal,
-    VisitorPrincipal,
-)
+from services.gateway.auth import AgentPrincipal, VisitorPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.deps.documents import (
     ConversationId,
@@ -42,14 +45,9 @@ async def _request_token(request: HTTPConnection, access_token: str | None) -> s
     return token_of(await bearer_scheme(request), access_token)
 
 
-# Those routes declare the bearer scheme in the OpenAPI document themselves (`openapi_extra`), as `TokenDep`
-# does for the others.
+# So the routes below still declare the bearer scheme in the OpenAPI document (`openapi_extra`), as the
+# routes whose dependencies use `TokenDep` do.
 BEARER_DOCS: dict[str, Any] = {"security": [{"HTTPBearer": []}]}
-
-# The routes the bench drives on every chat message, each resolved as ONE dependency: FastAPI solves every
-# node of a dependency tree on each request, cached or not, and the message post's 27 nodes cost more
-# gateway CPU than the rest of the request (py-spy under load). Each makes the same checks, in the same
-# order, as the chain of dependencies above, by calling the same helpers.
 
 
 @dataclass(frozen=True)
