@@ -24,7 +24,10 @@ class ParleySettings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_client_id_prefix: str = "parley"
-    kafka_linger_ms: int = Field(default=5, ge=0)
+    # No linger: aiokafka keeps one produce request in flight per broker, so records appended meanwhile
+    # already travel together in the next request; a linger only added its wait (5 ms measured here as
+    # acks 8 ms slower at p50 at 50 records/s, and no fewer requests or CPU at 1,000/s).
+    kafka_linger_ms: int = Field(default=0, ge=0)
     kafka_max_batch_bytes: int = Field(default=128 * 1024, gt=0)
     kafka_compression: Literal["none", "gzip", "lz4", "zstd", "snappy"] = "lz4"
     # Partitions and replication for topics Parley creates; production clusters raise replication to 3.
