@@ -74,9 +74,14 @@ def foreign(wanted: Iterable[str], allowed: str) -> list[str]:
 async def applied_positions(
     collection: AsyncCollection[dict[str, Any]], tenant: str, ids: Sequence[str]
 ) -> dict[str, int]:
-    """The position each named document of the tenant has applied; one query by `_id`."""
-    found = await collection.find({"_id": {"$in": list(ids)}, "tenant": tenant}, {"position": 1}).to_list()
-    return {doc["_id"]: doc["position"] for doc in found}
+    """The position each named document of the tenant has applied: one `_id` lookup each rather than
+    `$in`, which FerretDB does not send down to PostgreSQL's index. `$in` scanned the whole view on every
+    poll of every waiting read: with a dozen reads waiting, the scans starved the projections they waited
+    for (bench at 50 msg/s: views 26 s behind instead of 1 s)."""
+    found = await asyncio.gather(
+        *(collection.find_one({"_id": doc, "tenant": tenant}, {"position": 1}) for doc in dict.fromkeys(ids))
+    )
+    return {doc["_id"]: doc["position"] for doc in found if doc is not None}
 
 
 async def wait_for_view(

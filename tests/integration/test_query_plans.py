@@ -23,6 +23,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 
 from services.conversation import queries as conversation_queries
 from services.conversation.views import ConversationViews
+from services.gateway.freshness import applied_positions
 from services.history import queries as history_queries
 from services.history.domain import day_of
 from services.history.views import HistoryViews
@@ -179,6 +180,8 @@ QUERIES: dict[str, Query] = {
     "report": lambda v: history_queries.report(
         conversations=v["closed"], tenant=TENANT, since=SINCE, until=SINCE + timedelta(days=30)
     ),
+    # A read naming positions (`?min_position=`) polls the positions of the documents it names.
+    "positions applied": lambda v: applied_positions(v["conversations"], TENANT, ["c7-3", "c7-4"]),
     # The projections: load a view document by id, replace it only if its position is still the one loaded.
     "view load": lambda v: v["conversations"].find_one({"_id": "c7-3"}),
     "view write guard": lambda v: v["conversations"].find_one({"_id": "c7-3", "position": 3}),

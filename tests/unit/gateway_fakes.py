@@ -81,7 +81,7 @@ class FakeCollection:
     def __init__(self, docs: Iterable[Doc] = ()) -> None:
         self.docs: dict[str, Doc] = {doc["_id"]: dict(doc) for doc in docs}
 
-    async def find_one(self, query: Doc) -> Doc | None:
+    async def find_one(self, query: Doc, projection: Doc | None = None) -> Doc | None:
         return next((dict(doc) for doc in self.docs.values() if _matches(doc, query)), None)
 
     def find(self, query: Doc, projection: Doc | None = None) -> FakeCursor:

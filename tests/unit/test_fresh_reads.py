@@ -23,7 +23,6 @@ from services.gateway.freshness import (
 from tests.unit.gateway_fakes import (
     ANN,
     FakeCollection,
-    FakeCursor,
     FakePublisher,
     conversation_view,
     fake_views,
@@ -71,12 +70,14 @@ class CatchingUp(FakeCollection):
         super().__init__(docs)
         self.reads = 0
 
-    def find(self, query: dict[str, Any], projection: dict[str, Any] | None = None) -> FakeCursor:
+    async def find_one(
+        self, query: dict[str, Any], projection: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         self.reads += 1
-        cursor = super().find(query, projection)
+        found = await super().find_one(query, projection)
         for doc in self.docs.values():
             doc["position"] += 1
-        return cursor
+        return found
 
 
 def _view(collection: FakeCollection) -> AsyncCollection[dict[str, Any]]:
