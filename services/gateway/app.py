@@ -1,7 +1,7 @@
 """The gateway's FastAPI application and its composition root.
 
 `create_app` wires the Kafka producer and the MongoDB client into `app.state` during the lifespan;
-routes reach them only through `deps.py`.
+routes reach them only through the `deps` package.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Files in chats, for the visitor and agent routes alike: storing an upload, and resolving the files a
-message refers to. Routes get an `Uploads` from `deps.UploadsDep`."""
+message refers to. Routes get an `Uploads` from `deps.UploadsDep`, or with the one dependency of a
+chat message (deps/chat_messages.py)."""
 
 from __future__ import annotations
 

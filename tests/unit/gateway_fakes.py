@@ -159,7 +159,7 @@ def gateway(
 ) -> TestClient:
     """The gateway app without its lifespan (no Kafka, no MongoDB), signed in as `agent` or `visitor` with
     a real token. What the lifespan would put on `app.state` is put there by hand: the routes of a chat
-    message read it in one dependency (deps.py), not through the overridable `get_*` seams.
+    message read it in one dependency (deps/chat_messages.py), not through the overridable `get_*` seams.
     The live hub is not started: sockets register with it, and it follows only what a test feeds it."""
     settings = settings or GatewaySettings()
     app = create_app(settings)

@@ -1,4 +1,4 @@
-"""The routes every chat message goes through resolve one dependency each (deps.py, for speed): each still
+"""The routes every chat message goes through resolve one dependency each (deps/chat_messages.py, for speed): each still
 refuses what the chain of dependencies refused, with the same JSON errors, in the same order."""
 
 from __future__ import annotations

@@ -2,8 +2,11 @@
 
 FastAPI solves every node of a dependency tree on each request, cached or not: the visitor's message post
 resolved 27 of them, a third of the gateway's CPU under load (py-spy). Each dependency here makes the same
-checks, in the same order, as the chain of dependencies it replaces (principals.py, documents.py,
-fresh_reads.py), by calling the same helpers; tests/unit/test_chat_route_checks.py holds them to it.
+checks as the chain of dependencies it replaces (principals.py, documents.py, fresh_reads.py), by calling
+the same helpers, and refuses with the same errors; tests/unit/test_chat_route_checks.py holds them to it.
+The order differs in one way: FastAPI validates a dependency's own parameters before calling it, so an
+over-long conversation id or X-Request-ID is now a 422 before the token, origin and rate-limit checks,
+where the chain ran those checks first. Among themselves, the checks keep the chain's order.
 """
 
 from __future__ import annotations

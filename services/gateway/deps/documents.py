@@ -21,8 +21,6 @@ from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import ChooseAgent
 from services.webhooks import queries as webhook_queries
 
-# The documents a request is about, loaded from the views and scoped to the asker's team.
-
 ConversationId = Annotated[str, Path(min_length=1, max_length=100)]
 
 

@@ -1,7 +1,8 @@
 """The agent's side of conversations: Monitor, chat list, detail with sidebar, and every chat action.
 
-Each action: `ConversationDep` loads the conversation, the pure rule in `commands.py` decides the event,
-and the route appends it."""
+Each action: a dependency loads the conversation (`ConversationDep`; for the reply, the hottest route,
+`AgentConversationWriteDep` loads it with the agent, publisher and files in one), the pure rule in
+`commands.py` decides the event, and the route appends it."""
 
 from __future__ import annotations
 
