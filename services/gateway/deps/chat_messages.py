@@ -36,6 +36,7 @@ from services.gateway.deps.principals import (
     enforce_start_limit,
     http_agent,
     http_visitor,
+    request_uploads,
     token_of,
 )
 from services.gateway.deps.state import Views
@@ -85,9 +86,7 @@ async def get_visitor_write(
     VISITOR_MESSAGES.enforce(state.rate_limits, address_of(request, state.settings), visitor)
     conversation = await visitor_conversation_status(visitor, state.hub, state.views)
     publisher = state.publisher.for_request(x_request_id)
-    return VisitorWrite(
-        visitor, conversation, publisher, Uploads(state.settings, state.attachments, publisher)
-    )
+    return VisitorWrite(visitor, conversation, publisher, request_uploads(state, publisher))
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,7 @@ async def get_agent_conversation_write(
     agent = http_agent(state.settings, await _request_token(request, access_token), state.credential_record)
     conversation = await load_team_conversation(state.views, agent, conversation_id)
     publisher = state.publisher.for_request(x_request_id)
-    uploads = Uploads(state.settings, state.attachments, publisher)
+    uploads = request_uploads(state, publisher)
     return AgentConversationWrite(agent, conversation, state.views, publisher, uploads)
 
 

@@ -21,7 +21,6 @@ from services.gateway.auth import (
 from services.gateway.config import GatewaySettings
 from services.gateway.credential_record import CredentialRecord
 from services.gateway.deps.state import (
-    AttachmentsDep,
     CredentialRecordDep,
     RateLimitsDep,
     SettingsDep,
@@ -90,8 +89,13 @@ def _live_agent(agent: AgentPrincipal, record: CredentialRecord) -> AgentPrincip
     return agent
 
 
+def _live_agent_of(record: CredentialRecord) -> Callable[[GatewaySettings, str], AgentPrincipal]:
+    """The agent of a token whose session is still live, over HTTP and WebSocket alike."""
+    return lambda settings, token: _live_agent(agent_of_token(settings, token), record)
+
+
 def http_agent(settings: GatewaySettings, token: str, record: CredentialRecord) -> AgentPrincipal:
-    return _principal(lambda s, t: _live_agent(agent_of_token(s, t), record), settings, token, Unauthorized)
+    return _principal(_live_agent_of(record), settings, token, Unauthorized)
 
 
 def http_visitor(settings: GatewaySettings, token: str) -> VisitorPrincipal:
@@ -122,9 +126,7 @@ async def _agent_or_visitor(
 async def get_socket_agent(
     settings: SettingsDep, token: SocketTokenDep, record: CredentialRecordDep
 ) -> AgentPrincipal:
-    return _principal(
-        lambda s, t: _live_agent(agent_of_token(s, t), record), settings, token, _policy_violation
-    )
+    return _principal(_live_agent_of(record), settings, token, _policy_violation)
 
 
 async def get_socket_visitor(settings: SettingsDep, token: SocketTokenDep) -> VisitorPrincipal:
@@ -159,8 +161,13 @@ async def get_publisher(request: HTTPConnection, correlation_id: CorrelationDep)
 PublisherDep = Annotated[EventPublisher, Depends(get_publisher)]
 
 
-async def get_uploads(settings: SettingsDep, store: AttachmentsDep, publisher: PublisherDep) -> Uploads:
-    return Uploads(settings=settings, store=store, publisher=publisher)
+def request_uploads(state: Any, publisher: EventPublisher) -> Uploads:
+    """A request's files: kept in the app's store, their events appended by the request's publisher."""
+    return Uploads(settings=state.settings, store=state.attachments, publisher=publisher)
+
+
+async def get_uploads(request: HTTPConnection, publisher: PublisherDep) -> Uploads:
+    return request_uploads(request.app.state, publisher)
 
 
 UploadsDep = Annotated[Uploads, Depends(get_uploads)]
