@@ -1,7 +1,8 @@
 """Kafka helpers: producer and consumer factories with Parley's defaults, and topic creation.
 
 The producer is idempotent with acks=all so a retried send never duplicates or reorders an event within
-a partition; it batches (linger + batch size) and compresses because chat traffic is many small events.
+a partition. It compresses because chat traffic is many small events, and batches them without lingering:
+aiokafka keeps one request in flight per broker, and what is sent meanwhile goes in the next (settings.py).
 Consumers never auto-commit: offsets are committed only after the view write they caused succeeded.
 """
 

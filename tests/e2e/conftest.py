@@ -158,7 +158,6 @@ def isolated_env(infrastructure: Infrastructure) -> dict[str, str]:
         "PARLEY_MONGODB_DATABASE": f"parley_e2e_{run}",
         "PARLEY_TOPIC_PREFIX": f"e2e-{run}",
         "PARLEY_KAFKA_PARTITIONS": "3",
-        "PARLEY_KAFKA_LINGER_MS": "1",
         # The e2e stacks start hundreds of chats and sign-ins from 127.0.0.1 in minutes; the limits have a
         # stack of their own in test_rate_limits.py.
         "PARLEY_RATE_LIMITS_ENABLED": "false",
