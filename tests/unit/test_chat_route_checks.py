@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from pydantic import SecretStr
 
 from services.gateway.auth import VisitorPrincipal, agent_token, visitor_token
 from services.gateway.config import GatewaySettings
@@ -69,6 +70,19 @@ def test_a_visitor_over_the_message_limit_gets_a_429_before_anything_is_appended
     assert len(publisher.appended) == 3
 
 
+def test_a_bad_token_uses_no_message_limit_slot_of_the_visitors_at_its_address() -> None:
+    settings = GatewaySettings(limit_messages_per_address=Rate(1, 60))
+    client, publisher = _client(settings)
+    other_secret = GatewaySettings(secret_key=SecretStr("another-" + "x" * 40))
+    for token in ("not.a.token", agent_token(settings, ANN)[0], visitor_token(other_secret, VERA)):
+        _refused(client.post(VISITOR_POST, json={"text": "hi"}, headers=_bearer(token)), 401)
+    # The address's one message a minute is still there for a real visitor, and the limit holds.
+    vera = _bearer(visitor_token(settings, VERA))
+    assert client.post(VISITOR_POST, json={"text": "hi"}, headers=vera).status_code == 201
+    assert "too fast" in _refused(client.post(VISITOR_POST, json={"text": "hi"}, headers=vera), 429)
+    assert len(publisher.appended) == 1
+
+
 def test_a_request_id_is_stamped_on_the_events_and_an_overlong_one_is_refused() -> None:
     client, publisher = _client(visitor=VERA)
     assert client.post(VISITOR_POST, json={"text": "hi"}, headers={"X-Request-ID": "r-1"}).status_code == 201
@@ -94,6 +108,25 @@ def test_an_agent_reply_needs_a_live_session_and_a_conversation_of_the_agent_tea
     client, publisher = _client(record=deactivated, agent=ANN)
     assert "sign in again" in _refused(client.post(REPLY, json={"text": "hello"}), 401)
     assert publisher.appended == []
+
+
+def test_an_agent_reply_from_a_signed_out_or_revoked_session_is_refused_at_once() -> None:
+    record = CredentialRecord()
+    client, publisher = _client(record=record)
+    signed_out, expires = agent_token(SETTINGS, ANN, session_id="signed-out")
+    other_session, _ = agent_token(SETTINGS, ANN, session_id="still-signed-in")
+    record.load_sessions([{"_id": "ann", "sessions": {"ended": {"signed-out": expires.timestamp()}}}])
+    refused = client.post(REPLY, json={"text": "hello"}, headers=_bearer(signed_out))
+    assert "sign in again" in _refused(refused, 401)
+    assert publisher.appended == []
+    # Signing out ends that session only; the agent's other sessions still reply.
+    assert client.post(REPLY, json={"text": "hello"}, headers=_bearer(other_session)).status_code == 201
+
+    # Signed out everywhere: every token issued before the revocation is refused, before its expiry.
+    record.load_sessions([{"_id": "ann", "sessions": {"revoked_before": expires.timestamp()}}])
+    refused = client.post(REPLY, json={"text": "hello"}, headers=_bearer(other_session))
+    assert "sign in again" in _refused(refused, 401)
+    assert len(publisher.appended) == 1
 
 
 def test_a_chat_starts_only_from_the_team_site_and_within_the_address_limit() -> None:
