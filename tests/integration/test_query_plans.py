@@ -23,7 +23,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 
 from services.conversation import queries as conversation_queries
 from services.conversation.views import ConversationViews
-from services.gateway.freshness import applied_positions
+from services.gateway.freshness import MAX_WANTED, applied_positions
 from services.history import queries as history_queries
 from services.history.domain import day_of
 from services.history.views import HistoryViews
@@ -278,3 +278,65 @@ async def test_hot_query_uses_an_index(plans: Plans, name: str) -> None:
             pytest.xfail(f"not served yet: {reason}")
         pytest.fail(f"{name} is served by an index now: take it off NOT_SERVED_YET")
     assert not problems, problems
+
+
+CROWDED = 5_000  # one tenant's documents
+
+
+def _index_scans_not_on_id(plan: object) -> list[str]:
+    """The index scans of an explain result that read another index than `_id`'s: FerretDB names the field in
+    the Index Cond of PostgreSQL's plan, MongoDB in the stage (IDHACK) or its keyPattern."""
+    found: list[str] = []
+    if isinstance(plan, dict):
+        node, stage = plan.get("Node Type"), plan.get("stage")
+        if isinstance(node, str) and "Index" in node and "'_id'::text" not in str(plan.get("Index Cond")):
+            found.append(f"{node} on {plan.get('Index Name')}")
+        if stage in MONGODB_INDEX_STAGES and stage != "IDHACK" and plan.get("keyPattern") != {"_id": 1}:
+            found.append(f"{stage} on {plan.get('indexName')}")
+        children: list[object] = list(plan.values())
+    elif isinstance(plan, list):
+        children = plan
+    else:
+        children = []
+    for child in children:
+        found += _index_scans_not_on_id(child)
+    return found
+
+
+async def test_a_read_naming_many_documents_finds_each_through_the_id_index(
+    infrastructure: Infrastructure,
+) -> None:
+    """The most documents a read may name, in one tenant's view of thousands: an index on the tenant narrows
+    nothing here, so a plan through it reads (or ANDs in) the tenant's whole view as surely as a Seq Scan
+    does. Every query applied_positions sends must reach its document through the `_id` index alone."""
+    recorder = Recorder()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        infrastructure.mongodb_uri, tz_aware=True, event_listeners=[recorder]
+    )
+    db = client[f"parley_plans_crowded_{uuid.uuid4().hex[:10]}"]
+    try:
+        settings = ParleySettings(mongodb_uri=infrastructure.mongodb_uri, mongodb_database=db.name)
+        await ConversationViews(db, settings).ensure_indexes()
+        docs = [_doc(0, n) for n in range(CROWDED)] + [_doc(1, n) for n in range(PER_TENANT)]
+        for start in range(0, len(docs), 1000):
+            await db["conversations"].insert_many(docs[start : start + 1000])
+        named = [f"c0-{n}" for n in range(0, CROWDED, CROWDED // MAX_WANTED)]
+        recorder.commands.clear()
+        # Another team's document is named too: it never counts as applied.
+        applied = await applied_positions(db["conversations"], "t0", [*named[1:], "c1-3"])
+        assert applied == {doc: int(doc.removeprefix("c0-")) for doc in named[1:]}
+
+        assert recorder.commands, "applied_positions sent no query"
+        problems = []
+        for command_name, body in recorder.commands:
+            explained = await db.command(
+                "explain", {command_name: body[command_name], **body}, verbosity="queryPlanner"
+            )
+            sequential, indexed = _scans(explained)
+            if sequential or not indexed or _index_scans_not_on_id(explained):
+                sent = body.get("filter")
+                problems.append(f"{command_name} {sent}: {sequential + _index_scans_not_on_id(explained)}")
+        assert not problems, problems
+    finally:
+        await client.drop_database(db.name)
+        await client.close()

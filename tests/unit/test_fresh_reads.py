@@ -13,6 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from services.gateway.auth import VisitorPrincipal
 from services.gateway.config import GatewaySettings
 from services.gateway.freshness import (
+    LOOKUPS_AT_ONCE,
     MAX_WANTED,
     ViewBehind,
     foreign,
@@ -88,6 +89,47 @@ def test_the_wait_returns_once_the_view_has_the_position() -> None:
     view = CatchingUp([{"_id": "c1", "tenant": "acme", "position": 4}])
     asyncio.run(wait_for_view(_view(view), "acme", {"c1": 6}, timeout=30, poll=0, retry_after=1))
     assert view.reads == 3  # saw 4, 5, then 6
+
+
+class Asked(FakeCollection):
+    """A view that records which documents each lookup asks for; c2's projection applies its next event
+    whenever c2 is read."""
+
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        super().__init__(docs)
+        self.asked: list[str] = []
+        self.in_flight = self.most_in_flight = 0
+
+    async def find_one(
+        self, query: dict[str, Any], projection: dict[str, Any] | None = None
+    ) -> dict[str, Any] | None:
+        self.asked.append(query["_id"])
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await asyncio.sleep(0)  # a lookup is a round trip: others may start meanwhile
+        self.in_flight -= 1
+        found = await super().find_one(query, projection)
+        if query["_id"] == "c2":
+            self.docs["c2"]["position"] += 1
+        return found
+
+
+def test_each_poll_asks_only_for_the_documents_still_behind() -> None:
+    view = Asked([{"_id": c, "tenant": "acme", "position": p} for c, p in (("c1", 5), ("c2", 1), ("c3", 0))])
+    wanted = {"c1": 5, "c2": 3, "c3": 0}
+    asyncio.run(wait_for_view(_view(view), "acme", wanted, timeout=30, poll=0, retry_after=1))
+    # c1 and c3 are there at the first poll; c2 is asked for again, alone, until it has 3.
+    assert view.asked == ["c1", "c2", "c3", "c2", "c2"]
+
+
+def test_a_read_naming_many_documents_sends_a_bounded_number_of_lookups_at_once() -> None:
+    docs = [{"_id": f"c{n}", "tenant": "acme", "position": 1} for n in range(MAX_WANTED)]
+    view = Asked(docs)
+    wanted = {doc["_id"]: 1 for doc in docs}
+    asyncio.run(wait_for_view(_view(view), "acme", wanted, timeout=30, poll=0, retry_after=1))
+    assert sorted(view.asked) == sorted(wanted)
+    # The MongoDB client's connections are shared with every other request of the gateway.
+    assert view.most_in_flight == LOOKUPS_AT_ONCE
 
 
 def test_a_position_the_view_never_reaches_in_time_is_a_view_behind_error() -> None:
