@@ -11,7 +11,7 @@ it is taken off the list.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -238,25 +238,29 @@ async def plans(infrastructure: Infrastructure) -> AsyncIterator[Plans]:
 MONGODB_INDEX_STAGES = {"IXSCAN", "IDHACK", "EXPRESS_IXSCAN", "COUNT_SCAN", "DISTINCT_SCAN"}
 
 
-def _scans(plan: object) -> tuple[list[str], list[str]]:
-    """The sequential and the index scans in an explain result, whichever server wrote it."""
-    sequential: list[str] = []
-    indexed: list[str] = []
+def _nodes(plan: object) -> Iterator[dict[str, Any]]:
+    """Every node of an explain result, whichever server wrote it."""
     if isinstance(plan, dict):
-        node, stage = plan.get("Node Type"), plan.get("stage")
-        if node == "Seq Scan" or stage == "COLLSCAN":
-            sequential.append(f"{node or stage} on {plan.get('Relation Name', plan.get('namespace'))}")
-        if (isinstance(node, str) and "Index" in node) or stage in MONGODB_INDEX_STAGES:
-            indexed.append(f"{node or stage} on {plan.get('Index Name', plan.get('indexName'))}")
+        yield plan
         children: list[object] = list(plan.values())
     elif isinstance(plan, list):
         children = plan
     else:
         children = []
     for child in children:
-        more_sequential, more_indexed = _scans(child)
-        sequential += more_sequential
-        indexed += more_indexed
+        yield from _nodes(child)
+
+
+def _scans(plan: object) -> tuple[list[str], list[str]]:
+    """The sequential and the index scans in an explain result, whichever server wrote it."""
+    sequential: list[str] = []
+    indexed: list[str] = []
+    for step in _nodes(plan):
+        node, stage = step.get("Node Type"), step.get("stage")
+        if node == "Seq Scan" or stage == "COLLSCAN":
+            sequential.append(f"{node or stage} on {step.get('Relation Name', step.get('namespace'))}")
+        if (isinstance(node, str) and "Index" in node) or stage in MONGODB_INDEX_STAGES:
+            indexed.append(f"{node or stage} on {step.get('Index Name', step.get('indexName'))}")
     return sequential, indexed
 
 
@@ -287,19 +291,12 @@ def _index_scans_not_on_id(plan: object) -> list[str]:
     """The index scans of an explain result that read another index than `_id`'s: FerretDB names the field in
     the Index Cond of PostgreSQL's plan, MongoDB in the stage (IDHACK) or its keyPattern."""
     found: list[str] = []
-    if isinstance(plan, dict):
-        node, stage = plan.get("Node Type"), plan.get("stage")
-        if isinstance(node, str) and "Index" in node and "'_id'::text" not in str(plan.get("Index Cond")):
-            found.append(f"{node} on {plan.get('Index Name')}")
-        if stage in MONGODB_INDEX_STAGES and stage != "IDHACK" and plan.get("keyPattern") != {"_id": 1}:
-            found.append(f"{stage} on {plan.get('indexName')}")
-        children: list[object] = list(plan.values())
-    elif isinstance(plan, list):
-        children = plan
-    else:
-        children = []
-    for child in children:
-        found += _index_scans_not_on_id(child)
+    for step in _nodes(plan):
+        node, stage = step.get("Node Type"), step.get("stage")
+        if isinstance(node, str) and "Index" in node and "'_id'::text" not in str(step.get("Index Cond")):
+            found.append(f"{node} on {step.get('Index Name')}")
+        if stage in MONGODB_INDEX_STAGES and stage != "IDHACK" and step.get("keyPattern") != {"_id": 1}:
+            found.append(f"{stage} on {step.get('indexName')}")
     return found
 
 

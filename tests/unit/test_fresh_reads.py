@@ -123,9 +123,9 @@ def test_each_poll_asks_only_for_the_documents_still_behind() -> None:
 
 
 def test_a_read_naming_many_documents_sends_a_bounded_number_of_lookups_at_once() -> None:
-    docs = [{"_id": f"c{n}", "tenant": "acme", "position": 1} for n in range(MAX_WANTED)]
-    view = Asked(docs)
-    wanted = {doc["_id"]: 1 for doc in docs}
+    ids = [f"c{n}" for n in range(MAX_WANTED)]
+    view = Asked([{"_id": doc, "tenant": "acme", "position": 1} for doc in ids])
+    wanted = dict.fromkeys(ids, 1)
     asyncio.run(wait_for_view(_view(view), "acme", wanted, timeout=30, poll=0, retry_after=1))
     assert sorted(view.asked) == sorted(wanted)
     # The MongoDB client's connections are shared with every other request of the gateway.
