@@ -17,7 +17,6 @@ checked against the ids of recent facts. Transitions are also no-ops when the st
 
 from __future__ import annotations
 
-import copy
 from collections import Counter
 from datetime import timedelta
 
@@ -87,7 +86,7 @@ def decide(
             return state, []
     elif event.event_id in state.meta.get("recent_facts", []):
         return state, []
-    new = copy.deepcopy(state)
+    new = state.copy()
     ctx = FactContext(new, instant(event.occurred_at), [], new.loads())
     meta = new.meta
     meta.setdefault("seq", 0)

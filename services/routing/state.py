@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, TypeVar, cast
 
 from shared.capacity import chat_limit
 from shared.events.agent import AgentStatus
@@ -60,6 +60,23 @@ class Meta(TypedDict, total=False):
 
 # One table value: the meta entry, one agent, conversation or department, or one department's queue.
 Entry = Meta | AgentEntry | ConversationEntry | DepartmentEntry | list[str]
+# The fields of each entry that hold a list (of ids): a copy of the entry copies these too. Every other
+# field is a scalar, except a department's business hours, copied whole (tests/unit/test_routing_state.py
+# fails when an entry gains a list or object field missing here).
+AGENT_LISTS: tuple[str, ...] = ()
+CONVERSATION_LISTS = ("participants", "left")
+DEPARTMENT_LISTS = ("members",)
+FlatEntry = TypeVar("FlatEntry", AgentEntry, ConversationEntry, DepartmentEntry)
+
+
+def copied(entry: FlatEntry, lists: tuple[str, ...]) -> FlatEntry:
+    """An independent copy of one agent, conversation or department entry."""
+    new: dict[str, Any] = dict(entry)
+    for key in lists:
+        new[key] = list(new[key])
+    if new.get("hours") is not None:
+        new["hours"] = copy.deepcopy(new["hours"])
+    return cast(FlatEntry, new)
 
 
 def new_agent(max_chats: int | None = None) -> AgentEntry:
@@ -88,6 +105,24 @@ class TenantState:
     # department id -> conversation ids, FIFO; no entry for an empty queue
     queues: dict[str, list[str]] = field(default_factory=dict)
     meta: Meta = field(default_factory=lambda: Meta())
+
+    def copy(self) -> TenantState:
+        """What `copy.deepcopy` gives, for `decide` to change while the stored state stays as it was. Written
+        out because the router copies the whole state for every fact: with a few thousand conversations in
+        it, deepcopy's generic walk was most of the router's CPU (py-spy in the bench's growth step)."""
+        return TenantState(
+            agents={agent_id: copied(agent, AGENT_LISTS) for agent_id, agent in self.agents.items()},
+            conversations={
+                cid: copied(conversation, CONVERSATION_LISTS)
+                for cid, conversation in self.conversations.items()
+            },
+            departments={
+                dept_id: copied(department, DEPARTMENT_LISTS)
+                for dept_id, department in self.departments.items()
+            },
+            queues={dept_id: list(queue) for dept_id, queue in self.queues.items()},
+            meta=copy.deepcopy(self.meta),
+        )
 
     # -- persistence: one JSON value per entry ------------------------------------------------------------
 
