@@ -32,12 +32,13 @@ auto.create.topics.enable=false
 PROPS
 }
 
-kafka_java() {
-  # shellcheck disable=SC2086 # KAFKA_HEAP holds several options
-  java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" \
-    -cp "$KAFKA_HOME/libs/*" "$@"
-}
+# Every Kafka command's JVM. C1 only (TieredStopAtLevel=1): the local broker lives for a session, and its
+# JIT warm-up is what a fresh `make bench-quick` measured. Over a bench's first 90 s on 2 cores, JFR put the C2
+# compiler thread at 37% of the broker's CPU, and Kafka cost 13.7 ms of CPU per chat message at 50 msg/s
+# (5 once warm, minutes later). C1 alone: 5-6 ms from the start, and the same cost as C2 at 400 msg/s.
+# shellcheck disable=SC2206 # KAFKA_HEAP holds several options
+KAFKA_JAVA=(java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1
+  -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" -cp "$KAFKA_HOME/libs/*")
 
 start_kafka() {
   if pid_alive "$KAFKA_PID"; then say "Kafka already running (pid $(cat "$KAFKA_PID"))"; return; fi
@@ -52,14 +53,12 @@ while (cluster_id := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=
     pass
 print(cluster_id)')"
     say "Formatting Kafka storage (cluster $cluster_id) ..."
-    kafka_java kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$KAFKA_HOME/server.properties" \
+    "${KAFKA_JAVA[@]}" kafka.tools.StorageTool format --standalone -t "$cluster_id" -c "$KAFKA_HOME/server.properties" \
       > "$LOG_DIR/kafka-format.log" 2>&1 || { tail -20 "$LOG_DIR/kafka-format.log"; fail "Kafka storage format failed"; }
   fi
   say "Starting Kafka on $KAFKA_HOST:$KAFKA_PORT ..."
-  # shellcheck disable=SC2086 # KAFKA_HEAP holds several options
-  "${IN_OWN_SESSION[@]}" java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
-    -Dlog4j2.configurationFile="$KAFKA_HOME/log4j2.properties" -cp "$KAFKA_HOME/libs/*" \
-    kafka.Kafka "$KAFKA_HOME/server.properties" < /dev/null >> "$LOG_DIR/kafka.log" 2>&1 &
+  "${IN_OWN_SESSION[@]}" "${KAFKA_JAVA[@]}" kafka.Kafka "$KAFKA_HOME/server.properties" \
+    < /dev/null >> "$LOG_DIR/kafka.log" 2>&1 &
   echo $! > "$KAFKA_PID"
 }
 
