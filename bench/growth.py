@@ -11,17 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
 
 from bench.report import percentiles
+from bench.stack import say
 from services.gateway.config import GatewaySettings
 from shared.events import Actor, EventBase, serialize
 from shared.events.conversation import ConversationClosed, ConversationStarted, MessagePosted, TagAdded
-from shared.kafka import create_producer
+from shared.kafka import create_consumer, create_producer
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 
 TAGS = ("billing", "shipping", "refund", "bug", "sales")
@@ -104,14 +107,44 @@ async def seed_backlog(
     return produced
 
 
-def wait_until_applied(backlog: Callable[[], int | None], *, timeout: float) -> float:
-    """Seconds until every projection has applied everything produced (their consumer lag is 0)."""
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        if backlog() == 0:
-            return time.monotonic() - began
-        time.sleep(0.5)
-    raise TimeoutError(f"projections still behind after {timeout:.0f} s")
+async def group_backlog(settings: GatewaySettings, groups: list[str]) -> int:
+    """Records the consumer groups have still to commit, over the partitions each has committed on."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    reader = create_consumer(settings, group_id=None)
+    await admin.start()
+    await reader.start()
+    try:
+        committed: dict[TopicPartition, int] = {}
+        for group in groups:
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed |= {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+        ends = await reader.end_offsets(list(committed)) if committed else {}
+        return sum(max(0, ends[tp] - offset) for tp, offset in committed.items())
+    finally:
+        await reader.stop()
+        await admin.close()
+
+
+def wait_until_applied(
+    backlog: Callable[[], dict[str, int | None]],
+    *,
+    timeout: float,
+    settled: Mapping[str, int],
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> float:
+    """Seconds until every consumer has applied everything produced: each backlog at or under its `settled`
+    count (0 unless named), with a line of progress every 15 s, since a large seed takes minutes."""
+    began = last_said = clock()
+    while (waited := clock() - began) < timeout:
+        counts = backlog()
+        if all(count is not None and count <= settled.get(name, 0) for name, count in counts.items()):
+            return waited
+        if clock() - last_said >= 15:
+            last_said = clock()
+            say(f"  still to apply: {', '.join(f'{name} {count}' for name, count in counts.items())}")
+        sleep(0.5)
+    raise TimeoutError(f"still behind after {timeout:.0f} s: {backlog()}")
 
 
 def wait_until_quiet(
