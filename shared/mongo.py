@@ -7,8 +7,8 @@ so the same code runs on FerretDB locally and on MongoDB in production.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -73,13 +73,9 @@ WRITES_PER_BULK = 200
 
 WriteOp = InsertOne[Document] | ReplaceOne[Document] | UpdateOne
 
-
-@dataclass
-class BulkCounts:
-    inserted: int = 0
-    matched: int = 0
-    modified: int = 0
-    upserted: int = 0
+# What a chunked bulk write did: the counts of PyMongo's BulkWriteResult ("inserted", "matched", "modified",
+# "upserted"), added up over its chunks.
+BulkCounts = Counter[str]
 
 
 def bulk_chunks(
@@ -127,16 +123,11 @@ async def bulk_write_side_by_side(
     outcomes = await asyncio.gather(
         *(write(chunk) for chunk in bulk_chunks(operations)), return_exceptions=True
     )
+    counts = BulkCounts()
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome
-    counts = BulkCounts()
-    for done in outcomes:
-        assert isinstance(done, BulkCounts)
-        counts.inserted += done.inserted
-        counts.matched += done.matched
-        counts.modified += done.modified
-        counts.upserted += done.upserted
+        counts.update(outcome)
     return counts
 
 
@@ -147,8 +138,10 @@ async def bulk_write_chunked(
     counts = BulkCounts()
     for chunk in bulk_chunks(operations):
         result = await collection.bulk_write(chunk, ordered=True)
-        counts.inserted += result.inserted_count
-        counts.matched += result.matched_count
-        counts.modified += result.modified_count
-        counts.upserted += result.upserted_count
+        counts.update(
+            inserted=result.inserted_count,
+            matched=result.matched_count,
+            modified=result.modified_count,
+            upserted=result.upserted_count,
+        )
     return counts

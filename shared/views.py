@@ -101,11 +101,9 @@ class ViewStore:
                 raise ConcurrentUpdate(f"{self.collection.name}: another writer inserted first") from exc
             raise
         self.counts.written += len(writes)
-        if result.matched < replaces:
+        if (changed_meanwhile := replaces - result["matched"]) > 0:
             self.forget(changed)
-            raise ConcurrentUpdate(
-                f"{self.collection.name}: {replaces - result.matched} documents changed meanwhile"
-            )
+            raise ConcurrentUpdate(f"{self.collection.name}: {changed_meanwhile} documents changed meanwhile")
         for doc_id, doc in changed.items():
             self._remember(doc_id, as_stored(doc))
         return len(writes)

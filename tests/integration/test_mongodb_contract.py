@@ -157,7 +157,7 @@ async def test_bulks_far_larger_than_the_servers_pool_complete_in_chunks_with_ex
     writes += [ReplaceOne({"_id": "c0", "position": 1}, view("c0", 3))]  # its guard no longer holds
     writes += [InsertOne(view(f"new{n}", 1)) for n in range(50)]
     counts = await bulk_write_chunked(views, writes)
-    assert (counts.inserted, counts.matched, counts.modified, counts.upserted) == (50, 250, 250, 0)
+    assert counts == {"inserted": 50, "matched": 250, "modified": 250, "upserted": 0}
     positions = await stored(views)
     assert len(positions) == 500 and sum(p == 2 for p in positions.values()) == 250
 
