@@ -21,8 +21,16 @@ log = get_logger(__name__)
 
 
 class ApiError(Exception):
+    """A client's mistake, answered with `status_code` and the JSON error; each subclass names its status and
+    code in its class line, e.g. `class NotFound(ApiError, status_code=404, code="not_found")`."""
+
     status_code = 400
     code = "bad_request"
+
+    def __init_subclass__(cls, *, status_code: int, code: str, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status_code = status_code
+        cls.code = code
 
     def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
         super().__init__(message)
@@ -36,51 +44,32 @@ class ApiError(Exception):
         return None
 
 
-class Unauthorized(ApiError):
-    status_code = 401
-    code = "unauthorized"
-
+class Unauthorized(ApiError, status_code=401, code="unauthorized"):
     def headers(self) -> dict[str, str]:
         return {"WWW-Authenticate": "Bearer"}
 
 
-class Forbidden(ApiError):
-    status_code = 403
-    code = "forbidden"
+class Forbidden(ApiError, status_code=403, code="forbidden"): ...
 
 
-class NotFound(ApiError):
-    status_code = 404
-    code = "not_found"
+class NotFound(ApiError, status_code=404, code="not_found"): ...
 
 
-class Conflict(ApiError):
-    status_code = 409
-    code = "conflict"
+class Conflict(ApiError, status_code=409, code="conflict"): ...
 
 
-class Gone(ApiError):
+class Gone(ApiError, status_code=410, code="gone"):
     """Something that existed and can no longer be used, e.g. a one-time link already used or expired."""
 
-    status_code = 410
-    code = "gone"
+
+class PayloadTooLarge(ApiError, status_code=413, code="payload_too_large"): ...
 
 
-class PayloadTooLarge(ApiError):
-    status_code = 413
-    code = "payload_too_large"
+class UnsupportedMediaType(ApiError, status_code=415, code="unsupported_media_type"): ...
 
 
-class UnsupportedMediaType(ApiError):
-    status_code = 415
-    code = "unsupported_media_type"
-
-
-class TooManyRequests(ApiError):
+class TooManyRequests(ApiError, status_code=429, code="too_many_requests"):
     """429 with `Retry-After` (whole seconds): over a rate limit, or a locked account."""
-
-    status_code = 429
-    code = "too_many_requests"
 
     def __init__(self, message: str, *, retry_after: int, code: str = "too_many_requests") -> None:
         super().__init__(message, details={"retry_after_seconds": retry_after})

@@ -26,11 +26,8 @@ from shared.events.conversation import MAX_POSITION
 MAX_WANTED = 100
 
 
-class ViewBehind(ApiError):
+class ViewBehind(ApiError, status_code=503, code="view_behind"):
     """The view has not applied the named positions within the wait: ask again after `retry_after`."""
-
-    status_code = 503
-    code = "view_behind"
 
     def __init__(self, missing: Mapping[str, int], *, retry_after: int) -> None:
         super().__init__(

@@ -32,9 +32,7 @@ EventTypes = list[Annotated[str, Field(pattern=webhook_events.EVENT_TYPE_PATTERN
 ROTATION_OVERLAP = timedelta(hours=24)
 
 
-class InvalidWebhook(ApiError):
-    status_code = 422
-    code = "invalid_webhook"
+class InvalidWebhook(ApiError, status_code=422, code="invalid_webhook"): ...
 
 
 class RegisterEndpoint(Body):
