@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, status
 
 from services.gateway import commands
+from services.gateway.config import GatewaySettings
 from services.gateway.deps import (
     AgentDep,
     ConversationDep,
@@ -19,13 +20,26 @@ from services.gateway.deps import (
 )
 from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import EmailTranscript, transcript_email
-from shared.events.transcript import TranscriptRequested
+from shared.events import Actor
 from shared.transcripts import visitor_requests_left
 
 router = APIRouter(tags=["transcripts by email"])
 
 
-async def _appended(event: TranscriptRequested, publisher: EventPublisher) -> dict[str, Any]:
+async def _request(
+    body: EmailTranscript,
+    conversation: commands.View,
+    actor: Actor,
+    settings: GatewaySettings,
+    publisher: EventPublisher,
+) -> dict[str, Any]:
+    """The visitor's and the agent's request alike: the rule decides who may ask, the route only who asks."""
+    event = commands.request_transcript(
+        conversation=conversation,
+        actor=actor,
+        recipient=body.email,
+        email_configured=settings.email_configured,
+    )
     await publisher.append(event)
     return {"request_id": event.payload.request_id, "recipient": event.payload.recipient, "status": "pending"}
 
@@ -56,13 +70,7 @@ async def email_my_transcript(
     settings: SettingsDep,
     publisher: PublisherDep,
 ) -> dict[str, Any]:
-    event = commands.request_transcript(
-        conversation=conversation,
-        actor=commands.visitor_actor(visitor),
-        recipient=body.email,
-        email_configured=settings.email_configured,
-    )
-    return await _appended(event, publisher)
+    return await _request(body, conversation, commands.visitor_actor(visitor), settings, publisher)
 
 
 @router.get(
@@ -91,10 +99,4 @@ async def email_transcript(
     settings: SettingsDep,
     publisher: PublisherDep,
 ) -> dict[str, Any]:
-    event = commands.request_transcript(
-        conversation=conversation,
-        actor=commands.agent_actor(agent),
-        recipient=body.email,
-        email_configured=settings.email_configured,
-    )
-    return await _appended(event, publisher)
+    return await _request(body, conversation, commands.agent_actor(agent), settings, publisher)
