@@ -34,6 +34,9 @@ from services.gateway.deps.documents import (
     ConversationDep as ConversationDep,
 )
 from services.gateway.deps.documents import (
+    MessagesPageDep as MessagesPageDep,
+)
+from services.gateway.deps.documents import (
     MyProfileDep as MyProfileDep,
 )
 from services.gateway.deps.documents import (

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Path
+from fastapi import Depends, Path, Query
 
 from services.conversation import queries as conversation_queries
 from services.gateway import commands, team_commands
@@ -20,6 +21,7 @@ from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import ChooseAgent
 from services.webhooks import queries as webhook_queries
+from shared.events.conversation import MAX_POSITION
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=100)]
 
@@ -40,6 +42,23 @@ async def get_conversation(
     conversation_id: ConversationId, agent: AgentDep, views: ViewsDep
 ) -> dict[str, Any]:
     return await load_team_conversation(views, agent, conversation_id)
+
+
+@dataclass(frozen=True)
+class MessagesPage:
+    """Which lines of a transcript a read wants: the agent's and the visitor's read page alike."""
+
+    after: int | None
+    limit: int
+
+
+async def get_messages_page(
+    after: Annotated[
+        int | None, Query(ge=-1, le=MAX_POSITION, description="Only lines after this position")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> MessagesPage:
+    return MessagesPage(after, limit)
 
 
 async def load_visitor_conversation(visitor: VisitorPrincipal, views: Views) -> dict[str, Any]:
@@ -140,6 +159,7 @@ async def get_team_member(
 
 
 ConversationDep = Annotated[dict[str, Any], Depends(get_conversation)]
+MessagesPageDep = Annotated[MessagesPage, Depends(get_messages_page)]
 TeammateAccountDep = Annotated[TeammateAccount, Depends(get_teammate_account)]
 VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversation)]
 MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Path, Query, UploadFile, status
+from fastapi import APIRouter, File, Path, UploadFile, status
 
 from services.conversation import queries as conversation_queries
 from services.gateway import commands
@@ -20,6 +20,7 @@ from services.gateway.deps import (
     ConversationDep,
     FreshConversations,
     FreshHistory,
+    MessagesPageDep,
     PublisherDep,
     TeammateDep,
     UploadsDep,
@@ -42,7 +43,7 @@ from services.gateway.schemas import (
 )
 from services.history import queries as history_queries
 from shared.events import EventBase
-from shared.events.conversation import MAX_POSITION, TAG_PATTERN
+from shared.events.conversation import TAG_PATTERN
 
 router = APIRouter(prefix="/api/agent", tags=["agent: conversations"])
 
@@ -112,17 +113,14 @@ async def conversation_detail(
     dependencies=[FreshHistory],
 )
 async def conversation_messages(
-    conversation: ConversationDep,
-    views: ViewsDep,
-    after: Annotated[int | None, Query(ge=-1, le=MAX_POSITION)] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+    conversation: ConversationDep, views: ViewsDep, page: MessagesPageDep
 ) -> dict[str, Any]:
     lines = await history_queries.list_messages(
         messages=views.messages,
         conversation_id=conversation["_id"],
         include_internal=True,
-        after_position=after,
-        limit=limit,
+        after_position=page.after,
+        limit=page.limit,
     )
     return {"items": [public(line) | {"position": line["position"]} for line in lines]}
 

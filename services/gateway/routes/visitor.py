@@ -18,6 +18,7 @@ from services.gateway.availability import availability, resolve_department
 from services.gateway.deps import (
     BEARER_DOCS,
     ChatStartDep,
+    MessagesPageDep,
     PublisherDep,
     SettingsDep,
     UploadsDep,
@@ -38,7 +39,7 @@ from services.gateway.schemas import (
     visitor_message,
 )
 from services.history import queries as history_queries
-from shared.events.conversation import MAX_POSITION, ConversationStarted, MessagePosted
+from shared.events.conversation import ConversationStarted, MessagePosted
 from shared.events.envelope import Actor, new_id
 
 router = APIRouter(prefix="/api/visitor", tags=["visitor"])
@@ -128,20 +129,13 @@ async def my_conversation(read: VisitorConversationReadDep) -> dict[str, Any]:
     summary="My conversation's messages (never internal notes)",
     dependencies=[VisitorFreshHistory],
 )
-async def my_messages(
-    visitor: VisitorDep,
-    views: ViewsDep,
-    after: Annotated[
-        int | None, Query(ge=-1, le=MAX_POSITION, description="Only lines after this position")
-    ] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 200,
-) -> dict[str, Any]:
+async def my_messages(visitor: VisitorDep, views: ViewsDep, page: MessagesPageDep) -> dict[str, Any]:
     lines = await history_queries.list_messages(
         messages=views.messages,
         conversation_id=visitor.conversation_id,
         include_internal=False,
-        after_position=after,
-        limit=limit,
+        after_position=page.after,
+        limit=page.limit,
     )
     # Who wrote each agent line, as the visitor sees it in Intercom or Chatwoot: the agent's display name.
     agent_ids = sorted({a["id"] for line in lines if (a := line.get("author") or {}).get("kind") == "agent"})
