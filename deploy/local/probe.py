@@ -69,7 +69,8 @@ async def postgres_ready(host: str, port: int) -> None:
         writer.close()
 
 
-def _exited(pid: int) -> bool:
+def exited(pid: int) -> bool:
+    """Whether the process has ended (a zombie counts: it only waits for its parent to reap it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -89,7 +90,7 @@ async def wait(kind: str, timeout: float, pid: int | None = None) -> bool:
     deadline = time.monotonic() + timeout
     last_error = ""
     while time.monotonic() < deadline:
-        if pid is not None and _exited(pid):
+        if pid is not None and exited(pid):
             print(
                 f"{kind} not ready: its process {pid} has exited ({last_error or 'no answer'})",
                 file=sys.stderr,

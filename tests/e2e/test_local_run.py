@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.local.probe import exited
 from tests.infrastructure import Infrastructure
 from tests.processes import REPO_ROOT, free_port
 
@@ -140,15 +141,6 @@ def terminals() -> Iterator[list[Terminal]]:
         terminal.close()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] == "Z")
-
-
 def _write_makefile(directory: Path, target: str, with_infra_args: str) -> Path:
     makefile = directory / "Makefile"
     makefile.write_text(f"{target}:\n\t@{WITH_INFRA} {with_infra_args}\n")
@@ -191,7 +183,7 @@ def test_ctrl_c_on_make_run_stops_the_command_then_the_servers_it_started_and_ex
     assert output.count("PostgreSQL stopped") == 1, output
     assert "not running" not in output, output
     assert "Error" not in output, output
-    assert not [name for name, pid in pids.items() if _alive(pid)], output
+    assert not [name for name, pid in pids.items() if not exited(pid)], output
 
 
 def test_ctrl_c_on_make_test_is_not_a_success_and_leaves_servers_it_did_not_start(
