@@ -31,6 +31,9 @@ from services.gateway.deps.chat_messages import (
     VisitorWriteDep as VisitorWriteDep,
 )
 from services.gateway.deps.documents import (
+    ChatActionDep as ChatActionDep,
+)
+from services.gateway.deps.documents import (
     ConversationDep as ConversationDep,
 )
 from services.gateway.deps.documents import (

@@ -21,6 +21,7 @@ from services.gateway.live_hub import LiveHub
 from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import ChooseAgent
 from services.webhooks import queries as webhook_queries
+from shared.events import EventBase
 from shared.events.conversation import MAX_POSITION
 
 ConversationId = Annotated[str, Path(min_length=1, max_length=100)]
@@ -165,6 +166,31 @@ VisitorConversationDep = Annotated[dict[str, Any], Depends(get_visitor_conversat
 MyProfileDep = Annotated[dict[str, Any], Depends(get_my_profile)]
 TeammateDep = Annotated[dict[str, Any], Depends(get_named_teammate)]
 TeamMemberDep = Annotated[TeammateAccount, Depends(get_team_member)]
+
+
+@dataclass(frozen=True)
+class ChatAction:
+    """An agent acting on a conversation of their team: the conversation, the agent, and where the event
+    the rule decides goes."""
+
+    conversation: dict[str, Any]
+    agent: AgentPrincipal
+    publisher: EventPublisher
+
+    async def answer(self, event: EventBase | None, *, unchanged: str = "") -> dict[str, Any]:
+        """The response of every chat action: the events appended, or why nothing needed to change."""
+        if event is None:
+            return {"events": [], "unchanged": unchanged}
+        return {"events": [(await self.publisher.append(event)).as_json()]}
+
+
+async def get_chat_action(
+    conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep
+) -> ChatAction:
+    return ChatAction(conversation, agent, publisher)
+
+
+ChatActionDep = Annotated[ChatAction, Depends(get_chat_action)]
 
 
 async def get_webhook_endpoint(

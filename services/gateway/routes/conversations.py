@@ -1,8 +1,8 @@
 """The agent's side of conversations: Monitor, chat list, detail with sidebar, and every chat action.
 
-Each action: a dependency loads the conversation (`ConversationDep`; for the reply, the hottest route,
-`AgentConversationWriteDep` loads it with the agent, publisher and files in one), the pure rule in
-`commands.py` decides the event, and the route appends it."""
+Each action: a dependency loads the conversation with the agent and the publisher (`ChatActionDep`; for the
+reply, the hottest route, `AgentConversationWriteDep` resolves them and the files as one), the pure rule in
+`commands.py` decides the event, and `ChatAction.answer` appends it (or says why nothing changed)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from services.gateway.deps import (
     BEARER_DOCS,
     AgentConversationWriteDep,
     AgentDep,
+    ChatActionDep,
     ConversationDep,
     FreshConversations,
     FreshHistory,
@@ -27,7 +28,6 @@ from services.gateway.deps import (
     ViewsDep,
 )
 from services.gateway.errors import NotFound
-from services.gateway.publisher import EventPublisher
 from services.gateway.schemas import (
     AddTag,
     CloseConversation,
@@ -42,7 +42,6 @@ from services.gateway.schemas import (
     waiting_seconds,
 )
 from services.history import queries as history_queries
-from shared.events import EventBase
 from shared.events.conversation import TAG_PATTERN
 
 router = APIRouter(prefix="/api/agent", tags=["agent: conversations"])
@@ -125,27 +124,18 @@ async def conversation_messages(
     return {"items": [public(line) | {"position": line["position"]} for line in lines]}
 
 
-async def _append(
-    publisher: EventPublisher, event: EventBase | None, *, unchanged: str = ""
-) -> dict[str, Any]:
-    """The response of every chat action: the events appended, or why nothing needed to change."""
-    if event is None:
-        return {"events": [], "unchanged": unchanged}
-    return {"events": [(await publisher.append(event)).as_json()]}
-
-
 @router.post("/conversations/{conversation_id}/read", summary="Read receipt: clears my unread count")
-async def mark_read(
-    body: MarkRead, conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep
-) -> dict[str, Any]:
-    event = commands.mark_read(conversation=conversation, agent=agent, up_to_position=body.up_to_position)
-    return await _append(publisher, event, unchanged="nothing unread")
+async def mark_read(body: MarkRead, chat: ChatActionDep) -> dict[str, Any]:
+    event = commands.mark_read(
+        conversation=chat.conversation, agent=chat.agent, up_to_position=body.up_to_position
+    )
+    return await chat.answer(event, unchanged="nothing unread")
 
 
 @router.post("/conversations/{conversation_id}/join", summary="Join to chat")
-async def join(conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep) -> dict[str, Any]:
-    event = commands.join(conversation=conversation, agent=agent)
-    return await _append(publisher, event, unchanged="already a participant")
+async def join(chat: ChatActionDep) -> dict[str, Any]:
+    event = commands.join(conversation=chat.conversation, agent=chat.agent)
+    return await chat.answer(event, unchanged="already a participant")
 
 
 @router.post(
@@ -182,11 +172,8 @@ async def post_message(body: PostMessage, write: AgentConversationWriteDep) -> d
 @router.post(
     "/conversations/{conversation_id}/notes", status_code=status.HTTP_201_CREATED, summary="Internal note"
 )
-async def add_note(
-    body: PostNote, conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep
-) -> dict[str, Any]:
-    event = commands.note(conversation=conversation, agent=agent, text=body.text)
-    return await _append(publisher, event)
+async def add_note(body: PostNote, chat: ChatActionDep) -> dict[str, Any]:
+    return await chat.answer(commands.note(conversation=chat.conversation, agent=chat.agent, text=body.text))
 
 
 @router.post(
@@ -199,86 +186,58 @@ async def upload(
 
 
 @router.post("/conversations/{conversation_id}/tags", summary="Add a tag")
-async def add_tag(
-    body: AddTag, conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep
-) -> dict[str, Any]:
-    event = commands.add_tag(conversation=conversation, agent=agent, tag=body.tag)
-    return await _append(publisher, event, unchanged="tag already present")
+async def add_tag(body: AddTag, chat: ChatActionDep) -> dict[str, Any]:
+    event = commands.add_tag(conversation=chat.conversation, agent=chat.agent, tag=body.tag)
+    return await chat.answer(event, unchanged="tag already present")
 
 
 @router.delete("/conversations/{conversation_id}/tags/{tag}", summary="Remove a tag")
-async def remove_tag(
-    tag: Annotated[str, Path(pattern=TAG_PATTERN)],
-    conversation: ConversationDep,
-    agent: AgentDep,
-    publisher: PublisherDep,
-) -> dict[str, Any]:
-    event = commands.remove_tag(conversation=conversation, agent=agent, tag=tag)
-    return await _append(publisher, event)
+async def remove_tag(tag: Annotated[str, Path(pattern=TAG_PATTERN)], chat: ChatActionDep) -> dict[str, Any]:
+    return await chat.answer(commands.remove_tag(conversation=chat.conversation, agent=chat.agent, tag=tag))
 
 
 @router.post("/conversations/{conversation_id}/close", summary="Close the conversation (the X)")
-async def close(
-    conversation: ConversationDep,
-    agent: AgentDep,
-    publisher: PublisherDep,
-    body: CloseConversation | None = None,
-) -> dict[str, Any]:
-    event = commands.close(
-        conversation=conversation, actor=commands.agent_actor(agent), reason=body.reason if body else None
-    )
-    return await _append(publisher, event)
+async def close(chat: ChatActionDep, body: CloseConversation | None = None) -> dict[str, Any]:
+    reason = body.reason if body else None
+    actor = commands.agent_actor(chat.agent)
+    return await chat.answer(commands.close(conversation=chat.conversation, actor=actor, reason=reason))
 
 
 @router.post("/conversations/{conversation_id}/reassign", summary="Reassign to a chosen agent")
-async def reassign(
-    conversation: ConversationDep,
-    target: TeammateDep,
-    agent: AgentDep,
-    views: ViewsDep,
-    publisher: PublisherDep,
-) -> dict[str, Any]:
+async def reassign(chat: ChatActionDep, target: TeammateDep, views: ViewsDep) -> dict[str, Any]:
+    tenant = chat.agent.tenant
     event = commands.reassign(
-        conversation=conversation,
-        agent=agent,
+        conversation=chat.conversation,
+        agent=chat.agent,
         target=target,
-        open_chats=await conversation_queries.open_counts(
-            conversations=views.conversations, tenant=agent.tenant
-        ),
-        departments=await conversation_queries.departments(
-            departments=views.departments, tenant=agent.tenant
-        ),
+        open_chats=await conversation_queries.open_counts(conversations=views.conversations, tenant=tenant),
+        departments=await conversation_queries.departments(departments=views.departments, tenant=tenant),
     )
-    return await _append(publisher, event, unchanged=f"already assigned to {target['name']}")
+    return await chat.answer(event, unchanged=f"already assigned to {target['name']}")
 
 
 @router.post("/conversations/{conversation_id}/teammates", summary="Add a teammate")
-async def add_teammate(
-    conversation: ConversationDep, teammate: TeammateDep, agent: AgentDep, publisher: PublisherDep
-) -> dict[str, Any]:
-    event = commands.invite_teammate(conversation=conversation, agent=agent, teammate=teammate)
-    return await _append(publisher, event, unchanged="already a participant")
+async def add_teammate(chat: ChatActionDep, teammate: TeammateDep) -> dict[str, Any]:
+    event = commands.invite_teammate(conversation=chat.conversation, agent=chat.agent, teammate=teammate)
+    return await chat.answer(event, unchanged="already a participant")
 
 
 @router.post("/conversations/{conversation_id}/transfer", summary="Transfer to another department")
-async def transfer(
-    body: Transfer, conversation: ConversationDep, agent: AgentDep, views: ViewsDep, publisher: PublisherDep
-) -> dict[str, Any]:
+async def transfer(body: Transfer, chat: ChatActionDep, views: ViewsDep) -> dict[str, Any]:
     department = await conversation_queries.get_department(
-        departments=views.departments, tenant=agent.tenant, department_id=body.department
+        departments=views.departments, tenant=chat.agent.tenant, department_id=body.department
     )
     if department is None:
         raise NotFound(f"department {body.department} not found")
     event = commands.transfer(
-        conversation=conversation, agent=agent, department=department, reason=body.reason
+        conversation=chat.conversation, agent=chat.agent, department=department, reason=body.reason
     )
-    return await _append(publisher, event)
+    return await chat.answer(event)
 
 
 @router.post("/conversations/{conversation_id}/leave", summary="Leave so a teammate takes over")
-async def leave(conversation: ConversationDep, agent: AgentDep, publisher: PublisherDep) -> dict[str, Any]:
-    event = commands.leave(conversation=conversation, agent=agent)
-    return await _append(publisher, event)
+async def leave(chat: ChatActionDep) -> dict[str, Any]:
+    return await chat.answer(commands.leave(conversation=chat.conversation, agent=chat.agent))
 
 
 @router.post(
