@@ -15,6 +15,8 @@ import os
 import signal
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -81,6 +83,20 @@ async def ensure_writable_topics(settings: ParleySettings, *, timeout: float = 6
     return created
 
 
+@asynccontextmanager
+async def own_publisher(
+    settings: ParleySettings, *, client_id: str | None = None
+) -> AsyncIterator[EventPublisher]:
+    """A publisher on a producer of its own, stopped on the way out: for one-off commands (and tests) that
+    append a few events outside a running gateway."""
+    producer = create_producer(settings, client_id=client_id)
+    await producer.start()
+    try:
+        yield EventPublisher(producer, settings)
+    finally:
+        await producer.stop()
+
+
 async def register_agent(
     publisher: EventPublisher,
     *,
@@ -116,11 +132,9 @@ async def register_agent(
 async def create_agent(args: argparse.Namespace) -> None:
     settings = GatewaySettings()
     await ensure_writable_topics(settings)
-    producer = create_producer(settings, client_id="parley-cli")
-    await producer.start()
-    try:
+    async with own_publisher(settings, client_id=CLI.id) as publisher:
         agent_id = await register_agent(
-            EventPublisher(producer, settings),
+            publisher,
             tenant=args.tenant or settings.default_tenant,
             email=args.email,
             name=args.name,
@@ -128,8 +142,6 @@ async def create_agent(args: argparse.Namespace) -> None:
             role=args.role,
             max_chats=args.max_chats,
         )
-    finally:
-        await producer.stop()
     print(f"agent {args.email} registered with id {agent_id}")
 
 
@@ -137,10 +149,7 @@ async def seed_demo() -> None:
     settings = GatewaySettings()
     tenant = settings.default_tenant
     await ensure_writable_topics(settings)
-    producer = create_producer(settings, client_id="parley-cli")
-    await producer.start()
-    try:
-        publisher = EventPublisher(producer, settings)
+    async with own_publisher(settings, client_id=CLI.id) as publisher:
         supervisor = ""
         for email, name, role, max_chats in DEMO_TEAM:
             agent_id = await register_agent(
@@ -162,8 +171,6 @@ async def seed_demo() -> None:
                     payload={"shortcut": shortcut, "text": text},
                 )
             )
-    finally:
-        await producer.stop()
     emails = ", ".join(email for email, *_ in DEMO_TEAM)
     print(f"demo team ready: {emails} (password: {DEMO_PASSWORD})")
 

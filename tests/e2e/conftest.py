@@ -14,12 +14,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from services.cli import register_agent
+from services.cli import own_publisher, register_agent
 from services.gateway.config import GatewaySettings
-from services.gateway.publisher import EventPublisher
 from shared.events import Actor
 from shared.events.agent import AgentStatus, AgentStatusChanged
-from shared.kafka import create_producer, ensure_topics
+from shared.kafka import ensure_topics
 from shared.settings import ParleySettings
 from tests.infrastructure import Infrastructure, delete_topics
 from tests.processes import ServiceProcess, free_port
@@ -86,10 +85,7 @@ class Stack:
         team = tenant or self.settings.default_tenant
 
         async def go() -> str:
-            producer = create_producer(self.settings)
-            await producer.start()
-            try:
-                publisher = EventPublisher(producer, self.settings)
+            async with own_publisher(self.settings) as publisher:
                 agent_id = await register_agent(
                     publisher,
                     tenant=team,
@@ -109,8 +105,6 @@ class Stack:
                         )
                     )
                 return agent_id
-            finally:
-                await producer.stop()
 
         self.agents[email] = agent_id = asyncio.run(go())
         if chosen_status is not None:
