@@ -11,7 +11,7 @@ from fastapi import APIRouter, status
 from services.gateway import commands
 from services.gateway.config import GatewaySettings
 from services.gateway.deps import (
-    AgentDep,
+    ChatActionDep,
     ConversationDep,
     PublisherDep,
     SettingsDep,
@@ -93,10 +93,6 @@ async def transcript_emails(conversation: ConversationDep, settings: SettingsDep
     summary="Email the transcript (internal notes are never in it)",
 )
 async def email_transcript(
-    body: EmailTranscript,
-    conversation: ConversationDep,
-    agent: AgentDep,
-    settings: SettingsDep,
-    publisher: PublisherDep,
+    body: EmailTranscript, chat: ChatActionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    return await _request(body, conversation, commands.agent_actor(agent), settings, publisher)
+    return await _request(body, chat.conversation, commands.agent_actor(chat.agent), settings, chat.publisher)
