@@ -6,16 +6,20 @@ Each service subclasses `ParleySettings` with its own fields; all read environme
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Port = Annotated[int, Field(gt=0, lt=65536)]
 
 
 class ParleySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PARLEY_", env_file=".env", extra="ignore")
 
     service_name: str = "parley"
+    # Where a service listens (its API or its operations endpoint); each service's settings give its `port`.
+    host: str = "127.0.0.1"
     environment: Literal["local", "test", "production"] = "local"
     log_level: str = "INFO"
     # Kafka, faust and MongoDB clients log every rebalance and connection at INFO: set INFO to see them.

@@ -4,6 +4,7 @@ from pydantic import Field, field_validator, model_validator
 
 from services.gateway.rate_limits import Rate, RateSetting, proxy_networks
 from services.mailer.config import SmtpSettings
+from shared.settings import Port
 
 DEFAULT_UPLOAD_TYPES = (
     "image/png",
@@ -22,8 +23,7 @@ DEFAULT_UPLOAD_TYPES = (
 class GatewaySettings(SmtpSettings):
     # SMTP settings: only whether email is configured matters here (the mailer sends).
     service_name: str = "gateway"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, gt=0, lt=65536)
+    port: Port = 8000
     agent_token_minutes: int = Field(default=60, gt=0)
     visitor_token_days: int = Field(default=30, gt=0)
     default_tenant: str = "default"

@@ -7,7 +7,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from services.mailer.domain import MAIL_RETRY_POLICY
 from shared.password_links import link_key as derive_link_key
 from shared.retry import RetryPolicy
-from shared.settings import ParleySettings
+from shared.settings import ParleySettings, Port
 
 DEVELOPMENT_SECRET = "parley-development-secret-change-me-in-production"
 
@@ -28,7 +28,7 @@ class SmtpSettings(ParleySettings):
     public_url: str = Field(default="http://127.0.0.1:8000", pattern=r"^https?://\S+$")
 
     smtp_host: str | None = None
-    smtp_port: int = Field(default=587, gt=0, lt=65536)
+    smtp_port: Port = 587
     # none: plain SMTP (a relay on loopback); starttls: upgrade on 587; tls: implicit TLS on 465.
     smtp_tls: Literal["none", "starttls", "tls"] = "starttls"
     smtp_username: str | None = None
@@ -75,8 +75,7 @@ class SmtpSettings(ParleySettings):
 
 class MailerSettings(SmtpSettings):
     service_name: str = "mailer"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8004, gt=0, lt=65536, description="Operations: /healthz, /readyz, /metrics.")
+    port: Port = Field(default=8004, description="Operations: /healthz, /readyz, /metrics.")
     # Compresses the whole retry schedule (delays and the give-up horizon); tests use e.g. 0.0001.
     mailer_retry_time_scale: float = Field(default=1.0, gt=0, le=1)
 

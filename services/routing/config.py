@@ -2,14 +2,13 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shared.settings import ParleySettings
+from shared.settings import ParleySettings, Port
 
 
 class RoutingSettings(ParleySettings):
     service_name: str = "routing"
-    host: str = "127.0.0.1"
     # The faust web server: operators' /healthz and /metrics.
-    port: int = Field(default=6066, gt=0, lt=65536)
+    port: Port = 6066
     # The router's clock: how often each worker publishes a routing.tick for the tenants it routes.
     # Ticks run the time rules (presence timeout, offline grace) and a sweep of the queues.
     tick_interval_seconds: float = Field(default=5.0, gt=0)

@@ -5,7 +5,7 @@ from pydantic import Field
 from services.webhooks.domain import DELIVERY_RETRY_POLICY
 from services.webhooks.targets import TargetPolicy
 from shared.retry import RetryPolicy
-from shared.settings import ParleySettings
+from shared.settings import ParleySettings, Port
 
 
 class WebhookTargetSettings(ParleySettings):
@@ -22,8 +22,7 @@ class WebhookTargetSettings(ParleySettings):
 
 class WebhooksSettings(WebhookTargetSettings):
     service_name: str = "webhooks"
-    host: str = "127.0.0.1"
-    port: int = Field(default=8003, gt=0, lt=65536, description="Operations: /healthz, /readyz, /metrics.")
+    port: Port = Field(default=8003, description="Operations: /healthz, /readyz, /metrics.")
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     # Compresses the whole retry schedule (delays and the 3-day horizon); tests use e.g. 0.00005.
     webhook_retry_time_scale: float = Field(default=1.0, gt=0, le=1)
