@@ -112,7 +112,7 @@ class RoutingMetrics:
                     sample("parley_routing_queue_length", len(queue), tenant=tenant, department=dept)
                 )
                 oldest = 0.0
-                if queue and (queued_at := state.conversations[queue[0]]["queued_at"]) is not None:
+                if queue and (queued_at := state.conversations.shared(queue[0])["queued_at"]) is not None:
                     oldest = max(0.0, (now - datetime.fromisoformat(queued_at)).total_seconds())
                 lines.append(
                     sample(

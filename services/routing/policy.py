@@ -363,6 +363,6 @@ def _tick(ctx: FactContext, grace_seconds: float, heartbeat_timeout_seconds: flo
 
 def _prune_closed(state: TenantState) -> None:
     """Forget the oldest closed conversations past a bound: they only serve reopen and duplicate checks."""
-    closed = [cid for cid, c in state.conversations.items() if not c["open"]]
+    closed = [cid for cid, c in state.conversations.shared_items() if not c["open"]]
     for conversation_id in closed[: max(0, len(closed) - CLOSED_CONVERSATIONS_KEPT)]:
         del state.conversations[conversation_id]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import ItemsView, Iterator, Mapping, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, TypeVar, cast
 
@@ -79,6 +80,16 @@ def copied(entry: FlatEntry, lists: tuple[str, ...]) -> FlatEntry:
     return cast(FlatEntry, new)
 
 
+def copied_meta(meta: Meta) -> Meta:
+    """An independent copy of the meta entry (its lists and maps hold strings and numbers only)."""
+    new = Meta(**meta)
+    if "recent_facts" in meta:
+        new["recent_facts"] = list(meta["recent_facts"])
+    if "sources" in meta:
+        new["sources"] = dict(meta["sources"])
+    return new
+
+
 def new_agent(max_chats: int | None = None) -> AgentEntry:
     return {
         "status": "offline",
@@ -96,11 +107,80 @@ def effective_status(agent: AgentEntry) -> str:
     return "offline" if agent["presence_lost"] or agent.get("deactivated") else str(agent["status"])
 
 
+class Conversations(dict[str, ConversationEntry]):
+    """A tenant's conversations, sharing their entries with the state this one was copied from until one is
+    taken: the first read by id (`[]`, `get`, `pop`, `setdefault`) or through `items()`/`values()` gives this
+    table its own copy, which the caller may change.
+
+    Why: the router copies the state for every fact, and most conversations (up to 500 closed ones kept for
+    reopening, and the open ones a fact does not touch) never change; copying each of them for every fact was
+    most of the router's CPU once a few hundred were kept (py-spy, bench growth step). `shared_values()` reads
+    without taking copies, for whoever only reads: what it yields must not be changed.
+    """
+
+    def __init__(self, entries: Mapping[str, ConversationEntry] | None = None) -> None:
+        super().__init__(entries or {})
+        self._own: set[str] = set()
+
+    def _take(self, conversation_id: str) -> ConversationEntry:
+        entry = dict.__getitem__(self, conversation_id)
+        if conversation_id not in self._own:
+            entry = copied(entry, CONVERSATION_LISTS)
+            dict.__setitem__(self, conversation_id, entry)
+            self._own.add(conversation_id)
+        return entry
+
+    def __getitem__(self, conversation_id: str) -> ConversationEntry:
+        return self._take(conversation_id)
+
+    def __setitem__(self, conversation_id: str, entry: ConversationEntry) -> None:
+        dict.__setitem__(self, conversation_id, entry)
+        self._own.add(conversation_id)
+
+    def get(self, conversation_id: str, default: Any = None) -> Any:
+        return self._take(conversation_id) if conversation_id in self else default
+
+    def setdefault(self, conversation_id: str, default: Any = None) -> Any:
+        if conversation_id not in self:
+            self[conversation_id] = default
+        return self._take(conversation_id)
+
+    def pop(self, conversation_id: str, *default: Any) -> Any:
+        if conversation_id not in self:
+            return dict.pop(self, conversation_id, *default)
+        entry = self._take(conversation_id)
+        dict.pop(self, conversation_id)
+        self._own.discard(conversation_id)
+        return entry
+
+    def items(self) -> Iterator[tuple[str, ConversationEntry]]:  # type: ignore[override]
+        return ((conversation_id, self._take(conversation_id)) for conversation_id in list(self))
+
+    def values(self) -> Iterator[ConversationEntry]:  # type: ignore[override]
+        return (self._take(conversation_id) for conversation_id in list(self))
+
+    def shared(self, conversation_id: str) -> ConversationEntry:
+        """The entry as it is, copied or shared: for reading only."""
+        return dict.__getitem__(self, conversation_id)
+
+    def shared_items(self) -> ItemsView[str, ConversationEntry]:
+        """Every entry as it is, copied or shared: for reading only."""
+        return dict.items(self)
+
+    def shared_values(self) -> ValuesView[ConversationEntry]:
+        """Every entry as it is, copied or shared: for reading only."""
+        return dict.values(self)
+
+    def shallow_copy(self) -> Conversations:
+        """A table sharing every entry, none of them its own yet."""
+        return Conversations(self)
+
+
 @dataclass
 class TenantState:
     agents: dict[str, AgentEntry] = field(default_factory=dict)
     # insertion-ordered: the order the conversations started in
-    conversations: dict[str, ConversationEntry] = field(default_factory=dict)
+    conversations: Conversations = field(default_factory=Conversations)
     departments: dict[str, DepartmentEntry] = field(default_factory=dict)
     # department id -> conversation ids, FIFO; no entry for an empty queue
     queues: dict[str, list[str]] = field(default_factory=dict)
@@ -108,20 +188,17 @@ class TenantState:
 
     def copy(self) -> TenantState:
         """What `copy.deepcopy` gives, for `decide` to change while the stored state stays as it was. Written
-        out because the router copies the whole state for every fact: with a few thousand conversations in
-        it, deepcopy's generic walk was most of the router's CPU (py-spy in the bench's growth step)."""
+        out because the router copies the state for every fact: deepcopy's generic walk was most of the
+        router's CPU (py-spy in the bench's growth step); conversations are copied only when taken."""
         return TenantState(
             agents={agent_id: copied(agent, AGENT_LISTS) for agent_id, agent in self.agents.items()},
-            conversations={
-                cid: copied(conversation, CONVERSATION_LISTS)
-                for cid, conversation in self.conversations.items()
-            },
+            conversations=self.conversations.shallow_copy(),
             departments={
                 dept_id: copied(department, DEPARTMENT_LISTS)
                 for dept_id, department in self.departments.items()
             },
             queues={dept_id: list(queue) for dept_id, queue in self.queues.items()},
-            meta=copy.deepcopy(self.meta),
+            meta=copied_meta(self.meta),
         )
 
     # -- persistence: one JSON value per entry ------------------------------------------------------------
@@ -129,7 +206,7 @@ class TenantState:
     def to_entries(self) -> dict[str, Entry]:
         entries: dict[str, Entry] = {"meta": self.meta}
         entries.update({f"agent/{k}": v for k, v in self.agents.items()})
-        entries.update({f"conv/{k}": v for k, v in self.conversations.items()})
+        entries.update({f"conv/{k}": v for k, v in self.conversations.shared_items()})
         entries.update({f"dept/{k}": v for k, v in self.departments.items()})
         entries.update({f"queue/{k}": v for k, v in self.queues.items() if v})
         return entries
@@ -164,13 +241,15 @@ class TenantState:
         return sorted(queued, key=self._queued_seq)
 
     def _queued_seq(self, conversation_id: str) -> int:
-        seq = self.conversations[conversation_id]["queued_seq"]
+        seq = self.conversations.shared(conversation_id)["queued_seq"]
         assert seq is not None, f"{conversation_id} is in a queue but has no place in it"
         return seq
 
     def loads(self) -> Counter[str]:
         """Open conversations per assignee."""
-        return Counter(c["assignee"] for c in self.conversations.values() if c["open"] and c["assignee"])
+        return Counter(
+            c["assignee"] for c in self.conversations.shared_values() if c["open"] and c["assignee"]
+        )
 
     def capacity(self, agent_id: str, department: str) -> int:
         """How many chats the agent may hold: their own limit, else the department's, else the team's."""

@@ -75,7 +75,12 @@ class TenantStore:
     def save(self, tenant: str, state: TenantState, before: Entries) -> None:
         """Write what changed since `before`: the PENDING record first, then the entries."""
         after = state.to_entries()
-        changed = {key: value for key, value in after.items() if before.get(key) != value}
+        # An entry the fact did not take is the very object saved before: no need to compare its fields.
+        changed = {
+            key: value
+            for key, value in after.items()
+            if (stored := before.get(key)) is not value and stored != value
+        }
         deleted = sorted(before.keys() - after.keys())
         self.table[f"{tenant}{SEP}{PENDING}"] = {"set": changed, "del": deleted}
         for key, value in changed.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,7 +38,12 @@ class Desk:
         return [brief(d) for d in self.outputs(event) if isinstance(d, Decision)]
 
     def outputs(self, event: EventBase) -> list[Output]:
-        self.state, outputs = decide(self.state, event)
+        # decide() shares unchanged entries with the state it was given (the router keeps that one as stored
+        # until the decisions are acknowledged): every scenario here also checks it left that state as it was.
+        before = copy.deepcopy(self.state)
+        given = self.state
+        self.state, outputs = decide(given, event)
+        assert given == before, f"decide changed the state it was given, applying {event.type}"
         self.history.append(event)
         self.last = outputs
         return outputs

@@ -74,6 +74,38 @@ def test_changing_a_copy_leaves_the_state_it_came_from_as_it_was() -> None:
     assert state == before
 
 
+def test_conversations_reached_any_way_are_the_copy_s_own() -> None:
+    state = busy_state()
+    before = copy.deepcopy(state)
+    copied = state.copy()
+    for _, conversation in copied.conversations.items():
+        conversation["open"] = False
+    for conversation in copied.conversations.values():
+        conversation["left"].append("ann")
+    taken = copied.conversations.get("c1")
+    assert taken is not None
+    taken["department"] = "support"
+    copied.conversations.setdefault("c2", taken)["position"] = 7
+    assert state == before
+    # A copy of the copy: what the first copy took is shared again until taken.
+    first_copy = copy.deepcopy(copied)
+    again = copied.copy()
+    again.conversations["c3"]["left"].clear()
+    again.conversations["c3"]["participants"].append("bob")
+    assert copied == first_copy
+    assert state == before
+
+
+def test_reading_without_taking_leaves_entries_shared() -> None:
+    """What makes a copy cheap: a fact that touches one conversation copies that one, not every one."""
+    state = busy_state()
+    copied = state.copy()
+    copied.conversations["c0"]["assignee"] = "ann"
+    unchanged = [cid for cid in copied.conversations if cid != "c0"]
+    assert all(copied.conversations.shared(cid) is state.conversations.shared(cid) for cid in unchanged)
+    assert copied.conversations.shared("c0") is not state.conversations.shared("c0")
+
+
 @pytest.mark.parametrize(
     ("entry", "lists"),
     [(AgentEntry, AGENT_LISTS), (ConversationEntry, CONVERSATION_LISTS), (DepartmentEntry, DEPARTMENT_LISTS)],
