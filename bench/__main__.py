@@ -15,6 +15,8 @@ import asyncio
 import json
 import os
 import platform
+import signal
+import sys
 import time
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -83,15 +85,16 @@ class Bench(Stack):
         pids = infrastructure_pids()
         return sum(table.cpu_seconds(pids[name]) or 0.0 for name in ("ferretdb", "postgres") if name in pids)
 
+    def projection_backlog(self) -> dict[str, int | None]:
+        return {name: self.consumer_backlog(name) for name in ("conversation", "history")}
+
     def backlog(self) -> dict[str, int | None]:
-        """What each consumer has still to apply: the projections, and the router, whose decisions and queue
-        positions for a seeded backlog keep the database busy long after the projections caught up."""
+        """What each consumer has still to apply: the router, whose decisions and queue positions for a
+        seeded backlog keep the database busy long after the projections caught up, then the projections
+        (read second, so they include what the router published before it settled)."""
         prefix = self.settings.topic_prefix
-        return {name: self.consumer_backlog(name) for name in ("conversation", "history")} | {
-            "router": asyncio.run(
-                group_backlog(self.settings, [f"{prefix}-routing-rekey", f"{prefix}-routing"])
-            )
-        }
+        router = asyncio.run(group_backlog(self.settings, [f"{prefix}-routing-rekey", f"{prefix}-routing"]))
+        return {"router": router} | self.projection_backlog()
 
     def pids(self) -> dict[str, int]:
         return {name: process.proc.pid for name, process in self.processes.items()}
@@ -179,8 +182,12 @@ class Bench(Stack):
                     anchor=anchor,
                 )
             )
-            wait_until_applied(self.backlog, timeout=1800, settled={"router": ROUTER_SETTLED})
+            wait_until_applied(self.projection_backlog, timeout=1800, settled={})
             applied_s = time.monotonic() - began
+            # The router's decisions and queue moves for the seeded chats come later and are applied too.
+            router_settled_s = wait_until_applied(
+                self.backlog, timeout=1800, settled={"router": ROUTER_SETTLED}
+            )
             seeded = target
             quiet_after_s = wait_until_quiet(self.database_cpu_seconds)
             steps.append(
@@ -189,6 +196,7 @@ class Bench(Stack):
                     "conversations": target,
                     "messages": target * messages,
                     "events_per_s_applied": round(events / applied_s),
+                    "router_settled_after_s": round(router_settled_s, 1),
                     "database_quiet_after_s": quiet_after_s,
                     "reads_ms": time_reads(self.base_url, agents[0]["token"], samples=self.args.read_samples),
                 }
@@ -322,6 +330,9 @@ def measure(bench: Bench, args: argparse.Namespace, started: datetime) -> dict[s
 
 
 def main() -> None:
+    # Stopped with SIGTERM (kill, a CI timeout), the run still stops the services it started: Python's
+    # default would exit at once, leaving them running and loading the machine for whatever comes next.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     report = run(parse_args())
     stamp = datetime.fromisoformat(report["started_at"]).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"bench-{report['mode']}-{stamp}.json"

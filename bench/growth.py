@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 from aiokafka.structs import TopicPartition
 
 from bench.report import percentiles
@@ -107,19 +108,28 @@ async def seed_backlog(
     return produced
 
 
-async def group_backlog(settings: GatewaySettings, groups: list[str]) -> int:
-    """Records the consumer groups have still to commit, over the partitions each has committed on."""
+async def group_backlog(settings: GatewaySettings, groups: list[str]) -> int | None:
+    """Records the consumer groups have still to commit, over the partitions each has committed on; None
+    (not known, so not settled) while a group has committed nothing or the broker does not answer.
+
+    Kafka names only the partitions a group committed on: this counts a partition the group never read as
+    nothing to do. The growth step runs after the load steps, so the router has read its tenant's by then."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
     reader = create_consumer(settings, group_id=None)
-    await admin.start()
-    await reader.start()
     try:
+        await admin.start()
+        await reader.start()
         committed: dict[TopicPartition, int] = {}
         for group in groups:
             offsets = await admin.list_consumer_group_offsets(group)
-            committed |= {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
-        ends = await reader.end_offsets(list(committed)) if committed else {}
-        return sum(max(0, ends[tp] - offset) for tp, offset in committed.items())
+            mine = {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+            if not mine:
+                return None
+            committed |= mine
+        ends = await reader.end_offsets(list(committed))
+        return sum(max(0, int(ends[tp]) - offset) for tp, offset in committed.items())
+    except KafkaError:
+        return None
     finally:
         await reader.stop()
         await admin.close()
@@ -242,6 +252,7 @@ def growth_table(steps: list[dict[str, Any]], ratios: dict[str, dict[str, float 
         lines.append(
             f"at {step['scale']}x: {step['conversations']} closed conversations, {step['messages']} messages;"
             f" projections applied the growth at {step['events_per_s_applied']} events/s;"
+            f" the router settled {step.get('router_settled_after_s', 0)} s later;"
             f" reads timed once the database was quiet ({step.get('database_quiet_after_s', 0)} s later)"
         )
     return "\n".join(lines)

@@ -27,10 +27,15 @@ class ApiError(Exception):
     status_code = 400
     code = "bad_request"
 
-    def __init_subclass__(cls, *, status_code: int, code: str, **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, *, status_code: int | None = None, code: str | None = None, **kwargs: Any
+    ) -> None:
+        # A subclass of a subclass may name neither and keep its parent's.
         super().__init_subclass__(**kwargs)
-        cls.status_code = status_code
-        cls.code = code
+        if status_code is not None:
+            cls.status_code = status_code
+        if code is not None:
+            cls.code = code
 
     def __init__(self, message: str, *, details: Any = None, code: str | None = None) -> None:
         super().__init__(message)

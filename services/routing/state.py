@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
-from collections.abc import ItemsView, Iterator, Mapping, ValuesView
+from collections.abc import ItemsView, Mapping, ValuesView
 from dataclasses import dataclass, field
 from typing import Any, NotRequired, TypedDict, TypeVar, cast
 
@@ -153,11 +153,27 @@ class Conversations(dict[str, ConversationEntry]):
         self._own.discard(conversation_id)
         return entry
 
-    def items(self) -> Iterator[tuple[str, ConversationEntry]]:  # type: ignore[override]
-        return ((conversation_id, self._take(conversation_id)) for conversation_id in list(self))
+    def __delitem__(self, conversation_id: str) -> None:
+        dict.__delitem__(self, conversation_id)
+        self._own.discard(conversation_id)
 
-    def values(self) -> Iterator[ConversationEntry]:  # type: ignore[override]
-        return (self._take(conversation_id) for conversation_id in list(self))
+    def items(self) -> list[tuple[str, ConversationEntry]]:  # type: ignore[override]
+        return [(conversation_id, self._take(conversation_id)) for conversation_id in list(self)]
+
+    def values(self) -> list[ConversationEntry]:  # type: ignore[override]
+        return [self._take(conversation_id) for conversation_id in list(self)]
+
+    def _not_supported(self, *_: Any, **__: Any) -> Any:
+        raise TypeError("Conversations shares its entries: set, take or delete them one by one")
+
+    # Each would leave the record of which entries this table owns wrong, or copy it without it.
+    update = popitem = clear = copy = __ior__ = __or__ = _not_supported
+
+    def __copy__(self) -> Conversations:
+        return self.shallow_copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Conversations:
+        return Conversations({cid: copy.deepcopy(entry, memo) for cid, entry in self.shared_items()})
 
     def shared(self, conversation_id: str) -> ConversationEntry:
         """The entry as it is, copied or shared: for reading only."""
@@ -172,7 +188,8 @@ class Conversations(dict[str, ConversationEntry]):
         return dict.values(self)
 
     def shallow_copy(self) -> Conversations:
-        """A table sharing every entry, none of them its own yet."""
+        """A table sharing every entry, none of them its own yet; nor are they this table's own any more."""
+        self._own.clear()
         return Conversations(self)
 
 

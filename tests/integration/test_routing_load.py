@@ -50,6 +50,7 @@ GONE = "t3"  # goes offline explicitly and stays away
 AWAY_AND_BACK = "s4"
 BLIP = "t5"  # offline, then back within the grace period
 SUPERVISOR = Actor(kind="agent", id="sup")
+FORCED_PATIENCE = 20.0  # seconds before a forced move with no forced decision counts as ignored
 BOUND = 150.0  # seconds for the whole story; the test fails with what it saw if it runs out
 
 
@@ -136,6 +137,7 @@ class Story:
         # router would rightly ignore the request for a closed conversation.
         self.forced_target: str | None = None
         self.forced_seen = False
+        self.forced_sent_at = 0.0
         self.tasks: set[asyncio.Task[None]] = set()
 
     def env(self, aggregate_id: str, actor: Actor = SUPERVISOR) -> dict[str, Any]:
@@ -224,6 +226,19 @@ class Story:
             )
         await self.force()
 
+    async def force_again_if_ignored(self) -> None:
+        """The router rightly ignores a forced move of a chat already with t0 or already closed, which the
+        story may not have known yet (decisions in flight, the crash). Then its agent closes it after all,
+        and another chat gets the supervisor's request."""
+        target = self.forced_target
+        if target is None or self.forced_seen or time.monotonic() - self.forced_sent_at < FORCED_PATIENCE:
+            return
+        self.forced_target, self.forced_done = None, False
+        agent = self.assignee.get(target)
+        if agent is not None:
+            self.later(0.1, lambda: self.close(target, agent))
+        await self.force()
+
     async def force(self) -> None:
         """A supervisor pushes a chat onto an agent whatever their load, once some chat qualifies.
 
@@ -236,6 +251,7 @@ class Story:
         if not open_assigned:
             return
         self.forced_target = open_assigned[0]
+        self.forced_sent_at = time.monotonic()
         await self.publish(
             build_event(
                 conversation_events.ReassignmentRequested,
@@ -323,6 +339,8 @@ async def test_300_concurrent_visitors_two_workers_a_crash_and_the_log_proves_th
                 await story.disturb()
             elif disturbed and not story.forced_done:
                 await story.force()
+            elif story.forced_done:
+                await story.force_again_if_ignored()
             if not killed and story.closes >= 130:
                 killed = True
                 # The worker that routes the tenant now is the one that has applied facts most recently.
