@@ -241,7 +241,7 @@ def parse_args() -> argparse.Namespace:
     args.step_seconds = args.step_seconds or (8 if args.quick else 30)
     # The longest wait for messages still in flight after a step's last send.
     args.settle_seconds = 5 if args.quick else 10
-    args.warmup_seconds = 3 if args.quick else 10
+    args.warmup_seconds = 10
     args.growth = not args.quick if args.growth is None else args.growth
     args.agents = 6 if args.quick else 12
     args.baseline_events = 20_000 if args.quick else 100_000
