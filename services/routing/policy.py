@@ -106,20 +106,7 @@ def _apply(ctx: FactContext, event: EventBase) -> None:
     conv = state.conversations.get(event.aggregate_id)
     if isinstance(event, conversation_events.ConversationStarted):
         if conv is None:
-            state.meta["seq"] += 1
-            state.conversations[event.aggregate_id] = {
-                "open": True,
-                "assignee": None,
-                "last_assignee": None,
-                "participants": [],
-                "left": [],
-                "department": event.payload.department or DEFAULT_DEPARTMENT,
-                "created_seq": state.meta["seq"],
-                "queued_seq": None,
-                "queued_at": None,
-                "waiting_since": at,
-                "position": None,
-            }
+            _arrived(ctx, event.aggregate_id, event.payload.department or DEFAULT_DEPARTMENT)
             route(ctx, event.aggregate_id, reason="auto", queued_reason="no_agent_available")
     elif isinstance(event, conversation_events.ConversationClosed):
         if conv is not None and conv["open"]:
@@ -127,7 +114,13 @@ def _apply(ctx: FactContext, event: EventBase) -> None:
             set_assignee(ctx, event.aggregate_id, None)
             dequeue(state, event.aggregate_id)
     elif isinstance(event, conversation_events.ConversationReopened):
-        if conv is not None and not conv["open"]:
+        if conv is None:
+            # Closed long ago: the router forgot it (only the latest closed ones are kept), or never saw it
+            # start. The visitor is back all the same, so it is routed as a new arrival; its department
+            # went with the forgotten entry, so it goes to the team's default one.
+            _arrived(ctx, event.aggregate_id, DEFAULT_DEPARTMENT)
+            route(ctx, event.aggregate_id, reason="reopened", queued_reason="reopened")
+        elif not conv["open"]:
             conv["open"] = True
             conv["waiting_since"] = at
             prefer = conv["last_assignee"]
@@ -171,6 +164,25 @@ def _apply(ctx: FactContext, event: EventBase) -> None:
 
 
 # -- transitions --------------------------------------------------------------------------------------
+
+
+def _arrived(ctx: FactContext, conversation_id: str, department: str) -> None:
+    """An open conversation, waiting for an agent from now."""
+    state = ctx.state
+    state.meta["seq"] += 1
+    state.conversations[conversation_id] = {
+        "open": True,
+        "assignee": None,
+        "last_assignee": None,
+        "participants": [],
+        "left": [],
+        "department": department,
+        "created_seq": state.meta["seq"],
+        "queued_seq": None,
+        "queued_at": None,
+        "waiting_since": ctx.at,
+        "position": None,
+    }
 
 
 def _join(
