@@ -8,12 +8,18 @@ from services.routing import policy
 from tests.unit.test_routing_policy import Desk
 
 
+def forgetful_desk(monkeypatch: pytest.MonkeyPatch, closed_kept: int) -> Desk:
+    """A desk with one agent, ann (one chat at a time), whose router keeps `closed_kept` closed chats."""
+    monkeypatch.setattr(policy, "CLOSED_CONVERSATIONS_KEPT", closed_kept)
+    desk = Desk()
+    desk.agent("ann", max_chats=1)
+    return desk
+
+
 def test_a_chat_reopened_after_the_router_forgot_it_is_routed_like_a_new_arrival(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(policy, "CLOSED_CONVERSATIONS_KEPT", 2)
-    desk = Desk()
-    desk.agent("ann", max_chats=1)
+    desk = forgetful_desk(monkeypatch, closed_kept=2)
     desk.start("old", department="sales")
     desk.close("old")
     for cid in ("c1", "c2", "c3"):  # three later chats closed: "old" is forgotten
@@ -30,9 +36,7 @@ def test_a_chat_reopened_after_the_router_forgot_it_is_routed_like_a_new_arrival
 def test_a_forgotten_chat_reopened_while_everyone_is_busy_waits_in_the_queue(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(policy, "CLOSED_CONVERSATIONS_KEPT", 0)
-    desk = Desk()
-    desk.agent("ann", max_chats=1)
+    desk = forgetful_desk(monkeypatch, closed_kept=0)
     desk.start("old")
     desk.close("old")
     desk.start("c1")  # ann is busy
