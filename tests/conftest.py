@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -12,6 +12,29 @@ from shared.kafka import create_producer, ensure_topics
 from shared.mongo import Document, create_mongo_client, get_database
 from shared.settings import ParleySettings
 from tests.infrastructure import Infrastructure, delete_topics, provide_infrastructure
+from tests.processes import ServiceProcess
+
+# Lines of each service's log shown under a failed test that ran a stack of services.
+LOG_LINES_ON_FAILURE = 40
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failed test on a stack of real services shows the end of each service's log: CI keeps nothing else,
+    and \"the widget never showed the queue\" alone does not say whether the router, a projection or the
+    gateway fell behind."""
+    report: pytest.TestReport = yield
+    if report.when == "call" and report.failed:
+        for fixture in getattr(item, "funcargs", {}).values():
+            processes = getattr(fixture, "processes", None)
+            if not isinstance(processes, dict):
+                continue
+            for name, process in processes.items():
+                if isinstance(process, ServiceProcess):
+                    report.sections.append((f"{name} log", process.log_tail(LOG_LINES_ON_FAILURE)))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -55,7 +55,8 @@ class ServiceProcess:
         self.port = int(env["PARLEY_PORT"]) if "PARLEY_PORT" in env else None
         self.log_path = log_path
         self._command = [sys.executable, "-m", module, *args]
-        self._env = {**os.environ, **env, "PARLEY_LOG_FORMAT": "json"}
+        # Unbuffered: the log file has every line up to this moment, for a failed test's report and a crash.
+        self._env = {**os.environ, **env, "PARLEY_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
         self._log = log_path.open("ab")
         self.proc = self._spawn()
 

@@ -32,8 +32,8 @@ from shared.topics import AGENT_CREDENTIALS, AGENT_EVENTS_TOPIC, CONVERSATION_EV
 
 log = get_logger(__name__)
 SEND_QUEUE_LIMIT = 1000
-# Conversations whose open/closed status the hub remembers, least recently changed forgotten first: about
-# 100 bytes each, so the memory stays flat however long an instance runs.
+# Conversations whose status and newest position the hub remembers, least recently changed forgotten first:
+# about 100 bytes each, so the memory stays flat however long an instance runs.
 REMEMBERED_STATUSES = 100_000
 
 VISITOR_VISIBLE: tuple[type[EventBase], ...] = (
@@ -109,34 +109,41 @@ def for_visitor(event: EventBase, offset: int) -> dict[str, Any] | None:
 
 
 class ConversationStatuses:
-    """Open or closed, for the visitor conversations whose start, close or reopening this instance followed.
+    """For the conversations this instance followed: open or closed, and the newest event's position.
 
-    A visitor's message needs only this to decide (a closed chat is reopened first), so the hub answers it
-    from memory instead of a view read per message. It is as fresh as the events the hub has read, which
+    A visitor's message needs only the status to decide (a closed chat is reopened first), so the hub answers
+    it from memory instead of a view read per message. It is as fresh as the events the hub has read, which
     run ahead of the projections' views; a conversation it has not followed (changed before this instance
     started, or forgotten) is not known here, and the caller reads the view.
+
+    The position is what a socket joining now was too late to be pushed: its `ready` message names it, so
+    the client's first read waits for a view that has it (`LiveHub.ready`).
     """
 
     def __init__(self, limit: int = REMEMBERED_STATUSES) -> None:
         self._limit = limit
-        self._status: OrderedDict[str, str] = OrderedDict()
+        # conversation id -> (status, or None before a start, close or reopening was followed; position)
+        self._followed: OrderedDict[str, tuple[str | None, int]] = OrderedDict()
 
-    def follow(self, event: EventBase) -> None:
+    def follow(self, event: EventBase, position: int) -> None:
+        status = self.of(event.aggregate_id)
         if isinstance(
             event, conversation_events.ConversationStarted | conversation_events.ConversationReopened
         ):
-            self._remember(event.aggregate_id, "open")
+            status = "open"
         elif isinstance(event, conversation_events.ConversationClosed):
-            self._remember(event.aggregate_id, "closed")
+            status = "closed"
+        self._followed[event.aggregate_id] = (status, position)
+        self._followed.move_to_end(event.aggregate_id)
+        if len(self._followed) > self._limit:
+            self._followed.popitem(last=False)
 
     def of(self, conversation_id: str) -> str | None:
-        return self._status.get(conversation_id)
+        return self._followed.get(conversation_id, (None, -1))[0]
 
-    def _remember(self, conversation_id: str, status: str) -> None:
-        self._status[conversation_id] = status
-        self._status.move_to_end(conversation_id)
-        if len(self._status) > self._limit:
-            self._status.popitem(last=False)
+    def position(self, conversation_id: str) -> int | None:
+        followed = self._followed.get(conversation_id)
+        return followed[1] if followed is not None else None
 
 
 class LiveHub:
@@ -161,6 +168,21 @@ class LiveHub:
             self._agents[connection.tenant].add(connection)
         elif connection.conversation_id is not None:
             self._visitors[connection.conversation_id].add(connection)
+
+    def ready(self, connection: Connection) -> dict[str, Any]:
+        """The first message of a socket just added: what it was too late to be pushed, the client reads.
+
+        A visitor's event dispatched before the socket joined may not be in the view yet when the client reads
+        it on `ready`: the position lets that read wait for it (min_position), or the chat would show a stale
+        status (say, no queue place) until its next event. Only the visitor's socket names one: a dashboard
+        follows its whole team, and its reads name positions as events about each row arrive.
+        """
+        message: dict[str, Any] = {"kind": "ready"}
+        if connection.conversation_id is not None:
+            position = self.statuses.position(connection.conversation_id)
+            if position is not None:
+                message["position"] = position
+        return message
 
     def remove(self, connection: Connection) -> None:
         if connection.agent_id is not None:
@@ -226,7 +248,7 @@ class LiveHub:
                     connection.end()
         topic = "conversation" if record.topic.endswith(CONVERSATION_EVENTS_TOPIC.suffix) else "agent"
         if topic == "conversation":
-            self.statuses.follow(event)
+            self.statuses.follow(event, record.offset)
         if agents := self._agents.get(event.tenant):
             self._send(agents, for_agents(event, topic, record.partition, record.offset))
         if topic == "conversation" and event.aggregate_id in self._visitors:

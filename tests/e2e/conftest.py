@@ -189,8 +189,10 @@ def running_stack(
             name = module.split(".")[-1]
             process = ServiceProcess(module, {**env, "PARLEY_PORT": str(port)}, logs / f"{name}.log")
             processes[name] = process
+        # Ready, not just alive: the router has joined its group (a test's first chat is routed at once), the
+        # gateway and the projections reach Kafka and MongoDB.
         for process in processes.values():
-            process.wait_http_ready(f"http://127.0.0.1:{process.port}/healthz", timeout=90)
+            process.wait_http_ready(f"http://127.0.0.1:{process.port}/readyz", timeout=90)
         yield Stack(
             base_url=f"http://127.0.0.1:{processes['gateway'].port}",
             env=env,

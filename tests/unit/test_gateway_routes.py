@@ -219,7 +219,8 @@ def _visitor_writes(view: dict[str, Any], hub: LiveHub) -> list[str]:
 def test_a_visitor_writing_to_a_chat_the_hub_saw_closed_reopens_it_though_the_view_lags() -> None:
     hub = LiveHub(GatewaySettings())
     hub.statuses.follow(
-        conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={})
+        conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}),
+        position=7,
     )
     lagging_view = conversation_view(status="open")
     assert _visitor_writes(lagging_view, hub) == ["conversation.reopened", "conversation.message_posted"]
@@ -237,15 +238,19 @@ def test_the_hub_remembers_the_latest_status_and_forgets_the_least_recently_chan
         statuses.follow(
             conversation_events.ConversationStarted(
                 tenant="acme", aggregate_id=conversation_id, actor=ANN_ACTOR, payload=STARTED
-            )
+            ),
+            position=1,
         )
     statuses.follow(
-        conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={})
+        conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}),
+        position=2,
     )
     assert (statuses.of("c1"), statuses.of("c2")) == ("closed", "open")
     statuses.follow(
         conversation_events.ConversationStarted(
             tenant="acme", aggregate_id="c3", actor=ANN_ACTOR, payload=STARTED
-        )
+        ),
+        position=3,
     )
     assert (statuses.of("c1"), statuses.of("c2"), statuses.of("c3")) == ("closed", None, "open")
+    assert (statuses.position("c1"), statuses.position("c2"), statuses.position("c3")) == (2, None, 3)

@@ -4,12 +4,16 @@ through the publisher."""
 from __future__ import annotations
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.websockets import WebSocketDisconnect
 
 from services.gateway.auth import AgentPrincipal, VisitorPrincipal, agent_token, visitor_token
 from services.gateway.config import GatewaySettings
+from services.gateway.live_hub import LiveHub
+from shared.events import conversation as conversation_events
+from shared.events import serialize
 from tests.unit.gateway_fakes import FakePublisher, fake_views, gateway
 
 SETTINGS = GatewaySettings(secret_key=SecretStr("s" * 40))
@@ -68,3 +72,23 @@ def test_a_visitor_types_only_in_their_own_conversation() -> None:
     assert publisher.typing_signals == [
         {"tenant": "acme", "conversation_id": "c1", "typing": True, "mode": "message", "sender": VERA_ACTOR}
     ]
+
+
+def test_a_visitor_socket_names_the_latest_event_of_its_chat_that_it_joined_too_late_to_be_pushed() -> None:
+    """The router queued the chat while the widget was still connecting: its first read must wait for a view
+    with that decision, or the visitor is never told their place in line."""
+    hub = LiveHub(SETTINGS)
+    queued = conversation_events.AssignmentDecided(
+        tenant="acme",
+        aggregate_id="c1",
+        actor={"kind": "system", "id": "routing"},
+        payload={"outcome": "queued", "reason": "no_agent_available", "queue_position": 1},
+    )
+    topic = f"{SETTINGS.topic_prefix}-conversation-events"
+    hub._dispatch(ConsumerRecord(topic, 0, 41, 0, 0, None, serialize(queued), None, 0, 0, []))
+    app = gateway(fake_views(), FakePublisher(), settings=SETTINGS, hub=hub)
+    with app.websocket_connect(f"/ws/visitor?token={visitor_token(SETTINGS, VERA)}") as socket:
+        assert socket.receive_json() == {"kind": "ready", "position": 41}
+    someone_else = VisitorPrincipal(conversation_id="c2", visitor_id="v2", tenant="acme")
+    with app.websocket_connect(f"/ws/visitor?token={visitor_token(SETTINGS, someone_else)}") as socket:
+        assert socket.receive_json() == {"kind": "ready"}

@@ -49,9 +49,11 @@ async def _serve(
     on_message: Callable[[dict[str, Any]], Awaitable[None]],
 ) -> None:
     hub.add(connection)
+    # Built right after `add`, before any await: every event after it is pushed, every one before it named.
+    ready = hub.ready(connection)
     sender = asyncio.create_task(_pump(websocket, connection))
     try:
-        await websocket.send_json({"kind": "ready"})
+        await websocket.send_json(ready)
         while True:
             raw = await websocket.receive_text()
             try:

@@ -73,7 +73,11 @@ export function client(origin, getToken) {
   };
 }
 
-/** The visitor socket with reconnects; `onReady(reconnected)` lets the widget fetch what it missed. */
+/**
+ * The visitor socket with reconnects; `onReady(reconnected, position)` lets the widget fetch what it missed:
+ * `position`, when given, is the newest event of the chat pushed before this socket joined, which the
+ * fetch must include.
+ */
 export function connect(origin, token, { onEvent, onTyping, onReady }) {
   let socket = null;
   let stopped = false;
@@ -87,7 +91,7 @@ export function connect(origin, token, { onEvent, onTyping, onReady }) {
     current.addEventListener('message', (message) => {
       let data;
       try { data = JSON.parse(message.data); } catch { return; }
-      if (data.kind === 'ready') { onReady(opened); opened = true; attempt = 0; }
+      if (data.kind === 'ready') { onReady(opened, data.position); opened = true; attempt = 0; }
       else if (data.kind === 'event') onEvent(data);
       else if (data.kind === 'typing') onTyping(Boolean(data.typing));
     });

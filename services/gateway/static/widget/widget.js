@@ -185,8 +185,13 @@ export function mount({ origin, title, departments }) {
         }
       },
       onTyping: showAgentTyping,
-      // Whatever happened before the socket was ready (or while it was down) comes over REST.
-      onReady: () => { transcript.refresh(); status.refresh(); },
+      // Whatever happened before the socket was ready (or while it was down) comes over REST, from a view
+      // that has applied the last event the socket was too late for (the router may queue the chat first).
+      onReady: (reconnected, position) => {
+        note(visit.conversation_id, position);
+        transcript.refresh();
+        status.refresh();
+      },
     });
     status.reload();
     transcript.reload();
