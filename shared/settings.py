@@ -25,6 +25,9 @@ class ParleySettings(BaseSettings):
     # Kafka, faust and MongoDB clients log every rebalance and connection at INFO: set INFO to see them.
     library_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     log_format: Literal["auto", "json", "console"] = "auto"
+    # Every service's asyncio loop, as uvicorn's `--loop`: uvloop (libuv) spends less CPU per wake-up than the
+    # standard library's loop, and a chat message wakes every service several times (consume, write, produce).
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
     kafka_bootstrap: str = "127.0.0.1:9092"
     kafka_client_id_prefix: str = "parley"

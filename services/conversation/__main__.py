@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.conversation.config import ConversationSettings
 from services.conversation.views import TOPICS, ConversationViews, rebuild_views
+from shared import runtime
 from shared.consumer import Projection
 from shared.logging import configure_logging
 from shared.mongo import Document
@@ -42,9 +42,9 @@ def main() -> None:
     settings = ConversationSettings()
     configure_logging(settings)
     if args.command == "replay":
-        asyncio.run(rebuild_views(settings, prefix=args.prefix))
+        runtime.run(settings, rebuild_views(settings, prefix=args.prefix))
     else:
-        asyncio.run(serve(settings))
+        runtime.run(settings, serve(settings))
 
 
 if __name__ == "__main__":

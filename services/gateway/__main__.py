@@ -12,7 +12,13 @@ from shared.logging import configure_logging
 def main() -> None:
     settings = GatewaySettings()
     configure_logging(settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        loop=settings.event_loop,
+    )
 
 
 if __name__ == "__main__":

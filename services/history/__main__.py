@@ -7,13 +7,13 @@ The live collections are left alone; once the rebuild has caught up, point the r
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Sequence
 
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.history.config import HistorySettings
 from services.history.views import HistoryViews, rebuild_views
+from shared import runtime
 from shared.consumer import Projection
 from shared.logging import configure_logging
 from shared.mongo import Document
@@ -54,9 +54,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "replay":
         if not args.prefix:
             parser.error("--prefix must not be empty: the replay drops its target collections first")
-        asyncio.run(rebuild_views(settings, prefix=args.prefix, show_progress=not args.no_progress))
+        runtime.run(settings, rebuild_views(settings, prefix=args.prefix, show_progress=not args.no_progress))
     else:
-        asyncio.run(serve(settings))
+        runtime.run(settings, serve(settings))
 
 
 if __name__ == "__main__":

@@ -4,8 +4,6 @@ events, password links on the agent credentials), the SMTP sender, and the opera
 
 from __future__ import annotations
 
-import asyncio
-
 import uvicorn
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -14,6 +12,7 @@ from services.mailer.config import MailerSettings
 from services.mailer.domain import PASSWORD_LINKS, TRANSCRIPTS, MailFlow
 from services.mailer.mailer import Compose, Mailer
 from services.mailer.smtp import SmtpSender
+from shared import runtime
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.metrics import exposition, sample
@@ -99,4 +98,4 @@ async def serve(settings: MailerSettings) -> None:
 
 
 def run(settings: MailerSettings) -> None:
-    asyncio.run(serve(settings))
+    runtime.run(settings, serve(settings))

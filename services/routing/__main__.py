@@ -9,6 +9,7 @@ import faust
 
 from services.routing.app import create_app
 from services.routing.config import RoutingSettings
+from shared import runtime
 from shared.kafka import ensure_topics
 from shared.logging import configure_logging
 
@@ -18,7 +19,7 @@ def main() -> None:
     configure_logging(settings)
     # faust creates its changelog and assignor topics but not the topics it reads, and the broker does
     # not auto-create them; the worker then reuses this loop.
-    loop = asyncio.new_event_loop()
+    loop = runtime.new_event_loop(settings)
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(settings))
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)  # faust creates only the last level

@@ -6,17 +6,16 @@ retried from Kafka, in order per conversation; and projects the endpoints and th
 
 from __future__ import annotations
 
-import asyncio
-
 from services.webhooks.config import WebhooksSettings
 from services.webhooks.service import serve
+from shared import runtime
 from shared.logging import configure_logging
 
 
 def main() -> None:
     settings = WebhooksSettings()
     configure_logging(settings)
-    asyncio.run(serve(settings))
+    runtime.run(settings, serve(settings))
 
 
 if __name__ == "__main__":
