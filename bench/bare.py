@@ -250,7 +250,7 @@ def create_writer(settings: ParleySettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        consumer = create_consumer(settings, topic, group_id=f"{topic}-writer")
+        consumer = create_consumer(settings, topic, group_id=f"{topic}-writer", gather=True)
         mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri)
         await consumer.start()
         writing = asyncio.create_task(write_batches(consumer, mongo[bare_database(settings)]))

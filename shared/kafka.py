@@ -36,13 +36,21 @@ def create_producer(settings: ParleySettings, *, client_id: str | None = None) -
     )
 
 
+# Larger than what chat traffic brings within `kafka_gather_ms`, so that wait, not the size, ends a fetch.
+GATHER_MIN_BYTES = 1024 * 1024
+
+
 def create_consumer(
     settings: ParleySettings,
     *topics: str,
     group_id: str | None,
     auto_offset_reset: str = "earliest",
     max_poll_records: int = 500,
+    gather: bool = False,
 ) -> AIOKafkaConsumer:
+    """`gather`: for a consumer that writes in batches (a projection, the re-keyer), whose batches are worth
+    waiting `settings.kafka_gather_ms` for; never for what a person waits on live (the gateway's hub)."""
+    gathering = gather and settings.kafka_gather_ms > 0
     return AIOKafkaConsumer(
         *topics,
         bootstrap_servers=settings.kafka_bootstrap,
@@ -52,6 +60,8 @@ def create_consumer(
         auto_offset_reset=auto_offset_reset,
         max_poll_records=max_poll_records,
         isolation_level="read_committed",
+        fetch_max_wait_ms=settings.kafka_gather_ms if gathering else 500,
+        fetch_min_bytes=GATHER_MIN_BYTES if gathering else 1,
     )
 
 

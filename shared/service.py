@@ -115,7 +115,9 @@ async def run_projection_service(
     db = get_database(mongo, settings)
     views = await build_projection(db)
     producer = create_producer(settings)
-    consumer = create_consumer(settings, *(t.name(settings.topic_prefix) for t in topics), group_id=group)
+    consumer = create_consumer(
+        settings, *(t.name(settings.topic_prefix) for t in topics), group_id=group, gather=True
+    )
     await producer.start()
     await consumer.start()
     projection = ProjectionConsumer(

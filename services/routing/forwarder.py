@@ -111,7 +111,7 @@ async def run_forwarder(
     on_batch: Callable[[int, int], None],
 ) -> None:
     """Run the re-keyer in its own consumer group until cancelled (the router runs it beside itself)."""
-    consumer = create_consumer(settings, *source_topics, group_id=group)
+    consumer = create_consumer(settings, *source_topics, group_id=group, gather=True)
     producer = create_producer(settings, client_id=group)
     forwarder = FactForwarder(settings, consumer, producer, facts_topic, group, on_batch=on_batch)
     await producer.start()
