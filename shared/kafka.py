@@ -48,8 +48,10 @@ def create_consumer(
     max_poll_records: int = 500,
     gather: bool = False,
 ) -> AIOKafkaConsumer:
-    """`gather`: for a consumer that writes in batches (a projection, the re-keyer), whose batches are worth
-    waiting `settings.kafka_gather_ms` for; never for what a person waits on live (the gateway's hub)."""
+    """`gather`: for a consumer that writes in batches (a projection, the router's re-keyer), whose batches
+    are worth waiting `settings.kafka_gather_ms` for. Not the gateway's hub: it pushes each event to the
+    screens as it comes. The re-keyer is on the way to a routing decision, which a waiting visitor sees up
+    to that much later."""
     gathering = gather and settings.kafka_gather_ms > 0
     return AIOKafkaConsumer(
         *topics,

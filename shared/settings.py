@@ -44,8 +44,9 @@ class ParleySettings(BaseSettings):
     # otherwise bring one event, and the Kafka and MongoDB round trips per batch were most of a projection's
     # CPU (py-spy). In bench-quick at 50 msg/s a 50 ms window cut the projections' and the router's CPU per
     # message by a quarter and halved the end-to-end p50 (fewer processes wake per event); the broker's CPU
-    # per message rose by a tenth. It costs the views up to this much lag, and an idle writer asks the
-    # broker every this-many ms instead of every 500 ms. 0: answer as soon as one event is there.
+    # per message rose by a tenth. It costs the views, and the routing decisions (the re-keyer gathers too),
+    # up to this much lag; an idle writer asks the broker every this-many ms instead of every 500 ms.
+    # 0: answer as soon as one event is there.
     kafka_gather_ms: int = Field(default=50, ge=0, le=500)
     # How often a projection checkpoints what it applied. Longer: fewer offset commits for the broker;
     # after a crash, more events applied again (harmless: views skip positions they already hold).

@@ -32,9 +32,9 @@ from shared.topics import AGENT_CREDENTIALS, AGENT_EVENTS_TOPIC, CONVERSATION_EV
 
 log = get_logger(__name__)
 SEND_QUEUE_LIMIT = 1000
-# Conversations whose status and newest position the hub remembers, least recently changed forgotten first:
-# about 100 bytes each, so the memory stays flat however long an instance runs.
-REMEMBERED_STATUSES = 100_000
+# Conversations whose status and newest position the hub remembers, least recently followed forgotten first:
+# about 200 bytes each, so the memory stays flat however long an instance runs.
+REMEMBERED_CONVERSATIONS = 100_000
 
 VISITOR_VISIBLE: tuple[type[EventBase], ...] = (
     conversation_events.MessagePosted,
@@ -108,8 +108,9 @@ def for_visitor(event: EventBase, offset: int) -> dict[str, Any] | None:
     }
 
 
-class ConversationStatuses:
-    """For the conversations this instance followed: open or closed, and the newest event's position.
+class FollowedConversations:
+    """For the conversations this instance followed: open or closed, and the position of the newest event a
+    visitor's socket would have been pushed.
 
     A visitor's message needs only the status to decide (a closed chat is reopened first), so the hub answers
     it from memory instead of a view read per message. It is as fresh as the events the hub has read, which
@@ -117,33 +118,40 @@ class ConversationStatuses:
     started, or forgotten) is not known here, and the caller reads the view.
 
     The position is what a socket joining now was too late to be pushed: its `ready` message names it, so
-    the client's first read waits for a view that has it (`LiveHub.ready`).
+    the client's first read waits for a view that has it (`LiveHub.ready`). Only visitor-visible events count,
+    as for a pushed one: an event the visitor never sees (a note, a tag) can't hold their reads back, should
+    a projection dead-letter it.
     """
 
-    def __init__(self, limit: int = REMEMBERED_STATUSES) -> None:
+    def __init__(self, limit: int = REMEMBERED_CONVERSATIONS) -> None:
         self._limit = limit
-        # conversation id -> (status, or None before a start, close or reopening was followed; position)
-        self._followed: OrderedDict[str, tuple[str | None, int]] = OrderedDict()
+        # conversation id -> (status, None until a start, close or reopening was followed; position or None)
+        self._followed: OrderedDict[str, tuple[str | None, int | None]] = OrderedDict()
 
     def follow(self, event: EventBase, position: int) -> None:
-        status = self.of(event.aggregate_id)
+        status, shown = self._followed.get(event.aggregate_id, (None, None))
         if isinstance(
             event, conversation_events.ConversationStarted | conversation_events.ConversationReopened
         ):
             status = "open"
         elif isinstance(event, conversation_events.ConversationClosed):
             status = "closed"
-        self._followed[event.aggregate_id] = (status, position)
+        if isinstance(event, VISITOR_VISIBLE):
+            shown = position
+        if status is None and shown is None:
+            return
+        self._followed[event.aggregate_id] = (status, shown)
         self._followed.move_to_end(event.aggregate_id)
         if len(self._followed) > self._limit:
             self._followed.popitem(last=False)
 
     def of(self, conversation_id: str) -> str | None:
-        return self._followed.get(conversation_id, (None, -1))[0]
+        """Open or closed; None if not known here."""
+        return self._followed.get(conversation_id, (None, None))[0]
 
     def position(self, conversation_id: str) -> int | None:
-        followed = self._followed.get(conversation_id)
-        return followed[1] if followed is not None else None
+        """The newest visitor-visible event's position; None if not known here."""
+        return self._followed.get(conversation_id, (None, None))[1]
 
 
 class LiveHub:
@@ -157,7 +165,7 @@ class LiveHub:
         self._consumer: AIOKafkaConsumer | None = None
         self.events_seen = 0
         self.pushed = 0
-        self.statuses = ConversationStatuses()
+        self.followed = FollowedConversations()
 
     @property
     def connections(self) -> int:
@@ -179,7 +187,7 @@ class LiveHub:
         """
         message: dict[str, Any] = {"kind": "ready"}
         if connection.conversation_id is not None:
-            position = self.statuses.position(connection.conversation_id)
+            position = self.followed.position(connection.conversation_id)
             if position is not None:
                 message["position"] = position
         return message
@@ -248,7 +256,7 @@ class LiveHub:
                     connection.end()
         topic = "conversation" if record.topic.endswith(CONVERSATION_EVENTS_TOPIC.suffix) else "agent"
         if topic == "conversation":
-            self.statuses.follow(event, record.offset)
+            self.followed.follow(event, record.offset)
         if agents := self._agents.get(event.tenant):
             self._send(agents, for_agents(event, topic, record.partition, record.offset))
         if topic == "conversation" and event.aggregate_id in self._visitors:

@@ -9,7 +9,7 @@ import httpx
 
 from services.gateway.auth import AgentPrincipal
 from services.gateway.config import GatewaySettings
-from services.gateway.live_hub import ConversationStatuses, LiveHub
+from services.gateway.live_hub import FollowedConversations, LiveHub
 from shared.events import Actor
 from shared.events import canned_response as canned_response_events
 from shared.events import conversation as conversation_events
@@ -218,7 +218,7 @@ def _visitor_writes(view: dict[str, Any], hub: LiveHub) -> list[str]:
 
 def test_a_visitor_writing_to_a_chat_the_hub_saw_closed_reopens_it_though_the_view_lags() -> None:
     hub = LiveHub(GatewaySettings())
-    hub.statuses.follow(
+    hub.followed.follow(
         conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}),
         position=7,
     )
@@ -232,25 +232,47 @@ def test_a_chat_the_hub_did_not_follow_is_decided_from_its_view() -> None:
     assert writes == ["conversation.reopened", "conversation.message_posted"]
 
 
-def test_the_hub_remembers_the_latest_status_and_forgets_the_least_recently_changed() -> None:
-    statuses = ConversationStatuses(limit=2)
+def test_the_hub_remembers_the_latest_status_and_forgets_the_least_recently_followed() -> None:
+    followed = FollowedConversations(limit=2)
     for conversation_id in ("c1", "c2"):
-        statuses.follow(
+        followed.follow(
             conversation_events.ConversationStarted(
                 tenant="acme", aggregate_id=conversation_id, actor=ANN_ACTOR, payload=STARTED
             ),
             position=1,
         )
-    statuses.follow(
+    followed.follow(
         conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}),
         position=2,
     )
-    assert (statuses.of("c1"), statuses.of("c2")) == ("closed", "open")
-    statuses.follow(
+    assert (followed.of("c1"), followed.of("c2")) == ("closed", "open")
+    followed.follow(
         conversation_events.ConversationStarted(
             tenant="acme", aggregate_id="c3", actor=ANN_ACTOR, payload=STARTED
         ),
         position=3,
     )
-    assert (statuses.of("c1"), statuses.of("c2"), statuses.of("c3")) == ("closed", None, "open")
-    assert (statuses.position("c1"), statuses.position("c2"), statuses.position("c3")) == (2, None, 3)
+    assert (followed.of("c1"), followed.of("c2"), followed.of("c3")) == ("closed", None, "open")
+
+
+def test_the_position_a_visitor_socket_is_given_is_of_the_newest_event_it_would_have_been_pushed() -> None:
+    """Not a note's: the visitor never sees it, and their reads must not wait for it."""
+    followed = FollowedConversations()
+    followed.follow(
+        conversation_events.ConversationStarted(
+            tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload=STARTED
+        ),
+        position=1,
+    )
+    assert followed.position("c1") is None
+    followed.follow(
+        conversation_events.ConversationClosed(tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={}),
+        position=2,
+    )
+    followed.follow(
+        conversation_events.NoteAdded(
+            tenant="acme", aggregate_id="c1", actor=ANN_ACTOR, payload={"note_id": "n1", "text": "VIP"}
+        ),
+        position=3,
+    )
+    assert followed.position("c1") == 2

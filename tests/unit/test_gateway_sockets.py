@@ -14,6 +14,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.live_hub import LiveHub
 from shared.events import conversation as conversation_events
 from shared.events import serialize
+from shared.topics import CONVERSATION_EVENTS_TOPIC
 from tests.unit.gateway_fakes import FakePublisher, fake_views, gateway
 
 SETTINGS = GatewaySettings(secret_key=SecretStr("s" * 40))
@@ -84,7 +85,7 @@ def test_a_visitor_socket_names_the_latest_event_of_its_chat_that_it_joined_too_
         actor={"kind": "system", "id": "routing"},
         payload={"outcome": "queued", "reason": "no_agent_available", "queue_position": 1},
     )
-    topic = f"{SETTINGS.topic_prefix}-conversation-events"
+    topic = CONVERSATION_EVENTS_TOPIC.name(SETTINGS.topic_prefix)
     hub._dispatch(ConsumerRecord(topic, 0, 41, 0, 0, None, serialize(queued), None, 0, 0, []))
     app = gateway(fake_views(), FakePublisher(), settings=SETTINGS, hub=hub)
     with app.websocket_connect(f"/ws/visitor?token={visitor_token(SETTINGS, VERA)}") as socket:

@@ -82,7 +82,7 @@ async def visitor_conversation_status(
     """The visitor's conversation as far as writing to it needs: its identity and whether it is closed.
     The live hub knows that for every conversation it followed (no view read on a visitor's message);
     for the others it is read from the view."""
-    status = hub.statuses.of(visitor.conversation_id)
+    status = hub.followed.of(visitor.conversation_id)
     if status is None:
         return await load_visitor_conversation(visitor, views)
     return {**commands.pending_visitor_conversation(visitor), "status": status}

@@ -49,7 +49,8 @@ async def _serve(
     on_message: Callable[[dict[str, Any]], Awaitable[None]],
 ) -> None:
     hub.add(connection)
-    # Built right after `add`, before any await: every event after it is pushed, every one before it named.
+    # Built right after `add`, before any await: every event the hub reads after it is pushed; the newest
+    # one before it that the visitor sees is named.
     ready = hub.ready(connection)
     sender = asyncio.create_task(_pump(websocket, connection))
     try:
