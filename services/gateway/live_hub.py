@@ -204,6 +204,10 @@ class LiveHub:
         topics = [t.name(prefix) for t in followed]
         self._consumer = create_consumer(self._settings, *topics, group_id=None, auto_offset_reset="latest")
         await self._consumer.start()
+        # "latest" is looked up now, not at the first fetch: an event appended in between would be neither
+        # pushed nor named in a socket's `ready` (a chat started as the gateway comes up).
+        for partition in self._consumer.assignment():
+            await self._consumer.position(partition)
         self._task = asyncio.create_task(self._follow(self._consumer), name="live-hub")
 
     async def stop(self) -> None:
