@@ -27,12 +27,14 @@ def pytest_runtest_makereport(
     gateway fell behind."""
     report: pytest.TestReport = yield
     if report.when == "call" and report.failed:
+        shown: set[int] = set()  # a stack reached through two fixtures is shown once
         for fixture in getattr(item, "funcargs", {}).values():
             processes = getattr(fixture, "processes", None)
             if not isinstance(processes, dict):
                 continue
             for name, process in processes.items():
-                if isinstance(process, ServiceProcess):
+                if isinstance(process, ServiceProcess) and id(process) not in shown:
+                    shown.add(id(process))
                     report.sections.append((f"{name} log", process.log_tail(LOG_LINES_ON_FAILURE)))
     return report
 
