@@ -106,8 +106,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # A rule a model checks itself reads as its own sentence, without pydantic's "Value error, ".
         details = [
-            {"field": ".".join(str(part) for part in error["loc"]), "problem": error["msg"]}
+            {
+                "field": ".".join(str(part) for part in error["loc"]),
+                "problem": error["msg"].removeprefix("Value error, "),
+            }
             for error in exc.errors()
         ]
         summary = "; ".join(f"{d['field']}: {d['problem']}" for d in details[:5])

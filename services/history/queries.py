@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -67,51 +68,81 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     return datetime.fromtimestamp(int(millis) / 1000, tz=UTC), conversation_id
 
 
+class ClosedSearch(BaseModel):
+    """What the closed history is searched by; the gateway reads it from the query string as it is.
+
+    `text` (`q` in the query string) matches conversations that have every word of it, whole and in any
+    case: the visitor's name and email, the tags, the messages and the internal notes. `closed_from` is
+    inclusive, `closed_to` exclusive; `before` is the previous page's `next`."""
+
+    model_config = ConfigDict(frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    text: str | None = Field(
+        default=None,
+        alias="q",
+        max_length=200,
+        description="Whole words of the visitor's name or email, a tag, the messages or notes",
+    )
+    tag: str | None = Field(default=None, max_length=50)
+    agent_id: str | None = Field(default=None, max_length=100)
+    closed_from: datetime | None = None
+    closed_to: datetime | None = None
+    before: str | None = Field(
+        default=None, max_length=200, description="The previous page's `next`: the page after it"
+    )
+    page_size: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
+
+    @model_validator(mode="after")
+    def _answerable(self) -> ClosedSearch:
+        if self.closed_from and self.closed_to and self.closed_from > self.closed_to:
+            raise ValueError("closed_from must be before closed_to")
+        if self.before is not None:
+            try:
+                decode_cursor(self.before)
+            except ValueError:
+                raise ValueError("before must be the `next` of a previous page") from None
+        return self
+
+
+EVERYTHING_CLOSED = ClosedSearch()
+
+
 async def search_closed(
     *,
     conversations: AsyncCollection[Document],
     tenant: str,
     now: datetime,
-    text: str | None = None,
-    tag: str | None = None,
-    agent_id: str | None = None,
-    closed_from: datetime | None = None,
-    closed_to: datetime | None = None,
-    before: str | None = None,
-    page_size: int = 20,
+    search: ClosedSearch = EVERYTHING_CLOSED,
 ) -> Doc:
-    """Closed conversations, newest closed first, a page at a time: pass the previous answer's `next` as
-    `before`. `text` matches conversations that have every word of it, whole and in any case, in their
-    `search_terms`: the visitor's name and email, the tags, the messages and the internal notes (agents
-    search their own notes; bounded, so a very long chat by the words it used first). closed_from is
-    inclusive, closed_to exclusive.
+    """Closed conversations, newest closed first, a page at a time (see `ClosedSearch`). Internal notes
+    are searched too (agents search their own notes), bounded, so a very long chat by the words it used
+    first.
 
     There is no total: counting every match is the one cost that grows with the history."""
-    page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     query: dict[str, Any] = {"tenant": tenant, "status": "closed"}
-    if tag:
-        query["tags"] = tag
-    if agent_id:
-        query["agent_ids"] = agent_id
+    if search.tag:
+        query["tags"] = search.tag
+    if search.agent_id:
+        query["agent_ids"] = search.agent_id
     conditions: list[dict[str, Any]] = []
     closed_at: dict[str, datetime] = {}
-    if closed_from is not None:
-        closed_at["$gte"] = closed_from
-    if closed_to is not None:
-        closed_at["$lt"] = closed_to
-    newest = min(closed_to, now) if closed_to is not None else now
-    if before:
-        after_at, after_id = decode_cursor(before)
+    if search.closed_from is not None:
+        closed_at["$gte"] = search.closed_from
+    if search.closed_to is not None:
+        closed_at["$lt"] = search.closed_to
+    newest = min(search.closed_to, now) if search.closed_to is not None else now
+    if search.before:
+        after_at, after_id = decode_cursor(search.before)
         newest = min(newest, after_at + timedelta(milliseconds=1))
         conditions.append(
             {"$or": [{"closed_at": {"$lt": after_at}}, {"closed_at": after_at, "_id": {"$gt": after_id}}]}
         )
     if closed_at:
         query["closed_at"] = closed_at
-    if text is not None and text.strip():
-        words = search_words(text)
+    if search.text is not None and search.text.strip():
+        words = search_words(search.text)
         if not words:  # only punctuation: no word can match
-            return {"items": [], "next": None, "page_size": page_size}
+            return {"items": [], "next": None, "page_size": search.page_size}
         # The longest word (likely the rarest) as an equality every backend's index serves (FerretDB sends
         # only top-level equalities down to PostgreSQL); the others are checked on what it found.
         indexed = max(words, key=len)
@@ -121,10 +152,10 @@ async def search_closed(
     if conditions:
         query["$and"] = conditions
 
-    wanted = page_size + 1  # one more tells whether there is a next page
+    wanted = search.page_size + 1  # one more tells whether there is a next page
     found: list[Doc] = []
     day = newest.astimezone(UTC).date()
-    oldest = closed_from.astimezone(UTC).date() if closed_from is not None else None
+    oldest = search.closed_from.astimezone(UTC).date() if search.closed_from is not None else None
     for _ in range(RECENT_DAYS):
         if oldest is not None and day < oldest:
             break
@@ -141,9 +172,9 @@ async def search_closed(
             older = {**query, "closed_at": {**closed_at, "$lt": min(earlier, closed_at.get("$lt", earlier))}}
             older_pages = conversations.find(older, WITHOUT_TERMS).sort(NEWEST_FIRST)
             found += await older_pages.limit(wanted - len(found)).to_list()
-    items = found[:page_size]
-    more = len(found) > page_size
-    return {"items": items, "next": encode_cursor(items[-1]) if more else None, "page_size": page_size}
+    items = found[: search.page_size]
+    more = len(found) > search.page_size
+    return {"items": items, "next": encode_cursor(items[-1]) if more else None, "page_size": search.page_size}
 
 
 async def report(

@@ -16,7 +16,7 @@ import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.history.config import HistorySettings
-from services.history.queries import list_messages, report, search_closed
+from services.history.queries import ClosedSearch, list_messages, report, search_closed
 from services.history.views import HistoryViews, rebuild_views
 from shared.consumer import ConsumerStats, ProjectionConsumer
 from shared.events import Actor, EventBase, RecordedEvent, serialize
@@ -209,7 +209,9 @@ async def test_projection_queries_redelivery_and_replay(
     assert summary["message_count"] == 3 and summary["last_message_preview"] == "A refund is on its way"
 
     async def search(**filters: Any) -> dict[str, Any]:
-        return await search_closed(conversations=views.conversations, tenant="acme", now=NOW, **filters)
+        return await search_closed(
+            conversations=views.conversations, tenant="acme", now=NOW, search=ClosedSearch(**filters)
+        )
 
     async def found(**filters: Any) -> list[str]:
         """Every match, page after page, as an agent clicking "Load more" would see them."""
@@ -342,9 +344,7 @@ async def test_history_pages_and_reports_read_day_by_day_across_a_long_history(
                 conversations=views.conversations,
                 tenant="acme",
                 now=end + timedelta(minutes=30),
-                before=before,
-                page_size=7,
-                **filters,
+                search=ClosedSearch(before=before, page_size=7, **filters),
             )
             shown.append([c["_id"] for c in page["items"]])
             if not (before := page["next"]):

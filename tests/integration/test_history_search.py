@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.history.queries import search_closed
+from services.history.queries import ClosedSearch, search_closed
 from services.history.views import SEARCH_TERMS_UPGRADE, HistoryViews
 from shared.events import Actor, EventBase, RecordedEvent
 from shared.events import conversation as conversation_events
@@ -65,7 +65,10 @@ def chat(
 
 async def found(views: HistoryViews, text: str) -> list[str]:
     page = await search_closed(
-        conversations=views.conversations, tenant="acme", now=T0 + timedelta(days=1), text=text
+        conversations=views.conversations,
+        tenant="acme",
+        now=T0 + timedelta(days=1),
+        search=ClosedSearch(text=text),
     )
     assert all("search_terms" not in item for item in page["items"]), "the terms never leave the server"
     return [item["_id"] for item in page["items"]]

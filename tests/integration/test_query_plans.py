@@ -172,10 +172,16 @@ QUERIES: dict[str, Query] = {
         conversations=v["closed"], tenant=TENANT, now=NOW
     ),
     "closed history by tag and agent": lambda v: history_queries.search_closed(
-        conversations=v["closed"], tenant=TENANT, tag="vip", agent_id=AGENT, now=NOW
+        conversations=v["closed"],
+        tenant=TENANT,
+        now=NOW,
+        search=history_queries.ClosedSearch(tag="vip", agent_id=AGENT),
     ),
     "closed history by text": lambda v: history_queries.search_closed(
-        conversations=v["closed"], tenant=TENANT, text="Hello word3", now=NOW
+        conversations=v["closed"],
+        tenant=TENANT,
+        now=NOW,
+        search=history_queries.ClosedSearch(text="Hello word3"),
     ),
     "report": lambda v: history_queries.report(
         conversations=v["closed"], tenant=TENANT, since=SINCE, until=SINCE + timedelta(days=30)

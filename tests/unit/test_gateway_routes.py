@@ -199,6 +199,16 @@ def test_departments_are_configured_by_supervisors_with_real_members_and_fallbac
     )
 
 
+def test_a_history_search_that_cannot_be_answered_is_refused_with_the_reason() -> None:
+    client, _ = _client(ANN)
+    inverted = {"closed_from": "2026-05-02T00:00:00Z", "closed_to": "2026-05-01T00:00:00Z"}
+    error = _error(client.get("/api/agent/history", params=inverted), 422)
+    assert error["message"] == "Invalid request: query: closed_from must be before closed_to"
+    error = _error(client.get("/api/agent/history", params={"before": "page-2"}), 422)
+    assert error["message"] == "Invalid request: query: before must be the `next` of a previous page"
+    _error(client.get("/api/agent/history", params={"page_size": 101}), 422)
+
+
 def test_a_profile_update_must_change_something() -> None:
     client, publisher = _client(ANN)
     error = _error(client.patch("/api/agent/me", json={}), 409)

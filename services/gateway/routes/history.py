@@ -25,42 +25,10 @@ router = APIRouter(prefix="/api/agent", tags=["agent: history and reports"])
     dependencies=[FreshHistory],
 )
 async def closed_history(
-    agent: AgentDep,
-    views: ViewsDep,
-    q: Annotated[
-        str | None,
-        Query(
-            max_length=200,
-            description="Whole words of the visitor's name or email, a tag, the messages or notes",
-        ),
-    ] = None,
-    tag: Annotated[str | None, Query(max_length=50)] = None,
-    agent_id: Annotated[str | None, Query(max_length=100)] = None,
-    closed_from: datetime | None = None,
-    closed_to: datetime | None = None,
-    before: Annotated[
-        str | None, Query(max_length=200, description="The previous page's `next`: the page after it")
-    ] = None,
-    page_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    agent: AgentDep, views: ViewsDep, search: Annotated[history_queries.ClosedSearch, Query()]
 ) -> dict[str, Any]:
-    if closed_from and closed_to and closed_from > closed_to:
-        raise ApiError("closed_from must be before closed_to")
-    if before is not None:
-        try:
-            history_queries.decode_cursor(before)
-        except ValueError:
-            raise ApiError("before must be the `next` of a previous page") from None
     result = await history_queries.search_closed(
-        conversations=views.history,
-        tenant=agent.tenant,
-        now=datetime.now(UTC),
-        text=q,
-        tag=tag,
-        agent_id=agent_id,
-        closed_from=closed_from,
-        closed_to=closed_to,
-        before=before,
-        page_size=page_size,
+        conversations=views.history, tenant=agent.tenant, now=datetime.now(UTC), search=search
     )
     return {**result, "items": [public(item) for item in result["items"]]}
 
