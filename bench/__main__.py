@@ -40,10 +40,11 @@ from bench.report import chart, compare, comparison_table, cpu_table, table
 from bench.stack import RESULTS, Stack, infrastructure_pids, say
 from bench.steps import Target, run_step
 from services.conversation.config import ConversationSettings
-from services.conversation.views import rebuild_views as rebuild_conversation
+from services.conversation.views import CONVERSATION_PROJECTION
 from services.history.config import HistorySettings
-from services.history.views import rebuild_views as rebuild_history
+from services.history.views import HISTORY_PROJECTION
 from shared.kafka import ensure_topics
+from shared.replay import rebuild_views
 
 # The router's own clock adds a fact every few seconds and faust commits every few seconds: a router with
 # nothing left to do can still show this many facts uncommitted.
@@ -205,12 +206,10 @@ class Bench(Stack):
 
     async def replay_speed(self) -> dict[str, Any]:
         began = time.perf_counter()
-        conversation = await rebuild_conversation(
-            ConversationSettings(), prefix="rebuild_", show_progress=True
-        )
+        conversation = await rebuild_views(ConversationSettings(), CONVERSATION_PROJECTION, prefix="rebuild_")
         conversation_s = time.perf_counter() - began
         began = time.perf_counter()
-        history = await rebuild_history(HistorySettings(), prefix="rebuild_", show_progress=True)
+        history = await rebuild_views(HistorySettings(), HISTORY_PROJECTION, prefix="rebuild_")
         history_s = time.perf_counter() - began
         return {
             "conversation_events": conversation,

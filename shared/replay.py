@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import TopicPartition
@@ -36,35 +37,50 @@ class Rebuildable(Protocol):
     async def handle_batch(self, events: Sequence[RecordedEvent]) -> None: ...
 
 
-async def replay_into_fresh_views(
+ViewsT = TypeVar("ViewsT", bound=Rebuildable, covariant=True)
+
+
+@dataclass(frozen=True)
+class ProjectionSpec(Generic[ViewsT]):
+    """A projection as its service runs it and as a replay rebuilds it: the same `topics`, folded into the
+    views `open_views` opens in a database under a collection prefix ("" for the live views), so a rebuild
+    can't drift from what the live projection reads."""
+
+    name: str  # in logs and progress, and the consumer group's suffix
+    topics: Sequence[TopicSpec]
+    open_views: Callable[[AsyncDatabase[Document], ParleySettings, str], ViewsT]
+
+    def group(self, settings: ParleySettings) -> str:
+        return f"{settings.topic_prefix}-{self.name}"
+
+
+async def rebuild_views(
     settings: ParleySettings,
+    projection: ProjectionSpec[Rebuildable],
     *,
     prefix: str,
-    views_in: Callable[[AsyncDatabase[Document]], Rebuildable],
-    topics: Sequence[TopicSpec],
-    label: str,
     show_progress: bool = True,
 ) -> int:
-    """Replays `topics` into freshly dropped `prefix`-ed collections (the views `views_in` the database opens
-    with that prefix); returns the events applied."""
+    """Replays the projection's topics into freshly dropped `prefix`-ed collections; returns the events
+    applied. The live collections are left alone."""
     if not prefix:
         raise ValueError("a rebuild needs a non-empty prefix: it drops and rebuilds the prefixed collections")
     mongo = create_mongo_client(settings)
     try:
         db = get_database(mongo, settings)
-        views = views_in(db)
+        views = projection.open_views(db, settings, prefix)
         # Fresh means fresh: leftovers of an earlier, interrupted rebuild must not leak into this one.
         for name in views.collection_names():
             await db.drop_collection(name)
         await views.ensure_indexes()
         applied = await replay_topics(
             settings=settings,
-            topics=topics,
+            topics=projection.topics,
             handle_batch=views.handle_batch,
-            label=label,
+            label=projection.name,
             show_progress=show_progress,
         )
-        log.info("views rebuilt", projection=label, prefix=prefix, events=applied)
+        log.info("views rebuilt", projection=projection.name, prefix=prefix, events=applied)
         return applied
     finally:
         await mongo.close()

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterator, Mapping
+from typing import Any, Protocol
 
 import uvicorn
 from fastapi import FastAPI
@@ -19,12 +19,14 @@ from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.logging import get_logger
 from shared.metrics import exposition, sample
 from shared.mongo import Document, create_mongo_client, get_database
+from shared.replay import ProjectionSpec, Rebuildable
 from shared.settings import ParleySettings
-from shared.topics import TopicSpec
 
 log = get_logger(__name__)
 
-ProjectionFactory = Callable[[AsyncDatabase[Document]], Awaitable[Projection]]
+
+class LiveViews(Projection, Rebuildable, Protocol):
+    """A projection's views as its service runs them: applied batch by batch, and rebuildable by a replay."""
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -104,35 +106,36 @@ def render_metrics(projection: ProjectionConsumer, documents: DocumentCounts) ->
 async def run_projection_service(
     *,
     settings: ParleySettings,
-    group: str,
-    topics: Sequence[TopicSpec],
-    build_projection: ProjectionFactory,
+    projection: ProjectionSpec[LiveViews],
     ops_port: int,
     ops_host: str = "127.0.0.1",
 ) -> None:
     await ensure_topics(settings)
     mongo = create_mongo_client(settings)
     db = get_database(mongo, settings)
-    views = await build_projection(db)
+    views = projection.open_views(db, settings, "")
+    await views.ensure_indexes()
+    group = projection.group(settings)
+    topics = projection.topics
     producer = create_producer(settings)
     consumer = create_consumer(
         settings, *(t.name(settings.topic_prefix) for t in topics), group_id=group, gather=True
     )
     await producer.start()
     await consumer.start()
-    projection = ProjectionConsumer(
+    consuming = ProjectionConsumer(
         settings, consumer, producer, group, views.handle_batch, on_reassigned=views.forget_cached
     )
 
     stop = stop_on_signals()
     server = EmbeddedServer(
         uvicorn.Config(
-            projection_operations_app(projection, views, db), host=ops_host, port=ops_port, log_config=None
+            projection_operations_app(consuming, views, db), host=ops_host, port=ops_port, log_config=None
         )
     )
     log.info("projection started", group=group, topics=[t.suffix for t in topics], ops_port=ops_port)
     try:
-        await serve_until_stopped(stop, server, {"consume": projection.run(stop)})
+        await serve_until_stopped(stop, server, {"consume": consuming.run(stop)})
     finally:
         await consumer.stop()
         await producer.stop()

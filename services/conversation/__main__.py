@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from services.conversation.config import ConversationSettings
-from services.conversation.views import TOPICS, ConversationViews, rebuild_views
+from services.conversation.views import CONVERSATION_PROJECTION
 from shared import runtime
-from shared.consumer import Projection
 from shared.logging import configure_logging
-from shared.mongo import Document
+from shared.replay import rebuild_views
 from shared.service import run_projection_service
 
 
 async def serve(settings: ConversationSettings) -> None:
-    async def build_projection(db: AsyncDatabase[Document]) -> Projection:
-        views = ConversationViews(db, settings)
-        await views.ensure_indexes()
-        return views
-
     await run_projection_service(
-        settings=settings,
-        group=f"{settings.topic_prefix}-conversation",
-        topics=TOPICS,
-        build_projection=build_projection,
-        ops_host=settings.host,
-        ops_port=settings.port,
+        settings=settings, projection=CONVERSATION_PROJECTION, ops_port=settings.port, ops_host=settings.host
     )
 
 
@@ -42,7 +29,7 @@ def main() -> None:
     settings = ConversationSettings()
     configure_logging(settings)
     if args.command == "replay":
-        runtime.run(settings, rebuild_views(settings, prefix=args.prefix))
+        runtime.run(settings, rebuild_views(settings, CONVERSATION_PROJECTION, prefix=args.prefix))
     else:
         runtime.run(settings, serve(settings))
 

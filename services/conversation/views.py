@@ -18,7 +18,7 @@ from services.conversation.domain import (
 from shared.consumer import DocumentCounts
 from shared.events import RecordedEvent
 from shared.mongo import Document
-from shared.replay import replay_into_fresh_views
+from shared.replay import ProjectionSpec
 from shared.settings import ParleySettings
 from shared.topics import (
     AGENT_CREDENTIALS,
@@ -92,13 +92,8 @@ class ConversationViews:
             await apply_fold(store, fold, topic_events)
 
 
-async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
-    """Replays the topics into freshly dropped `prefix`-ed collections; returns the events applied."""
-    return await replay_into_fresh_views(
-        settings,
-        prefix=prefix,
-        views_in=lambda db: ConversationViews(db, settings, prefix=prefix),
-        topics=TOPICS,
-        label="conversation",
-        show_progress=show_progress,
-    )
+CONVERSATION_PROJECTION = ProjectionSpec(
+    name="conversation",
+    topics=TOPICS,
+    open_views=lambda db, settings, prefix: ConversationViews(db, settings, prefix=prefix),
+)

@@ -9,35 +9,17 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-from pymongo.asynchronous.database import AsyncDatabase
-
 from services.history.config import HistorySettings
-from services.history.views import HistoryViews, rebuild_views
+from services.history.views import HISTORY_PROJECTION
 from shared import runtime
-from shared.consumer import Projection
 from shared.logging import configure_logging
-from shared.mongo import Document
+from shared.replay import rebuild_views
 from shared.service import run_projection_service
-from shared.topics import CONVERSATION_EVENTS_TOPIC
-
-
-def group_id(settings: HistorySettings) -> str:
-    return f"{settings.topic_prefix}-history"
 
 
 async def serve(settings: HistorySettings) -> None:
-    async def build_projection(db: AsyncDatabase[Document]) -> Projection:
-        views = HistoryViews(db)
-        await views.ensure_indexes()
-        return views
-
     await run_projection_service(
-        settings=settings,
-        group=group_id(settings),
-        topics=[CONVERSATION_EVENTS_TOPIC],
-        build_projection=build_projection,
-        ops_port=settings.port,
-        ops_host=settings.host,
+        settings=settings, projection=HISTORY_PROJECTION, ops_port=settings.port, ops_host=settings.host
     )
 
 
@@ -54,7 +36,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "replay":
         if not args.prefix:
             parser.error("--prefix must not be empty: the replay drops its target collections first")
-        runtime.run(settings, rebuild_views(settings, prefix=args.prefix, show_progress=not args.no_progress))
+        replay = rebuild_views(
+            settings, HISTORY_PROJECTION, prefix=args.prefix, show_progress=not args.no_progress
+        )
+        runtime.run(settings, replay)
     else:
         runtime.run(settings, serve(settings))
 

@@ -25,8 +25,7 @@ from shared.events import RecordedEvent
 from shared.events.conversation import CONVERSATION_EVENTS
 from shared.logging import get_logger
 from shared.mongo import Document
-from shared.replay import replay_into_fresh_views
-from shared.settings import ParleySettings
+from shared.replay import ProjectionSpec
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 from shared.views import ViewStore, insert_immutable
 
@@ -133,13 +132,8 @@ class HistoryViews:
         await insert_immutable(self.messages, lines)
 
 
-async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
-    """Replays the conversation topic into freshly dropped `prefix`-ed collections; returns the events applied."""
-    return await replay_into_fresh_views(
-        settings,
-        prefix=prefix,
-        views_in=lambda db: HistoryViews(db, prefix=prefix),
-        topics=[CONVERSATION_EVENTS_TOPIC],
-        label="history",
-        show_progress=show_progress,
-    )
+HISTORY_PROJECTION = ProjectionSpec(
+    name="history",
+    topics=[CONVERSATION_EVENTS_TOPIC],
+    open_views=lambda db, _settings, prefix: HistoryViews(db, prefix=prefix),
+)

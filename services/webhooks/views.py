@@ -15,8 +15,7 @@ from shared.consumer import DocumentCounts
 from shared.events import EventBase, RecordedEvent
 from shared.events import webhook as webhook_events
 from shared.mongo import Document
-from shared.replay import replay_into_fresh_views
-from shared.settings import ParleySettings
+from shared.replay import ProjectionSpec
 from shared.topics import WEBHOOK_DELIVERIES, WEBHOOK_ENDPOINTS
 from shared.views import View, ViewStore, apply_fold, insert_immutable
 
@@ -129,13 +128,8 @@ class WebhookViews:
         await insert_immutable(self.deliveries, lines)
 
 
-async def rebuild_views(settings: ParleySettings, *, prefix: str, show_progress: bool = True) -> int:
-    """Replays the webhook topics into freshly dropped `prefix`-ed collections; returns the events applied."""
-    return await replay_into_fresh_views(
-        settings,
-        prefix=prefix,
-        views_in=lambda db: WebhookViews(db, prefix=prefix),
-        topics=[WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES],
-        label="webhooks",
-        show_progress=show_progress,
-    )
+WEBHOOKS_PROJECTION = ProjectionSpec(
+    name="webhooks",
+    topics=[WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES],
+    open_views=lambda db, _settings, prefix: WebhookViews(db, prefix=prefix),
+)

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from services.gateway.config import GatewaySettings
 from shared.events import Actor
 from shared.events.agent import AgentStatus, AgentStatusChanged
 from shared.kafka import ensure_topics
+from shared.replay import ProjectionSpec, Rebuildable, rebuild_views
 from shared.settings import ParleySettings
 from tests.infrastructure import Infrastructure, delete_topics
 from tests.processes import ServiceProcess, free_port
@@ -216,11 +217,11 @@ def _drop_database(uri: str, name: str) -> None:
 
 def assert_views_equal_replay(
     stack: Stack,
-    rebuild: Callable[..., Coroutine[Any, Any, int]],
+    projection: ProjectionSpec[Rebuildable],
     settings_class: type[ParleySettings],
     names: Sequence[str],
 ) -> None:
-    """A service's `rebuild` (its `rebuild_views`) replays its topics into `rebuild_`-prefixed collections;
+    """A replay of the projection's topics into `rebuild_`-prefixed collections;
     each of `names` must then equal the live view. Retried while the live projections catch up."""
     env = stack.env
     settings = settings_class(
@@ -231,7 +232,7 @@ def assert_views_equal_replay(
     )
 
     def same_as_replayed() -> None:
-        asyncio.run(rebuild(settings, prefix="rebuild_", show_progress=False))
+        asyncio.run(rebuild_views(settings, projection, prefix="rebuild_", show_progress=False))
         from pymongo import MongoClient
 
         client: MongoClient[dict[str, Any]] = MongoClient(env["PARLEY_MONGODB_URI"])

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from services.conversation.views import rebuild_views
+from services.conversation.views import CONVERSATION_PROJECTION
 from shared.settings import ParleySettings
 from tests.e2e.conftest import Stack, assert_views_equal_replay, eventually, json_of
 
@@ -280,4 +280,4 @@ def test_the_last_active_supervisor_stays_one(stack: Stack, supervisor: httpx.Cl
 def test_the_team_views_equal_a_replay_of_their_topics(stack: Stack) -> None:
     """Runs last in this module: the invitations, links, roles and deactivations above."""
     views = ("agents", "agent_credentials", "departments", "conversations")
-    assert_views_equal_replay(stack, rebuild_views, ParleySettings, views)
+    assert_views_equal_replay(stack, CONVERSATION_PROJECTION, ParleySettings, views)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from services.webhooks.config import WebhooksSettings
-from services.webhooks.views import rebuild_views
+from services.webhooks.views import WEBHOOKS_PROJECTION
 from tests.e2e.conftest import Stack, assert_views_equal_replay, eventually, json_of, running_stack
 from tests.infrastructure import Infrastructure
 from tests.processes import ServiceProcess, free_port
@@ -351,7 +351,7 @@ def test_a_production_gateway_refuses_loopback_endpoints(
 
 def test_the_webhook_views_equal_a_replay_of_their_topics(webhook_stack: Stack) -> None:
     views = ("webhook_endpoints", "webhook_deliveries")
-    assert_views_equal_replay(webhook_stack, rebuild_views, WebhooksSettings, views)
+    assert_views_equal_replay(webhook_stack, WEBHOOKS_PROJECTION, WebhooksSettings, views)
 
 
 def test_two_instances_share_the_deliveries_each_once_in_order(

@@ -17,12 +17,13 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.history.config import HistorySettings
 from services.history.queries import ClosedSearch, list_messages, report, search_closed
-from services.history.views import HistoryViews, rebuild_views
+from services.history.views import HISTORY_PROJECTION, HistoryViews
 from shared.consumer import ConsumerStats, ProjectionConsumer
 from shared.events import Actor, EventBase, RecordedEvent, serialize
 from shared.events import conversation as conversation_events
 from shared.kafka import create_consumer, create_producer, ensure_topics
 from shared.mongo import Document, create_mongo_client, get_database
+from shared.replay import rebuild_views
 from shared.settings import ParleySettings
 from shared.topics import CONVERSATION_EVENTS_TOPIC
 from tests.events import ANN, BOB, ROUTER, auto_assigned, build_event, envelope
@@ -256,7 +257,9 @@ async def test_projection_queries_redelivery_and_replay(
     await project(settings, views, f"{settings.topic_prefix}-history-again", len(events))
     assert await snapshot(database) == before
 
-    applied = await rebuild_views(history_settings(settings), prefix="rebuild_", show_progress=False)
+    applied = await rebuild_views(
+        history_settings(settings), HISTORY_PROJECTION, prefix="rebuild_", show_progress=False
+    )
     assert applied == len(events)
     assert await snapshot(database, "rebuild_") == before
 
