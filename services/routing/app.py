@@ -96,7 +96,7 @@ def create_app(settings: RoutingSettings) -> faust.App:
         """Run the re-keyer beside the router, in its own consumer group, for as long as the app runs."""
 
         def count(copied: int, dead: int) -> None:
-            metrics.facts_forwarded += copied
+            metrics.counts["facts_forwarded"] += copied
             metrics.dead_letters += dead
 
         await run_forwarder(settings, source_topics, facts_name, group=f"{app_id}-rekey", on_batch=count)

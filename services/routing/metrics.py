@@ -6,6 +6,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal, get_args
 
 from services.routing.decisions import DEFAULT_DEPARTMENT, Decision
 from services.routing.state import TenantState
@@ -13,24 +14,29 @@ from shared.metrics import exposition, sample
 
 WAIT_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
+# The router's plain counters, each exposed as `parley_routing_<name>_total`: the name is the metric's.
+RoutingCount = Literal[
+    "facts_forwarded",  # re-keyed by tenant onto the routing-facts topic
+    "facts_processed",
+    "fact_gaps_filled",  # a fact arrived before one it follows; the missing ones were fetched first
+    "facts_refetched",
+    "duplicates_skipped",
+    "ticks_sent",
+    "queue_position_updates",
+    "forced_assignments",
+]
+
 
 @dataclass
 class RoutingMetrics:
-    facts_forwarded: int = 0
-    facts_processed: int = 0
-    duplicates_skipped: int = 0
-    ticks_sent: int = 0
-    dead_letters: int = 0
+    counts: Counter[RoutingCount] = field(default_factory=Counter)
+    dead_letters: int = 0  # exposed with the other services' dead letters, as parley_dead_letters_total
     fact_types: Counter[str] = field(default_factory=Counter)
     decisions: Counter[tuple[str, str]] = field(default_factory=Counter)
-    position_updates: int = 0
-    gaps_filled: int = 0
     # monotonic time the current rebalance or table recovery began; None while routing normally
     rebalancing_since: float | None = None
     assigned_once: bool = False
-    facts_refetched: int = 0
     assignments: Counter[tuple[str, str]] = field(default_factory=Counter)  # (tenant, agent)
-    forced: int = 0
     # (tenant, department) -> bucket counts, sum, count of seconds from waiting to assigned
     wait_buckets: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     wait_sum: dict[tuple[str, str], float] = field(default_factory=dict)
@@ -41,7 +47,7 @@ class RoutingMetrics:
         if decision.outcome != "assigned" or decision.agent_id is None:
             return
         self.assignments[(tenant, decision.agent_id)] += 1
-        self.forced += decision.forced
+        self.counts["forced_assignments"] += decision.forced
         if decision.waited_seconds is not None:
             key = (tenant, decision.department)
             buckets = self.wait_buckets.setdefault(key, [0] * len(WAIT_BUCKETS))
@@ -58,36 +64,23 @@ class RoutingMetrics:
         lines = [
             "# TYPE parley_routing_rebalancing_seconds gauge",
             sample("parley_routing_rebalancing_seconds", f"{self.rebalancing_seconds():.1f}"),
-            "# TYPE parley_routing_facts_forwarded_total counter",
-            sample("parley_routing_facts_forwarded_total", self.facts_forwarded),
-            "# TYPE parley_routing_facts_processed_total counter",
-            sample("parley_routing_facts_processed_total", self.facts_processed),
+        ]
+        for count in get_args(RoutingCount):
+            name = f"parley_routing_{count}_total"
+            lines += [f"# TYPE {name} counter", sample(name, self.counts[count])]
+        lines += [
             "# TYPE parley_routing_facts_total counter",
             *(
                 sample("parley_routing_facts_total", count, type=kind)
                 for kind, count in sorted(self.fact_types.items())
             ),
-            "# TYPE parley_routing_fact_gaps_filled_total counter",
-            sample("parley_routing_fact_gaps_filled_total", self.gaps_filled),
-            "# TYPE parley_routing_facts_refetched_total counter",
-            sample("parley_routing_facts_refetched_total", self.facts_refetched),
-            "# TYPE parley_routing_duplicates_skipped_total counter",
-            sample("parley_routing_duplicates_skipped_total", self.duplicates_skipped),
-            "# TYPE parley_routing_ticks_sent_total counter",
-            sample("parley_routing_ticks_sent_total", self.ticks_sent),
             "# TYPE parley_dead_letters_total counter",
             sample("parley_dead_letters_total", self.dead_letters, service="routing"),
             "# TYPE parley_routing_decisions_total counter",
         ]
         for (outcome, reason), count in sorted(self.decisions.items()):
             lines.append(sample("parley_routing_decisions_total", count, outcome=outcome, reason=reason))
-        lines += [
-            "# TYPE parley_routing_queue_position_updates_total counter",
-            sample("parley_routing_queue_position_updates_total", self.position_updates),
-            "# TYPE parley_routing_forced_assignments_total counter",
-            sample("parley_routing_forced_assignments_total", self.forced),
-            "# TYPE parley_routing_assignments_total counter",
-        ]
+        lines.append("# TYPE parley_routing_assignments_total counter")
         for (tenant, agent), count in sorted(self.assignments.items()):
             lines.append(sample("parley_routing_assignments_total", count, tenant=tenant, agent=agent))
         lines.append("# TYPE parley_routing_time_to_assignment_seconds histogram")

@@ -94,13 +94,13 @@ class Router:
         """
         applied = self.store.applied(record.partition)
         if applied is not None and record.offset <= applied:
-            self.metrics.duplicates_skipped += 1
+            self.metrics.counts["duplicates_skipped"] += 1
             return
         if applied is not None and record.offset > applied + 1:
             tp = TopicPartition(self.facts_name, record.partition)
             missing = await read_range(self.settings, tp, applied + 1, record.offset)
-            self.metrics.gaps_filled += 1
-            self.metrics.facts_refetched += len(missing)
+            self.metrics.counts["fact_gaps_filled"] += 1
+            self.metrics.counts["facts_refetched"] += len(missing)
             log.warning(
                 "routing_facts_gap_filled",
                 partition=record.partition,
@@ -125,7 +125,7 @@ class Router:
             self.store.mark_applied(record.partition, record.offset)
             return
         if new_state is state:
-            self.metrics.duplicates_skipped += 1
+            self.metrics.counts["duplicates_skipped"] += 1
             self.store.mark_applied(record.partition, record.offset)
             return
         # Decisions are acknowledged by the broker before the state that records them is written: after
@@ -139,14 +139,14 @@ class Router:
                     log.info("assignment_decided", **out.payload.model_dump(mode="json"), fact=fact.type)
                 self.metrics.observe(tenant, output)
             else:
-                self.metrics.position_updates += 1
+                self.metrics.counts["queue_position_updates"] += 1
             pending.append(await self.decisions.send(key=output.conversation_id, value=serialize(out)))
         if pending:
             await asyncio.gather(*pending)
         self.store.save(tenant, new_state, stored)
         # Last: a crash before this line re-delivers the fact, and decide() recognises it as applied.
         self.store.mark_applied(record.partition, record.offset)
-        self.metrics.facts_processed += 1
+        self.metrics.counts["facts_processed"] += 1
         self.metrics.fact_types[fact.type] += 1
 
     async def dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
@@ -164,4 +164,4 @@ class Router:
             if TP(self.facts_name, partition) not in assigned:
                 continue
             await self.facts.send(key=tenant, value=serialize(tick_fact(tenant, at, self.settings)))
-            self.metrics.ticks_sent += 1
+            self.metrics.counts["ticks_sent"] += 1
