@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from services.cli import register_agent
+from services.cli import NewAgent, register_agent
 from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
 from shared.kafka import create_producer, delete_topics, ensure_topics
@@ -126,12 +126,14 @@ class Stack:
                     await register_agent(
                         publisher,
                         tenant=self.settings.default_tenant,
-                        email=f"agent{n}@bench.test",
-                        name=f"Agent {n}",
-                        password=PASSWORD,
-                        # The first is a supervisor, so the growth step can time the reports too.
-                        role="supervisor" if n == 0 else "agent",
-                        max_chats=self.max_chats,
+                        agent=NewAgent(
+                            f"agent{n}@bench.test",
+                            f"Agent {n}",
+                            PASSWORD,
+                            # The first is a supervisor, so the growth step can time the reports too.
+                            "supervisor" if n == 0 else "agent",
+                            self.max_chats,
+                        ),
                     )
                     for n in range(self.agent_count)
                 ]

@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -26,7 +27,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.publisher import EventPublisher
 from services.gateway.team_commands import agent_id_for
 from shared.emails import normalized_email
-from shared.events.agent import AgentPasswordSet, AgentRegistered
+from shared.events.agent import AgentPasswordSet, AgentRegistered, AgentRole
 from shared.events.canned_response import CannedResponseCreated
 from shared.events.envelope import Actor
 from shared.kafka import create_consumer, create_producer, ensure_topics
@@ -34,11 +35,24 @@ from shared.settings import ParleySettings
 from shared.topics import CATALOGUE
 
 CLI = Actor(kind="system", id="parley-cli")
+
+
+@dataclass(frozen=True)
+class NewAgent:
+    """An account the command line registers with a password of its own, no invitation link."""
+
+    email: str
+    name: str
+    password: str
+    role: AgentRole = "agent"
+    max_chats: int | None = None  # None: their department's limit, else the team's
+
+
 DEMO_PASSWORD = "parley-demo"
 DEMO_TEAM = (
-    ("sam@parley.test", "Sam Supervisor", "supervisor", 8),
-    ("ann@parley.test", "Ann Agent", "agent", 3),
-    ("bob@parley.test", "Bob Agent", "agent", 3),
+    NewAgent("sam@parley.test", "Sam Supervisor", DEMO_PASSWORD, "supervisor", max_chats=8),
+    NewAgent("ann@parley.test", "Ann Agent", DEMO_PASSWORD, max_chats=3),
+    NewAgent("bob@parley.test", "Bob Agent", DEMO_PASSWORD, max_chats=3),
 )
 DEMO_CANNED = (
     ("hello", "Hi {visitor.name}, I'm {agent.name}. How can I help you today?"),
@@ -97,33 +111,25 @@ async def own_publisher(
         await producer.stop()
 
 
-async def register_agent(
-    publisher: EventPublisher,
-    *,
-    tenant: str,
-    email: str,
-    name: str,
-    password: str,
-    role: str,
-    max_chats: int | None,
-) -> str:
-    agent_id = agent_id_for(tenant, email)
+async def register_agent(publisher: EventPublisher, *, tenant: str, agent: NewAgent) -> str:
+    """Registers the account, or updates the one with the same email; returns its id."""
+    agent_id = agent_id_for(tenant, agent.email)
     registered = AgentRegistered(
         tenant=tenant,
         aggregate_id=agent_id,
         actor=CLI,
         payload={
-            "email": normalized_email(email),
-            "name": name,
-            "role": role,
-            "max_concurrent_chats": max_chats,
+            "email": normalized_email(agent.email),
+            "name": agent.name,
+            "role": agent.role,
+            "max_concurrent_chats": agent.max_chats,
         },
     )
     password_set = AgentPasswordSet(
         tenant=tenant,
         aggregate_id=agent_id,
         actor=CLI,
-        payload={"email": normalized_email(email), "password_hash": hash_password(password)},
+        payload={"email": normalized_email(agent.email), "password_hash": hash_password(agent.password)},
     )
     await publisher.append_all(registered, password_set)
     return agent_id
@@ -133,15 +139,8 @@ async def create_agent(args: argparse.Namespace) -> None:
     settings = GatewaySettings()
     await ensure_writable_topics(settings)
     async with own_publisher(settings, client_id=CLI.id) as publisher:
-        agent_id = await register_agent(
-            publisher,
-            tenant=args.tenant or settings.default_tenant,
-            email=args.email,
-            name=args.name,
-            password=args.password,
-            role=args.role,
-            max_chats=args.max_chats,
-        )
+        agent = NewAgent(args.email, args.name, args.password, args.role, args.max_chats)
+        agent_id = await register_agent(publisher, tenant=args.tenant or settings.default_tenant, agent=agent)
     print(f"agent {args.email} registered with id {agent_id}")
 
 
@@ -151,16 +150,8 @@ async def seed_demo() -> None:
     await ensure_writable_topics(settings)
     async with own_publisher(settings, client_id=CLI.id) as publisher:
         supervisor = ""
-        for email, name, role, max_chats in DEMO_TEAM:
-            agent_id = await register_agent(
-                publisher,
-                tenant=tenant,
-                email=email,
-                name=name,
-                password=DEMO_PASSWORD,
-                role=role,
-                max_chats=max_chats,
-            )
+        for member in DEMO_TEAM:
+            agent_id = await register_agent(publisher, tenant=tenant, agent=member)
             supervisor = supervisor or agent_id
         for shortcut, text in DEMO_CANNED:
             await publisher.append(
@@ -171,7 +162,7 @@ async def seed_demo() -> None:
                     payload={"shortcut": shortcut, "text": text},
                 )
             )
-    emails = ", ".join(email for email, *_ in DEMO_TEAM)
+    emails = ", ".join(member.email for member in DEMO_TEAM)
     print(f"demo team ready: {emails} (password: {DEMO_PASSWORD})")
 
 

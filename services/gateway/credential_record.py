@@ -11,14 +11,8 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any
 
-from services.conversation.sign_ins import (
-    SessionsState,
-    SignInState,
-    apply_session,
-    apply_sign_in,
-    merged,
-    session_revoked,
-)
+from services.conversation import sign_ins
+from services.conversation.sign_ins import SessionsState, SignInState
 from services.gateway.publisher import EventPublisher
 from shared.emails import normalized_email
 from shared.events import EventBase
@@ -49,11 +43,15 @@ class CredentialRecord:
     def apply(self, event: EventBase) -> None:
         agent_id = event.aggregate_id
         if isinstance(event, agent_events.SIGN_IN_EVENTS):
-            self._sign_ins[agent_id] = apply_sign_in(self._sign_ins.pop(agent_id, SignInState()), event)
+            self._sign_ins[agent_id] = sign_ins.apply_sign_in(
+                self._sign_ins.pop(agent_id, SignInState()), event
+            )
             if len(self._sign_ins) > self._kept:
                 self._sign_ins.popitem(last=False)  # the view still has it
         elif isinstance(event, agent_events.SESSION_EVENTS):
-            self._sessions[agent_id] = apply_session(self._sessions.get(agent_id, SessionsState()), event)
+            self._sessions[agent_id] = sign_ins.apply_session(
+                self._sessions.get(agent_id, SessionsState()), event
+            )
         elif isinstance(event, agent_events.AgentPasswordLinkIssued):
             self._note_link(event)
         elif isinstance(event, agent_events.AgentPasswordSet) and event.payload.link_id is not None:
@@ -128,7 +126,7 @@ class CredentialRecord:
     def sign_in_state(self, agent_id: str, credentials: dict[str, Any]) -> SignInState:
         view = SignInState.of_document(credentials.get("sign_in"))
         known = self._sign_ins.get(agent_id)
-        return view if known is None else merged(view, known)
+        return view if known is None else sign_ins.merged(view, known)
 
     def load_sessions(self, credentials: Iterable[dict[str, Any]]) -> None:
         """Ended sessions from the view, at start: revocations from before this instance ran."""
@@ -147,7 +145,7 @@ class CredentialRecord:
         if self._deactivated.get(agent_id):
             return True
         state = self._sessions.get(agent_id)
-        return state is not None and session_revoked(state, session_id, issued_at)
+        return state is not None and sign_ins.session_revoked(state, session_id, issued_at)
 
 
 class TeammateAccount:

@@ -14,10 +14,10 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from services.cli import own_publisher, register_agent
+from services.cli import NewAgent, own_publisher, register_agent
 from services.gateway.config import GatewaySettings
 from shared.events import Actor
-from shared.events.agent import AgentStatus, AgentStatusChanged
+from shared.events.agent import AgentRole, AgentStatus, AgentStatusChanged
 from shared.kafka import ensure_topics
 from shared.replay import ProjectionSpec, Rebuildable, rebuild_views
 from shared.settings import ParleySettings
@@ -75,7 +75,7 @@ class Stack:
         email: str,
         name: str,
         *,
-        role: str = "agent",
+        role: AgentRole = "agent",
         max_chats: int = 3,
         chosen_status: AgentStatus | None = "offline",
         tenant: str | None = None,
@@ -87,15 +87,8 @@ class Stack:
 
         async def go() -> str:
             async with own_publisher(self.settings) as publisher:
-                agent_id = await register_agent(
-                    publisher,
-                    tenant=team,
-                    email=email,
-                    name=name,
-                    password=PASSWORD,
-                    role=role,
-                    max_chats=max_chats,
-                )
+                agent = NewAgent(email, name, PASSWORD, role, max_chats)
+                agent_id = await register_agent(publisher, tenant=team, agent=agent)
                 if chosen_status is not None:
                     await publisher.append(
                         AgentStatusChanged(
