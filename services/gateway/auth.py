@@ -5,6 +5,9 @@ A visitor token names one conversation and can reach nothing else.
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -31,6 +34,26 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def check_password(password_hash: str | None, password: str) -> bool:
+    """Whether `password` matches; off the event loop, which argon2's tens of milliseconds would stall for
+    every other request. With no hash (no such account) it checks against no one's, so the answer takes
+    as long as for a wrong password and the response time does not tell which emails have accounts."""
+    if password_hash is None:
+        await asyncio.to_thread(verify_password, _no_ones_hash(), password)
+        return False
+    return await asyncio.to_thread(verify_password, password_hash, password)
+
+
+async def new_password_hash(password: str) -> str:
+    """`hash_password` off the event loop, as `check_password`."""
+    return await asyncio.to_thread(hash_password, password)
+
+
+@functools.cache
+def _no_ones_hash() -> str:
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 @dataclass(frozen=True)
