@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from shared.events.department import BusinessHours
-from tests.unit.test_routing_policy import Desk
+from tests.unit.routing_desk import Desk
 
 # The Desk's clock starts on Saturday 2025-03-01 at 09:00 UTC and moves a minute per fact.
 SATURDAY_9_TO_10 = BusinessHours.model_validate(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from services.routing.policy import ROUTING_FACT_TYPES
 from shared.events import agent as agent_events
-from tests.unit.test_routing_policy import Brief, Desk
+from tests.unit.routing_desk import Brief, Desk
 
 
 def deactivate(desk: Desk, agent_id: str) -> list[Brief]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.routing import policy
-from tests.unit.test_routing_policy import Desk
+from tests.unit.routing_desk import Desk
 
 
 def forgetful_desk(monkeypatch: pytest.MonkeyPatch, closed_kept: int) -> Desk:
