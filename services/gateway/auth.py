@@ -5,7 +5,6 @@ A visitor token names one conversation and can reach nothing else.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import secrets
 import time
@@ -36,19 +35,14 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-async def check_password(password_hash: str | None, password: str) -> bool:
-    """Whether `password` matches; off the event loop, which argon2's tens of milliseconds would stall for
-    every other request. With no hash (no such account) it checks against no one's, so the answer takes
-    as long as for a wrong password and the response time does not tell which emails have accounts."""
-    if password_hash is None:
-        await asyncio.to_thread(verify_password, _no_ones_hash(), password)
-        return False
-    return await asyncio.to_thread(verify_password, password_hash, password)
+def spend_a_password_check(password: str) -> None:
+    """The argon2 work of a wrong password, for a sign-in with no account behind it: without it the answer
+    came tens of milliseconds sooner, and the response time told which emails have accounts.
 
-
-async def new_password_hash(password: str) -> str:
-    """`hash_password` off the event loop, as `check_password`."""
-    return await asyncio.to_thread(hash_password, password)
+    argon2 runs on the event loop, as every password check here does: sign-in's lockout decides on the
+    state it read before the check, and a check in a thread would let a burst of guesses at one account
+    all decide on the same state."""
+    verify_password(_no_ones_hash(), password)
 
 
 @functools.cache

@@ -11,7 +11,7 @@ from fastapi import APIRouter
 
 from services.conversation import queries as conversation_queries
 from services.gateway import team_commands
-from services.gateway.auth import new_password_hash
+from services.gateway.auth import hash_password
 from services.gateway.deps import CredentialRecordDep, PublisherDep, SignInAddressLimit, ViewsDep
 from services.gateway.schemas import SetPassword
 from shared.password_links import hash_link_token
@@ -48,8 +48,7 @@ async def set_password(
     )
     record.claim_link(link["link_id"])
     try:
-        password_hash = await new_password_hash(body.password)
-        events = team_commands.set_password_with_link(link=link, password_hash=password_hash)
+        events = team_commands.set_password_with_link(link=link, password_hash=hash_password(body.password))
         appended = await publisher.append_all(*events)
         for event in events:  # a second use is refused at once, before the view shows this one
             record.apply(event)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, status
 
 from services.conversation import queries as conversation_queries
 from services.gateway import lockout, team_commands
-from services.gateway.auth import AgentPrincipal, agent_token, check_password
+from services.gateway.auth import AgentPrincipal, agent_token, spend_a_password_check, verify_password
 from services.gateway.credential_record import CredentialRecord
 from services.gateway.deps import (
     AgentDep,
@@ -51,7 +51,8 @@ async def login(
         credentials=views.credentials, email=body.email
     )
     if credentials is None or not credentials.get("password_hash"):
-        await check_password(None, body.password)
+        record.password_checks += 1
+        spend_a_password_check(body.password)
         raise Unauthorized("wrong email or password")
     now = time.time()
     state = record.sign_in_state(credentials["_id"], credentials)
@@ -64,7 +65,7 @@ async def login(
             code="account_locked",
         )
     record.password_checks += 1
-    if not await check_password(credentials["password_hash"], body.password):
+    if not verify_password(credentials["password_hash"], body.password):
         events = lockout.after_failure(credentials, state, now, lockout.LockoutPolicy.of_settings(settings))
         await _record(publisher, record, events)
         raise Unauthorized("wrong email or password")
