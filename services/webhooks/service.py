@@ -14,7 +14,7 @@ from services.webhooks.config import WebhooksSettings
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.endpoints import EndpointDirectory
 from services.webhooks.sender import HttpSender
-from services.webhooks.views import WebhookViews
+from services.webhooks.views import WEBHOOKS_PROJECTION
 from shared.consumer import ProjectionConsumer
 from shared.events import InvalidEvent, parse_event
 from shared.events.webhook import WebhookRedeliveryRequested
@@ -36,10 +36,6 @@ log = get_logger(__name__)
 
 def dispatch_group(settings: WebhooksSettings) -> str:
     return f"{settings.topic_prefix}-webhooks"
-
-
-def views_group(settings: WebhooksSettings) -> str:
-    return f"{settings.topic_prefix}-webhooks-views"
 
 
 class EndpointFollower:
@@ -107,7 +103,7 @@ async def serve(settings: WebhooksSettings) -> None:
     await ensure_topics(settings)
     mongo = create_mongo_client(settings)
     db = get_database(mongo, settings)
-    views = WebhookViews(db)
+    views = WEBHOOKS_PROJECTION.open_views(db, settings, "")
     await views.ensure_indexes()
     producer = create_producer(settings)
     await producer.start()
@@ -136,15 +132,13 @@ async def serve(settings: WebhooksSettings) -> None:
         listener=dispatcher,
     )
     await dispatch_consumer.start()
+    views_group = WEBHOOKS_PROJECTION.group(settings)
     views_consumer = create_consumer(
-        settings,
-        WEBHOOK_ENDPOINTS.name(settings.topic_prefix),
-        WEBHOOK_DELIVERIES.name(settings.topic_prefix),
-        group_id=views_group(settings),
+        settings, *(t.name(settings.topic_prefix) for t in WEBHOOKS_PROJECTION.topics), group_id=views_group
     )
     await views_consumer.start()
     projection = ProjectionConsumer(
-        settings, views_consumer, producer, views_group(settings), views.handle_batch, views.forget_cached
+        settings, views_consumer, producer, views_group, views.handle_batch, views.forget_cached
     )
     app = projection_operations_app(
         projection, views, db, extra_metrics=lambda: render_delivery_metrics(dispatcher)

@@ -128,8 +128,9 @@ class WebhookViews:
         await insert_immutable(self.deliveries, lines)
 
 
+# Its consumer group is `<prefix>-webhooks-views`: `<prefix>-webhooks` is the dispatcher's.
 WEBHOOKS_PROJECTION = ProjectionSpec(
-    name="webhooks",
+    name="webhooks-views",
     topics=[WEBHOOK_ENDPOINTS, WEBHOOK_DELIVERIES],
     open_views=lambda db, _settings, prefix: WebhookViews(db, prefix=prefix),
 )
