@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -65,7 +65,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     millis, _, conversation_id = cursor.partition(".")
     if not millis.isdigit() or not conversation_id:
         raise ValueError("not a history cursor")
-    return datetime.fromtimestamp(int(millis) / 1000, tz=UTC), conversation_id
+    try:
+        return datetime.fromtimestamp(int(millis) / 1000, tz=UTC), conversation_id
+    except (OverflowError, OSError):  # past the years a datetime holds
+        raise ValueError("not a history cursor") from None
 
 
 class ClosedSearch(BaseModel):
@@ -85,8 +88,9 @@ class ClosedSearch(BaseModel):
     )
     tag: str | None = Field(default=None, max_length=50)
     agent_id: str | None = Field(default=None, max_length=100)
-    closed_from: datetime | None = None
-    closed_to: datetime | None = None
+    # With a timezone: a naive time could be compared with neither the stored times nor the other bound.
+    closed_from: AwareDatetime | None = None
+    closed_to: AwareDatetime | None = None
     before: str | None = Field(
         default=None, max_length=200, description="The previous page's `next`: the page after it"
     )

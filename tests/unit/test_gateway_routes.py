@@ -207,6 +207,14 @@ def test_a_history_search_that_cannot_be_answered_is_refused_with_the_reason() -
     error = _error(client.get("/api/agent/history", params={"before": "page-2"}), 422)
     assert error["message"] == "Invalid request: query: before must be the `next` of a previous page"
     _error(client.get("/api/agent/history", params={"page_size": 101}), 422)
+    # Neither a bound without a timezone nor a cursor past the years a date holds can reach the query.
+    mixed = {"closed_from": "2026-05-01T00:00:00", "closed_to": "2026-05-02T00:00:00Z"}
+    assert "timezone" in _error(client.get("/api/agent/history", params=mixed), 422)["message"]
+    far_future = {"before": "9" * 30 + ".c1"}
+    _error(client.get("/api/agent/history", params=far_future), 422)
+    supervisor, _ = _client(SAM)
+    naive = {"since": "2026-05-01T00:00:00", "until": "2026-05-02T00:00:00Z"}
+    _error(supervisor.get("/api/agent/reports", params=naive), 422)
 
 
 def test_a_profile_update_must_change_something() -> None:

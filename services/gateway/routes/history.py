@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from pydantic import AwareDatetime
 
 from services.conversation import queries as conversation_queries
 from services.gateway.deps import AgentDep, FreshHistory, SupervisorDep, ViewsDep
@@ -41,8 +42,8 @@ async def closed_history(
 async def reports(
     agent: SupervisorDep,
     views: ViewsDep,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
 ) -> dict[str, Any]:
     until = until or datetime.now(UTC)
     since = since or until - timedelta(days=30)
