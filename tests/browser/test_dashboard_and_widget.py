@@ -19,7 +19,7 @@ import pytest
 from playwright.sync_api import FilePayload, Page, expect
 
 from tests.browser.conftest import Pages, screenshot
-from tests.e2e.conftest import PASSWORD, Stack, json_of
+from tests.e2e.conftest import PASSWORD, Stack, eventually, json_of
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -312,3 +312,35 @@ def test_pages_are_locked_down_and_errors_reach_the_user(
     page.get_by_label("Password").fill("wrong password")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_have_text("wrong email or password")
+
+
+def test_the_actions_menu_stays_open_while_events_about_the_chat_arrive(
+    stack: Stack, team: dict[str, str], pages: Pages
+) -> None:
+    # A team chat: nothing routes it, so only the events this test makes arrive while the menu is open.
+    with stack.client(stack.login("bob@example.com", PASSWORD)) as bob:
+        started = bob.post("/api/agent/direct-conversations", json={"agent_ids": [team["sam"]]})
+        conversation_id = json_of(started, 201)["conversation_id"]
+        with stack.client(stack.login("sam@example.com", PASSWORD)) as sam_api:
+            eventually(
+                lambda: _assert(
+                    conversation_id in [c["id"] for c in json_of(sam_api.get("/api/agent/chats"))["items"]]
+                )
+            )
+        sidebar = pages.chat("sam@example.com", conversation_id)
+        sam = sidebar.page
+        expect(sam.locator(".thread-header")).to_contain_text("Team chat")
+
+        sam.get_by_role("button", name="Actions").click()
+        add_teammate = sam.get_by_role("menuitem", name="Add Teammate…")
+        expect(add_teammate).to_be_visible()
+        # Bob tags the chat while Sam's menu is open: Sam's sidebar shows the tag, and the menu stays open.
+        json_of(bob.post(f"/api/agent/conversations/{conversation_id}/tags", json={"tag": "lunch"}))
+        expect(sidebar.get_by_role("button", name="Remove tag lunch")).to_be_visible()
+        expect(add_teammate).to_be_visible()
+        add_teammate.click()
+        expect(sam.get_by_role("dialog", name="Add Teammate")).to_be_visible()
+
+
+def _assert(condition: bool) -> None:
+    assert condition

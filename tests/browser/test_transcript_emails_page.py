@@ -68,8 +68,8 @@ def test_the_visitor_and_an_agent_email_the_transcript_after_the_chat(
     assert "Where is my &lt;b&gt;parcel&lt;/b&gt;?" in html and "It left our warehouse today." in text
     assert NOTE not in text and NOTE not in html
 
-    # Ann emails it to a colleague from the Actions menu of the closed conversation, once her sidebar shows
-    # the first email sent: events about the chat arriving while the menu is open close it (left for an issue).
+    # Once her sidebar shows the first email sent, Ann emails it to a colleague from the Actions menu of the
+    # closed conversation.
     emails = ann.get_by_role("list", name="Transcript emails")
     expect(emails).to_contain_text("Transcript sent to wanda@example.com")
     ann.get_by_role("button", name="Actions").click()

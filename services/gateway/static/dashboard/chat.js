@@ -49,19 +49,28 @@ function openThread(center, right, id) {
   const ctx = () => ({ visitorName: detail?.visitor?.name });
   const participant = () => detail?.participants.some((p) => p.id === store.me.id);
 
+  // The header's text is updated in place and its Actions menu rebuilt only when its items change: events
+  // about this chat arrive while the agent may have the menu open, and a rebuilt menu opens closed.
+  const titleEl = h('h2');
+  const subtitleEl = h('span', { class: 'muted small' });
+  const menuSlot = h('div');
+  clear(header, h('div', { class: 'thread-title' }, titleEl, subtitleEl), menuSlot);
+  let menuItems = '';
+
   function paintHeader() {
-    const items = detail.status === 'closed' ? emailTranscriptItem(path, detail) : [
+    const current = () => detail; // menu items act on the chat as it is when chosen, not when painted
+    const items = detail.status === 'closed' ? emailTranscriptItem(path, current) : [
       ...(detail.kind === 'visitor' ? [{ label: 'Reassign…', onSelect: reassign }, { label: 'Transfer to department…', onSelect: transfer }] : []),
       { label: 'Add Teammate…', onSelect: addTeammate },
-      ...emailTranscriptItem(path, detail),
+      ...emailTranscriptItem(path, current),
       { label: 'Leave', onSelect: leave, danger: true },
     ];
-    const actions = items.length ? menuButton('Actions', items, { title: 'Reassign, transfer, add a teammate, email the transcript, or leave' }) : null;
-    clear(header,
-      h('div', { class: 'thread-title' },
-        h('h2', { text: chatTitle(detail) }),
-        h('span', { class: 'muted small', text: detail.kind === 'direct' ? `Team chat · ${detail.participants.map((p) => p.name).join(', ')}` : assignmentLabel(detail) })),
-      actions);
+    titleEl.textContent = chatTitle(detail);
+    subtitleEl.textContent = detail.kind === 'direct' ? `Team chat · ${detail.participants.map((p) => p.name).join(', ')}` : assignmentLabel(detail);
+    const labels = items.map((item) => item.label).join('\n');
+    if (labels === menuItems) return;
+    menuItems = labels;
+    clear(menuSlot, items.length ? menuButton('Actions', items, { title: 'Reassign, transfer, add a teammate, email the transcript, or leave' }) : null);
   }
 
   function paintSidebar() {

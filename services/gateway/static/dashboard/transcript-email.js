@@ -19,9 +19,10 @@ export async function loadEmailConfigured(path) {
   return configured;
 }
 
-export function emailTranscriptItem(path, detail) {
-  if (!configured || detail.kind !== 'visitor') return [];
-  return [{ label: 'Email transcript…', onSelect: () => emailTranscriptDialog(path, detail) }];
+/** The Actions menu's item, if emails can be sent; `current()` is the conversation when it is chosen. */
+export function emailTranscriptItem(path, current) {
+  if (!configured || current().kind !== 'visitor') return [];
+  return [{ label: 'Email transcript…', onSelect: () => emailTranscriptDialog(path, current()) }];
 }
 
 function emailTranscriptDialog(path, detail) {
