@@ -10,6 +10,7 @@ from collections.abc import Callable, Coroutine, Iterator, Mapping
 from typing import Any, Protocol
 
 import uvicorn
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pymongo.asynchronous.database import AsyncDatabase
@@ -103,6 +104,24 @@ def render_metrics(projection: ProjectionConsumer, documents: DocumentCounts) ->
     return exposition(lines)
 
 
+def projection_consumer(
+    settings: ParleySettings,
+    projection: ProjectionSpec[LiveViews],
+    views: LiveViews,
+    producer: AIOKafkaProducer,
+    *,
+    gather: bool = False,
+) -> ProjectionConsumer:
+    """The consume loop that applies the projection's topics to `views` in the projection's own consumer
+    group; its Kafka consumer is the caller's to start and stop. `gather`: see `create_consumer`."""
+    group = projection.group(settings)
+    topics = [t.name(settings.topic_prefix) for t in projection.topics]
+    consumer = create_consumer(settings, *topics, group_id=group, gather=gather)
+    return ProjectionConsumer(
+        settings, consumer, producer, group, views.handle_batch, on_reassigned=views.forget_cached
+    )
+
+
 async def run_projection_service(
     *,
     settings: ParleySettings,
@@ -115,17 +134,10 @@ async def run_projection_service(
     db = get_database(mongo, settings)
     views = projection.open_views(db, settings, "")
     await views.ensure_indexes()
-    group = projection.group(settings)
-    topics = projection.topics
     producer = create_producer(settings)
-    consumer = create_consumer(
-        settings, *(t.name(settings.topic_prefix) for t in topics), group_id=group, gather=True
-    )
+    consuming = projection_consumer(settings, projection, views, producer, gather=True)
     await producer.start()
-    await consumer.start()
-    consuming = ProjectionConsumer(
-        settings, consumer, producer, group, views.handle_batch, on_reassigned=views.forget_cached
-    )
+    await consuming.consumer.start()
 
     stop = stop_on_signals()
     server = EmbeddedServer(
@@ -133,14 +145,15 @@ async def run_projection_service(
             projection_operations_app(consuming, views, db), host=ops_host, port=ops_port, log_config=None
         )
     )
-    log.info("projection started", group=group, topics=[t.suffix for t in topics], ops_port=ops_port)
+    topics = [t.suffix for t in projection.topics]
+    log.info("projection started", group=consuming.group, topics=topics, ops_port=ops_port)
     try:
         await serve_until_stopped(stop, server, {"consume": consuming.run(stop)})
     finally:
-        await consumer.stop()
+        await consuming.consumer.stop()
         await producer.stop()
         await mongo.close()
-        log.info("projection stopped", group=group)
+        log.info("projection stopped", group=consuming.group)
 
 
 def stop_on_signals() -> asyncio.Event:

@@ -15,7 +15,6 @@ from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.endpoints import EndpointDirectory
 from services.webhooks.sender import HttpSender
 from services.webhooks.views import WEBHOOKS_PROJECTION
-from shared.consumer import ProjectionConsumer
 from shared.events import InvalidEvent, parse_event
 from shared.events.webhook import WebhookRedeliveryRequested
 from shared.kafka import create_consumer, create_producer, ensure_topics
@@ -25,6 +24,7 @@ from shared.mongo import create_mongo_client, get_database
 from shared.replay import topic_partitions
 from shared.service import (
     EmbeddedServer,
+    projection_consumer,
     projection_operations_app,
     serve_until_stopped,
     stop_on_signals,
@@ -132,14 +132,8 @@ async def serve(settings: WebhooksSettings) -> None:
         listener=dispatcher,
     )
     await dispatch_consumer.start()
-    views_group = WEBHOOKS_PROJECTION.group(settings)
-    views_consumer = create_consumer(
-        settings, *(t.name(settings.topic_prefix) for t in WEBHOOKS_PROJECTION.topics), group_id=views_group
-    )
-    await views_consumer.start()
-    projection = ProjectionConsumer(
-        settings, views_consumer, producer, views_group, views.handle_batch, views.forget_cached
-    )
+    projection = projection_consumer(settings, WEBHOOKS_PROJECTION, views, producer)
+    await projection.consumer.start()
     app = projection_operations_app(
         projection, views, db, extra_metrics=lambda: render_delivery_metrics(dispatcher)
     )
@@ -156,7 +150,7 @@ async def serve(settings: WebhooksSettings) -> None:
         await serve_until_stopped(stop, server, workers)
     finally:
         await dispatch_consumer.stop()
-        await views_consumer.stop()
+        await projection.consumer.stop()
         await follower.stop()
         await sender.close()
         await producer.stop()

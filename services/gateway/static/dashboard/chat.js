@@ -48,6 +48,7 @@ function openThread(center, right, id) {
 
   const ctx = () => ({ visitorName: detail?.visitor?.name });
   const participant = () => detail?.participants.some((p) => p.id === store.me.id);
+  const current = () => detail; // for menu items: the chat as it is when one is chosen, not when painted
 
   // The header's text is updated in place and its Actions menu rebuilt only when its items change: events
   // about this chat arrive while the agent may have the menu open, and a rebuilt menu opens closed.
@@ -58,7 +59,6 @@ function openThread(center, right, id) {
   let menuItems = '';
 
   function paintHeader() {
-    const current = () => detail; // menu items act on the chat as it is when chosen, not when painted
     const items = detail.status === 'closed' ? emailTranscriptItem(path, current) : [
       ...(detail.kind === 'visitor' ? [{ label: 'Reassign…', onSelect: reassign }, { label: 'Transfer to department…', onSelect: transfer }] : []),
       { label: 'Add Teammate…', onSelect: addTeammate },
