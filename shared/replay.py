@@ -53,6 +53,12 @@ class ProjectionSpec(Generic[ViewsT]):
     def group(self, settings: ParleySettings) -> str:
         return f"{settings.topic_prefix}-{self.name}"
 
+    async def live_views(self, db: AsyncDatabase[Document], settings: ParleySettings) -> ViewsT:
+        """The views the projection's service writes (no prefix), their indexes ensured."""
+        views = self.open_views(db, settings, "")
+        await views.ensure_indexes()
+        return views
+
 
 async def rebuild_views(
     settings: ParleySettings,
